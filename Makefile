@@ -1,0 +1,57 @@
+# Retail Sync Hub: `make demo` and `make test` on a fresh machine (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+SHOP_PORT ?= 8090
+SHOP_PRODUCTS ?= 200
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/retail_sync_hub
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PYTEST_ARGS ?=
+# The demo's shop simulator listens on loopback, which the URL guard refuses unless allowed.
+DEMO_ENV := PLATFORM_URL_ALLOWLIST=127.0.0.1,localhost,::1
+
+.PHONY: install demo run simulator simulator-stop test bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install simulator
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(DEMO_ENV) $(PY) manage.py demo_setup --shop-url http://127.0.0.1:$(SHOP_PORT)
+	$(MAKE) --no-print-directory run
+
+run: install
+	$(DEMO_ENV) $(VENV)/bin/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+
+simulator: install
+	@mkdir -p var
+	@if [ -f var/simulator.pid ] && kill -0 $$(cat var/simulator.pid) 2>/dev/null; then \
+		echo "shop simulator already running (pid $$(cat var/simulator.pid))"; \
+	else \
+		nohup $(PY) -m catalog.platforms.simulator --host 127.0.0.1 --port $(SHOP_PORT) \
+			--products $(SHOP_PRODUCTS) > var/simulator.log 2>&1 & echo $$! > var/simulator.pid; \
+		$(PY) -c "import socket,time,sys;\
+		[time.sleep(0.2) for _ in range(50) if socket.socket().connect_ex(('127.0.0.1',$(SHOP_PORT)))];" ; \
+		echo "shop simulator on http://127.0.0.1:$(SHOP_PORT)/api/ (pid $$(cat var/simulator.pid))"; \
+	fi
+
+simulator-stop:
+	@if [ -f var/simulator.pid ]; then kill $$(cat var/simulator.pid) 2>/dev/null || true; rm -f var/simulator.pid; fi
+
+test: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		SECRET_KEY=$${SECRET_KEY:-tests-only-key-not-a-secret-0123456789abcdef} $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean: simulator-stop
+	rm -rf var .venv

@@ -1,0 +1,83 @@
+from django import forms
+from django.contrib import admin, messages
+
+from catalog.models import Customer, ImportRun, Order, Product, Store, StoreMembership
+from catalog.services import start_product_import
+from config.admin import JobAdmin
+from config.jobs import JobAlreadyRunning, JobTrigger
+
+
+class StoreAdminForm(forms.ModelForm):
+    platform_url = forms.URLField(required=False, assume_scheme="https", max_length=500)
+    platform_api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only: leave blank to keep the current key.",
+    )
+
+    class Meta:
+        model = Store
+        fields = "__all__"
+
+    def clean_platform_api_key(self) -> str:
+        return self.cleaned_data["platform_api_key"] or (self.instance.platform_api_key if self.instance.pk else "")
+
+
+class MembershipInline(admin.TabularInline):
+    model = StoreMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    form = StoreAdminForm
+    list_display = ["id", "code", "name", "platform", "platform_url", "is_active", "updated_at"]
+    list_filter = ["platform", "is_active"]
+    search_fields = ["code", "name", "uuid"]
+    readonly_fields = ["uuid", "created_at", "updated_at"]
+    inlines = [MembershipInline]
+    actions = ["import_products"]
+
+    @admin.action(description="Import products from the shop")
+    def import_products(self, request, queryset) -> None:
+        for store in queryset:
+            try:
+                job = start_product_import(store, trigger=JobTrigger.ADMIN, user=request.user)
+            except JobAlreadyRunning as exc:
+                self.message_user(request, f"{store}: an import is already running ({exc.job.pk}).", messages.WARNING)
+            else:
+                self.message_user(request, f"{store}: import queued ({job.pk}).", messages.SUCCESS)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["id", "store", "sku", "name", "price", "inventory", "status", "id_origin", "updated_at"]
+    list_filter = ["store", "status"]
+    search_fields = ["sku", "name", "uuid"]
+    readonly_fields = ["uuid", "origin_date_upd", "created_at", "updated_at"]
+    list_select_related = ["store"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["id", "store", "email", "first_name", "last_name", "id_origin", "updated_at"]
+    list_filter = ["store"]
+    search_fields = ["email", "last_name"]
+    readonly_fields = ["uuid", "origin_date_upd", "created_at", "updated_at"]
+    list_select_related = ["store"]
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["id", "store", "reference", "status", "total", "id_origin", "updated_at"]
+    list_filter = ["store", "status"]
+    search_fields = ["reference"]
+    readonly_fields = ["uuid", "origin_date_upd", "created_at", "updated_at"]
+    list_select_related = ["store"]
+    raw_id_fields = ["customer"]
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(JobAdmin):
+    pass

@@ -1,0 +1,47 @@
+import django_filters
+from django import forms
+
+from catalog.models import Customer, Order, Product, ProductStatus
+
+
+class StrictBooleanField(forms.TypedChoiceField):
+    """``true``/``false`` (or ``1``/``0``); anything else is a validation error, not ignored."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", [("true", "true"), ("false", "false"), ("1", "1"), ("0", "0")])
+        kwargs.setdefault("coerce", lambda value: value in ("true", "1"))
+        super().__init__(*args, **kwargs)
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class OriginRecordFilterSet(django_filters.FilterSet):
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    has_origin = StrictBooleanFilter(field_name="id_origin", lookup_expr="isnull", exclude=True)
+
+
+class ProductFilterSet(OriginRecordFilterSet):
+    sku = django_filters.CharFilter(field_name="sku")
+    status = django_filters.ChoiceFilter(choices=ProductStatus.choices)
+
+    class Meta:
+        model = Product
+        fields = ["sku", "status", "updated_since", "has_origin"]
+
+
+class CustomerFilterSet(OriginRecordFilterSet):
+    email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
+
+    class Meta:
+        model = Customer
+        fields = ["email", "updated_since", "has_origin"]
+
+
+class OrderFilterSet(OriginRecordFilterSet):
+    status = django_filters.CharFilter(field_name="status")
+
+    class Meta:
+        model = Order
+        fields = ["status", "updated_since", "has_origin"]

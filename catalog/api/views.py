@@ -1,0 +1,66 @@
+from django.contrib.auth import get_user_model
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.response import Response
+
+from catalog.api import filters, serializers
+from catalog.models import Customer, Order, Product
+from catalog.roles import Role
+from config.api.permissions import ModelPermissions, RoleRequired
+from config.api.stores import visible_stores
+from config.api.viewsets import IdOrUuidLookupMixin, StoreNestedViewSet
+
+
+class StoreViewSet(IdOrUuidLookupMixin, viewsets.ModelViewSet):
+    """Stores: ADMIN manages them all; other roles read the stores they are members of."""
+
+    serializer_class = serializers.StoreSerializer
+
+    def get_permissions(self):
+        if self.request.method in permissions.SAFE_METHODS:
+            return [ModelPermissions()]
+        return [RoleRequired(Role.ADMIN)(), ModelPermissions()]
+
+    def get_queryset(self):
+        from catalog.models import Store
+
+        if getattr(self, "swagger_fake_view", False):
+            return Store.objects.none()
+        return visible_stores(self.request.user).order_by("id")
+
+
+class ProductViewSet(StoreNestedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin):
+    model = Product
+    serializer_class = serializers.ProductSerializer
+    filterset_class = filters.ProductFilterSet
+
+
+class CustomerViewSet(StoreNestedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    model = Customer
+    serializer_class = serializers.CustomerSerializer
+    filterset_class = filters.CustomerFilterSet
+
+
+class OrderViewSet(StoreNestedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    model = Order
+    serializer_class = serializers.OrderSerializer
+    filterset_class = filters.OrderFilterSet
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("customer")
+
+
+class UserViewSet(viewsets.ModelViewSet):
+    """Users and their role and stores; superusers and ADMIN only. DELETE deactivates."""
+
+    serializer_class = serializers.UserSerializer
+    permission_classes = [RoleRequired(Role.ADMIN)]
+
+    def get_queryset(self):
+        return get_user_model().objects.prefetch_related("groups").order_by("id")
+
+    def destroy(self, request, *args, **kwargs):
+        user = self.get_object()
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,51 @@
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from catalog.models import Platform, Store
+from catalog.services import import_products_now
+from config.jobs import JobStatus
+
+DEMO_STORE_CODE = "demo"
+
+
+class Command(BaseCommand):
+    help = "Create the demo: an admin user and a store on the bundled shop simulator, then import its products."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--shop-url", default="http://127.0.0.1:8090")
+        parser.add_argument("--api-key", default=None, help="The simulator's key (default: its demo key).")
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--password", default=None, help="Default: a new random password, printed.")
+
+    def handle(self, *args, shop_url, api_key, username, password, **options):
+        from catalog.platforms.simulator import DEFAULT_API_KEY
+
+        password = password or secrets.token_urlsafe(12)
+        user, _ = get_user_model().objects.get_or_create(username=username)
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+
+        store, _ = Store.objects.update_or_create(
+            code=DEMO_STORE_CODE,
+            defaults={
+                "name": "Demo store",
+                "platform": Platform.PRESTASHOP,
+                "platform_url": shop_url,
+                "platform_api_key": api_key or DEFAULT_API_KEY,
+                "is_active": True,
+            },
+        )
+        store.full_clean()
+        job = import_products_now(store)
+        if job.status != JobStatus.SUCCEEDED:
+            raise CommandError(f"Importing the demo products failed: {job.message}")
+
+        self.stdout.write(self.style.SUCCESS(f"Demo store '{store.code}' (id {store.pk}, uuid {store.uuid})"))
+        self.stdout.write(f"  products imported: {job.items_processed} from {shop_url}")
+        self.stdout.write(self.style.SUCCESS("Admin console: http://127.0.0.1:8000/admin/"))
+        self.stdout.write(f"  username: {username}")
+        self.stdout.write(f"  password: {password}")
+        self.stdout.write("API docs:      http://127.0.0.1:8000/api/docs/")

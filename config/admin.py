@@ -1,0 +1,26 @@
+"""Admin pieces shared by every app's job table."""
+
+from django.contrib import admin
+
+
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "store", "status", "trigger", "progress_display", "items_processed",
+                    "items_failed", "created_at", "finished_at"]
+    list_filter = ["status", "trigger", "store"]
+    search_fields = ["id", "message"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "id", "kind", "store", "lock_key", "trigger", "status", "requested_by", "params", "items_total",
+        "items_processed", "items_succeeded", "items_failed", "counters", "errors", "error_count", "message",
+        "result", "celery_task_id", "attempts", "created_at", "started_at", "finished_at", "heartbeat_at",
+    ]
+
+    @admin.display(description="Progress")
+    def progress_display(self, job) -> str:
+        return f"{job.progress:.1f}%"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,54 @@
+"""Permission classes for roles (Django groups) and the seeds' permission letters."""
+
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
+
+from catalog.roles import LETTER_TO_ACTION, Role, user_role
+
+
+def is_admin(user) -> bool:
+    """Superusers and the ADMIN role see and manage every store."""
+    return bool(user and user.is_authenticated and (user.is_superuser or user_role(user) == Role.ADMIN))
+
+
+def has_letters(user, model_label: str, letters: str) -> bool:
+    """True if the user holds every permission letter (C/R/U/D) on ``app_label.model``."""
+    app_label, model = model_label.lower().split(".")
+    return all(user.has_perm(f"{app_label}.{LETTER_TO_ACTION[letter]}_{model}") for letter in letters)
+
+
+def RoleRequired(*roles: Role) -> type[BasePermission]:
+    """Allow superusers and users whose role is one of ``roles``."""
+
+    class _RoleRequired(BasePermission):
+        message = f"This action requires the role {' or '.join(roles)}."
+
+        def has_permission(self, request, view) -> bool:
+            user = request.user
+            return bool(user and user.is_authenticated and (user.is_superuser or user_role(user) in roles))
+
+    _RoleRequired.__name__ = f"RoleRequired_{'_'.join(roles)}"
+    return _RoleRequired
+
+
+def LettersRequired(model_label: str, letters: str) -> type[BasePermission]:
+    """Allow users holding the permission letters on a model (superusers hold them all)."""
+
+    class _LettersRequired(BasePermission):
+        message = f"This action requires the '{letters}' permission on {model_label}."
+
+        def has_permission(self, request, view) -> bool:
+            user = request.user
+            return bool(user and user.is_authenticated and has_letters(user, model_label, letters))
+
+    _LettersRequired.__name__ = f"LettersRequired_{model_label.replace('.', '_')}_{letters}"
+    return _LettersRequired
+
+
+class ModelPermissions(DjangoModelPermissions):
+    """Django model permissions, with reads requiring the view (R) permission."""
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }

@@ -1,0 +1,335 @@
+"""Tracked long-running jobs, written once for every app.
+
+Each app's run table inherits :class:`Job`. The life of a job:
+
+1. ``start_job`` inserts the row (status ``queued``). At most one active job exists per
+   store and kind: a partial unique index enforces it, so two concurrent starts cannot
+   both succeed; the loser gets :class:`JobAlreadyRunning` (409 ``SYNC_IN_PROGRESS``).
+2. ``enqueue_job`` sends the Celery task once the transaction commits.
+3. The task calls ``run_job``, which claims the row (``running``), calls the work
+   function, and finishes it; the work reports with ``record_progress``.
+4. HTTP callers that must answer with the finished summary use ``wait_for_job``.
+
+Tasks are safe to redeliver: ``run_job`` skips a finished job and resumes a running one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import TypeVar
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.dispatch import Signal
+from django.utils import timezone
+
+from config.celery import HubTask
+
+logger = logging.getLogger(__name__)
+
+MAX_RECORDED_ERRORS = 500
+
+# Sent after every change of a job row (progress, status); the event stream listens.
+job_changed = Signal()
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partially succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class JobTrigger(models.TextChoices):
+    API = "api", "API"
+    SCHEDULE = "schedule", "Schedule"
+    WEBHOOK = "webhook", "Webhook"
+    ADMIN = "admin", "Admin"
+    COMMAND = "command", "Command"
+
+
+class JobAlreadyRunning(Exception):
+    """A job of the same kind is already active for this store."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        super().__init__(f"A {job.kind} job is already in progress ({job.pk}).")
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=40)
+    store = models.ForeignKey(
+        "catalog.Store",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="%(app_label)s_%(class)s_jobs",
+    )
+    lock_key = models.CharField(max_length=120, editable=False)
+    trigger = models.CharField(max_length=20, choices=JobTrigger.choices, default=JobTrigger.API)
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    items_total = models.PositiveIntegerField(default=0)
+    items_processed = models.PositiveIntegerField(default=0)
+    items_succeeded = models.PositiveIntegerField(default=0)
+    items_failed = models.PositiveIntegerField(default=0)
+    counters = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True, help_text="Per-item errors (the first 500).")
+    error_count = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    celery_task_id = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started this job.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lock_key"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="%(app_label)s_%(class)s_one_active",
+            ),
+        ]
+        indexes = [models.Index(fields=["store", "kind", "created_at"], name="%(app_label)s_%(class)s_sk")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def progress(self) -> float:
+        """Percentage of items processed, one decimal."""
+        if self.status == JobStatus.SUCCEEDED:
+            return 100.0
+        if not self.items_total:
+            return 0.0
+        return round(min(100.0, 100.0 * self.items_processed / self.items_total), 1)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (or to now while running)."""
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+
+JobT = TypeVar("JobT", bound=Job)
+
+
+def lock_key_for(kind: str, store) -> str:
+    return f"{kind}:{store.pk if store is not None else '*'}"
+
+
+def start_job(
+    model: type[JobT],
+    *,
+    kind: str,
+    store=None,
+    trigger: str = JobTrigger.API,
+    params: dict | None = None,
+    requested_by=None,
+) -> JobT:
+    """Insert a queued job, or raise JobAlreadyRunning if one is active for (kind, store)."""
+    lock_key = lock_key_for(kind, store)
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                return model.objects.create(
+                    kind=kind,
+                    store=store,
+                    lock_key=lock_key,
+                    trigger=trigger,
+                    params=params or {},
+                    requested_by=requested_by if getattr(requested_by, "pk", None) else None,
+                )
+        except IntegrityError:
+            active = model.objects.filter(lock_key=lock_key, status__in=ACTIVE_STATUSES).first()
+            if active is not None:
+                raise JobAlreadyRunning(active) from None
+            # The active job finished between our insert and our look-up: try again.
+    raise JobAlreadyRunning(model.objects.filter(lock_key=lock_key).order_by("-created_at").first())
+
+
+def enqueue_job(job: Job, task, **options) -> None:
+    """Send ``task(job_id)`` once the current transaction commits."""
+    task_id = str(uuid.uuid4())
+    type(job).objects.filter(pk=job.pk).update(celery_task_id=task_id)
+    job.celery_task_id = task_id
+    transaction.on_commit(lambda: task.apply_async(args=[str(job.pk)], task_id=task_id, **options))
+
+
+def start_and_enqueue(model: type[JobT], task, *, task_options: dict | None = None, **start_kwargs) -> JobT:
+    job = start_job(model, **start_kwargs)
+    enqueue_job(job, task, **(task_options or {}))
+    return job
+
+
+def _claim(model: type[JobT], job_id) -> JobT | None:
+    with transaction.atomic():
+        job = model.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or not job.is_active:
+            return None
+        now = timezone.now()
+        job.status = JobStatus.RUNNING
+        job.attempts += 1
+        job.started_at = job.started_at or now
+        job.heartbeat_at = now
+        job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at"])
+    job_changed.send(sender=model, job=job)
+    return job
+
+
+def run_job(model: type[JobT], job_id, work: Callable[[JobT], None]) -> JobT | None:
+    """Run ``work(job)`` for a queued or redelivered job; finish it whatever happens.
+
+    Returns None when the job is missing or already finished (a redelivered message).
+    """
+    job = _claim(model, job_id)
+    if job is None:
+        logger.info("job %s is not active; nothing to do", job_id)
+        return None
+    try:
+        work(job)
+    except SoftTimeLimitExceeded:
+        logger.warning("job %s hit its time limit", job.pk)
+        finish_job(job, status=JobStatus.FAILED, message="SYNC_TIMEOUT: the job exceeded its time limit.")
+    except Exception as exc:  # the job row must end in a final state whatever broke
+        logger.exception("job %s failed", job.pk)
+        finish_job(job, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
+    else:
+        job.refresh_from_db()
+        if job.is_active:
+            finish_job(job)
+    return job
+
+
+def record_progress(
+    job: Job,
+    *,
+    total: int | None = None,
+    processed: int = 0,
+    succeeded: int = 0,
+    failed: int = 0,
+    counters: dict[str, int] | None = None,
+    errors: Iterable[dict] = (),
+) -> Job:
+    """Add to a job's counters atomically (several workers may share one job)."""
+    errors = list(errors)
+    with transaction.atomic():
+        row = type(job).objects.select_for_update().get(pk=job.pk)
+        if total is not None:
+            row.items_total = total
+        row.items_processed += processed
+        row.items_succeeded += succeeded
+        row.items_failed += failed
+        for name, amount in (counters or {}).items():
+            row.counters[name] = row.counters.get(name, 0) + amount
+        room = MAX_RECORDED_ERRORS - len(row.errors)
+        if room > 0:
+            row.errors.extend(errors[:room])
+        row.error_count += len(errors)
+        row.heartbeat_at = timezone.now()
+        row.save(
+            update_fields=[
+                "items_total", "items_processed", "items_succeeded", "items_failed",
+                "counters", "errors", "error_count", "heartbeat_at",
+            ]
+        )
+    _copy_fields(row, job)
+    job_changed.send(sender=type(job), job=job)
+    return job
+
+
+def outcome_status(job: Job) -> str:
+    if job.items_failed and not job.items_succeeded and job.items_total:
+        return JobStatus.FAILED
+    if job.items_failed or job.error_count:
+        return JobStatus.PARTIAL
+    return JobStatus.SUCCEEDED
+
+
+def finish_job(job: Job, *, status: str | None = None, message: str = "", result: dict | None = None) -> Job:
+    """Put the job in a final state (computed from its counters unless given)."""
+    with transaction.atomic():
+        row = type(job).objects.select_for_update().get(pk=job.pk)
+        row.status = status or outcome_status(row)
+        row.finished_at = timezone.now()
+        row.started_at = row.started_at or row.finished_at
+        if message:
+            row.message = message
+        if result is not None:
+            row.result = result
+        row.save(update_fields=["status", "finished_at", "started_at", "message", "result"])
+    _copy_fields(row, job)
+    job_changed.send(sender=type(job), job=job)
+    return job
+
+
+def fail_job(model: type[Job], job_id, message: str) -> None:
+    """Mark an active job failed without a worker (lost worker, redelivery limit)."""
+    job = model.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).first()
+    if job is not None:
+        finish_job(job, status=JobStatus.FAILED, message=message)
+
+
+def wait_for_job(job: JobT, *, timeout: float | None = None, poll: float = 0.1) -> JobT:
+    """Poll until the job is finished or ``timeout`` seconds pass; returns the fresh row."""
+    deadline = time.monotonic() + (settings.JOB_WAIT_TIMEOUT if timeout is None else timeout)
+    job.refresh_from_db()
+    while job.is_active and time.monotonic() < deadline:
+        time.sleep(poll)
+        poll = min(poll * 1.5, 1.0)
+        job.refresh_from_db()
+    return job
+
+
+def fail_stale_jobs(model: type[Job]) -> int:
+    """Fail running jobs whose worker stopped reporting (its message was lost for good)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER)
+    stale = model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True)
+    count = 0
+    for job_id in list(stale):
+        fail_job(model, job_id, "The worker running this job stopped reporting.")
+        count += 1
+    return count
+
+
+class JobTask(HubTask):
+    """Base for tasks whose first argument is a job id; ``job_model`` names the table."""
+
+    job_model: str = ""
+
+    def on_redelivery_limit(self, args, kwargs) -> None:
+        from django.apps import apps
+
+        if self.job_model and args:
+            fail_job(apps.get_model(self.job_model), args[0], "The job kept killing its worker and was stopped.")
+
+
+def _copy_fields(source: Job, target: Job) -> None:
+    for field in source._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))

@@ -1,0 +1,38 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+
+from config.api.routers import path_optional_slash
+
+api_v1 = [
+    path_optional_slash("auth/token", TokenObtainPairView.as_view(), name="token-obtain"),
+    path_optional_slash("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
+    path_optional_slash("auth/token/verify", TokenVerifyView.as_view(), name="token-verify"),
+    path("", include("catalog.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path_optional_slash("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path_optional_slash("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+if not settings.AWS_STORAGE_BUCKET_NAME:
+    # Product photos on local storage (embedded and edge modes): image_url points here.
+    # Only the products/ folder: documents in the same storage are never public.
+    urlpatterns.append(
+        re_path(
+            rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>products/.*)$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+        )
+    )
+
+handler400 = "config.api.exceptions.handler400"
+handler403 = "config.api.exceptions.handler403"
+handler404 = "config.api.exceptions.handler404"
+handler500 = "config.api.exceptions.handler500"

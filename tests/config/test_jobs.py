@@ -1,0 +1,156 @@
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from catalog.models import ImportRun
+from config.jobs import (
+    JobAlreadyRunning,
+    JobStatus,
+    fail_stale_jobs,
+    finish_job,
+    record_progress,
+    run_job,
+    start_job,
+    wait_for_job,
+)
+from tests.plugins.services import require_postgres
+
+KIND = ImportRun.KIND
+
+
+def start(store, **kwargs):
+    return start_job(ImportRun, kind=KIND, store=store, **kwargs)
+
+
+@pytest.mark.django_db
+def test_second_start_for_the_same_store_and_kind_is_refused(store, other_store):
+    first = start(store)
+    with pytest.raises(JobAlreadyRunning) as refused:
+        start(store)
+    assert refused.value.job.pk == first.pk
+    assert start(other_store).store == other_store
+    assert start_job(ImportRun, kind="other_kind", store=store).kind == "other_kind"
+
+
+@pytest.mark.django_db
+def test_a_finished_job_frees_the_store(store):
+    finish_job(start(store), status=JobStatus.SUCCEEDED)
+    assert start(store).status == JobStatus.QUEUED
+
+
+@pytest.mark.django_db
+def test_jobs_without_a_store_are_exclusive_too():
+    start_job(ImportRun, kind="global")
+    with pytest.raises(JobAlreadyRunning):
+        start_job(ImportRun, kind="global")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_starts_cannot_both_win(store):
+    """Two connections racing: the partial unique index lets exactly one insert through."""
+    require_postgres()
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def contender():
+        try:
+            barrier.wait()
+            start(store)
+            outcomes.append("started")
+        except JobAlreadyRunning:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=contender) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 7 + ["started"]
+    assert ImportRun.objects.filter(store=store).count() == 1
+
+
+@pytest.mark.django_db
+def test_progress_adds_up_and_caps_recorded_errors(store):
+    job = start(store)
+    record_progress(job, total=1000, processed=400, succeeded=390, failed=10, counters={"created": 5},
+                    errors=[{"item": i, "message": "bad"} for i in range(400)])
+    record_progress(job, processed=600, succeeded=600, counters={"created": 1, "updated": 2},
+                    errors=[{"item": i, "message": "bad"} for i in range(200)])
+    job.refresh_from_db()
+    assert (job.items_total, job.items_processed, job.items_succeeded, job.items_failed) == (1000, 1000, 990, 10)
+    assert job.counters == {"created": 6, "updated": 2}
+    assert len(job.errors) == 500 and job.error_count == 600
+    assert job.progress == 100.0
+    assert job.heartbeat_at is not None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("succeeded", "failed", "expected"),
+    [(10, 0, JobStatus.SUCCEEDED), (8, 2, JobStatus.PARTIAL), (0, 10, JobStatus.FAILED)],
+)
+def test_run_job_finishes_with_the_outcome_of_its_items(store, succeeded, failed, expected):
+    job = start(store)
+
+    def work(running):
+        assert running.status == JobStatus.RUNNING
+        record_progress(running, total=10, processed=10, succeeded=succeeded, failed=failed)
+
+    finished = run_job(ImportRun, job.pk, work)
+    assert finished.status == expected
+    assert finished.attempts == 1
+    assert finished.started_at <= finished.finished_at
+
+
+@pytest.mark.django_db
+def test_a_crashing_job_is_failed_with_its_reason_and_the_store_freed(store):
+    job = start(store)
+
+    def work(_job):
+        raise RuntimeError("disk on fire")
+
+    finished = run_job(ImportRun, job.pk, work)
+    assert finished.status == JobStatus.FAILED
+    assert "disk on fire" in finished.message
+    start(store)
+
+
+@pytest.mark.django_db
+def test_a_redelivered_task_of_a_finished_job_does_nothing(store):
+    job = start(store)
+    calls = []
+    run_job(ImportRun, job.pk, calls.append)
+    assert run_job(ImportRun, job.pk, calls.append) is None
+    assert len(calls) == 1
+
+
+@pytest.mark.django_db
+def test_a_redelivered_running_job_resumes_and_counts_the_attempt(store):
+    job = start(store)
+    ImportRun.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=1)
+    finished = run_job(ImportRun, job.pk, lambda running: None)
+    assert finished.attempts == 2 and finished.status == JobStatus.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_wait_returns_the_active_job_after_its_timeout(store):
+    job = start(store)
+    waited = wait_for_job(job, timeout=0.3)
+    assert waited.status == JobStatus.QUEUED
+
+
+@pytest.mark.django_db
+def test_stale_running_jobs_are_failed(store, settings):
+    job = start(store)
+    settings.JOB_STALE_AFTER = 60
+    ImportRun.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert fail_stale_jobs(ImportRun) == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED

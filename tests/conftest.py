@@ -1,0 +1,85 @@
+import tempfile
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from catalog.models import Store, StoreMembership
+from catalog.roles import Role
+from config.celery import app as celery_app
+
+pytest_plugins = ["tests.plugins.services", "tests.plugins.worker", "tests.plugins.simulator"]
+
+LOOPBACK = ["127.0.0.1", "localhost", "::1"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_settings():
+    """Process-wide settings for the suite (the worker process gets the same via its env)."""
+    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
+    settings.PLATFORM_URL_ALLOWLIST = LOOPBACK
+    settings.PLATFORM_RETRY_BACKOFF = 0.01
+    settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="hub-media-")
+    celery_app.conf.task_always_eager = True
+    yield
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username: str = "user", *, role: Role | None = None, stores=(), superuser: bool = False, **extra):
+        user = django_user_model.objects.create_user(
+            username=username, password="pass-Word-123", is_superuser=superuser, is_staff=superuser, **extra
+        )
+        if role:
+            user.groups.add(Group.objects.get(name=role.value))
+        for store in stores:
+            StoreMembership.objects.create(store=store, user=user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_store(db):
+    counter = iter(range(1, 10_000))
+
+    def make(code: str | None = None, **fields) -> Store:
+        number = next(counter)
+        return Store.objects.create(code=code or f"store-{number}", name=fields.pop("name", f"Store {number}"), **fields)
+
+    return make
+
+
+@pytest.fixture
+def store(make_store):
+    return make_store("main")
+
+
+@pytest.fixture
+def other_store(make_store):
+    return make_store("other")
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def api():
+    """``api(user)``: an API client authenticated with a real JWT for ``user`` (None: anonymous)."""
+    return client_for
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("admin", role=Role.ADMIN)
+
+
+@pytest.fixture
+def superuser(make_user):
+    return make_user("root", superuser=True)
