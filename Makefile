@@ -24,12 +24,12 @@ install: $(VENV)/.installed
 
 demo: install simulator
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(DEMO_ENV) $(PY) manage.py demo_setup --shop-url http://127.0.0.1:$(SHOP_PORT)
+	$(DEMO_ENV) $(PY) manage.py demo_setup --shop-url http://127.0.0.1:$(SHOP_PORT) \
+		--hub-url http://$(HOST):$(PORT)
 	$(MAKE) --no-print-directory run
 
 run: install
-	$(DEMO_ENV) $(VENV)/bin/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+	$(DEMO_ENV) $(VENV)/bin/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off
 
 simulator: install
 	@mkdir -p var
@@ -48,7 +48,8 @@ simulator-stop:
 
 test: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		SECRET_KEY=$${SECRET_KEY:-tests-only-key-not-a-secret-0123456789abcdef} $(VENV)/bin/pytest $(PYTEST_ARGS)
+		SECRET_KEY=$${SECRET_KEY:-tests-only-key-not-a-secret-0123456789abcdef} SECURE_SSL_REDIRECT=false \
+		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -37,8 +37,8 @@ from .urlguard import guarded_client, validate_platform_url
 
 __all__ = [
     "CUSTOMER_FIELDS",
-    "PRODUCT_FIELDS",
     "PLATFORMS",
+    "PRODUCT_FIELDS",
     "EcommerceService",
     "ImageFetch",
     "ImageTooLarge",

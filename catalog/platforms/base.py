@@ -95,6 +95,7 @@ class EcommerceService(abc.ABC):
     ) -> None:
         self.close()
 
+    @abc.abstractmethod
     def close(self) -> None:
         """Release network resources."""
 

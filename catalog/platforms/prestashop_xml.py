@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from .base import CUSTOMER_FIELDS, PRODUCT_FIELDS, RemoteCustomer, RemoteOrder, RemoteProduct
-from .errors import ShopError
+from .errors import PlatformBadResponse, ShopError
 
 XLINK_NS = "http://www.w3.org/1999/xlink"
 ET.register_namespace("xlink", XLINK_NS)
@@ -53,7 +53,7 @@ def entity(root: ET.Element, name: str) -> ET.Element:
     """The ``<product>`` (or other) element of a ``<prestashop>`` document."""
     node = root.find(name)
     if node is None:
-        raise ValueError(f"the document has no <{name}> element")
+        raise PlatformBadResponse(f"The shop's XML document has no <{name}> element")
     return node
 
 
@@ -109,7 +109,9 @@ def error_entries(body: bytes) -> list[ShopError]:
     body = body.strip()
     try:
         if body.startswith(b"<"):
-            return [_shop_error(e.findtext("code"), e.findtext("message")) for e in parse(body).iterfind("./errors/error")]
+            return [
+                _shop_error(e.findtext("code"), e.findtext("message")) for e in parse(body).iterfind("./errors/error")
+            ]
         if body.startswith(b"{"):
             entries = json.loads(body).get("errors") or []
             return [_shop_error(e.get("code"), e.get("message")) for e in entries if isinstance(e, dict)]

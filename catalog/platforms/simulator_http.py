@@ -1,5 +1,6 @@
 """HTTP face of the shop simulator: the PrestaShop webservice under ``/api/``
-(formats, auth, errors, quirks) and a JSON control API under ``/_sim/``."""
+(authentication, routes, images, injected failures) and a JSON control API
+under ``/_sim/``, served by a keep-alive threading HTTP server."""
 
 from __future__ import annotations
 
@@ -8,154 +9,46 @@ import binascii
 import hashlib
 import json
 import logging
-import re
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from email.message import Message
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
-from xml.sax.saxutils import quoteattr
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from .simulator_state import PRODUCTS, RESOURCES, Failure, Resource, ShopSimulator, SimError
+from .simulator_formats import (
+    Reply,
+    Request,
+    blank_view,
+    error_reply,
+    json_reply,
+    parse_display,
+    parse_entity,
+    parse_languages,
+    parse_limit,
+    parse_sort,
+    render_entity,
+    render_list,
+    xml_reply,
+)
+from .simulator_schema import PRODUCTS, RESOURCES, Resource, SimError
+from .simulator_state import Failure, ShopSimulator
 
 logger = logging.getLogger(__name__)
 
-XML_TYPE = "text/xml;charset=utf-8"
-JSON_TYPE = "application/json"
-XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<prestashop xmlns:xlink="http://www.w3.org/1999/xlink">\n'
-XML_TAIL = "</prestashop>\n"
 REALM = 'Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key as the login. No password required."'
 HUGE_IMAGE_BYTES = 25 * 1024 * 1024
 STREAM_CHUNK = 64 * 1024
 SHORT_KINDS = {"products": "product", "stock_availables": "stock", "customers": "customer", "orders": "order"}
-LIST_KINDS = {"products": "products_list", "stock_availables": "stock_list", "customers": "customers_list",
-              "orders": "orders_list"}
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: Message
-    body: bytes
-    base_url: str
-
-    @property
-    def json_output(self) -> bool:
-        """Only the exact string ``JSON`` selects JSON, looked up in PrestaShop's order."""
-        for value in (self.headers.get("Io-Format"), self.headers.get("Output-Format"),
-                      self.query.get("output_format"), self.query.get("io_format")):
-            if value is not None:
-                return value == "JSON"
-        return False
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    content_type: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    stream: Iterator[bytes] | None = None
-    length: int | None = None  # for streams; None sends the stream chunked
+LIST_KINDS = {
+    "products": "products_list",
+    "stock_availables": "stock_list",
+    "customers": "customers_list",
+    "orders": "orders_list",
+}
 
 
 class Unauthenticated(Exception):
     """No key at all: PrestaShop answers plain text, before any XML."""
-
-
-# Rendering
-
-
-def _cdata(value: str) -> str:
-    return f"<![CDATA[{value.replace(']]>', ']]]]><![CDATA[>')}]]>" if value else ""
-
-
-def _href(base: str, link: str, record_id: str, value: str) -> str:
-    return f' xlink:href={quoteattr(f"{base}/api/{link.format(id=record_id)}/{value}")}'
-
-
-def _select(resource: Resource, display: Any) -> tuple[list[Any], list[tuple[Any, tuple[str, ...]]]]:
-    """Fields and associations (with their sub-fields) a ``display`` value shows."""
-    if display == "full":
-        return list(resource.fields), [(a, a.fields) for a in resource.associations]
-    fields = [f for f in resource.fields if f.name in display and display[f.name] is None]
-    associations = [(a, tuple(display[a.name])) for a in resource.associations if display.get(a.name)]
-    return fields, associations
-
-
-def xml_entity(resource: Resource, view: Mapping[str, Any], display: Any, base: str, languages: tuple[int, ...]) -> str:
-    fields, associations = _select(resource, display)
-    record_id = view["id"]
-    out = [f"<{resource.singular}>"]
-    for f in fields:
-        value = view[f.name]
-        attrs = _href(base, f.link, record_id, value) if f.link and value not in ("", "0") else ""
-        attrs += ' notFilterable="true"' if f.computed else ""
-        if f.i18n:
-            inner = "".join(f'<language id="{lang}"{_href(base, "languages", record_id, str(lang))}>'
-                            f"{_cdata(value.get(lang, ''))}</language>" for lang in languages)
-            out.append(f"<{f.name}{attrs}>{inner}</{f.name}>")
-        else:
-            out.append(f"<{f.name}{attrs}>{_cdata(value)}</{f.name}>")
-    if associations:
-        out.append("<associations>")
-        for association, subfields in associations:
-            rows = view["associations"].get(association.name, [])
-            opening = f'<{association.name} nodeType="{association.node}" api="{association.name}"'
-            if not rows:
-                out.append(opening + "/>")
-                continue
-            out.append(opening + ">")
-            for row in rows:
-                link = _href(base, association.link, record_id, row["id"]) if association.link and row["id"] else ""
-                inner = "".join(f"<{name}>{_cdata(row.get(name, ''))}</{name}>" for name in subfields)
-                out.append(f"<{association.node}{link}>{inner}</{association.node}>")
-            out.append(f"</{association.name}>")
-        out.append("</associations>")
-    out.append(f"</{resource.singular}>")
-    return "\n".join(out)
-
-
-def json_entity(resource: Resource, view: Mapping[str, Any], display: Any, languages: tuple[int, ...]) -> dict[str, Any]:
-    fields, associations = _select(resource, display)
-    out: dict[str, Any] = {}
-    for f in fields:
-        value = view[f.name]
-        if f.name == "id":
-            out["id"] = int(value)
-        elif f.i18n:
-            texts = [{"id": str(lang), "value": value.get(lang, "")} for lang in languages]
-            out[f.name] = texts if len(texts) > 1 else texts[0]["value"]
-        else:
-            out[f.name] = value
-    rendered = {a.name: [{name: row.get(name, "") for name in subfields} for row in view["associations"].get(a.name, [])]
-                for a, subfields in associations}
-    rendered = {name: rows for name, rows in rendered.items() if rows}
-    if rendered:
-        out["associations"] = rendered
-    return out
-
-
-def xml_reply(inner: str, status: int = 200) -> Reply:
-    return Reply(status, (XML_HEAD + inner + "\n" + XML_TAIL).encode(), XML_TYPE)
-
-
-def json_reply(data: Any, status: int = 200) -> Reply:
-    return Reply(status, json.dumps(data, ensure_ascii=False).encode(), JSON_TYPE)
-
-
-def error_reply(error: SimError, json_output: bool) -> Reply:
-    entries = [(error.code, error.message), *error.more]
-    if json_output:
-        return json_reply({"errors": [{"code": code, "message": message} for code, message in entries]}, error.status)
-    inner = "\n".join(f"<error>\n<code>{_cdata(str(code))}</code>\n<message>{_cdata(message)}</message>\n</error>"
-                      for code, message in entries)
-    return xml_reply(f"<errors>\n{inner}\n</errors>", error.status)
 
 
 def failure_reply(failure: Failure, json_output: bool) -> Reply:
@@ -169,80 +62,6 @@ def failure_reply(failure: Failure, json_output: bool) -> Reply:
     if failure.retry_after is not None:
         reply.headers["Retry-After"] = str(failure.retry_after)
     return reply
-
-
-# Request parsing
-
-
-def parse_display(resource: Resource, text: str | None) -> Any:
-    """``None`` (ids only), ``"full"``, or ``{field: None, association: [sub-fields]}``."""
-    if text is None or text == "minimum":
-        return None
-    if text == "full":
-        return "full"
-    match = re.fullmatch(r"\[(.*)\]", text)
-    if not match:
-        raise SimError(400, 36, "The 'display' syntax is wrong. You can set 'full' or '[field_1,field_2,field_3,...]'.")
-    display: dict[str, list[str] | None] = {}
-    for part in re.findall(r"[^,\[]+(?:\[[^\]]*\])?", match.group(1)):
-        name, _, sub = part.strip().partition("[")
-        association = next((a for a in resource.associations if a.name == name), None)
-        subfields = [s.strip() for s in sub.rstrip("]").split(",")] if sub else None
-        if (subfields is None and resource.field(name) is None) or (subfields is not None and (
-                association is None or any(s != "id" and s not in association.fields for s in subfields))):
-            fields = ", ".join(f.name for f in resource.fields)
-            raise SimError(400, 35, f'Unable to display this field "{name}". However, these are available: {fields}')
-        display[name] = subfields
-    return display
-
-
-def parse_sort(text: str | None) -> list[tuple[str, bool]]:
-    if not text:
-        return []
-    sort = []
-    for item in (text[1:-1] if text.startswith("[") and text.endswith("]") else text).split(","):
-        name, _, direction = item.strip().rpartition("_")
-        if not name or direction.upper() not in ("ASC", "DESC"):
-            raise SimError(400, 37, 'The "sort" value has to be formed as this example: "field_ASC" or '
-                                    "'[field_1_DESC,field_2_ASC,field_3_ASC,...]'")
-        sort.append((name, direction.upper() == "DESC"))
-    return sort
-
-
-def parse_limit(text: str | None) -> tuple[int, int | None]:
-    if not text:
-        return 0, None
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) > 2 or not all(p.isdigit() for p in parts):
-        raise SimError(400, 39, "The 'limit' value has to be formed as this example: '5,25' or '10'")
-    return (0, int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
-
-
-def parse_languages(shop: ShopSimulator, text: str | None) -> tuple[int, ...]:
-    if not text:
-        return shop.languages
-    wanted = {int(n) for n in re.findall(r"\d+", text)}
-    return tuple(lang for lang in shop.languages if lang in wanted)
-
-
-def parse_entity(resource: Resource, body: bytes) -> tuple[int | None, dict[str, Any]]:
-    """The ``<id>`` and the field values of a PUT/POST body."""
-    if body.startswith(b"xml="):
-        body = unquote(body[4:].decode()).encode()
-    try:
-        node = ET.fromstring(body).find(resource.singular)
-    except ET.ParseError as exc:
-        raise SimError(400, 127, f"XML error : {exc}") from None
-    if node is None:
-        raise SimError(400, 96, f"XML error : <{resource.singular}> element is missing")
-    values: dict[str, Any] = {}
-    for child in node:
-        if child.tag != "associations":
-            languages = child.findall("language")
-            values[child.tag] = {int(lang.get("id", "0")): lang.text or "" for lang in languages} \
-                if languages else (child.text or "")
-    record_id = str(values.pop("id", "")).strip()
-    return (int(record_id) if record_id.isdigit() else None), values
 
 
 def api_key_of(request: Request) -> str:
@@ -264,8 +83,9 @@ def authenticate(shop: ShopSimulator, request: Request) -> None:
     if len(key) != 32:
         raise SimError(401, 18, "Invalid authentication key format")
     if key != shop.api_key:
-        raise SimError(401, 20, "Authentification key is not active",
-                       more=((21, "No permission for this authentication key"),))
+        raise SimError(
+            401, 20, "Authentification key is not active", more=((21, "No permission for this authentication key"),)
+        )
 
 
 # The webservice
@@ -275,7 +95,7 @@ def handle_api(shop: ShopSimulator, request: Request) -> Reply:
     started = time.monotonic()
     if shop.latency_ms:
         time.sleep(shop.latency_ms / 1000)
-    failure = shop.next_failure()
+    failure = shop.next_failure(request.method)
     if failure is not None:
         shop.stats.add("injected_failures")
         return failure_reply(failure, request.json_output)
@@ -290,8 +110,11 @@ def handle_api(shop: ShopSimulator, request: Request) -> Reply:
     except SimError as error:
         shop.stats.add("auth_failed" if error.status == 401 else "errors")
         reply = error_reply(error, request.json_output)
-    reply.headers |= {"Access-Time": str(int(time.time())), "X-Powered-By": "PrestaShop Webservice",
-                      "Execution-Time": f"{time.monotonic() - started:.3f}"}
+    reply.headers |= {
+        "Access-Time": str(int(time.time())),
+        "X-Powered-By": "PrestaShop Webservice",
+        "Execution-Time": f"{time.monotonic() - started:.3f}",
+    }
     if authenticated:
         reply.headers["PSWS-Version"] = "8.1.7"
     if reply.status == 401:
@@ -320,11 +143,15 @@ def route_api(shop: ShopSimulator, request: Request) -> Reply:
         return route_images(shop, request, segments[1:])
     resource = RESOURCES.get(segments[0])
     if resource is None or len(segments) > 2:
-        raise SimError(400, 27, f'Resource of type "{segments[0]}" does not exists. '
-                                f'The full list is: "{", ".join(RESOURCES)}"')
+        raise SimError(
+            400, 27, f'Resource of type "{segments[0]}" does not exists. The full list is: "{", ".join(RESOURCES)}"'
+        )
     if request.method not in resource.methods:
-        raise SimError(405, 25, f"Method {request.method} is not allowed for the resource {resource.name} "
-                                "with this authentication key")
+        raise SimError(
+            405,
+            25,
+            f"Method {request.method} is not allowed for the resource {resource.name} with this authentication key",
+        )
     if len(segments) == 2 and not segments[1].isdigit():
         return Reply(404)
     record_id = int(segments[1]) if len(segments) == 2 else None
@@ -335,10 +162,10 @@ def route_api(shop: ShopSimulator, request: Request) -> Reply:
 
 
 def read(shop: ShopSimulator, request: Request, resource: Resource, record_id: int | None) -> Reply:
-    query, languages = request.query, parse_languages(shop, request.query.get("language"))
+    query, languages = request.query, parse_languages(shop.languages, request.query.get("language"))
     if "schema" in query:
         shop.stats.add("schema_get")
-        return _render_one(resource, _blank(shop, resource), "full", request, languages)
+        return render_entity(resource, blank_view(resource, shop.languages), "full", request, languages)
     display = parse_display(resource, query.get("display"))
     if record_id is not None:
         shop.stats.add(f"{SHORT_KINDS[resource.name]}_get")
@@ -346,43 +173,18 @@ def read(shop: ShopSimulator, request: Request, resource: Resource, record_id: i
             return Reply(404)  # PrestaShop sends no body at all here
         view = shop.view(resource, record_id)
         if display is None:
-            return _render_one(resource, view, "full", request, languages, drop_falsy=True)
-        return _render_list(resource, [view], display, request, languages)
+            return render_entity(resource, view, "full", request, languages, drop_falsy=True)
+        return render_list(resource, [view], display, request, languages)
     filters = {k[7:-1]: v for k, v in query.items() if k.startswith("filter[") and k.endswith("]")}
-    ids = shop.query(resource, filters, parse_sort(query.get("sort")), parse_limit(query.get("limit")),
-                     dates=query.get("date", "") not in ("", "0"))
+    ids = shop.query(
+        resource,
+        filters,
+        parse_sort(query.get("sort")),
+        parse_limit(query.get("limit")),
+        dates=query.get("date", "") not in ("", "0"),
+    )
     shop.stats.add(LIST_KINDS[resource.name])
-    return _render_list(resource, [shop.view(resource, i) for i in ids], display, request, languages)
-
-
-def _blank(shop: ShopSimulator, resource: Resource) -> dict[str, Any]:
-    view = {f.name: dict.fromkeys(shop.languages, "") if f.i18n else "" for f in resource.fields}
-    view["associations"] = {a.name: [dict.fromkeys(a.fields, "")] for a in resource.associations}
-    return view
-
-
-def _render_one(resource: Resource, view: dict[str, Any], display: Any, request: Request,
-                languages: tuple[int, ...], *, drop_falsy: bool = False) -> Reply:
-    if request.json_output:
-        entity = json_entity(resource, view, display, languages)
-        if drop_falsy:  # PrestaShop 8's array_filter on single entities
-            entity = {k: v for k, v in entity.items() if v not in ("", "0", [], {})}
-        return json_reply({resource.singular: entity})
-    return xml_reply(xml_entity(resource, view, display, request.base_url, languages))
-
-
-def _render_list(resource: Resource, views: list[dict[str, Any]], display: Any, request: Request,
-                 languages: tuple[int, ...]) -> Reply:
-    if request.json_output:
-        if not views:
-            return json_reply([])  # the bare empty list of real shops
-        items = [{"id": int(v["id"])} if display is None else json_entity(resource, v, display, languages)
-                 for v in views]
-        return json_reply({resource.name: items})
-    base = request.base_url
-    items = [f'<{resource.singular} id="{v["id"]}" xlink:href="{base}/api/{resource.name}/{v["id"]}"/>'
-             if display is None else xml_entity(resource, v, display, base, languages) for v in views]
-    return xml_reply(f"<{resource.name}>\n" + "".join(item + "\n" for item in items) + f"</{resource.name}>")
+    return render_list(resource, [shop.view(resource, i) for i in ids], display, request, languages)
 
 
 def write(shop: ShopSimulator, request: Request, resource: Resource) -> Reply:
@@ -395,20 +197,26 @@ def write(shop: ShopSimulator, request: Request, resource: Resource) -> Reply:
     with shop.lock:
         record_id = shop.write(resource, request.method, values, record_id)
         view = shop.view(resource, record_id)
-    reply = _render_one(resource, view, "full", request, shop.languages)
+    reply = render_entity(resource, view, "full", request, shop.languages)
     reply.status = 201 if request.method == "POST" else 200
     return reply
 
 
 def route_images(shop: ShopSimulator, request: Request, segments: list[str]) -> Reply:
-    if request.method != "GET" or not segments or segments[0] != "products" or len(segments) > 3 \
-            or not all(s.isdigit() for s in segments[1:]):
+    if (
+        request.method != "GET"
+        or not segments
+        or segments[0] != "products"
+        or len(segments) > 3
+        or not all(s.isdigit() for s in segments[1:])
+    ):
         raise SimError(400, 48, f'Image of type "{"/".join(segments)}" does not exist')
     if len(segments) == 1:
         with shop.lock:
             with_images = [pid for pid, images in shop.images.items() if images]
-        items = "".join(f'<image id="{pid}" xlink:href="{request.base_url}/api/images/products/{pid}"/>\n'
-                        for pid in with_images)
+        items = "".join(
+            f'<image id="{pid}" xlink:href="{request.base_url}/api/images/products/{pid}"/>\n' for pid in with_images
+        )
         return xml_reply(f"<images>\n{items}</images>")
     product_id = int(segments[1])
     if len(segments) == 2:
@@ -424,8 +232,13 @@ def image_list(shop: ShopSimulator, request: Request, product_id: int) -> Reply:
     if not images:
         return Reply(404)
     if request.json_output:  # broken on real shops (#15499): 500 with PHP notices
-        return json_reply({"": [{"id": str(product_id)}, *({"id": str(i.id)} for i in images)], "errors": [
-            {"code": 5, "message": "[PHP Notice #8] Undefined index: objectsNodeName"}]}, 500)
+        return json_reply(
+            {
+                "": [{"id": str(product_id)}, *({"id": str(i.id)} for i in images)],
+                "errors": [{"code": 5, "message": "[PHP Notice #8] Undefined index: objectsNodeName"}],
+            },
+            500,
+        )
     base = f"{request.base_url}/api/images/products/{product_id}"
     declinations = "".join(f'<declination id="{i.id}" xlink:href="{base}/{i.id}"/>\n' for i in images)
     return xml_reply(f'<image id="{product_id}">\n{declinations}</image>')
@@ -441,8 +254,8 @@ def image_binary(shop: ShopSimulator, request: Request, product_id: int, image_i
         length = HUGE_IMAGE_BYTES if mode == "huge" else None
         return Reply(200, content_type="image/jpeg", stream=_huge_stream(shop), length=length)
     data, content_type = shop.image_bytes(product_id, image)
-    if mode == "html":
-        data = b"<!DOCTYPE html><html><body><h1>404 Not Found</h1></body></html>"
+    if mode == "html":  # an error page served as the image, as misconfigured shops do
+        data, content_type = b"<!DOCTYPE html><html><body><h1>404 Not Found</h1></body></html>", "image/jpeg"
     elif mode == "corrupt":
         data = data[: len(data) // 2]
     reply = _with_sha1(shop, request, Reply(200, data, content_type))
@@ -523,12 +336,18 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         shop = self.server.shop
         url = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        request = Request(self.command, url.path, dict(parse_qsl(url.query, keep_blank_values=True)),
-                          self.headers, body, f"http://{self.headers.get('Host', 'localhost')}")
+        request = Request(
+            self.command,
+            url.path,
+            dict(parse_qsl(url.query, keep_blank_values=True)),
+            self.headers,
+            body,
+            f"http://{self.headers.get('Host', 'localhost')}",
+        )
         if url.path.startswith("/_sim/"):
             reply = handle_control(shop, request)
         else:
-            shop.stats.note(f"{self.command} {unquote(self.path)}")
+            shop.stats.note(f"{self.command} {unquote_plus(self.path)}")
             reply = handle_api(shop, request)
         self._send(reply)
 
@@ -556,7 +375,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client stopped reading (e.g. a size limit)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
 

@@ -55,11 +55,13 @@ def test_the_command_imports_and_reports(shop_store, capsys):
         call_command("import_products", "--store", "nope")
 
 
-def test_the_admin_action_queues_an_import(client, shop_store, superuser):
+def test_the_admin_action_queues_an_import(client, shop_store, superuser, django_capture_on_commit_callbacks):
     client.force_login(superuser)
-    response = client.post(
-        "/admin/catalog/store/", {"action": "import_products", "_selected_action": [shop_store.pk]}, follow=True
-    )
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        response = client.post(
+            "/admin/catalog/store/", {"action": "import_products", "_selected_action": [shop_store.pk]}, follow=True
+        )
+    assert len(sent) == 1
     assert response.status_code == 200
     job = ImportRun.objects.get(store=shop_store)
     assert job.status == JobStatus.SUCCEEDED and job.trigger == "admin"
@@ -85,3 +87,13 @@ def test_an_import_runs_on_a_real_worker_and_refuses_a_second_start(hub_worker, 
     assert job.attempts == 1 and job.celery_task_id
     assert Product.objects.filter(store=shop_store).count() == job.items_processed > 0
     assert sim_stats(shop_simulator)["total"] > 0
+
+
+def test_demo_setup_creates_the_admin_and_the_imported_demo_store(db, shop_simulator, client, capsys):
+    call_command("demo_setup", "--shop-url", shop_simulator.url, "--api-key", shop_simulator.api_key)
+    out = capsys.readouterr().out
+    password = out.split("password: ")[1].split()[0]
+    store = Store.objects.get(code="demo")
+    assert Product.objects.filter(store=store).count() == 25
+    assert client.login(username="admin", password=password)
+    assert shop_simulator.api_key not in out

@@ -51,6 +51,7 @@ class WorkerProcess:
                 "--queues", self.queue, "--hostname", self.name,
                 "--concurrency", str(self.concurrency), "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "--include", "tests.plugins.worker_tasks",
             ],
             env=self.env,
             stdout=log,
@@ -100,6 +101,7 @@ def worker_env(queue: str, **overrides: str) -> dict[str, str]:
         "PLATFORM_RETRY_BACKOFF": str(settings.PLATFORM_RETRY_BACKOFF),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "CONN_MAX_AGE": "0",
+        "CELERY_MAX_REDELIVERIES": "2",
     }
     env.update(overrides)
     return env

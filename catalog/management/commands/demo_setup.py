@@ -15,12 +15,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--shop-url", default="http://127.0.0.1:8090")
+        parser.add_argument("--hub-url", default="http://127.0.0.1:8000", help="Where the hub will be served.")
         parser.add_argument("--api-key", default=None, help="The simulator's key (default: its demo key).")
         parser.add_argument("--username", default="admin")
         parser.add_argument("--password", default=None, help="Default: a new random password, printed.")
 
-    def handle(self, *args, shop_url, api_key, username, password, **options):
-        from catalog.platforms.simulator import DEFAULT_API_KEY
+    def handle(self, *args, shop_url, hub_url, api_key, username, password, **options):
+        from catalog.platforms.simulator import DEMO_API_KEY
 
         password = password or secrets.token_urlsafe(12)
         user, _ = get_user_model().objects.get_or_create(username=username)
@@ -34,7 +35,7 @@ class Command(BaseCommand):
                 "name": "Demo store",
                 "platform": Platform.PRESTASHOP,
                 "platform_url": shop_url,
-                "platform_api_key": api_key or DEFAULT_API_KEY,
+                "platform_api_key": api_key or DEMO_API_KEY,
                 "is_active": True,
             },
         )
@@ -45,7 +46,7 @@ class Command(BaseCommand):
 
         self.stdout.write(self.style.SUCCESS(f"Demo store '{store.code}' (id {store.pk}, uuid {store.uuid})"))
         self.stdout.write(f"  products imported: {job.items_processed} from {shop_url}")
-        self.stdout.write(self.style.SUCCESS("Admin console: http://127.0.0.1:8000/admin/"))
+        self.stdout.write(self.style.SUCCESS(f"Admin console: {hub_url}/admin/"))
         self.stdout.write(f"  username: {username}")
         self.stdout.write(f"  password: {password}")
-        self.stdout.write("API docs:      http://127.0.0.1:8000/api/docs/")
+        self.stdout.write(f"API docs:      {hub_url}/api/docs/")

@@ -1,0 +1,33 @@
+"""OpenAPI: every operation documents the error envelope for the errors it can answer."""
+
+ERROR_ENVELOPE = {
+    "type": "object",
+    "required": ["status", "code", "message"],
+    "properties": {
+        "status": {"type": "string", "enum": ["error"]},
+        "code": {"type": "string", "example": "VALIDATION_ERROR"},
+        "message": {"type": "string"},
+        "detail": {"description": "Optional details, e.g. the invalid fields."},
+    },
+}
+
+COMMON_ERRORS = {
+    "400": "Invalid input.",
+    "401": "Missing, invalid or expired token.",
+    "403": "The user's role or permissions do not allow this.",
+    "404": "Not found, or not visible to the user.",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook."""
+    result.setdefault("components", {}).setdefault("schemas", {})["ErrorEnvelope"] = ERROR_ENVELOPE
+    ref = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in COMMON_ERRORS.items():
+                if status == "401" and operation.get("security") == [{}]:
+                    continue
+                responses.setdefault(status, {"description": description, "content": {"application/json": {"schema": ref}}})
+    return result

@@ -1,0 +1,1 @@
+from tests.plugins.simulator import *  # noqa: F403

@@ -1,0 +1,53 @@
+"""The OpenAPI schema is checked against the running application by schemathesis."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from django.core import signals
+from django.db import close_old_connections
+
+from catalog.models import Product
+
+from config.wsgi import application
+
+# Loaded through the WSGI app itself: the schema that is served is the one checked.
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Calling the WSGI app directly fires request_finished, which would close the test's
+    database connection (Django's test client disconnects the same handler)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def auth_headers(admin_user, store):
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    Product.objects.create(store=store, id_origin=1, sku="A", name="Apple")
+    return {"Authorization": f"Bearer {RefreshToken.for_user(admin_user).access_token}"}
+
+
+@schema.parametrize()
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_answer_matches_the_schema(case, auth_headers):
+    case.call_and_validate(
+        headers=auth_headers,
+        checks=[
+            schemathesis.checks.not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
+    )
