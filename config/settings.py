@@ -253,6 +253,15 @@ PLATFORM_RETRY_ATTEMPTS = env.int("PLATFORM_RETRY_ATTEMPTS", default=4)
 PLATFORM_RETRY_BACKOFF = env.float("PLATFORM_RETRY_BACKOFF", default=0.5)
 PLATFORM_MAX_IMAGE_BYTES = env.int("PLATFORM_MAX_IMAGE_BYTES", default=20 * 1024 * 1024)
 
+# Periodic tasks live in django-celery-beat's tables (editable in the admin); each app
+# creates its defaults in a data migration.
+
+# --- Image sync (photosync) ---
+
+# --- NAS documents (nasync) ---
+
+# --- Store sync (storesync) ---
+
 # --- Edge mode ---
 HO_USERNAME = env.str("HO_USERNAME", default="")
 HO_PASSWORD = env.str("HO_PASSWORD", default="")

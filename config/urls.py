@@ -12,6 +12,9 @@ api_v1 = [
     path_optional_slash("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
     path_optional_slash("auth/token/verify", TokenVerifyView.as_view(), name="token-verify"),
     path("", include("catalog.api.urls")),
+    path("", include("photosync.api.urls")),
+    path("", include("nasync.api.urls")),
+    path("", include("storesync.api.urls")),
 ]
 
 urlpatterns = [
