@@ -44,3 +44,5 @@ class HubTask(Task):
 app = Celery("retail_sync_hub", task_cls=HubTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+from config import observability  # noqa: E402,F401  (connects the request-id task signals)

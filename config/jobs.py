@@ -30,6 +30,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from config.celery import HubTask
+from config.observability import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +214,8 @@ def run_job(model: type[JobT], job_id, work: Callable[[JobT], None]) -> JobT | N
         logger.info("job %s is not active; nothing to do", job_id)
         return None
     try:
-        work(job)
+        with log_context(job_id=job.pk, store_id=job.store_id):
+            work(job)
     except SoftTimeLimitExceeded:
         logger.warning("job %s hit its time limit", job.pk)
         finish_job(job, status=JobStatus.FAILED, message="SYNC_TIMEOUT: the job exceeded its time limit.")

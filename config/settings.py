@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,7 +195,18 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.AnonThrottle", "config.api.throttling.UserThrottle"],
 }
+# Read at request time (config/api/throttling.py); a throttled request gets 429 RATE_LIMIT_EXCEEDED.
+API_THROTTLE_RATES = {
+    "anon": env.str("THROTTLE_ANON", default="120/min"),
+    "user": env.str("THROTTLE_USER", default="2000/min"),
+    "login_address": env.str("THROTTLE_LOGIN_ADDRESS", default="30/min"),
+    "login_user": env.str("THROTTLE_LOGIN_USER", default="5/min"),
+    "webhook": env.str("THROTTLE_WEBHOOK", default="600/min"),
+}
+# Trust X-Forwarded-For for the client address only behind this many proxies.
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=0)
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
@@ -268,12 +280,22 @@ HO_PASSWORD = env.str("HO_PASSWORD", default="")
 HO_STORE_ID = env.str("HO_STORE_ID", default="")
 
 # --- Logging ---
+# JSON lines in production (one object per line, for a log pipeline), readable lines otherwise.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if EMBEDDED or DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "config.observability.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(job_id)s %(store_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

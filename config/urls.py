@@ -3,12 +3,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 
+from config import health
+from config.api.auth import ThrottledTokenObtainPairView
 from config.api.routers import path_optional_slash
 
 api_v1 = [
-    path_optional_slash("auth/token", TokenObtainPairView.as_view(), name="token-obtain"),
+    path_optional_slash("auth/token", ThrottledTokenObtainPairView.as_view(), name="token-obtain"),
     path_optional_slash("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
     path_optional_slash("auth/token/verify", TokenVerifyView.as_view(), name="token-verify"),
     path("", include("catalog.api.urls")),
@@ -18,6 +20,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path_optional_slash("api/schema", SpectacularAPIView.as_view(), name="schema"),

@@ -21,6 +21,8 @@ def _test_settings():
     settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
     settings.PLATFORM_URL_ALLOWLIST = LOOPBACK
     settings.PLATFORM_RETRY_BACKOFF = 0.01
+    # Throttles are tested on their own (tests/config/test_throttling.py); the suite must not trip them.
+    settings.API_THROTTLE_RATES = {scope: "100000/min" for scope in settings.API_THROTTLE_RATES}
     settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="hub-media-")
     celery_app.conf.task_always_eager = True
     yield

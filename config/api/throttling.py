@@ -1,0 +1,39 @@
+"""Throttles whose rates are read from ``settings.API_THROTTLE_RATES`` at request time."""
+
+import hashlib
+
+from django.conf import settings
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+
+class SettingsRateMixin:
+    def get_rate(self):
+        return settings.API_THROTTLE_RATES.get(self.scope)
+
+
+class AnonThrottle(SettingsRateMixin, AnonRateThrottle):
+    pass
+
+
+class UserThrottle(SettingsRateMixin, UserRateThrottle):
+    pass
+
+
+class LoginAddressThrottle(SettingsRateMixin, SimpleRateThrottle):
+    """Token requests per client address, whatever the user name."""
+
+    scope = "login_address"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LoginUserThrottle(SettingsRateMixin, SimpleRateThrottle):
+    """Token requests per client address and user name: password guessing on one account."""
+
+    scope = "login_user"
+
+    def get_cache_key(self, request, view):
+        username = str(request.data.get("username", "")).strip().lower() if hasattr(request.data, "get") else ""
+        digest = hashlib.sha256(username.encode()).hexdigest()[:32]  # any user name makes a safe cache key
+        return self.cache_format % {"scope": self.scope, "ident": f"{self.get_ident(request)}:{digest}"}

@@ -1,0 +1,45 @@
+import pytest
+from django.core.files.storage import default_storage
+from django.db import connection
+
+from config.celery import app as celery_app
+
+
+def test_healthz_answers_without_auth_or_database(client):
+    # No db fixture: any database access would raise here.
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_reports_each_component(client, settings):
+    settings.EMBEDDED = True  # no broker or worker checks: database and storage only
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["components"]) == {"database", "storage"}
+    assert not default_storage.exists("healthcheck") or not default_storage.listdir("healthcheck")[1]
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_broker_is_down_and_leaks_no_url(client, settings, monkeypatch):
+    settings.EMBEDDED = False
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://:s3cret-pass@127.0.0.1:1/0")
+    monkeypatch.setattr("config.health.check_workers", lambda: None)  # its own test below
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["components"]["broker"]["status"] == "error"
+    assert body["components"]["database"]["status"] == "ok"
+    assert "s3cret-pass" not in response.content.decode()
+    assert "127.0.0.1:1" not in response.content.decode()
+
+
+@pytest.mark.worker
+def test_readyz_sees_a_live_worker(client, hub_worker, settings):
+    settings.EMBEDDED = False
+    response = client.get("/readyz")
+    assert response.json()["components"]["workers"]["status"] == "ok", response.json()
+    assert response.status_code == 200
+    assert connection.vendor == "postgresql"

@@ -1,0 +1,50 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_state():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_password_guessing_on_one_account_is_throttled(settings, make_user):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "login_user": "3/min"}
+    make_user("victim")
+    client = APIClient()
+    answers = [client.post("/api/v1/auth/token/", {"username": "victim", "password": f"guess{i}"}).status_code
+               for i in range(4)]
+    assert answers == [401, 401, 401, 429]
+    throttled = client.post("/api/v1/auth/token/", {"username": "victim", "password": "pass-Word-123"})
+    assert throttled.status_code == 429
+    body = throttled.json()
+    assert body["code"] == "RATE_LIMIT_EXCEEDED" and int(throttled["Retry-After"]) > 0
+    # Another account from the same address is not locked by the first one's guesses.
+    make_user("other")
+    assert client.post("/api/v1/auth/token/", {"username": "other", "password": "pass-Word-123"}).status_code == 200
+
+
+def test_one_address_trying_many_accounts_is_throttled(settings):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "login_address": "5/min"}
+    client = APIClient()
+    codes = [client.post("/api/v1/auth/token/", {"username": f"user{i}", "password": "x"}).status_code
+             for i in range(6)]
+    assert codes[-1] == 429 and codes[:5] == [401] * 5
+
+
+def test_authenticated_users_have_their_own_budget(settings, api, admin_user):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "user": "2/min"}
+    client = api(admin_user)
+    codes = [client.get("/api/v1/stores/").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_anonymous_requests_to_open_endpoints_are_throttled(settings):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anon": "2/min"}
+    client = APIClient()
+    codes = [client.post("/api/v1/auth/token/refresh/", {"refresh": "garbage"}).status_code for _ in range(3)]
+    assert codes == [401, 401, 429]
