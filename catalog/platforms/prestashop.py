@@ -64,11 +64,12 @@ class PrestaShopService(EcommerceService):
     platform = "prestashop"
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float | None = None) -> None:
-        super().__init__(api_root_url(base_url), api_key, timeout=timeout or settings.PLATFORM_TIMEOUT)
+        timeout = timeout or settings.PLATFORM_TIMEOUT
+        super().__init__(api_root_url(base_url), api_key, timeout=timeout)
         self._ws = Webservice(
             self.base_url,
             api_key,
-            timeout=self.timeout,
+            timeout=timeout,
             attempts=settings.PLATFORM_RETRY_ATTEMPTS,
             backoff=settings.PLATFORM_RETRY_BACKOFF,
         )
@@ -142,7 +143,7 @@ class PrestaShopService(EcommerceService):
             self._ws.send_xml("PUT", f"products/{int(product_id)}", root)
         if inventory is not None:
             self._set_quantity(product_id, stock_id, inventory)
-        return self._fetch_one(self.fetch_products, product_id)
+        return _the_one(self.fetch_products([product_id]), product_id)
 
     def create_product(self, values: Mapping[str, Any]) -> RemoteProduct:
         changes, inventory = psxml.product_changes(values)
@@ -160,7 +161,7 @@ class PrestaShopService(EcommerceService):
         product_id = _new_id(created)
         if inventory is not None:
             self._set_quantity(product_id, psxml.stock_available_id(created), inventory)
-        return self._fetch_one(self.fetch_products, product_id)
+        return _the_one(self.fetch_products([product_id]), product_id)
 
     # Customers
 
@@ -178,7 +179,7 @@ class PrestaShopService(EcommerceService):
         psxml.set_fields(customer, psxml.customer_changes(values))
         psxml.prepare_update(customer)
         self._ws.send_xml("PUT", f"customers/{int(customer_id)}", root)
-        return self._fetch_one(self.fetch_customers, customer_id)
+        return _the_one(self.fetch_customers([customer_id]), customer_id)
 
     def create_customer(self, values: Mapping[str, Any]) -> RemoteCustomer:
         changes = psxml.customer_changes(values)
@@ -189,7 +190,8 @@ class PrestaShopService(EcommerceService):
         psxml.set_fields(customer, changes)
         psxml.prepare_create(customer)
         created = psxml.entity(self._ws.send_xml("POST", "customers", root), "customer")
-        return self._fetch_one(self.fetch_customers, _new_id(created))
+        customer_id = _new_id(created)
+        return _the_one(self.fetch_customers([customer_id]), customer_id)
 
     # Orders
 
@@ -251,7 +253,7 @@ class PrestaShopService(EcommerceService):
     def _orders(self, rows: list[Row]) -> list[RemoteOrder]:
         """Orders with their customer's contact, fetched in one batch per page."""
         with _malformed("order"):
-            customer_ids = {psxml.optional_id(row.get("id_customer")) for row in rows} - {None}
+            customer_ids = {cid for row in rows if (cid := psxml.optional_id(row.get("id_customer"))) is not None}
         info = {
             c.id: {"email": c.email, "first_name": c.first_name, "last_name": c.last_name}
             for c in self.fetch_customers(sorted(customer_ids))
@@ -270,13 +272,6 @@ class PrestaShopService(EcommerceService):
         psxml.set_fields(psxml.entity(root, "stock_available"), {"quantity": str(quantity)})
         self._ws.send_xml("PUT", f"stock_availables/{stock_id}", root)
 
-    @staticmethod
-    def _fetch_one(fetch: Callable[[list[int]], list[Record]], record_id: int) -> Record:
-        found = fetch([record_id])
-        if not found:
-            raise PlatformNotFound(f"Record {record_id} is not in the shop")
-        return found[0]
-
 
 @contextmanager
 def _malformed(kind: str) -> Iterator[None]:
@@ -290,6 +285,13 @@ def _malformed(kind: str) -> Iterator[None]:
 def _convert(rows: list[Row], kind: str, convert: Callable[[Row], Record]) -> list[Record]:
     with _malformed(kind):
         return [convert(row) for row in rows]
+
+
+def _the_one(found: list[Record], record_id: int) -> Record:
+    """The record just written, read back; gone means someone deleted it meanwhile."""
+    if not found:
+        raise PlatformNotFound(f"Record {record_id} is not in the shop")
+    return found[0]
 
 
 def _new_id(created: ET.Element) -> int:

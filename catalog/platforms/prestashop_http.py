@@ -183,6 +183,7 @@ class Webservice:
         status, where = response.status_code, f"{response.request.method} {response.request.url.path}"
         shop_errors = psxml.error_entries(response.content)
         codes = {e.code for e in shop_errors}
+        cls: type[PlatformError]
         if status in (401, 403, 405):
             cls, message = PlatformAuthError, f"The shop refused the API key for {where} (HTTP {status})"
         elif status == 404 or codes & NOT_FOUND_CODES:

@@ -36,16 +36,11 @@ class SimulatorHandle:
 
     server: SimulatorServer
     thread: threading.Thread
+    url: str  # the shop's base URL; the webservice is under ``/api/``
 
     @property
     def shop(self) -> ShopSimulator:
         return self.server.shop
-
-    @property
-    def url(self) -> str:
-        """The shop's base URL; the webservice is under ``/api/``."""
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def api_key(self) -> str:
@@ -64,7 +59,7 @@ def run_in_thread(host: str = "127.0.0.1", port: int = 0, **options: Any) -> Sim
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="shop-simulator", daemon=True
     )
     thread.start()
-    return SimulatorHandle(server, thread)
+    return SimulatorHandle(server, thread, f"http://{host}:{server.server_port}")
 
 
 def _mutate_periodically(shop: ShopSimulator, every: float, stop: threading.Event) -> None:
@@ -115,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.mutate_every > 0:
         threading.Thread(target=_mutate_periodically, args=(shop, args.mutate_every, stop), daemon=True).start()
     print(
-        f"PrestaShop simulator on http://{args.host}:{server.server_address[1]}/api/ "
+        f"PrestaShop simulator on http://{args.host}:{server.server_port}/api/ "
         f"(key {args.api_key}, {args.products} products); Ctrl-C to stop",
         flush=True,
     )

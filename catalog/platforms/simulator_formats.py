@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 from xml.sax.saxutils import quoteattr
 
 from .simulator_schema import Resource, SimError
@@ -29,6 +29,8 @@ XML_TAIL = "</prestashop>\n"
 
 @dataclass
 class Request:
+    """A webservice request, parsed enough to route and render it."""
+
     method: str
     path: str
     query: dict[str, str]
@@ -52,6 +54,8 @@ class Request:
 
 @dataclass
 class Reply:
+    """What the handler sends: a body, or a stream of chunks."""
+
     status: int
     body: bytes = b""
     content_type: str = ""
@@ -98,22 +102,28 @@ def xml_entity(resource: Resource, view: Mapping[str, Any], display: Any, base: 
         else:
             out.append(f"<{f.name}{attrs}>{_cdata(value)}</{f.name}>")
     if associations:
-        out.append("<associations>")
-        for association, subfields in associations:
-            rows = view["associations"].get(association.name, [])
-            opening = f'<{association.name} nodeType="{association.node}" api="{association.name}"'
-            if not rows:
-                out.append(opening + "/>")
-                continue
-            out.append(opening + ">")
-            for row in rows:
-                link = _href(base, association.link, record_id, row["id"]) if association.link and row["id"] else ""
-                inner = "".join(f"<{name}>{_cdata(row.get(name, ''))}</{name}>" for name in subfields)
-                out.append(f"<{association.node}{link}>{inner}</{association.node}>")
-            out.append(f"</{association.name}>")
-        out.append("</associations>")
+        out += ["<associations>", *_xml_associations(view, associations, base), "</associations>"]
     out.append(f"</{resource.singular}>")
     return "\n".join(out)
+
+
+def _xml_associations(view: Mapping[str, Any], associations: list[tuple[Any, tuple[str, ...]]], base: str) -> list[str]:
+    """``<images nodeType="image" api="images"><image xlink:href=..><id>..</id></image></images>``;
+    an empty association is a self-closing element."""
+    out = []
+    for association, subfields in associations:
+        rows = view["associations"].get(association.name, [])
+        opening = f'<{association.name} nodeType="{association.node}" api="{association.name}"'
+        if not rows:
+            out.append(opening + "/>")
+            continue
+        out.append(opening + ">")
+        for row in rows:
+            link = _href(base, association.link, view["id"], row["id"]) if association.link and row["id"] else ""
+            inner = "".join(f"<{name}>{_cdata(row.get(name, ''))}</{name}>" for name in subfields)
+            out.append(f"<{association.node}{link}>{inner}</{association.node}>")
+        out.append(f"</{association.name}>")
+    return out
 
 
 def json_entity(
@@ -127,7 +137,7 @@ def json_entity(
             out["id"] = int(value)
         elif f.i18n:
             texts = [{"id": str(lang), "value": value.get(lang, "")} for lang in languages]
-            out[f.name] = texts if len(texts) > 1 else texts[0]["value"]
+            out[f.name] = texts[0]["value"] if len(texts) == 1 else texts  # one language: a plain string
         else:
             out[f.name] = value
     rendered = {
@@ -222,8 +232,8 @@ def parse_languages(languages: tuple[int, ...], text: str | None) -> tuple[int, 
 
 def parse_entity(resource: Resource, body: bytes) -> tuple[int | None, dict[str, Any]]:
     """The ``<id>`` and the field values of a PUT/POST body."""
-    if body.startswith(b"xml="):
-        body = unquote(body[4:].decode()).encode()
+    if body.startswith(b"xml="):  # a form-encoded document, which PrestaShop accepts too
+        body = unquote_plus(body[4:].decode()).encode()
     try:
         node = ET.fromstring(body).find(resource.singular)
     except ET.ParseError as exc:
@@ -234,16 +244,15 @@ def parse_entity(resource: Resource, body: bytes) -> tuple[int | None, dict[str,
     for child in node:
         if child.tag != "associations":
             languages = child.findall("language")
-            values[child.tag] = (
-                {int(lang.get("id", "0")): lang.text or "" for lang in languages} if languages else (child.text or "")
-            )
+            texts = {int(lang.get("id", "")): lang.text or "" for lang in languages if lang.get("id", "").isdigit()}
+            values[child.tag] = texts if languages else (child.text or "")
     record_id = str(values.pop("id", "")).strip()
     return (int(record_id) if record_id.isdigit() else None), values
 
 
 def blank_view(resource: Resource, languages: tuple[int, ...]) -> dict[str, Any]:
     """The ``?schema=blank`` entity: every field empty, one empty item per association."""
-    view = {f.name: dict.fromkeys(languages, "") if f.i18n else "" for f in resource.fields}
+    view: dict[str, Any] = {f.name: dict.fromkeys(languages, "") if f.i18n else "" for f in resource.fields}
     view["associations"] = {a.name: [dict.fromkeys(a.fields, "")] for a in resource.associations}
     return view
 
@@ -271,15 +280,15 @@ def render_list(
     if request.json_output:
         if not views:
             return json_reply([])  # the bare empty list of real shops
-        items = [
+        entities = [
             {"id": int(v["id"])} if display is None else json_entity(resource, v, display, languages) for v in views
         ]
-        return json_reply({resource.name: items})
+        return json_reply({resource.name: entities})
     base = request.base_url
-    items = [
+    elements = [
         f'<{resource.singular} id="{v["id"]}" xlink:href="{base}/api/{resource.name}/{v["id"]}"/>'
         if display is None
         else xml_entity(resource, v, display, base, languages)
         for v in views
     ]
-    return xml_reply(f"<{resource.name}>\n" + "".join(item + "\n" for item in items) + f"</{resource.name}>")
+    return xml_reply(f"<{resource.name}>\n" + "".join(e + "\n" for e in elements) + f"</{resource.name}>")

@@ -9,6 +9,7 @@ import binascii
 import hashlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,7 +36,10 @@ from .simulator_state import Failure, ShopSimulator
 
 logger = logging.getLogger(__name__)
 
-REALM = 'Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key as the login. No password required."'
+REALM = (
+    'Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key as the login.'
+    ' No password required."'
+)
 HUGE_IMAGE_BYTES = 25 * 1024 * 1024
 STREAM_CHUNK = 64 * 1024
 SHORT_KINDS = {"products": "product", "stock_availables": "stock", "customers": "customer", "orders": "order"}
@@ -344,11 +348,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             body,
             f"http://{self.headers.get('Host', 'localhost')}",
         )
-        if url.path.startswith("/_sim/"):
-            reply = handle_control(shop, request)
-        else:
-            shop.stats.note(f"{self.command} {unquote_plus(self.path)}")
-            reply = handle_api(shop, request)
+        try:
+            if url.path.startswith("/_sim/"):
+                reply = handle_control(shop, request)
+            else:
+                shop.stats.note(f"{self.command} {unquote_plus(self.path)}")
+                reply = handle_api(shop, request)
+        except Exception:  # a simulator bug: answer like a crashed PHP page instead of dropping the connection
+            logger.exception("The shop simulator failed on %s %s", self.command, self.path)
+            reply = Reply(500, b"Internal Server Error", "text/plain")
         self._send(reply)
 
     do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = do_GET
@@ -387,3 +395,8 @@ class SimulatorServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], shop: ShopSimulator) -> None:
         self.shop = shop
         super().__init__(address, SimulatorHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # a client went away mid-exchange
+            return
+        logger.exception("The shop simulator failed on a request from %s", client_address)

@@ -12,7 +12,7 @@ import random
 import re
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +34,10 @@ from .simulator_schema import (
     Field,
     Resource,
     SimError,
-    check_filterable,
     compile_filter,
     explicit_ids,
-    sort_key,
+    field_sort_key,
+    filterable_field,
     validate,
 )
 
@@ -47,6 +47,8 @@ IMAGE_MODES = ("normal", "corrupt", "html", "huge", "huge_chunked", "missing")
 
 @dataclass
 class SimImage:
+    """A product image: a new ``version`` means new bytes; ``mode`` makes it misbehave."""
+
     id: int
     version: int = 1
     mode: str = "normal"
@@ -189,16 +191,17 @@ class ShopSimulator:
         dates: bool,
     ) -> list[int]:
         """Ids matching PrestaShop's ``filter[...]``, ``sort`` and ``limit`` (already parsed)."""
-        for name in [*filters, *(name for name, _ in sort)]:
-            check_filterable(resource, name, dates=dates, code=32 if name in filters else 38)
+        for name in filters:
+            filterable_field(resource, name, dates=dates, code=32)
+        sort_fields = [(filterable_field(resource, name, dates=dates, code=38), desc) for name, desc in sort]
         records = self.records[resource.name]
         candidates = sorted(records)
         if "id" in filters:
             candidates = [i for i in explicit_ids(filters["id"]) or candidates if i in records]
         tests = [(name, compile_filter(expression)) for name, expression in filters.items()]
         matches = [i for i in candidates if all(test(records[i][name]) for name, test in tests)]
-        for name, descending in reversed(sort):
-            matches.sort(key=lambda i, n=name: sort_key(records[i][n]), reverse=descending)
+        for sort_field, descending in reversed(sort_fields):  # stable sorts, last key first
+            matches.sort(key=_record_key(records, sort_field), reverse=descending)
         offset, count = limit
         return matches[offset : None if count is None else offset + count]
 
@@ -358,3 +361,9 @@ class ShopSimulator:
             if resource is PRODUCTS:
                 view["images"] = [vars(image).copy() for image in self.images.get(record_id, [])]
             return view
+
+
+def _record_key(records: Mapping[int, Mapping[str, Any]], f: Field) -> Callable[[int], Any]:
+    """Sort key of record ids by one of their fields."""
+    key = field_sort_key(f)
+    return lambda record_id: key(records[record_id][f.name])

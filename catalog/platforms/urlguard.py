@@ -192,22 +192,25 @@ class GuardedBackend(httpcore.SyncBackend):
             addresses = check_host(host, port, self.allowlist)
         except OSError as exc:  # a resolver failure is a network problem, maybe transient
             raise httpcore.ConnectError(f"could not resolve {host!r}: {exc}") from exc
-        last_error: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
-        for address in addresses:
+        failures: list[httpcore.ConnectError | httpcore.ConnectTimeout] = []
+        for address in addresses:  # never empty: check_host raises instead
             try:
                 return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        assert last_error is not None  # check_host never returns an empty list
-        raise last_error
+                failures.append(exc)
+        raise failures[-1]
 
     def connect_unix_socket(self, path: str, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
         raise UnsafeURLError("Unix sockets are not allowed for outbound platform requests.")
 
 
 @functools.cache
-def _default_ssl_context(trust_env: bool) -> ssl.SSLContext:
-    """Shared verifying context: building one loads the CA bundle, about 50 ms."""
+def _default_ssl_context(trust_env: bool, http2: bool) -> ssl.SSLContext:
+    """A shared verifying context: building one loads the CA bundle (about 50 ms).
+
+    Keyed by ``http2`` too, since httpcore sets the ALPN protocols on the
+    context it is given for every connection.
+    """
     return httpx.create_ssl_context(trust_env=trust_env)
 
 
@@ -229,11 +232,14 @@ class GuardedTransport(httpx.HTTPTransport):
         retries: int = 0,
     ) -> None:
         if verify is True:
-            ssl_context = _default_ssl_context(trust_env)
+            ssl_context = _default_ssl_context(trust_env, http2)
         else:
             ssl_context = httpx.create_ssl_context(verify=verify, trust_env=trust_env)
-        options = dict(http1=http1, http2=http2, limits=limits, retries=retries)
-        super().__init__(verify=ssl_context, trust_env=trust_env, **options)
+        super().__init__(
+            verify=ssl_context, trust_env=trust_env, http1=http1, http2=http2, limits=limits, retries=retries
+        )
+        # The pool httpx just built has no connection yet; this one, with the same
+        # options, differs only by its network backend.
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,

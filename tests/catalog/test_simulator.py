@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import httpx
 import pytest
@@ -290,6 +291,7 @@ def test_unknown_control_requests_are_json_errors(shop_simulator):
 def test_the_command_line_starts_a_shop():
     process = subprocess.Popen(
         [sys.executable, "-m", "catalog.platforms.simulator", "--port", "0", "--products", "3"],
+        cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.PIPE,
         text=True,
     )

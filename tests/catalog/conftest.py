@@ -1,1 +1,0 @@
-from tests.plugins.simulator import *  # noqa: F403
