@@ -7,6 +7,10 @@ class CatalogConfig(AppConfig):
     name = "catalog"
 
     def ready(self) -> None:
+        from catalog.models import ImportRun
         from catalog.roles import sync_role_permissions
+        from config import retention
+
+        retention.register("catalog import runs", retention.finished_jobs(ImportRun))
 
         post_migrate.connect(sync_role_permissions, sender=self, dispatch_uid="catalog_sync_role_permissions")

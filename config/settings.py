@@ -265,6 +265,11 @@ PLATFORM_RETRY_ATTEMPTS = env.int("PLATFORM_RETRY_ATTEMPTS", default=4)
 PLATFORM_RETRY_BACKOFF = env.float("PLATFORM_RETRY_BACKOFF", default=0.5)
 PLATFORM_MAX_IMAGE_BYTES = env.int("PLATFORM_MAX_IMAGE_BYTES", default=20 * 1024 * 1024)
 
+CELERY_IMPORTS = ["config.retention"]
+# Finished jobs, history, delivered webhook attempts, superseded reports and resolved
+# alerts older than this are pruned daily (manage.py prune).
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
+
 # Periodic tasks live in django-celery-beat's tables (editable in the admin); each app
 # creates its defaults in a data migration.
 
