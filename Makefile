@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # The demo's shop simulator listens on loopback, which the URL guard refuses unless allowed.
 DEMO_ENV := PLATFORM_URL_ALLOWLIST=127.0.0.1,localhost,::1
 
-.PHONY: install demo run simulator simulator-stop test bench clean
+.PHONY: install demo run simulator simulator-stop test bench prod-smoke clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ test: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		SECRET_KEY=$${SECRET_KEY:-tests-only-key-not-a-secret-0123456789abcdef} SECURE_SSL_REDIRECT=false \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+prod-smoke: install
+	$(PY) ops/prod_smoke.py
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
