@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # The demo's shop simulator listens on loopback, which the URL guard refuses unless allowed.
 DEMO_ENV := PLATFORM_URL_ALLOWLIST=127.0.0.1,localhost,::1
 
-.PHONY: install demo run simulator simulator-stop test bench prod-smoke clean
+.PHONY: install demo run simulator simulator-stop test test-deps bench prod-smoke clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,24 @@ simulator: install
 simulator-stop:
 	@if [ -f var/simulator.pid ]; then kill $$(cat var/simulator.pid) 2>/dev/null || true; rm -f var/simulator.pid; fi
 
-test: install
+# The NAS tests run a real sshd and rsync. Installs Debian's packages when missing (as root),
+# with a policy-rc.d that keeps the package from starting a system sshd on port 22.
+test-deps:
+	@if [ -x /usr/sbin/sshd ] && command -v rsync >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1; then \
+		echo "test-deps: sshd, ssh and rsync already installed"; \
+	else \
+		echo "test-deps: installing openssh-server, openssh-client and rsync (apt-get)"; \
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d; \
+		status=0; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			openssh-server openssh-client rsync || status=$$?; \
+		rm -f /usr/sbin/policy-rc.d; \
+		[ $$status -eq 0 ] || exit $$status; \
+	fi
+	@[ -d /run/sshd ] || { echo "test-deps: mkdir -p /run/sshd (sshd's privilege separation directory)"; mkdir -p /run/sshd; }
+
+test: install test-deps
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		SECRET_KEY=$${SECRET_KEY:-tests-only-key-not-a-secret-0123456789abcdef} SECURE_SSL_REDIRECT=false \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -274,10 +274,84 @@ RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
 # creates its defaults in a data migration.
 
 # --- Image sync (photosync) ---
+# Products per Celery chunk (several workers share a big store) and downloads at once per chunk.
+IMAGE_SYNC_CHUNK_SIZE = env.int("IMAGE_SYNC_CHUNK_SIZE", default=200)
+IMAGE_SYNC_CONCURRENCY = env.int("IMAGE_SYNC_CONCURRENCY", default=8)
+# How long POST /sync/sync-images waits for its run before answering 202 with the run's URL (s).
+IMAGE_SYNC_WAIT_TIMEOUT = env.float("IMAGE_SYNC_WAIT_TIMEOUT", default=JOB_WAIT_TIMEOUT)
+# A chunk whose worker stopped renewing its claim for this long is taken over by another worker (s).
+IMAGE_SYNC_CHUNK_LEASE = env.int("IMAGE_SYNC_CHUNK_LEASE", default=120)
+# Per-product errors returned in the endpoint's answer (the run keeps the first 500).
+IMAGE_SYNC_RESPONSE_ERRORS = env.int("IMAGE_SYNC_RESPONSE_ERRORS", default=50)
+# Safe images: byte cap per download, pixel cap (Pillow's decompression-bomb limit).
+IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=PLATFORM_MAX_IMAGE_BYTES)
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
+# Cache warm-up: WebP renditions stored beside each original (longest side, pixels; never upscaled).
+IMAGE_RENDITIONS = {
+    "thumb": env.int("IMAGE_THUMB_SIZE", default=200),
+    "medium": env.int("IMAGE_MEDIUM_SIZE", default=800),
+}
+IMAGE_WEBP_QUALITY = env.int("IMAGE_WEBP_QUALITY", default=80)
+# Job statuses (every app's run table) get one stable name in the OpenAPI schema.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["JobStatusEnum"] = "config.jobs.JobStatus"
 
 # --- NAS documents (nasync) ---
+# The NAS (spec 002): documents are pushed with rsync over ssh. Sync is configured when
+# NAS_HOST, NAS_USER and NAS_PATH are set; the key is a path to a private key file.
+NAS_HOST = env.str("NAS_HOST", default="")
+NAS_USER = env.str("NAS_USER", default="")
+NAS_PATH = env.str("NAS_PATH", default="")
+NAS_PORT = env.int("NAS_PORT", default=22)
+NAS_SSH_KEY = env.str("NAS_SSH_KEY", default="")
+# A known_hosts file holding the NAS's host key: strict host key checking. Unset: the hub
+# trusts the key seen first (accept-new) and pins it in VAR_DIR/nas_known_hosts.
+NAS_KNOWN_HOSTS = env.str("NAS_KNOWN_HOSTS", default="")
+NAS_CONNECT_TIMEOUT = env.int("NAS_CONNECT_TIMEOUT", default=15)
+# rsync --bwlimit (KiB/s, or with a K/M/G suffix); empty: no limit.
+NAS_BWLIMIT = env.str("NAS_BWLIMIT", default="")
+# rsync --timeout: a transfer with no I/O for this long is stopped (s).
+NAS_IO_TIMEOUT = env.int("NAS_IO_TIMEOUT", default=300)
+# Uploads larger than this answer 413 PAYLOAD_TOO_LARGE (bytes).
+NAS_MAX_UPLOAD_BYTES = env.int("NAS_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+# How long POST /api/v1/sync/run waits for its run before answering 202 with the run's URL (s).
+NAS_SYNC_WAIT_TIMEOUT = env.float("NAS_SYNC_WAIT_TIMEOUT", default=JOB_WAIT_TIMEOUT)
+# Documents per rsync process (one ssh connection per batch; a run of more uses several).
+NAS_RSYNC_BATCH_SIZE = env.int("NAS_RSYNC_BATCH_SIZE", default=5000)
+# A document that failed is retried after NAS_RETRY_BACKOFF * 2**(attempts-1) s (with jitter);
+# after NAS_MAX_ATTEMPTS failures it is held until an operator requeues it in the admin.
+NAS_MAX_ATTEMPTS = env.int("NAS_MAX_ATTEMPTS", default=5)
+NAS_RETRY_BACKOFF = env.int("NAS_RETRY_BACKOFF", default=300)
 
 # --- Store sync (storesync) ---
+# Shop records per page (the connector reads pages and batches of 100), records per database batch.
+STORESYNC_PAGE_SIZE = env.int("STORESYNC_PAGE_SIZE", default=100)
+STORESYNC_BATCH_SIZE = env.int("STORESYNC_BATCH_SIZE", default=500)
+# Connectors writing to one shop at once during a sync.
+STORESYNC_WRITE_CONCURRENCY = env.int("STORESYNC_WRITE_CONCURRENCY", default=4)
+# Attempts of a record write (and of a job whose shop reads fail), with exponential backoff and jitter (s).
+STORESYNC_MAX_ATTEMPTS = env.int("STORESYNC_MAX_ATTEMPTS", default=5)
+STORESYNC_RETRY_BACKOFF = env.float("STORESYNC_RETRY_BACKOFF", default=1.0)
+STORESYNC_JOB_RETRY_BACKOFF = env.float("STORESYNC_JOB_RETRY_BACKOFF", default=30.0)
+# Platform changes are read from updated_at minus this margin (clock skew between app servers, s).
+STORESYNC_CLOCK_SKEW = env.int("STORESYNC_CLOCK_SKEW", default=5)
+# A scheduled sync is a full one when the last full sync is older than this (hours; 0: never).
+STORESYNC_FULL_SYNC_HOURS = env.int("STORESYNC_FULL_SYNC_HOURS", default=24)
+# Jobs that may wait per store; the dispatcher re-sends a waiting job's message after this long (s).
+STORESYNC_MAX_QUEUED_JOBS = env.int("STORESYNC_MAX_QUEUED_JOBS", default=10)
+STORESYNC_KICK_AFTER = env.int("STORESYNC_KICK_AFTER", default=60)
+# Names of store sync's enums in the OpenAPI schema (several "status" fields mean different things).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
+    "SyncEntityTypeEnum": "storesync.constants.ENTITY_TYPES",
+    "SyncConflictStatusEnum": "storesync.constants.CONFLICT_STATUSES",
+    "SyncRuleActionEnum": "storesync.constants.RULE_ACTIONS",
+    "SyncRuleActionInputEnum": "storesync.constants.RULE_ACTION_INPUTS",
+    "SyncJobStatusEnum": "storesync.constants.API_JOB_STATUSES",
+    "SyncHistoryStatusEnum": "storesync.constants.API_HISTORY_STATUSES",
+    "SyncEntityStatusEnum": "storesync.constants.API_ENTITY_STATUSES",
+    "SyncEntityResultStatusEnum": "storesync.constants.API_ENTITY_RESULT_STATUSES",
+    "SyncOverallStatusEnum": "storesync.constants.API_OVERALL_STATUSES",
+    "SyncPauseStatusEnum": "storesync.constants.API_PAUSE_STATUSES",
+})
 
 # --- Edge mode ---
 HO_USERNAME = env.str("HO_USERNAME", default="")

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class NasSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "nasync"
+    verbose_name = "NAS documents"
+
+    def ready(self) -> None:
+        from config import retention
+        from nasync.models import NasSyncRun
+
+        retention.register("NAS runs", retention.finished_jobs(NasSyncRun))

@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class PhotoSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "photosync"
+    verbose_name = "Product photos"
+
+    def ready(self) -> None:
+        from django.conf import settings
+        from PIL import Image
+
+        from config import retention
+        from photosync.models import ImageSyncRun
+
+        retention.register("image sync runs", retention.finished_jobs(ImageSyncRun))
+        # Pillow's decompression-bomb limit, for every image this process opens.
+        Image.MAX_IMAGE_PIXELS = settings.IMAGE_MAX_PIXELS

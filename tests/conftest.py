@@ -10,7 +10,8 @@ from catalog.models import Store, StoreMembership
 from catalog.roles import Role
 from config.celery import app as celery_app
 
-pytest_plugins = ["tests.plugins.services", "tests.plugins.worker", "tests.plugins.simulator"]
+pytest_plugins = ["tests.plugins.services", "tests.plugins.worker", "tests.plugins.simulator", "tests.plugins.s3",
+                  "tests.plugins.sshd"]
 
 LOOPBACK = ["127.0.0.1", "localhost", "::1"]
 

@@ -14,9 +14,11 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .simulator_data import (
+    DATETIME_FORMAT,
     customer_values,
     hash_password,
     now_text,
@@ -118,6 +120,7 @@ class ShopSimulator:
         self._failure_rng = random.Random(seed + 1)
         self._image_cache: dict[tuple[int, int, int], tuple[bytes, str]] = {}
         self._next_image_id = 1
+        self._stock_by_product: dict[int, set[int]] = {}  # id_product -> stock row ids
         self._generate(products, customers, orders, no_image_ratio)
 
     # Data generation
@@ -145,6 +148,7 @@ class ShopSimulator:
         record = self._new_record(resource, record_id, values)
         record["associations"] = dict(associations or {})
         self.records[resource.name][record_id] = record
+        self._index_stock(resource, record_id, None, record)
 
     def _new_record(self, resource: Resource, record_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {"id": str(record_id), "associations": {}}
@@ -195,15 +199,31 @@ class ShopSimulator:
             filterable_field(resource, name, dates=dates, code=32)
         sort_fields = [(filterable_field(resource, name, dates=dates, code=38), desc) for name, desc in sort]
         records = self.records[resource.name]
-        candidates = sorted(records)
-        if "id" in filters:
-            candidates = [i for i in explicit_ids(filters["id"]) or candidates if i in records]
-        tests = [(name, compile_filter(expression)) for name, expression in filters.items()]
+        # Explicit ids are primary-key look-ups, and a shop's stock table is indexed on
+        # id_product: neither scans (nor sorts) every record, as a shop's database would not.
+        if "id" in filters and (wanted := explicit_ids(filters["id"])):
+            candidates = [i for i in wanted if i in records]
+        elif resource is STOCK_AVAILABLES and (wanted := explicit_ids(filters.get("id_product", ""))) is not None:
+            candidates = sorted({i for pid in wanted for i in self._stock_by_product.get(pid, ()) if i in records})
+        else:
+            candidates = sorted(records)
+        tests = [(name, _date_range(resource, name, expression) or compile_filter(expression))
+                 for name, expression in filters.items()]
         matches = [i for i in candidates if all(test(records[i][name]) for name, test in tests)]
         for sort_field, descending in reversed(sort_fields):  # stable sorts, last key first
             matches.sort(key=_record_key(records, sort_field), reverse=descending)
         offset, count = limit
         return matches[offset : None if count is None else offset + count]
+
+    def _index_stock(self, resource: Resource, record_id: int, old: Mapping[str, Any] | None,
+                     new: Mapping[str, Any]) -> None:
+        """Keep the id_product index of stock rows (what ps_stock_available's key gives a shop)."""
+        if resource is not STOCK_AVAILABLES:
+            return
+        if old is not None and str(old.get("id_product", "")).isdigit():
+            self._stock_by_product.get(int(old["id_product"]), set()).discard(record_id)
+        if str(new.get("id_product", "")).isdigit():
+            self._stock_by_product.setdefault(int(new["id_product"]), set()).add(record_id)
 
     # Writing
 
@@ -225,6 +245,7 @@ class ShopSimulator:
                 record["date_upd"] = now_text()
                 if method == "POST":
                     record["date_add"] = record["date_upd"]
+            self._index_stock(resource, record_id, self.records[resource.name].get(record_id), record)
             self.records[resource.name][record_id] = record
             if resource is PRODUCTS and method == "POST":
                 self._after_product_created(record_id, record)
@@ -303,10 +324,12 @@ class ShopSimulator:
             images = self.images[product_id]
             if mode == "add":
                 images.append(self._new_image())
+                self._touch(product_id)
                 return images[-1]
             image = self.image(product_id, image_id or (images[0].id if images else 0))
             if mode == "change":
                 image.version += 1
+                self._touch(product_id)
             elif mode in IMAGE_MODES:
                 image.mode = mode
             else:
@@ -317,6 +340,17 @@ class ShopSimulator:
         with self.lock:
             images = self.images[product_id]
             images.remove(self.image(product_id, image_id or (images[0].id if images else 0)))
+            self._touch(product_id)
+
+    def _touch(self, product_id: int) -> None:
+        """PrestaShop updates a product when its images change: its ``date_upd`` moves
+        forward (here at least one second, so two changes in one second stay visible)."""
+        record = self.records["products"][product_id]
+        previous = datetime.strptime(record["date_upd"], DATETIME_FORMAT) if record["date_upd"] else None
+        moment = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        if previous is not None and moment <= previous:
+            moment = previous + timedelta(seconds=1)
+        record["date_upd"] = moment.strftime(DATETIME_FORMAT)
 
     # Injected failures
 
@@ -361,6 +395,22 @@ class ShopSimulator:
             if resource is PRODUCTS:
                 view["images"] = [vars(image).copy() for image in self.images.get(record_id, [])]
             return view
+
+
+_DATETIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+_DATE_RANGE = re.compile(rf"\[({_DATETIME}),({_DATETIME})\]")
+
+
+def _date_range(resource: Resource, name: str, expression: str) -> Callable[[Any], bool] | None:
+    """``[from,to]`` on a date field compared as text, as a shop's SQL ``BETWEEN`` does on an
+    indexed column: same result as :func:`compile_filter` (fixed-width dates sort as text),
+    without its per-value parsing."""
+    f = resource.field(name)
+    match = _DATE_RANGE.fullmatch(expression) if f is not None and f.kind == "date" else None
+    if match is None:
+        return None
+    low, high = sorted(match.groups())
+    return lambda value: isinstance(value, str) and low <= value <= high
 
 
 def _record_key(records: Mapping[int, Mapping[str, Any]], f: Field) -> Callable[[int], Any]:

@@ -1,1 +1,14 @@
-urlpatterns: list = []
+from django.urls import re_path
+
+from config.api.routers import path_optional_slash
+from photosync.api import views
+
+urlpatterns = [
+    path_optional_slash("sync/sync-images", views.SyncImagesView.as_view(), name="sync-images"),
+    path_optional_slash("sync/sync-images/runs", views.ImageSyncRunListView.as_view(), name="image-sync-run-list"),
+    re_path(
+        r"^sync/sync-images/runs/(?P<run_id>[^/]+)/?$",
+        views.ImageSyncRunDetailView.as_view(),
+        name="image-sync-run-detail",
+    ),
+]

@@ -38,7 +38,7 @@ def test_a_job_whose_task_keeps_killing_its_worker_ends_failed(hub_worker, store
     key = f"test:runs:{uuid.uuid4().hex}"
     job = start_job(ImportRun, kind="fault", store=store)
     enqueue_job(job, worker_tasks.job_that_kills_its_worker.s(counter_key=key))
-    job = wait_for_job(job, timeout=60)
+    job = wait_for_job(job, timeout=150)
     assert job.status == JobStatus.FAILED
     assert "killing its worker" in job.message
     assert job.attempts == 3 and runs(key) == 3

@@ -43,9 +43,33 @@ class Command(BaseCommand):
         job = import_products_now(store)
         if job.status != JobStatus.SUCCEEDED:
             raise CommandError(f"Importing the demo products failed: {job.message}")
+        from photosync.services import run_summary, sync_images_now
+
+        images = sync_images_now(store)
+        if images.status != JobStatus.SUCCEEDED:
+            raise CommandError(f"Syncing the demo product images failed: {images.message}")
 
         self.stdout.write(self.style.SUCCESS(f"Demo store '{store.code}' (id {store.pk}, uuid {store.uuid})"))
         self.stdout.write(f"  products imported: {job.items_processed} from {shop_url}")
+        figures = run_summary(images)
+        self.stdout.write(
+            f"  product images: {figures['downloaded']} downloaded, {figures['fallback']} fallback, "
+            f"{figures['unchanged']} unchanged"
+        )
+        from nasync.config import load_config
+        from nasync.services import ensure_demo_documents
+
+        nas = load_config()
+        state = f"configured ({nas.user}@{nas.host}:{nas.path})" if nas.problem() is None else nas.problem().english()
+        self.stdout.write(f"  NAS documents: {ensure_demo_documents()} demo invoices; NAS {state}")
+        from storesync.demo import run_demo
+
+        sync, conflicts = run_demo(store, shop_url)
+        results = sync.entity_results["products"]
+        self.stdout.write(
+            f"  store sync: {results['records_updated']} products updated across the shop and the catalogue, "
+            f"{len(conflicts)} conflict(s) pending: {hub_url}/admin/storesync/syncconflict/"
+        )
         self.stdout.write(self.style.SUCCESS(f"Admin console: {hub_url}/admin/"))
         self.stdout.write(f"  username: {username}")
         self.stdout.write(f"  password: {password}")

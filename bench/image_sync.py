@@ -1,0 +1,306 @@
+"""Image sync benchmark: 2,000 products on the shop simulator with 20 ms latency per request.
+
+Prints, in one run:
+- the project's full sync: ``POST /sync/sync-images``'s run (ids fetched in batches of 100,
+  downloads, Pillow checks, storage, WebP renditions, placeholders, database writes) on
+  two Celery worker processes sharing its chunks, 4 downloads at once each;
+- a bare baseline: httpx clients in a ThreadPoolExecutor, 8 downloads at once, fetching
+  the same image URLs and doing nothing with the bytes;
+- their ratio (target: at most 1.5x);
+- the second, unchanged sync: its time (target: at most 10% of the full sync) and the image
+  bytes it moved (target: 0);
+- for information, the same full sync in the embedded mode (one process, 8 threads).
+
+The full sync and the baseline are measured ROUNDS times (2), alternately, and the best
+time of each is kept: the machine may be shared.
+
+The simulator runs in its own process (a shop is another machine). The hub runs on
+PostgreSQL (database ``hub_bench_images``, recreated; ``BENCH_DATABASE_URL``) and Redis
+(``BENCH_REDIS_URL``, a queue of its own); photos go to a temporary media folder. Without
+Redis only the embedded figure is measured (and checked against the targets); without
+PostgreSQL, SQLite in a temporary directory is used.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "2000"))
+LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "20"))
+CONCURRENCY = 8  # downloads at once: the baseline's threads, the project's threads in all its workers
+WORKERS = 2
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))  # full sync and baseline: the best of this many
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench_images")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+def _database_url(workdir: str) -> tuple[str, str]:
+    """A fresh PostgreSQL database if the server answers, else SQLite under ``workdir``."""
+    try:
+        import psycopg2
+
+        base, name = PG_URL.rsplit("/", 1)
+        admin = psycopg2.connect(f"{base}/postgres", connect_timeout=2)
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        admin.close()
+        return PG_URL, "PostgreSQL"
+    except Exception:  # no server: the embedded default
+        return f"sqlite:///{workdir}/bench.sqlite3", "SQLite"
+
+
+def _redis_available() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except Exception:
+        return False
+
+
+def _configure() -> tuple[str, bool]:
+    workdir = tempfile.mkdtemp(prefix="bench-images-")
+    url, kind = _database_url(workdir)
+    production = kind == "PostgreSQL" and _redis_available()
+    for name in ("REDIS_URL", "AWS_STORAGE_BUCKET_NAME", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        DATABASE_URL=url, VAR_DIR=workdir, MEDIA_ROOT=f"{workdir}/media", LOG_LEVEL="WARNING",
+        PLATFORM_URL_ALLOWLIST="127.0.0.1", IMAGE_SYNC_CONCURRENCY=str(CONCURRENCY),
+        DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY=uuid.uuid4().hex * 2, SECURE_SSL_REDIRECT="false",
+        CELERY_TASK_DEFAULT_QUEUE=f"bench-images-{uuid.uuid4().hex[:8]}",
+    )
+    if production:
+        os.environ["REDIS_URL"] = REDIS_URL
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return kind, production
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, process: subprocess.Popen, what: str) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
+def _start_simulator() -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "catalog.platforms.simulator", "--port", str(port), "--products", str(PRODUCTS),
+         "--customers", "0", "--orders", "0"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait_http(f"{url}/_sim/stats", process, "the shop simulator")
+    return process, url
+
+
+def _start_workers() -> subprocess.Popen:
+    """A Celery worker with WORKERS processes, CONCURRENCY / WORKERS downloads at once each."""
+    from config.celery import app
+
+    name = f"{os.environ['CELERY_TASK_DEFAULT_QUEUE']}@localhost"
+    env = {**os.environ, "IMAGE_SYNC_CONCURRENCY": str(CONCURRENCY // WORKERS), "CONN_MAX_AGE": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", os.environ["CELERY_TASK_DEFAULT_QUEUE"],
+         "--hostname", name, "--concurrency", str(WORKERS), "--loglevel", "WARNING",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(destination=[name], timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit("the Celery worker did not start")
+    return process
+
+
+def _baseline(url: str, api_key: str, paths: list[str]) -> float:
+    """A plain concurrent downloader: one httpx client per thread, bodies read and dropped."""
+    import httpx
+
+    local = threading.local()
+    clients = []
+
+    def get(path: str) -> int:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=url, auth=(api_key, ""), timeout=30)
+            clients.append(client)
+        response = client.get(path)
+        response.raise_for_status()
+        return len(response.content)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        total = sum(pool.map(get, paths))
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        client.close()
+    assert total > 0
+    return elapsed
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and its children (Linux /proc; 0 elsewhere)."""
+    total = 0.0
+    try:
+        pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+        for one in pids:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return total
+
+
+def _timed_sync(store, production: bool):
+    """(seconds, finished run): on the workers through the queue, or in this process."""
+    from photosync.models import ImageSyncRun
+    from photosync.services import start_image_sync, sync_images_now
+
+    started = time.perf_counter()
+    if not production:
+        run = sync_images_now(store)
+        return time.perf_counter() - started, run
+    run = start_image_sync(store)
+    while ImageSyncRun.objects.filter(pk=run.pk, status__in=["queued", "running"]).exists():
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    run.refresh_from_db()
+    return elapsed, run
+
+
+def _forget_photos(settings) -> None:
+    """Back to a store without photos, for another full sync."""
+    from photosync.models import ImageSyncRun, ProductPhoto
+
+    ProductPhoto.objects.all().delete()
+    ImageSyncRun.objects.all().delete()
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+
+
+def main() -> None:
+    kind, production = _configure()
+    import httpx
+    from django.conf import settings
+
+    from catalog.models import Platform, Store
+    from catalog.platforms.simulator import DEMO_API_KEY
+    from catalog.services import import_products_now
+    from photosync.models import ProductPhoto
+
+    simulator, url = _start_simulator()
+    workers = _start_workers() if production else None
+    control = httpx.Client(base_url=f"{url}/_sim", timeout=30)
+    try:
+        store = Store.objects.create(
+            code="bench", name="Bench", platform=Platform.PRESTASHOP, platform_url=url, platform_api_key=DEMO_API_KEY
+        )
+        assert import_products_now(store).status == "succeeded"
+        # The URLs a sync downloads: each product's default image.
+        covers = {pid: control.get(f"/products/{pid}").json()["images"] for pid in range(1, PRODUCTS + 1)}
+        paths = [f"/api/images/products/{pid}/{images[0]['id']}" for pid, images in covers.items() if images]
+        _baseline(url, DEMO_API_KEY, paths)  # warm-up: the simulator draws each image once, then caches it
+        control.post("/config", json={"latency_ms": LATENCY_MS})
+
+        baselines, fulls = [], []
+        for round_ in range(ROUNDS):  # best of ROUNDS, alternating: the machine may be shared
+            if round_:
+                _forget_photos(settings)
+            cpu = resource.getrusage(resource.RUSAGE_SELF)
+            baselines.append(_baseline(url, DEMO_API_KEY, paths))
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            baseline_cpu = after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
+            control.post("/reset_stats")
+            project_cpu = _cpu_seconds(workers.pid) if workers else 0.0
+            fulls.append(_timed_sync(store, production))
+            project_cpu = (_cpu_seconds(workers.pid) if workers else 0.0) - project_cpu
+            full_stats = control.get("/stats").json()
+            assert fulls[-1][1].status == "succeeded", fulls[-1][1].message
+            assert ProductPhoto.objects.filter(store=store).count() == PRODUCTS
+        baseline = min(baselines)
+        full_time, full = min(fulls, key=lambda pair: pair[0])
+
+        control.post("/reset_stats")
+        again_time, again = _timed_sync(store, production)
+        again_stats = control.get("/stats").json()
+        assert again.status == "succeeded", again.message
+
+        embedded_time = None
+        if production:  # the same full sync in one process, for information
+            _forget_photos(settings)
+            embedded_time, embedded = _timed_sync(store, production=False)
+            assert embedded.status == "succeeded", embedded.message
+    finally:
+        control.close()
+        if workers is not None:
+            workers.terminate()
+            workers.wait(timeout=30)
+        simulator.terminate()
+        simulator.wait(timeout=10)
+
+    ratio = full_time / baseline
+    share = again_time / full_time
+    bytes_again = again_stats.get("image_bytes_sent", 0)
+    where = (f"{WORKERS} Celery worker processes x {CONCURRENCY // WORKERS} downloads" if production
+             else f"embedded mode, one process x {CONCURRENCY} downloads")
+    print(f"image sync: {PRODUCTS} products, {len(paths)} with an image, {LATENCY_MS:g} ms per request, "
+          f"{kind}, file system storage, best of {ROUNDS} rounds")
+    print(f"  full sync (project)       {full_time:7.2f} s   {where}; {full.counters['downloaded']} downloaded, "
+          f"{full.counters['fallback']} fallback, {full_stats.get('image_bytes_sent', 0):,} image bytes, "
+          f"{full_stats['total']} requests")
+    print(f"  bare downloader baseline  {baseline:7.2f} s   {CONCURRENCY} threads, {len(paths)} images")
+    print(f"  ratio                     {ratio:7.2f} x   (target <= 1.5x)  {'OK' if ratio <= 1.5 else 'MISSED'}")
+    print(f"  unchanged re-sync         {again_time:7.2f} s   {share:.1%} of the full sync (target <= 10%)  "
+          f"{'OK' if share <= 0.10 else 'MISSED'}")
+    print(f"  re-sync image bytes       {bytes_again:7d}     {again_stats['total']} requests, "
+          f"{again_stats.get('image_get', 0)} image requests (target 0 bytes)  "
+          f"{'OK' if bytes_again == 0 else 'MISSED'}")
+    if project_cpu:
+        print(f"  CPU time (last round)     {project_cpu:7.2f} s   the workers; baseline {baseline_cpu:.2f} s "
+              "(on a shared machine the project, needing more CPU, loses more)")
+    if embedded_time is not None:
+        print(f"  embedded mode full sync   {embedded_time:7.2f} s   one process x {CONCURRENCY} downloads "
+              f"({embedded_time / baseline:.2f}x the baseline; for information)")
+    if ratio > 1.5 or share > 0.10 or bytes_again:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

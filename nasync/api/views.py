@@ -1,0 +1,337 @@
+"""The NAS sync API: the five endpoints of spec 002 under /api/v1/sync, documents, runs."""
+
+import uuid
+from datetime import timezone as dt_timezone
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext
+from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api.exceptions import ApiError, ErrorCode
+from config.api.permissions import LettersRequired, ModelPermissions
+from config.jobs import JobAlreadyRunning, wait_for_job
+from nasync import messages, services
+from nasync.api import serializers
+from nasync.config import load_config, public_config
+from nasync.files import SizeLimitUploadHandler
+from nasync.models import Document, NasSyncRun, SyncState
+
+READ = LettersRequired("nasync.Document", "R")
+CHANGE = LettersRequired("nasync.Document", "U")
+TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
+MAX_ID = 2**63 - 1
+
+
+def _error(description: str) -> OpenApiResponse:
+    """The error envelope (the ErrorEnvelope component of config/api/schema.py)."""
+    return OpenApiResponse({"$ref": "#/components/schemas/ErrorEnvelope"}, description=description)
+
+
+def _not_configured(problem) -> ApiError:
+    return ApiError(400, ErrorCode.NAS_NOT_CONFIGURED, problem.text())
+
+
+# --- spec 002 -------------------------------------------------------------------------
+
+class SyncStatusView(APIView):
+    permission_classes = [READ]
+
+    @extend_schema(
+        operation_id="nas_sync_status", summary="Sync statistics", responses={200: serializers.NasSyncStatusSerializer},
+        examples=[OpenApiExample("Status", response_only=True, value={
+            "total_documents": 150, "synced": 142, "pending": 8, "sync_percentage": 94.7,
+            "last_sync": "2024-01-15T14:30:00Z", "nas_configured": True})],
+    )
+    def get(self, request):
+        return Response(serializers.NasSyncStatusSerializer(services.sync_status()).data)
+
+
+class SyncConfigView(APIView):
+    permission_classes = [READ]
+
+    @extend_schema(
+        operation_id="nas_sync_config",
+        summary="NAS configuration state (never the key nor its path)",
+        responses={200: serializers.NasSyncConfigSerializer},
+    )
+    def get(self, request):
+        return Response(serializers.NasSyncConfigSerializer(public_config(load_config())).data)
+
+
+class SyncTestView(APIView):
+    permission_classes = [CHANGE]
+
+    @extend_schema(
+        operation_id="nas_sync_test",
+        summary="Test the SSH connection to the NAS",
+        description=(
+            "Connects with the configured key, checks that NAS_PATH exists and that a file can be written "
+            "there (a probe file, removed again). Always 200: `success` says whether it worked and "
+            "`message` why not (not configured, permission denied, timeout, unreachable host, host key, "
+            "destination missing or not writable)."
+        ),
+        request=None,
+        responses={200: serializers.NasSyncMessageSerializer},
+        examples=[
+            OpenApiExample("Connected", response_only=True, value={"success": True, "message": "Connection successful"}),
+            OpenApiExample("Refused key", response_only=True,
+                           value={"success": False, "message": "Connection failed: Permission denied (publickey)"}),
+            OpenApiExample("Timeout", response_only=True, value={"success": False, "message": "Connection timeout (15s)"}),
+        ],
+    )
+    def post(self, request):
+        problem = services.test_connection()
+        return Response({"success": problem.code == "connected", "message": problem.text()})
+
+
+def _flag(request, name: str) -> bool:
+    value = request.query_params.get(name, "").strip().lower()
+    if value not in TRUE | FALSE:
+        raise ApiError(400, ErrorCode.VALIDATION_ERROR, gettext("%(name)s must be true or false") % {"name": name})
+    return value in TRUE
+
+
+RUN_FAILURES = {
+    "timeout": (504, ErrorCode.SYNC_TIMEOUT),
+    "io_timeout": (504, ErrorCode.SYNC_TIMEOUT),
+    "not_configured": (400, ErrorCode.NAS_NOT_CONFIGURED),
+    "invalid_config": (400, ErrorCode.NAS_NOT_CONFIGURED),
+    "key_unreadable": (400, ErrorCode.NAS_NOT_CONFIGURED),
+}
+
+
+class SyncRunView(APIView):
+    permission_classes = [CHANGE]
+
+    @extend_schema(
+        operation_id="nas_sync_run",
+        summary="Sync every pending document to the NAS",
+        description=(
+            "Queues a NAS run (one rsync over one SSH connection per batch) and waits for it up to "
+            "NAS_SYNC_WAIT_TIMEOUT, then answers the summary; still running (or `async=true`): 202 with the "
+            "run's URL. Held documents are skipped until requeued. When the NAS cannot be used and nothing "
+            "was sent: 502 NETWORK_ERROR or 504 SYNC_TIMEOUT, the summary in `detail`."
+        ),
+        request=None,
+        parameters=[OpenApiParameter("async", OpenApiTypes.BOOL, OpenApiParameter.QUERY,
+                                     description="Answer 202 at once with the run's URL.")],
+        responses={
+            200: serializers.NasSyncRunResultSerializer,
+            202: serializers.NasSyncRunQueuedSerializer,
+            400: _error("NAS_NOT_CONFIGURED, or a bad `async` flag."),
+            409: _error("SYNC_IN_PROGRESS: a NAS run is active (its id in detail.job_id)."),
+            502: _error("NETWORK_ERROR: the NAS refused the key, is unreachable, or its folder is missing."),
+            504: _error("SYNC_TIMEOUT: the NAS did not answer in time."),
+        },
+        examples=[OpenApiExample("Summary", response_only=True, status_codes=["200"], value={
+            "total": 8, "synced": 7, "failed": 1, "errors": ["Document 42: source file not found"],
+            "run_id": "6f1c2a4e-0b7d-4c8e-9a51-2f0f3c1d9e77"})],
+    )
+    def post(self, request):
+        run_async = _flag(request, "async")
+        problem = load_config().problem()
+        if problem is not None:
+            raise _not_configured(problem)
+        try:
+            run = services.start_nas_sync(user=request.user)
+        except JobAlreadyRunning as exc:
+            raise ApiError(409, ErrorCode.SYNC_IN_PROGRESS, str(messages.IN_PROGRESS), {
+                "job_id": str(exc.job.pk), "status": exc.job.status, "url": serializers.run_url(request, exc.job),
+            }) from None
+        if run_async:
+            run.refresh_from_db()
+        else:
+            run = wait_for_job(run, timeout=settings.NAS_SYNC_WAIT_TIMEOUT)
+        if run_async or run.is_active:
+            url = serializers.run_url(request, run)
+            body = {"run_id": run.pk, "status": run.status, "url": url, "message": str(messages.QUEUED)}
+            return Response(serializers.NasSyncRunQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED,
+                            headers={"Location": url})
+        summary = {**services.run_summary(run), "run_id": str(run.pk)}
+        problem = services.run_problem(run)
+        if problem is not None and not run.items_succeeded:
+            http_status, code = RUN_FAILURES.get(problem.code, (502, ErrorCode.NETWORK_ERROR))
+            raise ApiError(http_status, code, problem.text(), summary)
+        return Response(serializers.NasSyncRunResultSerializer(summary).data)
+
+
+class SyncDocumentView(APIView):
+    permission_classes = [CHANGE]
+
+    @extend_schema(
+        operation_id="nas_sync_document",
+        summary="Sync one document now",
+        description="Sends the document even when it is held or already synced (an identical copy moves no bytes). "
+        "200 with `success: false` and the reason when the transfer failed.",
+        request=None,
+        parameters=[OpenApiParameter("document_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={
+            200: serializers.NasSyncMessageSerializer,
+            400: _error("NAS_NOT_CONFIGURED"),
+            404: _error("Unknown document."),
+        },
+        examples=[OpenApiExample("Synced", response_only=True, value={"success": True, "message": "Synced to 192.168.1.100"})],
+    )
+    def post(self, request, document_id):
+        problem = load_config().problem()
+        if problem is not None:
+            raise _not_configured(problem)
+        document_id = int(document_id)
+        document = Document.objects.filter(pk=document_id).first() if document_id <= MAX_ID else None
+        if document is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, str(messages.DOCUMENT_NOT_FOUND))
+        outcome = services.sync_document_now(document)
+        return Response({"success": outcome.code == "synced_to", "message": outcome.text()})
+
+
+# --- runs -----------------------------------------------------------------------------
+
+class RunQuerysetMixin:
+    permission_classes = [ModelPermissions]
+    queryset = NasSyncRun.objects.order_by("-created_at", "-pk")
+
+
+@extend_schema(summary="NAS runs, newest first")
+class NasSyncRunListView(RunQuerysetMixin, generics.ListAPIView):
+    serializer_class = serializers.NasSyncRunSerializer
+
+
+@extend_schema(
+    summary="One NAS run with its counters and errors",
+    parameters=[OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+)
+class NasSyncRunDetailView(RunQuerysetMixin, generics.RetrieveAPIView):
+    serializer_class = serializers.NasSyncRunSerializer
+
+    def get_object(self):
+        try:
+            run_id = uuid.UUID(str(self.kwargs["run_id"]))
+        except ValueError:
+            raise ApiError(404, ErrorCode.NOT_FOUND, str(messages.RUN_NOT_FOUND)) from None
+        run = self.get_queryset().filter(pk=run_id).first()
+        if run is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, str(messages.RUN_NOT_FOUND))
+        self.check_object_permissions(self.request, run)
+        return run
+
+
+# --- documents ------------------------------------------------------------------------
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601, turned to UTC here: an offset PostgreSQL refuses (``+19:17``) or a date
+    that overflows once shifted is a 400, never a database error."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt_timezone.utc)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
+class DocumentFilterSet(filters.FilterSet):
+    synced = filters.BooleanFilter(field_name="synced_to_nas", help_text="On the NAS (true) or not (false).")
+    state = filters.ChoiceFilter(
+        choices=SyncState.choices, method="filter_state",
+        help_text="synced; pending (never failed); failed (last attempt failed, held included); held.",
+    )
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Document
+        fields = ["synced", "state", "created_after", "created_before"]
+
+    def filter_state(self, queryset, name, value):
+        return services.filter_state(queryset, value)
+
+
+UPLOAD_RESPONSES = {
+    400: _error("No file, an empty file, or not a PDF, JPEG, PNG or TIFF document (by its bytes)."),
+    413: _error("PAYLOAD_TOO_LARGE: larger than NAS_MAX_UPLOAD_BYTES."),
+    415: _error("UNSUPPORTED_MEDIA_TYPE: the body must be multipart/form-data."),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Documents, newest first"),
+    retrieve=extend_schema(summary="One document and its sync state"),
+    create=extend_schema(
+        summary="Upload a document (multipart)",
+        request={"multipart/form-data": serializers.DocumentUploadSerializer},
+        responses={201: serializers.DocumentSerializer, **UPLOAD_RESPONSES},
+    ),
+    update=extend_schema(
+        summary="Replace the document's file (it is pending again)",
+        request={"multipart/form-data": serializers.DocumentUploadSerializer},
+        responses={200: serializers.DocumentSerializer, **UPLOAD_RESPONSES},
+    ),
+    partial_update=extend_schema(
+        summary="Replace the document's file (it is pending again)",
+        request={"multipart/form-data": serializers.DocumentUploadSerializer},
+        responses={200: serializers.DocumentSerializer, **UPLOAD_RESPONSES},
+    ),
+    destroy=extend_schema(summary="Delete the document and its stored file (the NAS copy stays)"),
+)
+class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                      viewsets.GenericViewSet):
+    queryset = Document.objects.select_related("uploaded_by").order_by("-created_at", "-id")
+    serializer_class = serializers.DocumentSerializer
+    permission_classes = [ModelPermissions]
+    lookup_value_regex = r"[0-9]+"
+    parser_classes = [MultiPartParser, FormParser]
+    filterset_class = DocumentFilterSet
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Before anything reads the body: the size limit applies while the file streams in.
+        if request.method in ("POST", "PUT", "PATCH"):
+            request.upload_handlers.insert(0, SizeLimitUploadHandler(request, limit=settings.NAS_MAX_UPLOAD_BYTES))
+        return super().initialize_request(request, *args, **kwargs)
+
+    def _upload(self, request):
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            message = str(messages.UPLOAD_MISSING)
+            raise ApiError(400, ErrorCode.VALIDATION_ERROR, message, {"file": [message]})
+        return uploaded
+
+    def _rejected(self, exc: services.DocumentRejected) -> ApiError:
+        message = str(exc.message)
+        return ApiError(400, ErrorCode.VALIDATION_ERROR, message, {"file": [message]})
+
+    def create(self, request, *args, **kwargs):
+        uploaded = self._upload(request)
+        try:
+            document = services.document_create(uploaded=uploaded, user=request.user)
+        except services.DocumentRejected as exc:
+            raise self._rejected(exc) from None
+        return Response(self.get_serializer(document).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        document = self.get_object()
+        uploaded = self._upload(request)
+        try:
+            document = services.document_replace_file(document=document, uploaded=uploaded, user=request.user)
+        except services.DocumentRejected as exc:
+            raise self._rejected(exc) from None
+        return Response(self.get_serializer(document).data)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        services.document_delete(document=instance)

@@ -1,0 +1,16 @@
+from celery import shared_task
+
+from config.jobs import JobTask, run_job
+from nasync import services
+from nasync.models import NasSyncRun
+
+
+@shared_task(base=JobTask, job_model="nasync.NasSyncRun")
+def nas_sync_task(job_id: str) -> None:
+    run_job(NasSyncRun, job_id, services.sync_documents)
+
+
+@shared_task(name="nasync.tasks.scheduled_nas_sync")
+def scheduled_nas_sync_task() -> str:
+    """Beat (every 15 minutes by default, editable in the admin): sync the documents that are due."""
+    return services.scheduled_nas_sync()

@@ -1,0 +1,164 @@
+"""POST /sync/sync-images (spec 000) and the runs it starts."""
+
+import uuid
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.roles import Role
+from config.api.exceptions import ApiError, ErrorCode
+from config.api.permissions import LettersRequired, ModelPermissions, RoleRequired
+from config.api.stores import get_visible_store, visible_stores
+from config.jobs import JobStatus, wait_for_job
+from photosync import services
+from photosync.api import serializers
+from photosync.models import ImageSyncRun
+
+TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
+
+
+def _flag(request, name: str) -> bool:
+    value = request.query_params.get(name, "").strip().lower()
+    if value not in TRUE | FALSE:
+        raise ApiError(400, ErrorCode.VALIDATION_ERROR, f"{name} must be true or false")
+    return value in TRUE
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(serializers.ErrorEnvelopeSerializer, description=description)
+
+
+STORE_PARAMETER = OpenApiParameter(
+    "id_store", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True,
+    description="The store's id (its UUID is accepted too).",
+)
+
+
+class SyncImagesView(APIView):
+    """Sync every product's default image from the store's shop (ADMIN with C on product photos)."""
+
+    permission_classes = [RoleRequired(Role.ADMIN), LettersRequired("photosync.ProductPhoto", "C")]
+
+    @extend_schema(
+        operation_id="sync_images",
+        summary="Sync product images from the store's shop",
+        description=(
+            "Downloads each product's default image (a fallback for products without one), stores it, "
+            "warms the renditions and answers with the summary. Waits for the run up to "
+            "IMAGE_SYNC_WAIT_TIMEOUT, then answers 202 with the run's URL; `async=true` answers 202 at once."
+        ),
+        request=None,
+        parameters=[
+            STORE_PARAMETER,
+            OpenApiParameter("async", OpenApiTypes.BOOL, OpenApiParameter.QUERY, description="Answer 202 at once."),
+            OpenApiParameter(
+                "force", OpenApiTypes.BOOL, OpenApiParameter.QUERY,
+                description="Ask the shop about every image, even for products unchanged since the last sync "
+                "(conditional requests: unchanged images still move no bytes).",
+            ),
+        ],
+        responses={
+            200: serializers.ImageSyncResultSerializer,
+            202: serializers.ImageSyncQueuedSerializer,
+            400: _error("Missing or malformed id_store; the store has no platform or an unsupported one."),
+            409: _error("SYNC_IN_PROGRESS: an image sync of this store is running (its id in detail.job_id)."),
+            502: _error("The shop could not be reached (NETWORK_ERROR, SYNC_TIMEOUT) or refused the key."),
+        },
+        examples=[
+            OpenApiExample(
+                "Finished",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "id_store": 1, "success": True, "products_processed": 150,
+                    "message": "Image sync completed for 150 products.", "downloaded": 12, "unchanged": 130,
+                    "fallback": 7, "failed": 1, "run_id": "6f1c2a4e-0b7d-4c8e-9a51-2f0f3c1d9e77",
+                    "errors": [{"product_id": 41, "id_origin": 41, "code": "IMAGE_INVALID",
+                                "message": "The shop sent an HTML or text page instead of an image."}],
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        store = get_visible_store(request.user, request.query_params.get("id_store"), param="id_store")
+        run_async, force = _flag(request, "async"), _flag(request, "force")
+        run = services.start_image_sync(store, user=request.user, force=force)
+        if run_async:
+            run.refresh_from_db()
+        else:
+            run = wait_for_job(run, timeout=settings.IMAGE_SYNC_WAIT_TIMEOUT)
+        if run_async or run.is_active:
+            return self._queued(request, run)
+        if run.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL):
+            body = services.run_summary(run) | {
+                "success": True, "message": run.message, "run_id": str(run.pk),
+            }
+            return Response(serializers.ImageSyncResultSerializer(body).data)
+        failure = services.run_failure(run)
+        detail = {"run_id": str(run.pk), "id_store": store.pk}
+        raise ApiError(failure["http_status"], failure["code"], failure["message"], detail)
+
+    def _queued(self, request, run: ImageSyncRun) -> Response:
+        url = serializers.run_url(request, run)
+        message = "Image sync queued." if run.status == JobStatus.QUEUED else f"Image sync {run.status}."
+        body = {
+            "id_store": run.store_id, "success": True, "run_id": run.pk, "status": run.status, "url": url,
+            "message": message,
+        }
+        return Response(serializers.ImageSyncQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": url})
+
+
+class RunQuerysetMixin:
+    permission_classes = [ModelPermissions]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ImageSyncRun.objects.none()
+        return ImageSyncRun.objects.filter(store__in=visible_stores(self.request.user)).order_by("-created_at", "-pk")
+
+
+@extend_schema(
+    summary="Image sync runs, newest first",
+    parameters=[
+        OpenApiParameter("id_store", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Only this store's runs."),
+        OpenApiParameter("status", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=JobStatus.values),
+    ],
+)
+class ImageSyncRunListView(RunQuerysetMixin, generics.ListAPIView):
+    serializer_class = serializers.ImageSyncRunSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if getattr(self, "swagger_fake_view", False):
+            return queryset
+        params = self.request.query_params
+        if "id_store" in params:
+            queryset = queryset.filter(store=get_visible_store(self.request.user, params["id_store"], param="id_store"))
+        if "status" in params:
+            if params["status"] not in JobStatus.values:
+                raise ApiError(400, ErrorCode.VALIDATION_ERROR, f"status must be one of {', '.join(JobStatus.values)}")
+            queryset = queryset.filter(status=params["status"])
+        return queryset
+
+
+@extend_schema(
+    summary="One image sync run with its progress and per-product errors",
+    parameters=[OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+)
+class ImageSyncRunDetailView(RunQuerysetMixin, generics.RetrieveAPIView):
+    serializer_class = serializers.ImageSyncRunDetailSerializer
+
+    def get_object(self):
+        try:
+            run_id = uuid.UUID(str(self.kwargs["run_id"]))
+        except ValueError:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "Run not found") from None
+        run = self.get_queryset().filter(pk=run_id).first()
+        if run is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "Run not found")
+        return run

@@ -1,0 +1,79 @@
+"""Photo objects in Django's default storage (files in the embedded mode, S3 in production).
+
+Keys are content-addressed: ``products/<product uuid>/<md5>.<ext>`` for the original and
+``products/<product uuid>/<md5>_<rendition>.webp`` beside it. Writing a key that already
+holds the same bytes is a no-op, so a redelivered task never duplicates an object, and a
+key is only referenced by the database after its object is fully written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "products"
+
+
+def original_key(product_uuid, checksum: str, extension: str) -> str:
+    return f"{PREFIX}/{product_uuid}/{checksum}.{extension}"
+
+
+def rendition_key(product_uuid, checksum: str, name: str, extension: str = "webp") -> str:
+    return f"{PREFIX}/{product_uuid}/{checksum}_{name}.{extension}"
+
+
+def put_object(key: str, content: BinaryIO | bytes, size: int) -> None:
+    """Store ``content`` under ``key``; a key that already holds an object of that size is kept.
+
+    The key names its content (MD5), so an object of the right size is this content; a
+    shorter one is what a crashed writer left behind on a file system, and is replaced.
+
+    A content-addressed key never needs another name, so the write goes straight to the
+    backend's ``_save`` without ``save()``'s existence check: on S3 one PUT (atomic, and
+    rewriting a key with its own content changes nothing); on a file system an exclusive
+    create, which picks another name when the key is taken.
+    """
+    storage = default_storage
+    saved = storage._save(key, _upload(key, content, size))
+    if saved == key:
+        return
+    storage.delete(saved)  # the key was taken: the storage chose another name for this copy
+    if storage.size(key) != size:
+        logger.warning("replacing the incomplete object %s", key)
+        storage.delete(key)
+        if storage._save(key, _upload(key, content, size)) != key:
+            raise RuntimeError(f"could not write {key}")
+
+
+def _upload(key: str, content: BinaryIO | bytes, size: int) -> File:
+    if isinstance(content, bytes):
+        return ContentFile(content, name=key)
+    content.seek(0)
+    upload = File(content, name=key)
+    upload.size = size
+    return upload
+
+
+def delete_objects(keys: Iterable[str]) -> None:
+    """Best effort: an object left behind is only wasted space, never a broken reference."""
+    for key in keys:
+        try:
+            default_storage.delete(key)
+        except Exception:  # storage outages must not fail a sync that has already committed
+            logger.warning("could not delete the replaced object %s", key, exc_info=True)
+
+
+def object_url(key: str | None) -> str | None:
+    """A URL for the object: a presigned one on S3, the media URL on a file system."""
+    return default_storage.url(key) if key else None
+
+
+def object_exists(key: str) -> bool:
+    return default_storage.exists(key)

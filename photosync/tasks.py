@@ -1,0 +1,23 @@
+from celery import shared_task
+
+from config.jobs import JobTask, run_job
+from photosync import services
+from photosync.models import ImageSyncRun
+
+
+@shared_task(base=JobTask, job_model="photosync.ImageSyncRun")
+def image_sync_task(run_id: str) -> None:
+    """The run's coordinator: plans the chunks, takes some, finishes with the last one."""
+    run_job(ImageSyncRun, run_id, services.run_image_sync)
+
+
+@shared_task(base=JobTask, job_model="photosync.ImageSyncRun")
+def image_sync_chunk_task(run_id: str) -> None:
+    """A helper: takes chunks of the run while any are left."""
+    services.help_with_run(run_id)
+
+
+@shared_task(name="photosync.nightly_image_sync")
+def nightly_image_sync() -> list[str]:
+    """Beat schedule (editable in the admin): queue a run for every active store."""
+    return [str(run.pk) for run in services.sync_active_stores()]

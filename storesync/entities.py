@@ -1,0 +1,279 @@
+"""Each entity's two faces in the seed's field names: the platform's models and the shop's
+records (through the connector), normalised so that equal values compare equal.
+
+Normal forms: prices and totals are strings with six decimals (``"12.500000"``), the
+inventory an int, product status ``active``/``inactive``, ``customer_info`` a dict of
+strings, every other field a string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import models
+
+from catalog.models import Customer, Order, Product, ProductStatus
+from catalog.platforms import EcommerceService, RemoteCustomer, RemoteOrder, RemoteProduct
+from storesync.constants import EntityType
+
+SIX_PLACES = Decimal("0.000001")
+MAX_AMOUNT = Decimal("1e14")  # DecimalField(max_digits=20, decimal_places=6)
+INT_RANGE = (-(2**31), 2**31 - 1)
+
+
+class InvalidValue(ValueError):
+    """A value that does not fit the field (``INVALID_DATA_FORMAT``)."""
+
+
+def _decimal(value: Any) -> str:
+    if isinstance(value, bool):
+        raise InvalidValue("expected a number")
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidValue(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise InvalidValue(f"{value!r} is not a finite number")
+    return str(number.quantize(SIX_PLACES))
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise InvalidValue("expected an integer")
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidValue(f"{value!r} is not an integer") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise InvalidValue(f"{value!r} is not an integer")
+    return int(number)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        raise InvalidValue("expected text")
+    return str(value)
+
+
+def _status(value: Any) -> str:
+    if value in (True, "active", "1", 1):
+        return ProductStatus.ACTIVE.value
+    if value in (False, "inactive", "0", 0):
+        return ProductStatus.INACTIVE.value
+    raise InvalidValue(f"{value!r} is not a product status (active or inactive)")
+
+
+def _info(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidValue("expected an object")
+    return {str(k): _text(v) for k, v in value.items()}
+
+
+NORMALIZERS = {
+    EntityType.PRODUCTS: {
+        "title": _text, "description": _text, "price": _decimal, "inventory": _int, "sku": _text, "status": _status,
+    },
+    EntityType.ORDERS: {"status": _text, "total": _decimal, "customer_info": _info},
+    EntityType.CUSTOMERS: {"email": _text, "first_name": _text, "last_name": _text},
+}
+
+
+def normalize(entity: str, name: str, value: Any) -> Any:
+    """The normal form of a value; :class:`InvalidValue` if it cannot be one."""
+    return NORMALIZERS[entity][name](value)
+
+
+def _check_amount(value: str) -> None:
+    if not Decimal(0) <= Decimal(value) < MAX_AMOUNT:
+        raise InvalidValue(f"{value} is outside 0 .. 10^14")
+
+
+def _check_length(limit: int, *, required: bool = False):
+    def check(value: str) -> None:
+        if required and not value.strip():
+            raise InvalidValue("must not be empty")
+        if len(value) > limit:
+            raise InvalidValue(f"longer than {limit} characters")
+
+    return check
+
+
+def _check_int(value: int) -> None:
+    if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        raise InvalidValue(f"{value} is outside the integer range")
+
+
+def _check_email(value: str) -> None:
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise InvalidValue(f"{value!r} is not an e-mail address") from None
+
+
+# What both sides accept (the platform's column sizes; the shop's required fields).
+CHECKS = {
+    EntityType.PRODUCTS: {
+        "title": _check_length(255, required=True), "price": _check_amount, "inventory": _check_int,
+        "sku": _check_length(64),
+    },
+    EntityType.ORDERS: {"status": _check_length(64), "total": _check_amount},
+    EntityType.CUSTOMERS: {
+        "email": _check_email, "first_name": _check_length(150, required=True),
+        "last_name": _check_length(150, required=True),
+    },
+}
+
+
+def validate(entity: str, values: Mapping[str, Any]) -> dict[str, str]:
+    """Field -> problem for values that do not fit (normalising them first)."""
+    problems: dict[str, str] = {}
+    for name, value in values.items():
+        try:
+            normal = normalize(entity, name, value)
+            check = CHECKS[entity].get(name)
+            if check is not None:
+                check(normal)
+        except InvalidValue as exc:
+            problems[name] = str(exc)
+    return problems
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A shop record in hub terms."""
+
+    id: int
+    values: dict[str, Any]
+    modified: datetime | None
+    record: Any  # the connector's dataclass
+
+
+class EntityAdapter:
+    entity: str
+    model: type[models.Model]
+    # platform model attribute -> hub field name
+    attributes: dict[str, str]
+    writable_in_store = True
+
+    def platform_values(self, obj: models.Model) -> dict[str, Any]:
+        return {name: normalize(self.entity, name, getattr(obj, attr)) for attr, name in self.attributes.items()}
+
+    def apply(self, obj: models.Model, values: Mapping[str, Any]) -> list[str]:
+        """Set hub values on a platform object; returns the model fields changed."""
+        changed = []
+        for attr, name in self.attributes.items():
+            if name in values:
+                setattr(obj, attr, values[name])
+                changed.append(attr)
+        return changed
+
+    def new_platform(self, store, remote: Remote, values: Mapping[str, Any]) -> models.Model:
+        obj = self.model(store=store, id_origin=remote.id, origin_date_upd=remote.modified)
+        self.apply(obj, values)
+        return obj
+
+    def remote(self, record: Any) -> Remote:
+        return Remote(record.id, self.store_values(record), record.date_upd, record)
+
+    def store_values(self, record: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def iterate(self, service: EcommerceService, since: datetime | None, page_size: int) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def fetch(self, service: EcommerceService, ids: Iterable[int]) -> list[Remote]:
+        raise NotImplementedError
+
+    def update_store(self, service: EcommerceService, shop_id: int, values: Mapping[str, Any]) -> Remote:
+        raise NotImplementedError
+
+    def create_store(self, service: EcommerceService, values: Mapping[str, Any]) -> Remote:
+        raise NotImplementedError
+
+
+class ProductAdapter(EntityAdapter):
+    entity = EntityType.PRODUCTS
+    model = Product
+    attributes = {
+        "name": "title", "description": "description", "price": "price", "inventory": "inventory", "sku": "sku",
+        "status": "status",
+    }
+
+    def store_values(self, record: RemoteProduct) -> dict[str, Any]:
+        return {
+            "title": record.name,
+            "description": record.description,
+            "price": _decimal(record.price),
+            "inventory": int(record.quantity or 0),
+            "sku": record.reference,
+            "status": _status(record.active),
+        }
+
+    def iterate(self, service, since, page_size):
+        return service.iter_products(since=since, page_size=page_size)
+
+    def fetch(self, service, ids):
+        return [self.remote(r) for r in service.fetch_products(ids)]
+
+    def update_store(self, service, shop_id, values):
+        return self.remote(service.update_product(shop_id, dict(values)))
+
+    def create_store(self, service, values):
+        return self.remote(service.create_product(dict(values)))
+
+
+class CustomerAdapter(EntityAdapter):
+    entity = EntityType.CUSTOMERS
+    model = Customer
+    attributes = {"email": "email", "first_name": "first_name", "last_name": "last_name"}
+
+    def store_values(self, record: RemoteCustomer) -> dict[str, Any]:
+        return {"email": record.email, "first_name": record.first_name, "last_name": record.last_name}
+
+    def iterate(self, service, since, page_size):
+        return service.iter_customers(since=since, page_size=page_size)
+
+    def fetch(self, service, ids):
+        return [self.remote(r) for r in service.fetch_customers(ids)]
+
+    def update_store(self, service, shop_id, values):
+        return self.remote(service.update_customer(shop_id, dict(values)))
+
+    def create_store(self, service, values):
+        return self.remote(service.create_customer(dict(values)))
+
+
+class OrderAdapter(EntityAdapter):
+    entity = EntityType.ORDERS
+    model = Order
+    attributes = {"status": "status", "total": "total", "customer_info": "customer_info"}
+    writable_in_store = False
+
+    def store_values(self, record: RemoteOrder) -> dict[str, Any]:
+        return {"status": record.status, "total": _decimal(record.total), "customer_info": _info(record.customer_info)}
+
+    def new_platform(self, store, remote, values):
+        obj = super().new_platform(store, remote, values)
+        obj.reference = remote.record.reference[:64]
+        return obj
+
+    def iterate(self, service, since, page_size):
+        return service.iter_orders(since=since, page_size=page_size)
+
+    def fetch(self, service, ids):
+        return [self.remote(r) for r in service.fetch_orders(ids)]
+
+
+ADAPTERS: dict[str, EntityAdapter] = {
+    adapter.entity: adapter for adapter in (ProductAdapter(), CustomerAdapter(), OrderAdapter())
+}

@@ -1,0 +1,181 @@
+"""Settling conflicts by hand: the chosen value is written to both sides at once (the shop
+through the connector, the platform in the database), it becomes the record's base, and
+the conflict is closed. ``apply_to_similar`` settles the store's other pending conflicts
+of the same entity type and field the same way (each with its own store or platform
+value, or the one custom value); ``create_rule`` adds a rule so the next ones settle
+themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.platforms import create_ecommerce_service
+from storesync.constants import ConflictStatus, Resolution, RuleCondition
+from storesync.entities import ADAPTERS, InvalidValue, normalize, validate
+from storesync.exceptions import ConflictNotPending, InvalidSyncInput, ShopWriteFailed
+from storesync.locks import store_lock
+from storesync.merge import MISSING
+from storesync.models import SyncConfig, SyncConflict, SyncRecordState, SyncRule
+from storesync.shop_writer import ShopWriter, WriteOp
+from storesync.validation import check_rule, normalize_action
+
+# Interactive: fail fast rather than keep an HTTP request waiting through long backoffs.
+RESOLVE_ATTEMPTS = 2
+
+
+@dataclass
+class ResolutionOutcome:
+    conflict: SyncConflict
+    value: Any
+    resolved: list[int] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+    rule: SyncRule | None = None
+
+
+def chosen_value(conflict: SyncConflict, resolution: str, custom_value: Any = MISSING) -> Any:
+    if resolution == Resolution.USE_STORE_VALUE:
+        return conflict.store_value
+    if resolution == Resolution.USE_PLATFORM_VALUE:
+        return conflict.platform_value
+    try:
+        value = normalize(conflict.entity_type, conflict.field, custom_value)
+    except InvalidValue as exc:
+        raise InvalidSyncInput(f"custom_value: {exc}", {"custom_value": [str(exc)]}) from None
+    problems = validate(conflict.entity_type, {conflict.field: value})
+    if problems:
+        problem = problems[conflict.field]
+        raise InvalidSyncInput(f"custom_value: {problem}", {"custom_value": [problem]})
+    return value
+
+
+def resolve_conflict(
+    conflict: SyncConflict,
+    *,
+    resolution: str,
+    custom_value: Any = MISSING,
+    apply_to_similar: bool = False,
+    create_rule: dict[str, str] | None = None,
+    user=None,
+) -> ResolutionOutcome:
+    if conflict.status != ConflictStatus.PENDING:
+        raise ConflictNotPending(f"This conflict is already {conflict.status}.", {"status": conflict.status})
+    if resolution == Resolution.USE_CUSTOM_VALUE and custom_value is MISSING:
+        raise InvalidSyncInput("custom_value is required with use_custom_value.",
+                               {"custom_value": ["This field is required."]})
+    value = chosen_value(conflict, resolution, custom_value)
+    rule_spec = None
+    if create_rule is not None:
+        rule_spec = {
+            "field": create_rule.get("field") or conflict.field,
+            "action": normalize_action(create_rule.get("strategy") or ""),
+        }
+        try:
+            check_rule(conflict.entity_type, rule_spec["field"], RuleCondition.CONFLICT_DETECTED, rule_spec["action"])
+        except Exception as exc:
+            messages = getattr(exc, "message_dict", None) or {"create_rule": [str(exc)]}
+            raise InvalidSyncInput("create_rule is not a valid rule.", {"create_rule": messages}) from None
+    targets = [conflict]
+    if apply_to_similar:
+        targets += list(
+            SyncConflict.objects.filter(
+                store_id=conflict.store_id, entity_type=conflict.entity_type, field=conflict.field,
+                status=ConflictStatus.PENDING,
+            ).exclude(pk=conflict.pk).order_by("id")
+        )
+    outcome = ResolutionOutcome(conflict, value)
+    with store_lock(conflict.store_id), transaction.atomic():
+        config = SyncConfig.objects.select_for_update().get(store_id=conflict.store_id)
+        if not _settle(config, [conflict], resolution, custom_value, user, outcome):
+            failure = next((f for f in outcome.failed if f["conflict_id"] == conflict.pk), None)
+            if failure is None:
+                raise ConflictNotPending("This conflict was settled meanwhile.")
+            raise ShopWriteFailed(f"The shop did not take the value: {failure['message']}", failure["code"])
+        if len(targets) > 1:
+            _settle(config, targets[1:], resolution, custom_value, user, outcome)
+        if rule_spec is not None:
+            outcome.rule = _rule_from(config, conflict, rule_spec)
+    conflict.refresh_from_db()
+    return outcome
+
+
+def ignore_conflicts(conflicts: Iterable[SyncConflict], *, user=None) -> int:
+    """Close conflicts without writing; the same pair of values will not be raised again."""
+    pks = [c.pk for c in conflicts if c.status == ConflictStatus.PENDING]
+    now = timezone.now()
+    return SyncConflict.objects.filter(pk__in=pks, status=ConflictStatus.PENDING).update(
+        status=ConflictStatus.IGNORED, resolution="ignored", resolved_by=user, resolved_at=now, updated_at=now
+    )
+
+
+def _settle(config, targets, resolution, custom_value, user, outcome: ResolutionOutcome) -> set[int]:
+    """Write each target's value to both sides; returns the pks settled."""
+    adapter = ADAPTERS[targets[0].entity_type]
+    fresh = {c.pk: c for c in SyncConflict.objects.select_for_update().filter(
+        pk__in=[t.pk for t in targets], status=ConflictStatus.PENDING)}
+    targets = [fresh[t.pk] for t in targets if t.pk in fresh]
+    values = {t.pk: outcome.value if t.pk == outcome.conflict.pk else chosen_value(t, resolution, custom_value)
+              for t in targets}
+    objs = adapter.model.objects.in_bulk([t.record_pk for t in targets])
+    states = {s.record_pk: s for s in SyncRecordState.objects.filter(
+        store_id=config.store_id, entity_type=adapter.entity, record_pk__in=[t.record_pk for t in targets])}
+    writes, remotes, results = [], {}, []
+    linked = [t for t in targets if t.record_pk in objs and objs[t.record_pk].id_origin and adapter.writable_in_store]
+    if linked:
+        store = config.store
+        service = create_ecommerce_service(store)
+        with service, ShopWriter(store, service, max_attempts=RESOLVE_ATTEMPTS) as writer:
+            current = {r.id: r for r in adapter.fetch(service, [objs[t.record_pk].id_origin for t in linked])}
+            for t in linked:
+                remote = current.get(objs[t.record_pk].id_origin)
+                if remote is not None and remote.values.get(t.field) != values[t.pk]:
+                    writes.append(t)
+                elif remote is not None:
+                    remotes[t.pk] = remote
+            results = writer.run(adapter, [WriteOp("update", objs[t.record_pk].id_origin, {t.field: values[t.pk]})
+                                           for t in writes])
+    for t, result in zip(writes, results, strict=True):
+        if result.ok:
+            remotes[t.pk] = result.remote
+        else:
+            outcome.failed.append({"conflict_id": t.pk, "code": result.code, "message": result.error})
+    failed = {f["conflict_id"] for f in outcome.failed}
+    now = timezone.now()
+    settled = set()
+    for t in targets:
+        if t.pk in failed:
+            continue
+        obj = objs.get(t.record_pk)
+        if obj is not None:
+            changed = adapter.apply(obj, {t.field: values[t.pk]})
+            adapter.model.objects.filter(pk=obj.pk).update(updated_at=now, **{a: getattr(obj, a) for a in changed})
+            remote = remotes.get(t.pk)
+            state = states.get(t.record_pk)
+            if state is not None:
+                state.base = {**state.base, t.field: values[t.pk]}
+                state.platform_modified = now
+                if remote is not None:
+                    state.store_modified = remote.modified
+                state.synced_at = now
+                state.save(update_fields=["base", "platform_modified", "store_modified", "synced_at"])
+        t.status, t.resolution, t.resolved_value = ConflictStatus.RESOLVED, resolution, values[t.pk]
+        t.resolved_by, t.resolved_at = user if getattr(user, "pk", None) else None, now
+        t.save(update_fields=["status", "resolution", "resolved_value", "resolved_by", "resolved_at", "updated_at"])
+        settled.add(t.pk)
+        outcome.resolved.append(t.pk)
+    return settled
+
+
+def _rule_from(config: SyncConfig, conflict: SyncConflict, spec: dict[str, str]) -> SyncRule:
+    name = f"{conflict.entity_type}_{spec['field']}_{spec['action']}"
+    position = (config.rules.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+    rule, _ = SyncRule.objects.update_or_create(
+        config=config, name=name,
+        defaults={"entity_type": conflict.entity_type, "field": spec["field"], "action": spec["action"],
+                  "condition": RuleCondition.CONFLICT_DETECTED, "created_from": conflict, "position": position},
+    )
+    return rule

@@ -1,0 +1,63 @@
+"""Photos in Django's default storage: the file system (embedded mode) and S3 (moto's real
+S3 server on loopback, through boto3 and django-storages)."""
+
+import hashlib
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from photosync.models import ProductPhoto
+from photosync.services import sync_images_now
+from photosync.storage import put_object
+from tests.plugins.simulator import sim_post
+
+
+def referenced_keys() -> set[str]:
+    return {key for photo in ProductPhoto.objects.filter(deleted_at__isnull=True) for key in photo.object_keys}
+
+
+def test_on_the_file_system_every_key_is_a_file_under_media_root(shop_store):
+    sync_images_now(shop_store)
+    photo = ProductPhoto.objects.filter(source="platform").first()
+    path = Path(settings.MEDIA_ROOT) / photo.object_key
+    assert path.is_file() and hashlib.md5(path.read_bytes()).hexdigest() == photo.checksum
+    assert all((Path(settings.MEDIA_ROOT) / key).is_file() for key in referenced_keys())
+    assert default_storage.url(photo.object_key) == f"/media/{photo.object_key}"
+
+
+def test_an_incomplete_object_left_by_a_crash_is_replaced(db):
+    key = "products/test/0123456789abcdef0123456789abcdef.jpg"
+    put_object(key, b"half", 4)  # what a writer killed in the middle leaves behind
+    put_object(key, b"the whole file", 14)
+    with default_storage.open(key, "rb") as handle:
+        assert handle.read() == b"the whole file"
+    put_object(key, b"the whole file", 14)  # the same content again: nothing written, no copy
+    assert default_storage.listdir("products/test")[1] == ["0123456789abcdef0123456789abcdef.jpg"]
+
+
+def test_on_s3_the_bucket_holds_exactly_the_referenced_objects(
+    shop_store, shop_simulator, s3_storage, django_capture_on_commit_callbacks
+):
+    assert default_storage.bucket_name == s3_storage.name
+
+    run = sync_images_now(shop_store)
+
+    assert run.status == "succeeded", run.errors
+    assert set(s3_storage.keys()) == referenced_keys()
+    # The original and one WebP: a 200-pixel image fits both the thumb and the medium box, which share it.
+    assert len(referenced_keys()) == 2 * ProductPhoto.objects.count()
+    photo = ProductPhoto.objects.filter(source="platform").first()
+    data = s3_storage.get(photo.object_key)
+    assert hashlib.md5(data).hexdigest() == photo.checksum
+    head = s3_storage.server.client().head_object(Bucket=s3_storage.name, Key=photo.object_key)
+    assert head["ContentType"] == photo.content_type and head["ContentLength"] == photo.size
+    thumb = s3_storage.server.client().head_object(Bucket=s3_storage.name, Key=photo.rendition_key("thumb"))
+    assert thumb["ContentType"] == "image/webp"
+    assert s3_storage.endpoint in default_storage.url(photo.object_key)  # a presigned URL
+
+    sim_post(shop_simulator, f"products/{photo.product.id_origin}/image", {"mode": "change"})
+    with django_capture_on_commit_callbacks(execute=True):
+        again = sync_images_now(shop_store)
+    assert again.counters["downloaded"] == 1
+    assert set(s3_storage.keys()) == referenced_keys()  # the replaced version's objects are gone
