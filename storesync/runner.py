@@ -24,9 +24,11 @@ from django.utils import timezone
 from catalog.platforms import PlatformError, create_ecommerce_service
 from config.jobs import JobStatus, finish_job, job_changed
 from config.observability import log_context
+from storesync.batch import ShopUnavailable, SyncCancelled, new_entity_result
 from storesync.constants import CELERY_PRIORITIES, PRIORITY_RANK
-from storesync.engine import EntitySync, ShopUnavailable, SyncCancelled, iso, new_entity_result
+from storesync.engine import EntitySync
 from storesync.models import StoreSyncJob, SyncConfig
+from storesync.scanning import iso
 from storesync.shop_writer import ShopWriter, backoff_delay
 
 logger = logging.getLogger(__name__)

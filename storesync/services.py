@@ -21,6 +21,7 @@ from catalog.models import Store
 from catalog.platforms import validate_platform_url
 from config.jobs import JobStatus, JobTrigger, fail_stale_jobs, finish_job, start_job
 from storesync import runner
+from storesync.batch import new_entity_result
 from storesync.constants import (
     DEFAULT_DIRECTIONS,
     FREQUENCY_INTERVALS,
@@ -31,7 +32,6 @@ from storesync.constants import (
     Strategy,
     SyncType,
 )
-from storesync.engine import new_entity_result
 from storesync.exceptions import InvalidSyncInput, QueueFull, SyncNotConfigured, SyncPaused
 from storesync.models import (
     DeadLetter,
