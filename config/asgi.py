@@ -8,13 +8,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from config.body_limit import BodySizeLimit  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from config.ws_auth import websocket_stack  # noqa: E402  (JWT ?token= auth, origin check)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        "http": BodySizeLimit(django_asgi_app),
+        "websocket": websocket_stack(URLRouter(websocket_urlpatterns)),
     }
 )

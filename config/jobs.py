@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, models, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -58,6 +58,10 @@ class JobTrigger(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
     ADMIN = "admin", "Admin"
     COMMAND = "command", "Command"
+
+
+class JobInterrupted(Exception):
+    """The job lost its database connection: it stays active and its task is retried."""
 
 
 class JobAlreadyRunning(Exception):
@@ -220,6 +224,10 @@ def run_job(model: type[JobT], job_id, work: Callable[[JobT], None]) -> JobT | N
         logger.warning("job %s hit its time limit", job.pk)
         finish_job(job, status=JobStatus.FAILED, message="SYNC_TIMEOUT: the job exceeded its time limit.")
     except Exception as exc:  # the job row must end in a final state whatever broke
+        if isinstance(exc, InterfaceError | OperationalError) and _drop_lost_connection():
+            # The row cannot be written without a connection; a retry resumes the job, as a redelivery does.
+            logger.warning("job %s lost its database connection; retrying", job.pk)
+            raise JobInterrupted(f"{type(exc).__name__}: {exc}") from exc
         logger.exception("job %s failed", job.pk)
         finish_job(job, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
     else:
@@ -227,6 +235,14 @@ def run_job(model: type[JobT], job_id, work: Callable[[JobT], None]) -> JobT | N
         if job.is_active:
             finish_job(job)
     return job
+
+
+def _drop_lost_connection() -> bool:
+    """Close the database connection if it is gone (terminated, server restarted); True if it was."""
+    if connection.connection is not None and connection.is_usable():
+        return False
+    connection.close()
+    return True
 
 
 def record_progress(
@@ -304,7 +320,7 @@ def wait_for_job(job: JobT, *, timeout: float | None = None, poll: float = 0.1) 
     job.refresh_from_db()
     while job.is_active and time.monotonic() < deadline:
         time.sleep(poll)
-        poll = min(poll * 1.5, 1.0)
+        poll = min(poll * 1.5, 0.25)
         job.refresh_from_db()
     return job
 
@@ -324,12 +340,23 @@ class JobTask(HubTask):
     """Base for tasks whose first argument is a job id; ``job_model`` names the table."""
 
     job_model: str = ""
+    # A job whose database connection was cut resumes on a retry (Celery's autoretry).
+    autoretry_for = (JobInterrupted,)
+    retry_backoff = 1
+    retry_backoff_max = 60
+    max_retries = 5
 
     def on_redelivery_limit(self, args, kwargs) -> None:
         from django.apps import apps
 
         if self.job_model and args:
             fail_job(apps.get_model(self.job_model), args[0], "The job kept killing its worker and was stopped.")
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        from django.apps import apps
+
+        if isinstance(exc, JobInterrupted) and self.job_model and args:  # out of retries
+            fail_job(apps.get_model(self.job_model), args[0], f"The job kept losing its database connection: {exc}")
 
 
 def _copy_fields(source: Job, target: Job) -> None:

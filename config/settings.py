@@ -119,9 +119,20 @@ if EMBEDDED:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Separates hubs (or test runs) sharing one Redis database.
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
+        }
+    }
+    # The prefix keeps apart the hubs (or test runs) that share one Redis.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}},
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi" + env.str("CACHE_KEY_PREFIX", default="")),
+        }},
     }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -173,7 +184,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 *
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 _SECURE_DEFAULT = not DEBUG and not EMBEDDED
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_SECURE_DEFAULT)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _SECURE_DEFAULT else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_SECURE_DEFAULT)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_SECURE_DEFAULT)
@@ -244,7 +255,7 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60)
 # Longer than the hard time limit and than any countdown we schedule, so Redis never
 # hands a task that is still running to a second worker.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 15 * 60)
-CELERY_MAX_COUNTDOWN = CELERY_VISIBILITY_TIMEOUT - 5 * 60
+CELERY_MAX_COUNTDOWN = max(0, CELERY_VISIBILITY_TIMEOUT - 5 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # A task whose worker died this many times is dropped (and its job marked failed).
@@ -313,6 +324,9 @@ NAS_BWLIMIT = env.str("NAS_BWLIMIT", default="")
 NAS_IO_TIMEOUT = env.int("NAS_IO_TIMEOUT", default=300)
 # Uploads larger than this answer 413 PAYLOAD_TOO_LARGE (bytes).
 NAS_MAX_UPLOAD_BYTES = env.int("NAS_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+# Any request body larger than this is refused with 413 before Django reads it (bytes);
+# the default leaves room for the largest document upload and its multipart framing.
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=NAS_MAX_UPLOAD_BYTES + 1024 * 1024)
 # How long POST /api/v1/sync/run waits for its run before answering 202 with the run's URL (s).
 NAS_SYNC_WAIT_TIMEOUT = env.float("NAS_SYNC_WAIT_TIMEOUT", default=JOB_WAIT_TIMEOUT)
 # Documents per rsync process (one ssh connection per batch; a run of more uses several).
@@ -339,6 +353,28 @@ STORESYNC_FULL_SYNC_HOURS = env.int("STORESYNC_FULL_SYNC_HOURS", default=24)
 # Jobs that may wait per store; the dispatcher re-sends a waiting job's message after this long (s).
 STORESYNC_MAX_QUEUED_JOBS = env.int("STORESYNC_MAX_QUEUED_JOBS", default=10)
 STORESYNC_KICK_AFTER = env.int("STORESYNC_KICK_AFTER", default=60)
+# Event stream: at most one sync_progress per job per this many seconds.
+STORESYNC_EVENT_PROGRESS_INTERVAL = env.float("STORESYNC_EVENT_PROGRESS_INTERVAL", default=0.25)
+# Inbound webhooks: accepted clock difference of webhook-timestamp (s).
+STORESYNC_WEBHOOK_TOLERANCE = env.int("STORESYNC_WEBHOOK_TOLERANCE", default=300)
+# Outbound webhooks: attempts per delivery, first retry delay (s; x4 per attempt, with jitter),
+# request timeout (s), longest Retry-After honoured (s), lease of one attempt (s).
+STORESYNC_WEBHOOK_MAX_ATTEMPTS = env.int("STORESYNC_WEBHOOK_MAX_ATTEMPTS", default=5)
+STORESYNC_WEBHOOK_BACKOFF = env.int("STORESYNC_WEBHOOK_BACKOFF", default=300)
+STORESYNC_WEBHOOK_TIMEOUT = env.float("STORESYNC_WEBHOOK_TIMEOUT", default=10.0)
+STORESYNC_WEBHOOK_MAX_RETRY_AFTER = env.int("STORESYNC_WEBHOOK_MAX_RETRY_AFTER", default=24 * 3600)
+STORESYNC_WEBHOOK_LEASE = env.int("STORESYNC_WEBHOOK_LEASE", default=300)
+# Alerts: e-mail recipients, and an optional webhook (signed with its secret like the stores' ones).
+STORESYNC_ALERT_EMAILS = env.list("STORESYNC_ALERT_EMAILS", default=[])
+STORESYNC_ALERT_WEBHOOK_URL = env.str("STORESYNC_ALERT_WEBHOOK_URL", default="")
+STORESYNC_ALERT_WEBHOOK_SECRET = env.str("STORESYNC_ALERT_WEBHOOK_SECRET", default="")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="retail-sync-hub@localhost")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend"
+                        if env.str("EMAIL_HOST", default="") else "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+# Prometheus /metrics: with a token set, scrapes must send "Authorization: Bearer <token>".
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Names of store sync's enums in the OpenAPI schema (several "status" fields mean different things).
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "SyncEntityTypeEnum": "storesync.constants.ENTITY_TYPES",
@@ -357,6 +393,16 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
 HO_USERNAME = env.str("HO_USERNAME", default="")
 HO_PASSWORD = env.str("HO_PASSWORD", default="")
 HO_STORE_ID = env.str("HO_STORE_ID", default="")
+# Where the edge agent keeps its copies of the photos (a local file system: writes are atomic renames).
+EDGE_PHOTO_ROOT = env.str("EDGE_PHOTO_ROOT", default=str(VAR_DIR / "edge-photos"))
+EDGE_SYNC_CONCURRENCY = env.int("EDGE_SYNC_CONCURRENCY", default=5)  # downloads at once (spec: at most 5)
+EDGE_SYNC_PAGE_SIZE = env.int("EDGE_SYNC_PAGE_SIZE", default=100)
+EDGE_REPORT_BATCH = env.int("EDGE_REPORT_BATCH", default=100)
+EDGE_HTTP_TIMEOUT = env.float("EDGE_HTTP_TIMEOUT", default=30.0)
+EDGE_HTTP_RETRIES = env.int("EDGE_HTTP_RETRIES", default=4)  # retries of a transient HO error, with backoff
+EDGE_RETRY_BACKOFF = env.float("EDGE_RETRY_BACKOFF", default=1.0)  # seconds, doubled per retry, with jitter
+# Head office: server_time lags the clock by this much, so a change committed late is listed again.
+PHOTO_SYNC_WATERMARK_LAG = env.float("PHOTO_SYNC_WATERMARK_LAG", default=5.0)
 
 # --- Logging ---
 # JSON lines in production (one object per line, for a log pipeline), readable lines otherwise.

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -6,8 +8,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 
 from config import health
+from config.admin import dashboard_view
 from config.api.auth import ThrottledTokenObtainPairView
 from config.api.routers import path_optional_slash
+from storesync.prometheus import metrics_view
 
 api_v1 = [
     path_optional_slash("auth/token", ThrottledTokenObtainPairView.as_view(), name="token-obtain"),
@@ -22,21 +26,27 @@ api_v1 = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="prometheus-metrics"),
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path_optional_slash("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path_optional_slash("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
+
+
+def serve_product_media(request, path):
+    # Rooted at the products/ folder so "products/../documents/..." cannot climb out of it;
+    # MEDIA_ROOT is read per request, not frozen when the URLconf is imported.
+    return serve(request, path, document_root=Path(settings.MEDIA_ROOT) / "products")
+
+
 if not settings.AWS_STORAGE_BUCKET_NAME:
     # Product photos on local storage (embedded and edge modes): image_url points here.
     # Only the products/ folder: documents in the same storage are never public.
     urlpatterns.append(
-        re_path(
-            rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>products/.*)$",
-            serve,
-            {"document_root": settings.MEDIA_ROOT},
-        )
+        re_path(rf"^{settings.MEDIA_URL.strip('/')}/products/(?P<path>.*)$", serve_product_media)
     )
 
 handler400 = "config.api.exceptions.handler400"

@@ -24,7 +24,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
-DATABASE = "hub_prod_smoke"
+# One database per run: two smoke runs on one machine never share it.
+DATABASE = f"hub_prod_smoke_{uuid.uuid4().hex[:8]}"
 ADMIN_PASSWORD = "Smoke-test-" + uuid.uuid4().hex[:12]
 
 
@@ -104,15 +105,23 @@ class Stack:
         return unclean
 
 
-def reset_database() -> None:
+def _admin_sql(*statements: str) -> None:
     import psycopg2
 
     connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DATABASE}")
+        for statement in statements:
+            cursor.execute(statement)
     connection.close()
+
+
+def reset_database() -> None:
+    _admin_sql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}")
+
+
+def drop_database() -> None:
+    _admin_sql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def run(stack: Stack) -> None:
@@ -155,12 +164,12 @@ def run(stack: Stack) -> None:
     if store.status_code != 201:
         raise SystemExit(f"FAIL: creating the store answered {store.status_code}: {store.text}")
     for sync in SYNCS:
-        sync(base, headers, store.json())
+        sync(stack, base, headers, store.json())
     step("readiness after the syncs")
     wait_http(f"{base}/readyz", timeout=10)
 
 
-def sync_product_import(base: str, headers: dict, store: dict) -> None:
+def sync_product_import(stack: Stack, base: str, headers: dict, store: dict) -> None:
     """The catalogue import, queued through the admin's action and run by the worker."""
     client = httpx.Client(base_url=base)
     login = client.get("/admin/login/")
@@ -183,8 +192,29 @@ def sync_product_import(base: str, headers: dict, store: dict) -> None:
     raise SystemExit("FAIL: the worker did not import the products")
 
 
+def sync_images(stack: Stack, base: str, headers: dict, store: dict) -> None:
+    """Spec 000 through the API: the worker pulls every product's image into S3 (moto)."""
+    import boto3
+
+    answer = httpx.post(
+        f"{base}/api/v1/sync/sync-images", params={"id_store": store["id"]}, headers=headers, timeout=120
+    )
+    if answer.status_code != 200 or not answer.json().get("success"):
+        raise SystemExit(f"FAIL: sync-images answered {answer.status_code}: {answer.text}")
+    summary = answer.json()
+    s3 = boto3.client(
+        "s3", endpoint_url=stack.env["AWS_S3_ENDPOINT_URL"], aws_access_key_id="smoke",
+        aws_secret_access_key="smoke-secret", region_name="us-east-1",
+    )
+    stored = s3.list_objects_v2(Bucket="smoke-images", Prefix="products/").get("KeyCount", 0)
+    if summary["products_processed"] != 40 or stored < summary["downloaded"] + summary["fallback"]:
+        raise SystemExit(f"FAIL: image sync processed {summary['products_processed']}, S3 holds {stored} objects")
+    print(f"    image sync through the worker: {summary['downloaded']} downloaded, "
+          f"{summary['fallback']} fallbacks, {stored} objects in S3")
+
+
 # Each capability adds its end-to-end step here.
-SYNCS = [sync_product_import]
+SYNCS = [sync_product_import, sync_images]
 
 
 def main() -> int:
@@ -195,6 +225,7 @@ def main() -> int:
     finally:
         step("clean stop")
         unclean = stack.stop()
+        drop_database()
     if unclean:
         print(f"FAIL: not stopped cleanly: {', '.join(unclean)} (logs in {workdir})")
         return 1

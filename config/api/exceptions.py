@@ -103,7 +103,8 @@ def _translate(exc: Exception) -> Exception:
         return ApiError(
             409,
             ErrorCode.SYNC_IN_PROGRESS,
-            "A sync of this kind is already in progress for this store.",
+            "A sync of this kind is already in progress"
+            + (" for this store." if getattr(exc.job, "store_id", None) else "."),
             {"job_id": str(exc.job.pk), "status": exc.job.status},
         )
     if isinstance(exc, PlatformError):

@@ -17,6 +17,11 @@ COMMON_ERRORS = {
     "403": "The user's role or permissions do not allow this.",
     "404": "Not found, or not visible to the user.",
 }
+# Only operations that take a request body can meet these.
+BODY_ERRORS = {
+    "413": "The request body is too large.",
+    "415": "The request body's content type is not accepted.",
+}
 
 
 def add_error_responses(result, generator, request, public):
@@ -26,7 +31,8 @@ def add_error_responses(result, generator, request, public):
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
-            for status, description in COMMON_ERRORS.items():
+            errors = dict(COMMON_ERRORS, **(BODY_ERRORS if "requestBody" in operation else {}))
+            for status, description in errors.items():
                 if status == "401" and operation.get("security") == [{}]:
                     continue
                 responses.setdefault(status, {"description": description, "content": {"application/json": {"schema": ref}}})

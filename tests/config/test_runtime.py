@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -53,27 +54,44 @@ def test_production_mode_refuses_to_start_without_a_secret_key(tmp_path):
     assert "SECRET_KEY must be set" in result.stderr
 
 
-def test_the_asgi_server_serves_the_api_and_the_admin(tmp_path):
+@contextmanager
+def asgi_server(env: dict[str, str]):
+    """uvicorn serving config.asgi as `make run` does; yields its base URL."""
     port = _free_port()
-    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL")}
-    env["VAR_DIR"] = str(tmp_path / "var")
-    migrate = _run_manage("migrate", "--noinput", env=env)
-    assert migrate.returncode == 0, migrate.stderr
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             try:
-                docs = httpx.get(f"{base}/api/docs/", timeout=2)
+                httpx.get(f"{base}/healthz", timeout=2)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
                     pytest.fail("the ASGI server did not start")
                 time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def embedded_env(tmp_path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL")}
+    env["VAR_DIR"] = str(tmp_path / "var")
+    env.update(extra)
+    return env
+
+
+def test_the_asgi_server_serves_the_api_and_the_admin(tmp_path):
+    env = embedded_env(tmp_path)
+    migrate = _run_manage("migrate", "--noinput", env=env)
+    assert migrate.returncode == 0, migrate.stderr
+    with asgi_server(env) as base:
+        docs = httpx.get(f"{base}/api/docs/")
         assert docs.status_code == 200
         unauthenticated = httpx.get(f"{base}/api/v1/stores/")
         assert unauthenticated.status_code == 401 and unauthenticated.json()["code"] == "NOT_AUTHENTICATED"
@@ -81,6 +99,33 @@ def test_the_asgi_server_serves_the_api_and_the_admin(tmp_path):
         assert login.status_code == 200 and "csrfmiddlewaretoken" in login.text
         static = httpx.get(f"{base}/static/admin/css/base.css")
         assert static.status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+
+
+def test_the_asgi_server_refuses_oversized_bodies_before_reading_them(tmp_path):
+    limit = 64 * 1024
+    with asgi_server(embedded_env(tmp_path, REQUEST_MAX_BODY_BYTES=str(limit))) as base:
+        # Declared too large: refused from the header, long before a 1 GB body could arrive.
+        with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10) as sock:
+            sock.sendall(
+                b"POST /api/v1/auth/token/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
+            )
+            answer = sock.recv(65536).decode()
+        assert answer.startswith("HTTP/1.1 413"), answer
+        assert '"code": "PAYLOAD_TOO_LARGE"' in answer
+
+        # No Content-Length (chunked): stopped once the body passes the limit.
+        def chunks():
+            for _ in range(64):
+                yield b"y" * 16 * 1024
+
+        streamed = httpx.post(f"{base}/api/v1/auth/token/", content=chunks(), timeout=10)
+        assert streamed.status_code == 413
+        assert streamed.json()["code"] == "PAYLOAD_TOO_LARGE"
+        assert streamed.json()["detail"] == {"limit_bytes": limit}
+
+        # Under the limit, the body reaches Django (here: a malformed login, 400).
+        small = httpx.post(
+            f"{base}/api/v1/auth/token/", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        assert small.status_code == 400

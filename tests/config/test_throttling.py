@@ -1,15 +1,27 @@
 import pytest
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
 
+def _clear_throttle_counters():
+    """Only this run's throttle keys: the Redis database is shared with the broker and
+    with other test runs (CACHE_KEY_PREFIX), so never FLUSHDB it."""
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        for key in client.scan_iter(match=cache.make_key("throttle_*")):
+            client.delete(key)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_throttle_state():
-    cache.clear()
+    _clear_throttle_counters()
     yield
-    cache.clear()
+    _clear_throttle_counters()
 
 
 def test_password_guessing_on_one_account_is_throttled(settings, make_user):

@@ -20,8 +20,7 @@ NAS_SETTINGS = ("NAS_HOST", "NAS_USER", "NAS_PATH", "NAS_SSH_KEY", "NAS_KNOWN_HO
 @pytest.fixture(autouse=True)
 def _nas_not_configured(settings):
     """Nothing from a developer's .env: a test configures the NAS with the ``nas`` fixture.
-    Each test starts without stored documents (MEDIA_ROOT itself stays: config/urls.py
-    serves /media/ from the value it had when it was imported)."""
+    Each test starts without stored documents."""
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "documents", ignore_errors=True)
     for name in NAS_SETTINGS:
         setattr(settings, name, "")
