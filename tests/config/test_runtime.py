@@ -129,3 +129,31 @@ def test_the_asgi_server_refuses_oversized_bodies_before_reading_them(tmp_path):
             f"{base}/api/v1/auth/token/", content=b"{not json", headers={"Content-Type": "application/json"}
         )
         assert small.status_code == 400
+
+
+def test_slow_clients_do_not_hold_up_the_server(tmp_path):
+    env = embedded_env(tmp_path)
+    migrate = _run_manage("migrate", "--noinput", env=env)
+    assert migrate.returncode == 0, migrate.stderr
+    with asgi_server(env) as base:
+        port = int(base.rsplit(":", 1)[1])
+        slow = []
+        try:
+            for _ in range(20):
+                # Half a request line and headers, then silence; and a body that never comes.
+                trickle = socket.create_connection(("127.0.0.1", port), timeout=10)
+                trickle.sendall(b"GET /api/v1/stores/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                stalled = socket.create_connection(("127.0.0.1", port), timeout=10)
+                stalled.sendall(
+                    b"POST /api/v1/auth/token/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"user"
+                )
+                slow += [trickle, stalled]
+            started = time.monotonic()
+            answers = [httpx.get(f"{base}/api/v1/stores/", timeout=5).status_code for _ in range(10)]
+            elapsed = time.monotonic() - started
+        finally:
+            for sock in slow:
+                sock.close()
+        assert answers == [401] * 10
+        assert elapsed < 5, f"ten requests took {elapsed:.1f} s beside 40 slow clients"
