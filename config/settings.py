@@ -258,9 +258,21 @@ CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_
 CELERY_MAX_COUNTDOWN = max(0, CELERY_VISIBILITY_TIMEOUT - 5 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Scale-out by kind of job: each app's tasks go to a queue of their own, named
+# "<default queue>.<app>" (celery.photosync, celery.storesync, ...), so workers can be sized
+# and placed per kind (`celery worker -Q celery.photosync`). Off: everything on the default queue.
+CELERY_QUEUE_PER_KIND = env.bool("CELERY_QUEUE_PER_KIND", default=False)
+JOB_KIND_APPS = ("catalog", "photosync", "nasync", "storesync")
+CELERY_TASK_ROUTES = (
+    {f"{app}.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.{app}"} for app in JOB_KIND_APPS}
+    if CELERY_QUEUE_PER_KIND
+    else {}
+)
 # A task whose worker died this many times is dropped (and its job marked failed).
 CELERY_MAX_REDELIVERIES = env.int("CELERY_MAX_REDELIVERIES", default=3)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Project-wide tasks outside the apps' tasks.py modules.
+CELERY_IMPORTS = ("config.retention", "config.reaper")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -414,11 +426,7 @@ LOGGING = {
     "filters": {"context": {"()": "config.observability.ContextFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(job_id)s %(store_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
+        "json": {"()": "config.logconfig.JsonFormatter"},  # the fields: config/logconfig.py
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -428,3 +436,7 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+if LOG_FORMAT == "json":  # uvicorn's lines too (config/uvicorn_log.json also covers its supervisor)
+    LOGGING["loggers"].update(
+        {name: {"handlers": ["console"], "level": "INFO", "propagate": False} for name in ("uvicorn", "uvicorn.access")}
+    )

@@ -42,3 +42,56 @@ def test_a_job_whose_task_keeps_killing_its_worker_ends_failed(hub_worker, store
     assert job.status == JobStatus.FAILED
     assert "killing its worker" in job.message
     assert job.attempts == 3 and runs(key) == 3
+
+
+@pytest.fixture
+def kind_queues(hub_worker_process):
+    """Route each app's tasks to "<queue>.<app>" for this test, as CELERY_QUEUE_PER_KIND does."""
+    from config.celery import app as celery_app
+
+    base = f"test-{uuid.uuid4().hex[:10]}"
+    routes = {f"{app}.*": {"queue": f"{base}.{app}"} for app in settings.JOB_KIND_APPS}
+    previous = celery_app.conf.task_routes
+
+    def use(table):
+        celery_app.conf.task_routes = table
+        celery_app.amqp.flush_routes()
+        celery_app.amqp.__dict__.pop("router", None)  # a cached property: rebuilt on next use
+
+    use(routes)
+    yield base
+    use(previous)
+
+
+def test_with_a_queue_per_kind_a_worker_takes_only_its_kind(kind_queues, transactional_db, settings, make_store):
+    from catalog.platforms.simulator import DEMO_API_KEY, run_in_thread
+    from catalog.services import start_product_import
+    from config.celery import app as celery_app
+    from tests.plugins.worker import WorkerProcess, worker_env
+
+    settings.PLATFORM_URL_ALLOWLIST = ["127.0.0.1"]
+    shop = run_in_thread("127.0.0.1", 0, products=5)
+    celery_app.conf.task_always_eager = False
+    catalog_worker = WorkerProcess(
+        f"{kind_queues}.catalog", worker_env(kind_queues, CELERY_QUEUE_PER_KIND="true", PLATFORM_URL_ALLOWLIST="127.0.0.1")
+    )
+    catalog_worker.start()
+    try:
+        store = make_store("kinds", platform="prestashop", platform_url=shop.url, platform_api_key=DEMO_API_KEY)
+        imported = wait_for_job(start_product_import(store), timeout=60)
+        assert imported.status == JobStatus.SUCCEEDED and imported.items_processed == 5
+
+        # An image sync goes to the photosync queue, which this worker does not consume.
+        from photosync.services import start_image_sync
+
+        images = start_image_sync(store)
+        time.sleep(3)
+        images.refresh_from_db()
+        assert images.status == JobStatus.QUEUED
+        queued = redis.Redis.from_url(settings.REDIS_URL).llen(f"{kind_queues}.photosync")
+        assert queued == 1
+    finally:
+        catalog_worker.stop()
+        shop.shutdown()
+        celery_app.conf.task_always_eager = True
+        redis.Redis.from_url(settings.REDIS_URL).delete(f"{kind_queues}.photosync")

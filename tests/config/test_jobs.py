@@ -154,3 +154,32 @@ def test_stale_running_jobs_are_failed(store, settings):
     assert fail_stale_jobs(ImportRun) == 1
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
+
+
+@pytest.mark.django_db
+def test_the_reaper_fails_lost_jobs_of_every_kind_and_spares_live_ones(store, other_store, settings):
+    from django_celery_beat.models import PeriodicTask
+
+    from config.reaper import NEVER_STARTED, reap_stale_jobs
+    from nasync.models import NasSyncRun
+
+    settings.JOB_STALE_AFTER = 60
+    long_ago = timezone.now() - timedelta(minutes=5)
+    lost_message = start(store)
+    ImportRun.objects.filter(pk=lost_message.pk).update(created_at=long_ago)
+    lost_worker = start_job(NasSyncRun, kind=NasSyncRun.KIND, store=None)
+    NasSyncRun.objects.filter(pk=lost_worker.pk).update(status=JobStatus.RUNNING, heartbeat_at=long_ago)
+    waiting = start(other_store)
+    running = start_job(NasSyncRun, kind="other-kind", store=None)
+    NasSyncRun.objects.filter(pk=running.pk).update(status=JobStatus.RUNNING, heartbeat_at=timezone.now())
+
+    assert reap_stale_jobs() == {"catalog.ImportRun": 1, "nasync.NasSyncRun": 1}
+
+    for job in (lost_message, lost_worker, waiting, running):
+        job.refresh_from_db()
+    assert lost_message.status == JobStatus.FAILED and lost_message.message == NEVER_STARTED
+    assert lost_worker.status == JobStatus.FAILED and "stopped reporting" in lost_worker.message
+    assert waiting.status == JobStatus.QUEUED and running.status == JobStatus.RUNNING
+    # A new job of the unblocked store and kind can start.
+    assert start(store).status == JobStatus.QUEUED
+    assert PeriodicTask.objects.get(task="config.reaper.reap_stale_jobs").interval.every == 5
