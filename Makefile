@@ -8,6 +8,7 @@ SHOP_PORT ?= 8090
 SHOP_PRODUCTS ?= 200
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/retail_sync_hub
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 # The demo's shop simulator listens on loopback, which the URL guard refuses unless allowed.
 DEMO_ENV := PLATFORM_URL_ALLOWLIST=127.0.0.1,localhost,::1
@@ -62,11 +63,20 @@ test-deps:
 		[ $$status -eq 0 ] || exit $$status; \
 	fi
 	@[ -d /run/sshd ] || { echo "test-deps: mkdir -p /run/sshd (sshd's privilege separation directory)"; mkdir -p /run/sshd; }
+	@# The browser tests drive Debian's Chromium through Playwright (never a browser Playwright downloads).
+	@if [ -x $(CHROMIUM) ]; then \
+		echo "test-deps: chromium already installed"; \
+	else \
+		echo "test-deps: installing chromium (apt-get)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	fi
 
 test: install test-deps
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		SECRET_KEY=$${SECRET_KEY:-tests-only-key-not-a-secret-0123456789abcdef} SECURE_SSL_REDIRECT=false \
-		$(VENV)/bin/pytest $(PYTEST_ARGS)
+		CACHE_KEY_PREFIX=$${CACHE_KEY_PREFIX:-test-$$$$} \
+		CHROMIUM_EXECUTABLE=$${CHROMIUM_EXECUTABLE:-$(CHROMIUM)} $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 prod-smoke: install
 	$(PY) ops/prod_smoke.py

@@ -1,3 +1,9 @@
 """WebSocket routes; each app adds its consumers here."""
 
-websocket_urlpatterns: list = []
+from django.urls import re_path
+
+from storesync.consumers import SyncEventConsumer
+
+websocket_urlpatterns: list = [
+    re_path(r"^api/v1/stores/(?P<store_id>[^/]+)/sync/events/stream/?$", SyncEventConsumer.as_asgi()),
+]

@@ -108,7 +108,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# 0 by default: under ASGI every request runs in a thread of its own, and persistent
+# connections (kept per thread) pile up until PostgreSQL refuses clients (bench/api_load.py
+# answered 500s at 50 clients with 60). Pool with PgBouncer instead.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -127,10 +130,12 @@ else:
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
         }
     }
-    # The prefix keeps apart the hubs (or test runs) that share one Redis.
+    # The prefix keeps apart the hubs (or test runs) that share one Redis. redis-py 6+ reads
+    # with a 5 s socket timeout, the length of channels-redis' blocking pop: an idle
+    # WebSocket consumer would die after 5 s, so the timeout is longer here.
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
             "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi" + env.str("CACHE_KEY_PREFIX", default="")),
         }},
     }
@@ -215,6 +220,8 @@ API_THROTTLE_RATES = {
     "login_address": env.str("THROTTLE_LOGIN_ADDRESS", default="30/min"),
     "login_user": env.str("THROTTLE_LOGIN_USER", default="5/min"),
     "webhook": env.str("THROTTLE_WEBHOOK", default="600/min"),
+    # Photo downloads of the edges (spec 001): a full sync of a large catalogue is many small requests.
+    "photo_download": env.str("THROTTLE_PHOTO_DOWNLOAD", default="30000/min"),
 }
 # Trust X-Forwarded-For for the client address only behind this many proxies.
 REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=0)
@@ -423,12 +430,13 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if EMBEDDED or DEBUG else "js
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "config.observability.ContextFilter"}},
+    "filters": {"context": {"()": "config.observability.ContextFilter"},
+                "redact_tokens": {"()": "config.ws_auth.RedactQueryTokens"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "config.logconfig.JsonFormatter"},  # the fields: config/logconfig.py
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact_tokens"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 
 from config import health
-from config.admin import dashboard_view
+from config.admin import dashboard_view, retention_view
 from config.api.auth import ThrottledTokenObtainPairView
 from config.api.routers import path_optional_slash
 from storesync.prometheus import metrics_view
@@ -28,6 +28,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="prometheus-metrics"),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
+    path("admin/retention/", admin.site.admin_view(retention_view), name="admin-retention"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path_optional_slash("api/schema", SpectacularAPIView.as_view(), name="schema"),

@@ -142,7 +142,8 @@ def run(stack: Stack) -> None:
     step("shop simulator, web (uvicorn x2), worker, beat")
     stack.start("shop", PYTHON, "-m", "catalog.platforms.simulator", "--port", str(stack.shop_port), "--products", "40")
     stack.start("web", PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                "--port", str(stack.web_port), "--workers", "2", "--lifespan", "off")
+                "--port", str(stack.web_port), "--workers", "2", "--lifespan", "off",
+                "--log-config", "config/uvicorn_log.json")
     stack.start("worker", PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
                 "--concurrency", "2", "--queues", stack.env["CELERY_TASK_DEFAULT_QUEUE"],
                 "--hostname", f"smoke-{uuid.uuid4().hex[:6]}@%h")

@@ -1,10 +1,43 @@
-from django.contrib import admin
-from django.db.models import Count, Q
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, F, Q
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
+from catalog.models import Store
 from config.admin import JobAdmin
-from photosync.models import ChunkStatus, ImageSyncRun, ProductPhoto
+from photosync import distribution, selectors
+from photosync.models import (
+    ChunkStatus,
+    EdgePhoto,
+    EdgeStatusReport,
+    EdgeSyncRun,
+    EdgeSyncStatus,
+    ImageSyncRun,
+    ProductPhoto,
+)
 from photosync.storage import object_url
+
+
+class EdgeConfirmedFilter(admin.SimpleListFilter):
+    """Live photos the store's edge has (not) confirmed as synced at their current version."""
+
+    title = "edge confirmed"
+    parameter_name = "edge_confirmed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Confirmed by the edge"), ("no", "Not confirmed by the edge")]
+
+    def queryset(self, request, queryset):
+        confirmed = Q(edge_reports__status=EdgeSyncStatus.SYNCED, edge_reports__version=F("version"))
+        if self.value() == "yes":
+            return queryset.filter(confirmed, deleted_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True).exclude(
+                pk__in=ProductPhoto.objects.filter(confirmed).values("pk")
+            )
+        return queryset
 
 
 @admin.register(ProductPhoto)
@@ -13,7 +46,8 @@ class ProductPhotoAdmin(admin.ModelAdmin):
 
     list_display = ["thumbnail", "product", "store", "source", "version", "size", "content_type", "dimensions",
                     "updated_at", "deleted_at"]
-    list_filter = ["store", "source", "is_primary", ("deleted_at", admin.EmptyFieldListFilter)]
+    list_filter = ["store", "source", "is_primary", ("deleted_at", admin.EmptyFieldListFilter), EdgeConfirmedFilter]
+    actions = ["delete_as_tombstones"]
     search_fields = ["product__sku", "product__name", "checksum", "object_key"]
     list_select_related = ["product", "store"]
     date_hierarchy = "updated_at"
@@ -46,6 +80,23 @@ class ProductPhotoAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a hard delete would leave the edges no tombstone
+        return actions
+
+    @admin.action(description="Delete (tombstone: edges remove them on their next pass)", permissions=["delete"])
+    def delete_as_tombstones(self, request, queryset) -> None:
+        count = distribution.tombstone_photos(queryset)
+        self.message_user(request, f"{count} photo(s) deleted; edges remove them on their next pass.",
+                          messages.SUCCESS)
+
+    def delete_model(self, request, obj) -> None:
+        distribution.tombstone_photos(ProductPhoto.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset) -> None:
+        distribution.tombstone_photos(queryset)
+
 
 @admin.register(ImageSyncRun)
 class ImageSyncRunAdmin(JobAdmin):
@@ -59,3 +110,68 @@ class ImageSyncRunAdmin(JobAdmin):
     @admin.display(description="Chunks done")
     def chunks_done(self, run: ImageSyncRun) -> str:
         return f"{run.chunks_finished}/{run.chunk_count}"
+
+
+@admin.register(EdgeStatusReport)
+class EdgeStatusReportAdmin(admin.ModelAdmin):
+    """What each store's edge reported; the coverage page sums it up per store."""
+
+    list_display = ["photo", "store", "status", "version", "synced_at", "error", "reported_at", "reported_by"]
+    list_filter = ["status", "store"]
+    search_fields = ["photo__id", "photo__product__sku", "error"]
+    list_select_related = ["photo", "store", "reported_by"]
+    readonly_fields = ["store", "photo", "status", "version", "synced_at", "error", "reported_by", "reported_at"]
+    change_list_template = "admin/photosync/edgestatusreport/change_list.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        custom = [path("coverage/", self.admin_site.admin_view(self.coverage_view), name="photosync_edge_coverage")]
+        return custom + super().get_urls()
+
+    def coverage_view(self, request):
+        """Per store: live photos, synced / failed / pending at the current version, last report."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        stores = Store.objects.order_by("code")
+        coverage = selectors.edge_coverage_by_store(stores)
+        photos_url = reverse("admin:photosync_productphoto_changelist")
+        rows = []
+        for store in stores:
+            figures = coverage.get(store.pk) or selectors.EdgeCoverage(store.pk, 0, 0, 0, 0, None)
+            rows.append({
+                "store": store, "coverage": figures,
+                "unconfirmed_url": f"{photos_url}?store__id__exact={store.pk}&edge_confirmed=no",
+            })
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Edge photo coverage per store",
+            "rows": rows,
+        }
+        return TemplateResponse(request, "admin/photosync/edge_coverage.html", context)
+
+
+@admin.register(EdgePhoto)
+class EdgePhotoAdmin(admin.ModelAdmin):
+    """Edge mode: the photos this edge holds (written by the edge agent)."""
+
+    list_display = ["filename", "product_sku", "product_name", "version", "size", "checksum", "synced_at",
+                    "reported_version"]
+    search_fields = ["product_sku", "product_name", "checksum", "id"]
+    readonly_fields = [f.name for f in EdgePhoto._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(EdgeSyncRun)
+class EdgeSyncRunAdmin(JobAdmin):
+    pass

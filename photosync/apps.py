@@ -11,8 +11,14 @@ class PhotoSyncConfig(AppConfig):
         from PIL import Image
 
         from config import retention
-        from photosync.models import ImageSyncRun
+        from photosync.models import EdgeStatusReport, EdgeSyncRun, ImageSyncRun
 
         retention.register("image sync runs", retention.finished_jobs(ImageSyncRun))
+        retention.register("edge sync runs", retention.finished_jobs(EdgeSyncRun))
+        # A report is superseded once its photo is deleted (the tombstone stays for the edges).
+        retention.register(
+            "edge status reports of deleted photos",
+            lambda cutoff: EdgeStatusReport.objects.filter(photo__deleted_at__lt=cutoff),
+        )
         # Pillow's decompression-bomb limit, for every image this process opens.
         Image.MAX_IMAGE_PIXELS = settings.IMAGE_MAX_PIXELS

@@ -9,7 +9,7 @@ key is only referenced by the database after its object is fully written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from django.core.files import File
@@ -77,3 +77,38 @@ def object_url(key: str | None) -> str | None:
 
 def object_exists(key: str) -> bool:
     return default_storage.exists(key)
+
+
+STREAM_CHUNK = 64 * 1024
+
+
+def stream_object(key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """The object's bytes ``start..end`` (inclusive) in chunks, never the whole object in
+    memory: a ranged GET on S3 (django-storages' file would buffer it), a seek on a file
+    system. The object is opened before this returns, so a missing object raises here."""
+    storage = default_storage
+    if hasattr(storage, "bucket"):  # S3Storage
+        byte_range = f"bytes={start}-{'' if end is None else end}"
+        body = storage.bucket.Object(storage._normalize_name(key)).get(Range=byte_range)["Body"]
+        return _s3_chunks(body)
+    handle = storage.open(key, "rb")
+    handle.seek(start)
+    return _file_chunks(handle, None if end is None else end - start + 1)
+
+
+def _s3_chunks(body) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(STREAM_CHUNK)
+    finally:
+        body.close()
+
+
+def _file_chunks(handle, remaining: int | None) -> Iterator[bytes]:
+    with handle:
+        while remaining is None or remaining > 0:
+            chunk = handle.read(STREAM_CHUNK if remaining is None else min(STREAM_CHUNK, remaining))
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk

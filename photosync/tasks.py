@@ -21,3 +21,20 @@ def image_sync_chunk_task(run_id: str) -> None:
 def nightly_image_sync() -> list[str]:
     """Beat schedule (editable in the admin): queue a run for every active store."""
     return [str(run.pk) for run in services.sync_active_stores()]
+
+
+@shared_task(name="photosync.edge_sync")
+def edge_sync_task(full: bool = False) -> dict | None:
+    """Beat schedule (edge mode only): one incremental pass from head office."""
+    from django.conf import settings
+
+    from config.jobs import JobAlreadyRunning, JobTrigger
+    from photosync.edge.service import edge_sync_now
+
+    if not settings.EDGE_MODE:
+        return None
+    try:
+        _run, summary = edge_sync_now(full=full, trigger=JobTrigger.SCHEDULE)
+    except JobAlreadyRunning:
+        return None
+    return {"ok": summary.ok, "summary": summary.line()}

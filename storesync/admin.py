@@ -228,3 +228,6 @@ class DeadLetterAdmin(admin.ModelAdmin):
             return
         self.message_user(request, f"Requeued in {len(jobs)} job(s): {', '.join(str(j.pk) for j in jobs)}.",
                           messages.SUCCESS)
+
+
+from storesync import watch_admin  # noqa: E402,F401  (webhooks and alerts pages)

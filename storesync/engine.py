@@ -113,11 +113,11 @@ class EntitySync(Ledger):
             since = None if full else self.entity.store_watermark
             scanner = ShopScanner(
                 self.adapter, self.service, since=since, page_size=self.page_size,
-                cursor=from_iso(checkpoint.get("cursor")), seen=checkpoint.get("seen", ()),
+                cursor=from_iso(checkpoint.get("cursor")), after_id=_after_id(checkpoint),
             )
             for batch in chunks(scanner, self.batch_size):
                 self.check_cancelled()
-                checkpoint = {"phase": "store", "cursor": iso(scanner.cursor), "seen": sorted(scanner.seen)}
+                checkpoint = {"phase": "store", "cursor": iso(scanner.cursor), "after_id": scanner.after_id}
                 self.store_batch(batch, checkpoint)
             reached = scanner.cursor
             if self.entity.store_watermark and (reached is None or reached < self.entity.store_watermark):
@@ -462,6 +462,15 @@ class EntitySync(Ledger):
             outcome.counts.records_created += 1
         with transaction.atomic():
             self.save_progress(outcome, None)
+
+
+def _after_id(checkpoint: dict) -> int | None:
+    """The shop id the store pass stopped at (checkpoints before keyset ids kept ``seen``)."""
+    if checkpoint.get("after_id") is not None:
+        return int(checkpoint["after_id"])
+    seen = checkpoint.get("seen")
+    return max(int(i) for i in seen) if seen else None
+
 
 def _after(keyset: list[str], cursor: list) -> Q:
     if keyset == ["pk"]:

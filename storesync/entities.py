@@ -188,7 +188,8 @@ class EntityAdapter:
     def store_values(self, record: Any) -> dict[str, Any]:
         raise NotImplementedError
 
-    def iterate(self, service: EcommerceService, since: datetime | None, page_size: int) -> Iterator[Any]:
+    def iterate(self, service: EcommerceService, since: datetime | None, page_size: int, *,
+                after_id: int | None = None) -> Iterator[Any]:
         raise NotImplementedError
 
     def fetch(self, service: EcommerceService, ids: Iterable[int]) -> list[Remote]:
@@ -219,8 +220,8 @@ class ProductAdapter(EntityAdapter):
             "status": _status(record.active),
         }
 
-    def iterate(self, service, since, page_size):
-        return service.iter_products(since=since, page_size=page_size)
+    def iterate(self, service, since, page_size, *, after_id=None):
+        return service.iter_products(since=since, after_id=after_id, page_size=page_size)
 
     def fetch(self, service, ids):
         return [self.remote(r) for r in service.fetch_products(ids)]
@@ -240,8 +241,8 @@ class CustomerAdapter(EntityAdapter):
     def store_values(self, record: RemoteCustomer) -> dict[str, Any]:
         return {"email": record.email, "first_name": record.first_name, "last_name": record.last_name}
 
-    def iterate(self, service, since, page_size):
-        return service.iter_customers(since=since, page_size=page_size)
+    def iterate(self, service, since, page_size, *, after_id=None):
+        return service.iter_customers(since=since, after_id=after_id, page_size=page_size)
 
     def fetch(self, service, ids):
         return [self.remote(r) for r in service.fetch_customers(ids)]
@@ -267,8 +268,8 @@ class OrderAdapter(EntityAdapter):
         obj.reference = remote.record.reference[:64]
         return obj
 
-    def iterate(self, service, since, page_size):
-        return service.iter_orders(since=since, page_size=page_size)
+    def iterate(self, service, since, page_size, *, after_id=None):
+        return service.iter_orders(since=since, after_id=after_id, page_size=page_size)
 
     def fetch(self, service, ids):
         return [self.remote(r) for r in service.fetch_orders(ids)]

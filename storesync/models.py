@@ -263,3 +263,13 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.entity_type} {self.record_pk or self.shop_id}: {self.code}"
+
+
+# Webhooks in and out, alerts (storesync/watch_models.py).
+from storesync.watch_models import (  # noqa: E402,F401
+    Alert,
+    AlertRule,
+    InboundWebhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)

@@ -253,6 +253,9 @@ def resume_sync(store: Store) -> SyncConfig:
         if config.paused:
             config.paused, config.paused_at, config.last_scheduled_at = False, None, None
             config.save(update_fields=["paused", "paused_at", "last_scheduled_at", "updated_at"])
+    from storesync.webhooks_in import release_held
+
+    release_held(store)  # notifications received while paused
     return config
 
 

@@ -114,8 +114,14 @@ class EcommerceService(abc.ABC):
         """
 
     @abc.abstractmethod
-    def iter_products(self, *, since: datetime | None = None, page_size: int = 100) -> Iterator[RemoteProduct]:
-        """Every product, or those modified at or after ``since``, oldest change first."""
+    def iter_products(
+        self, *, since: datetime | None = None, after_id: int | None = None, page_size: int = 100
+    ) -> Iterator[RemoteProduct]:
+        """Every product, or those modified at or after ``since``, in ``(date_upd, id)`` order.
+
+        With ``after_id``, only those after ``(since, after_id)`` in that order: where an
+        interrupted scan resumes. The same holds for customers and orders.
+        """
 
     @abc.abstractmethod
     def list_product_images(self, product_id: int) -> list[int]:
@@ -147,7 +153,9 @@ class EcommerceService(abc.ABC):
     # Customers
 
     @abc.abstractmethod
-    def iter_customers(self, *, since: datetime | None = None, page_size: int = 100) -> Iterator[RemoteCustomer]:
+    def iter_customers(
+        self, *, since: datetime | None = None, after_id: int | None = None, page_size: int = 100
+    ) -> Iterator[RemoteCustomer]:
         """Every customer, or those modified at or after ``since``."""
 
     @abc.abstractmethod
@@ -165,7 +173,9 @@ class EcommerceService(abc.ABC):
     # Orders (read only: orders flow from the shop to the platform)
 
     @abc.abstractmethod
-    def iter_orders(self, *, since: datetime | None = None, page_size: int = 100) -> Iterator[RemoteOrder]:
+    def iter_orders(
+        self, *, since: datetime | None = None, after_id: int | None = None, page_size: int = 100
+    ) -> Iterator[RemoteOrder]:
         """Every order, or those modified at or after ``since``."""
 
     @abc.abstractmethod

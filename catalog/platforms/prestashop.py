@@ -1,15 +1,16 @@
 """PrestaShop webservice connector (see ``shared/prestashop-webservice.md``).
 
 Reads use JSON (``output_format=JSON``), except image lists, whose JSON is
-broken on real shops. Writes send XML, the only input format. Lists are read
-in batches of 100 ids (``filter[id]=[1|2|3]``) or in pages sorted by
-``date_upd`` (``limit=offset,count``, until a short page). Stock lives in
-``stock_availables``, fetched once per batch or page, never per product.
+broken on real shops. Writes send XML, the only input format; the shop answers
+a PUT or POST with the whole entity, which is what a write returns (no second
+read). Lists are read in batches of 100 ids (``filter[id]=[1|2|3]``) or in
+pages ordered by ``(date_upd, id)``, by keyset (see :meth:`_changed_pages`).
+Stock lives in ``stock_availables``, fetched once per batch or page, never per
+product.
 """
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -29,6 +30,7 @@ from .urlguard import parse_http_url
 BATCH_SIZE = 100
 FAR_FUTURE = "9999-12-31 23:59:59"
 CHANGES_SORT = "[date_upd_ASC,id_ASC]"
+ID_SORT = "[id_ASC]"
 # RemoteProduct attribute -> ``display`` member. ``quantity`` comes from stock_availables.
 PRODUCT_DISPLAY = {
     "id": "id",
@@ -91,8 +93,10 @@ class PrestaShopService(EcommerceService):
         rows = self._fetch_by_ids("products", ids, display)
         return self._products(rows, with_quantity="quantity" in wanted)
 
-    def iter_products(self, *, since: datetime | None = None, page_size: int = 100) -> Iterator[RemoteProduct]:
-        for page in self._changed_pages("products", "full", since, page_size):
+    def iter_products(
+        self, *, since: datetime | None = None, after_id: int | None = None, page_size: int = 100
+    ) -> Iterator[RemoteProduct]:
+        for page in self._changed_pages("products", "full", since, after_id, page_size):
             yield from self._products(page, with_quantity=True)
 
     def list_product_images(self, product_id: int) -> list[int]:
@@ -140,10 +144,9 @@ class PrestaShopService(EcommerceService):
         if changes:
             psxml.set_fields(product, changes)
             psxml.prepare_update(product)
-            self._ws.send_xml("PUT", f"products/{int(product_id)}", root)
-        if inventory is not None:
-            self._set_quantity(product_id, stock_id, inventory)
-        return _the_one(self.fetch_products([product_id]), product_id)
+            product = psxml.entity(self._ws.send_xml("PUT", f"products/{int(product_id)}", root), "product")
+        quantity = self._set_quantity(product_id, stock_id, inventory) if inventory is not None else None
+        return self._written_product(product, quantity)
 
     def create_product(self, values: Mapping[str, Any]) -> RemoteProduct:
         changes, inventory = psxml.product_changes(values)
@@ -159,14 +162,17 @@ class PrestaShopService(EcommerceService):
         psxml.prepare_create(product)
         created = psxml.entity(self._ws.send_xml("POST", "products", root), "product")
         product_id = _new_id(created)
+        quantity = None
         if inventory is not None:
-            self._set_quantity(product_id, psxml.stock_available_id(created), inventory)
-        return _the_one(self.fetch_products([product_id]), product_id)
+            quantity = self._set_quantity(product_id, psxml.stock_available_id(created), inventory)
+        return self._written_product(created, quantity)
 
     # Customers
 
-    def iter_customers(self, *, since: datetime | None = None, page_size: int = 100) -> Iterator[RemoteCustomer]:
-        for page in self._changed_pages("customers", CUSTOMER_DISPLAY, since, page_size):
+    def iter_customers(
+        self, *, since: datetime | None = None, after_id: int | None = None, page_size: int = 100
+    ) -> Iterator[RemoteCustomer]:
+        for page in self._changed_pages("customers", CUSTOMER_DISPLAY, since, after_id, page_size):
             yield from _convert(page, "customer", psxml.customer_from_row)
 
     def fetch_customers(self, ids: Iterable[int]) -> list[RemoteCustomer]:
@@ -178,8 +184,8 @@ class PrestaShopService(EcommerceService):
         customer = psxml.entity(root, "customer")
         psxml.set_fields(customer, psxml.customer_changes(values))
         psxml.prepare_update(customer)
-        self._ws.send_xml("PUT", f"customers/{int(customer_id)}", root)
-        return _the_one(self.fetch_customers([customer_id]), customer_id)
+        updated = psxml.entity(self._ws.send_xml("PUT", f"customers/{int(customer_id)}", root), "customer")
+        return _convert([psxml.row_from_xml(updated)], "customer", psxml.customer_from_row)[0]
 
     def create_customer(self, values: Mapping[str, Any]) -> RemoteCustomer:
         changes = psxml.customer_changes(values)
@@ -190,13 +196,15 @@ class PrestaShopService(EcommerceService):
         psxml.set_fields(customer, changes)
         psxml.prepare_create(customer)
         created = psxml.entity(self._ws.send_xml("POST", "customers", root), "customer")
-        customer_id = _new_id(created)
-        return _the_one(self.fetch_customers([customer_id]), customer_id)
+        _new_id(created)
+        return _convert([psxml.row_from_xml(created)], "customer", psxml.customer_from_row)[0]
 
     # Orders
 
-    def iter_orders(self, *, since: datetime | None = None, page_size: int = 100) -> Iterator[RemoteOrder]:
-        for page in self._changed_pages("orders", ORDER_DISPLAY, since, page_size):
+    def iter_orders(
+        self, *, since: datetime | None = None, after_id: int | None = None, page_size: int = 100
+    ) -> Iterator[RemoteOrder]:
+        for page in self._changed_pages("orders", ORDER_DISPLAY, since, after_id, page_size):
             yield from self._orders(page)
 
     def fetch_orders(self, ids: Iterable[int]) -> list[RemoteOrder]:
@@ -214,20 +222,63 @@ class PrestaShopService(EcommerceService):
         return [rows[i] for i in wanted if i in rows]
 
     def _changed_pages(
-        self, resource: str, display: str, since: datetime | None, page_size: int
+        self, resource: str, display: str, since: datetime | None, after_id: int | None, page_size: int
     ) -> Iterator[list[Row]]:
-        """Pages of rows, oldest change first.
+        """Pages of rows in ``(date_upd, id)`` order, read by keyset, never by offset.
 
-        ``since`` is inclusive: PrestaShop's ``>[x]`` is strict and would lose a
-        record changed in the same second as the previous watermark.
+        Each request starts at the last row read: ``filter[date_upd]=[its date,...]``,
+        sorted by date then id; the rows of that second up to its id come again and are
+        dropped. A record modified during the scan moves behind the cursor and is read
+        again later, where with offsets the record after it would slide into a page
+        already read and be lost. When the rows of one second fill pages (a bulk edit),
+        the rest of that second is read by id (``filter[id]=>[last]``), then the scan
+        goes on strictly after it. ``since`` is inclusive (PrestaShop's ``>[x]`` would
+        lose a change made in the watermark's second); with ``after_id`` the scan starts
+        after ``(since, after_id)``, where an interrupted scan stopped.
         """
-        params = {"display": display, "date": "1", "sort": CHANGES_SORT}
-        if since is not None:
-            params["filter[date_upd]"] = f"[{psxml.shop_datetime(since)},{FAR_FUTURE}]"
-        for offset in itertools.count(0, page_size):
-            page = self._ws.get_list(resource, {**params, "limit": f"{offset},{page_size}"})
+        base = {"display": display, "date": "1"}
+        moment = psxml.shop_datetime(since) if since is not None else None
+        last_id = after_id if moment is not None else None
+        repeated: int | None = None  # rows of the cursor's second the next page would send again
+        strict = False
+        while True:
+            if last_id is not None and (repeated is None or 2 * repeated >= page_size):
+                yield from self._second_by_id(resource, base, moment, last_id, page_size)
+                strict, repeated = True, 0
+            if moment is None:
+                bounds = {}
+            elif strict:
+                bounds = {"filter[date_upd]": f">[{moment}]"}
+            else:
+                bounds = {"filter[date_upd]": f"[{moment},{FAR_FUTURE}]"}
+            rows = self._ws.get_list(resource, {**base, **bounds, "sort": CHANGES_SORT, "limit": f"0,{page_size}"})
+            page = [row for row in rows if not _at_or_before(row, moment, last_id)]
             if page:
                 yield page
+                moment, last_id = _date_text(page[-1]), int(page[-1]["id"])
+                strict = False
+                repeated = sum(1 for row in rows if _date_text(row) == moment)
+            elif rows:
+                repeated = None  # a full page of rows already read: finish their second by id
+            if len(rows) < page_size:
+                return
+
+    def _second_by_id(
+        self, resource: str, base: Row, moment: str, last_id: int, page_size: int
+    ) -> Iterator[list[Row]]:
+        """The rows of one second after ``last_id``, by id."""
+        while True:
+            params = {
+                **base,
+                "filter[date_upd]": f"[{moment},{moment}]",
+                "filter[id]": f">[{last_id}]",
+                "sort": ID_SORT,
+                "limit": f"0,{page_size}",
+            }
+            page = self._ws.get_list(resource, params)
+            if page:
+                yield page
+                last_id = int(page[-1]["id"])
             if len(page) < page_size:
                 return
 
@@ -250,6 +301,18 @@ class PrestaShopService(EcommerceService):
                     quantities.setdefault(int(row["id_product"]), int(row["quantity"]))
         return quantities
 
+    def _written_product(self, product: ET.Element, quantity: int | None) -> RemoteProduct:
+        """The product of a write's answer (the shop sends it whole); ``quantity`` is the
+        stock just written, else the product's own ``quantity`` field, read from the stock
+        rows only if a shop leaves that field out."""
+        row = psxml.row_from_xml(product)
+        with _malformed("product"):
+            if quantity is None and str(row.get("quantity", "")).strip():
+                quantity = int(row["quantity"])
+            if quantity is None:
+                quantity = self._quantities([int(row["id"])]).get(int(row["id"]))
+        return _convert([row], "product", lambda r: psxml.product_from_row(r, quantity))[0]
+
     def _orders(self, rows: list[Row]) -> list[RemoteOrder]:
         """Orders with their customer's contact, fetched in one batch per page."""
         with _malformed("order"):
@@ -260,8 +323,8 @@ class PrestaShopService(EcommerceService):
         }
         return _convert(rows, "order", lambda row: psxml.order_from_row(row, info))
 
-    def _set_quantity(self, product_id: int, stock_id: int | None, quantity: int) -> None:
-        """PUT the product's own stock row back with a new quantity."""
+    def _set_quantity(self, product_id: int, stock_id: int | None, quantity: int) -> int:
+        """PUT the product's own stock row back with a new quantity; returns the shop's."""
         if stock_id is None:
             params = {"filter[id_product]": f"[{int(product_id)}]", "filter[id_product_attribute]": "[0]"}
             rows = self._ws.get_list("stock_availables", {"display": "[id]", **params})
@@ -270,7 +333,9 @@ class PrestaShopService(EcommerceService):
             stock_id = int(rows[0]["id"])
         root = self._ws.get_xml(f"stock_availables/{stock_id}")
         psxml.set_fields(psxml.entity(root, "stock_available"), {"quantity": str(quantity)})
-        self._ws.send_xml("PUT", f"stock_availables/{stock_id}", root)
+        answer = psxml.entity(self._ws.send_xml("PUT", f"stock_availables/{stock_id}", root), "stock_available")
+        with _malformed("stock_available"):
+            return int(answer.findtext("quantity") or "")
 
 
 @contextmanager
@@ -287,11 +352,17 @@ def _convert(rows: list[Row], kind: str, convert: Callable[[Row], Record]) -> li
         return [convert(row) for row in rows]
 
 
-def _the_one(found: list[Record], record_id: int) -> Record:
-    """The record just written, read back; gone means someone deleted it meanwhile."""
-    if not found:
-        raise PlatformNotFound(f"Record {record_id} is not in the shop")
-    return found[0]
+def _date_text(row: Row) -> str:
+    return str(row.get("date_upd") or "")
+
+
+def _at_or_before(row: Row, moment: str | None, last_id: int | None) -> bool:
+    """A row the keyset cursor ``(moment, last_id)`` has already passed."""
+    if moment is None or last_id is None:
+        return False
+    date = _date_text(row)
+    with _malformed("record"):
+        return date < moment or (date == moment and int(row["id"]) <= last_id)
 
 
 def _new_id(created: ET.Element) -> int:

@@ -92,6 +92,23 @@ def prepare_create(node: ET.Element) -> None:
             node.remove(child)
 
 
+def row_from_xml(node: ET.Element) -> dict[str, Any]:
+    """An entity element as the JSON output would give it: plain fields as text,
+    multilingual ones as ``[{"id", "value"}]``, associations as lists of dicts."""
+    row: dict[str, Any] = {}
+    for child in node:
+        languages = child.findall("language")
+        if child.tag == "associations":
+            row[child.tag] = {
+                group.tag: [{leaf.tag: leaf.text or "" for leaf in item} for item in group] for group in child
+            }
+        elif languages:
+            row[child.tag] = [{"id": lang.get("id", ""), "value": lang.text or ""} for lang in languages]
+        else:
+            row[child.tag] = child.text or ""
+    return row
+
+
 def stock_available_id(node: ET.Element) -> int | None:
     """The id of a product's own ``stock_available`` row (``id_product_attribute`` 0)."""
     for row in node.iterfind("./associations/stock_availables/stock_available"):

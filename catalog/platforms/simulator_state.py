@@ -399,18 +399,25 @@ class ShopSimulator:
 
 _DATETIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 _DATE_RANGE = re.compile(rf"\[({_DATETIME}),({_DATETIME})\]")
+_DATE_BOUND = re.compile(rf"([<>])\[({_DATETIME})\]")
 
 
 def _date_range(resource: Resource, name: str, expression: str) -> Callable[[Any], bool] | None:
-    """``[from,to]`` on a date field compared as text, as a shop's SQL ``BETWEEN`` does on an
-    indexed column: same result as :func:`compile_filter` (fixed-width dates sort as text),
-    without its per-value parsing."""
+    """``[from,to]``, ``>[x]`` or ``<[x]`` on a date field compared as text, as a shop's SQL
+    does on an indexed column: same result as :func:`compile_filter` (fixed-width dates sort
+    as text), without its per-value parsing."""
     f = resource.field(name)
-    match = _DATE_RANGE.fullmatch(expression) if f is not None and f.kind == "date" else None
-    if match is None:
+    if f is None or f.kind != "date":
         return None
-    low, high = sorted(match.groups())
-    return lambda value: isinstance(value, str) and low <= value <= high
+    if match := _DATE_RANGE.fullmatch(expression):
+        low, high = sorted(match.groups())
+        return lambda value: isinstance(value, str) and low <= value <= high
+    if match := _DATE_BOUND.fullmatch(expression):
+        operator, bound = match.groups()
+        if operator == ">":
+            return lambda value: isinstance(value, str) and value > bound
+        return lambda value: isinstance(value, str) and value < bound
+    return None
 
 
 def _record_key(records: Mapping[int, Mapping[str, Any]], f: Field) -> Callable[[int], Any]:

@@ -1,14 +1,26 @@
 """Throttles whose rates are read from ``settings.API_THROTTLE_RATES`` at request time."""
 
 import hashlib
+import logging
 
+import redis
 from django.conf import settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class SettingsRateMixin:
     def get_rate(self):
         return settings.API_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view):
+        """Let the request through when the cache (Redis) is down: the API keeps answering."""
+        try:
+            return super().allow_request(request, view)
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("throttle %s skipped: its cache is unavailable (%s)", self.scope, type(exc).__name__)
+            return True
 
 
 class AnonThrottle(SettingsRateMixin, AnonRateThrottle):

@@ -61,7 +61,7 @@ def test_the_admin_action_queues_an_import(client, shop_store, superuser, django
         response = client.post(
             "/admin/catalog/store/", {"action": "import_products", "_selected_action": [shop_store.pk]}, follow=True
         )
-    assert len(sent) == 1
+    assert sent  # the import is queued on commit (other on-commit work, such as events, may follow)
     assert response.status_code == 200
     job = ImportRun.objects.get(store=shop_store)
     assert job.status == JobStatus.SUCCEEDED and job.trigger == "admin"

@@ -9,6 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -137,14 +138,56 @@ def test_iter_products_since_returns_only_changed_products_with_one_stock_reques
     assert "date=1" in stats["recent"][0] and "filter[date_upd]=[" in stats["recent"][0]
 
 
-def test_iter_products_pages_until_a_short_page_oldest_change_first(shop, shop_simulator):
+def _order(products):
+    return [(p.date_upd, p.id) for p in products]
+
+
+def test_iter_products_pages_by_keyset_until_a_short_page(shop, shop_simulator):
     products = list(shop.iter_products(page_size=10))
 
     assert sorted(p.id for p in products) == list(range(1, 26))
-    assert [p.date_upd for p in products] == sorted(p.date_upd for p in products)
+    assert _order(products) == sorted(_order(products))
     pages = requests_of(shop_simulator, "GET /api/products")
-    assert ["limit=0,10" in pages[0], "limit=10,10" in pages[1], "limit=20,10" in pages[2]] == [True] * 3
     assert len(pages) == 3 and sim_stats(shop_simulator)["stock_list"] == 3
+    assert all("limit=0,10" in page for page in pages)  # never an offset
+    assert "filter[date_upd]" not in pages[0]
+    tenth = products[9].date_upd.strftime("%Y-%m-%d %H:%M:%S")
+    assert f"filter[date_upd]=[{tenth}," in unquote(pages[1])
+
+
+def test_a_product_modified_during_the_scan_skips_no_other(shop, shop_simulator):
+    """With offsets, the record after a page would slide into that page once a record of it
+    moved to the end, and never be read."""
+    scan = shop.iter_products(page_size=10)
+    first_page = [next(scan) for _ in range(10)]
+    sim_post(shop_simulator, "mutate", {"products": [first_page[0].id], "fields": {"reference": "MOVED"}})
+    rest = list(scan)
+
+    assert {p.id for p in first_page + rest} == set(range(1, 26))
+    assert rest[-1].id == first_page[0].id and rest[-1].reference == "MOVED"
+
+
+def test_a_second_holding_more_records_than_a_page_is_read_by_id(shop, shop_simulator):
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    sim_post(shop_simulator, "mutate", {"products": list(range(1, 26)), "fields": {"reference": "BULK"}})
+    sim_post(shop_simulator, "reset_stats")
+
+    changed = list(shop.iter_products(since=since, page_size=10))
+
+    assert sorted(p.id for p in changed) == list(range(1, 26)) and len(changed) == 25
+    assert _order(changed) == sorted(_order(changed))
+    pages = [unquote(line) for line in requests_of(shop_simulator, "GET /api/products")]
+    assert any("filter[id]=>[" in page for page in pages)
+    assert len(pages) <= 6
+
+
+def test_a_scan_resumes_after_its_last_record(shop, shop_simulator):
+    everything = list(shop.iter_products(page_size=10))
+    stop = everything[12]
+
+    resumed = list(shop.iter_products(since=stop.date_upd, after_id=stop.id, page_size=10))
+
+    assert [p.id for p in resumed] == [p.id for p in everything[13:]]
 
 
 # Images
@@ -256,12 +299,34 @@ def test_update_inventory_only_touches_the_stock_row(shop, shop_simulator):
     assert stats["stock_put"] == 1 and stats.get("product_put", 0) == 0
 
 
+def test_an_update_is_built_from_the_shops_answers_without_reading_again(shop, shop_simulator):
+    updated = shop.update_product(6, {"price": "7.25", "title": "Mug", "inventory": 11})
+
+    stats = sim_stats(shop_simulator)
+    assert (stats["product_get"], stats["product_put"], stats["stock_get"], stats["stock_put"]) == (1, 1, 1, 1)
+    assert stats["total"] == 4 and stats.get("products_list", 0) == 0 and stats.get("stock_list", 0) == 0
+    assert updated == shop.fetch_products([6])[0]
+    assert (updated.name, updated.price, updated.quantity) == ("Mug", Decimal("7.25"), 11)
+
+
+def test_an_update_without_stock_takes_two_requests(shop, shop_simulator):
+    before = shop.fetch_products([7])[0]
+    sim_post(shop_simulator, "reset_stats")
+
+    updated = shop.update_product(7, {"description": "Stoneware."})
+
+    assert sim_stats(shop_simulator)["total"] == 2
+    assert updated == shop.fetch_products([7])[0]
+    assert updated.quantity == before.quantity and updated.date_upd > before.date_upd
+
+
 def test_create_product(shop, shop_simulator):
     product = shop.create_product(
         {"title": "Teapot", "price": "30", "inventory": 8, "sku": "TEA-1", "description": "Cast iron."}
     )
     state = raw(shop_simulator, "products", product.id)
     assert product.id == 26 and product.quantity == 8 and product.active
+    assert product == shop.fetch_products([26])[0]
     assert state["name"] == {"1": "Teapot", "2": "Teapot"} and state["link_rewrite"]["1"] == "teapot"
     assert state["reference"] == "TEA-1" and state["state"] == "1"
 
@@ -278,12 +343,15 @@ def test_customers_are_read_updated_and_created(shop, shop_simulator):
     customers = shop.fetch_customers([2, 1])
     assert [c.id for c in customers] == [2, 1] and all("@" in c.email for c in customers)
 
+    sim_post(shop_simulator, "reset_stats")
     updated = shop.update_customer(1, {"email": "ada@example.org", "last_name": "Lovelace"})
     assert (updated.email, updated.last_name) == ("ada@example.org", "Lovelace")
+    assert sim_stats(shop_simulator)["total"] == 2 and updated == shop.fetch_customers([1])[0]
     assert raw(shop_simulator, "customers", 1)["firstname"] == customers[1].first_name
 
     created = shop.create_customer({"email": "new@example.org", "first_name": "New", "last_name": "Comer"})
     assert created.id == 11 and created.active and created.email == "new@example.org"
+    assert created == shop.fetch_customers([11])[0]
     assert len(list(shop.iter_customers(page_size=4))) == 11
 
 

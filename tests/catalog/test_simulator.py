@@ -116,6 +116,13 @@ def test_filter_forms(api, shop_simulator):
     inside = list_ids(api, date="1", **{"filter[date_upd]": between})
     assert {3, 9} <= set(inside)  # BETWEEN is inclusive at both ends
 
+    middle = dates[0][0]
+    after = list_ids(api, date="1", **{"filter[date_upd]": f">[{middle}]"})
+    before = list_ids(api, date="1", **{"filter[date_upd]": f"<[{middle}]"})
+    at = list_ids(api, date="1", **{"filter[date_upd]": f"[{middle},{middle}]"})
+    assert dates[0][1] in at and dates[1][1] in after and dates[0][1] not in after + before  # strict bounds
+    assert sorted(after + before + at) == list(range(1, 26))
+
     assert list_ids(api, **{"filter[id]": "[3|5|7]"}) == [3, 5, 7]
     assert list_ids(api, **{"filter[id]": "![1|2]", "limit": "2"}) == [3, 4]
     assert list_ids(api, **{"filter[name]": "%[duit 1]%"}) == [1, *range(10, 20)]

@@ -290,6 +290,17 @@ def test_resolving_with_apply_to_similar_and_create_rule(client, shop_store, sim
     job = services.run_sync_now(shop_store)
     assert job.counters["records_updated"] == 0  # both sides already hold the chosen values
 
+    # The rule created from the conflict now settles the next price conflict: the newer side wins.
+    product = Product.objects.get(pk=first.record_pk)
+    sim_post(sim, "mutate", {"products": [product.id_origin], "fields": {"price": "41.000000"}})
+    product.price = "42.000000"
+    product.save()  # after the shop's edit: the platform's value is the newest
+    assert services.run_sync_now(shop_store).status == "succeeded"
+    assert sim_get(sim, f"products/{product.id_origin}")["price"] == "42.000000"
+    settled = SyncConflict.objects.filter(store=shop_store, record_pk=product.pk).latest("id")
+    assert (settled.status, settled.resolution) == ("resolved", "rule:products_price_newest_wins")
+    assert not SyncConflict.objects.filter(store=shop_store, status="pending").exists()
+
 
 def test_resolving_with_the_platform_value_or_a_custom_value_writes_the_shop(client, shop_store, sim):
     first, second, _ = manual_conflicts(shop_store, sim)

@@ -245,16 +245,44 @@ def test_incremental_reads_only_changes_and_full_reads_everything(shop_store, si
     settings.STORESYNC_PAGE_SIZE = 3
     synced(shop_store)
     sim_post(sim, "reset_stats")
-    sync(shop_store, sync_type="full")
-    full_pages = sim_stats(sim)["products_list"]
+    full = sync(shop_store, sync_type="full")
+    full_pages, served = sim_stats(sim)["products_list"], sim_stats(sim)["products_list_rows"]
     assert full_pages >= 8 / 3
+    # Every record, and a few read again where a page ends (keyset pages restart at its second).
+    assert 8 <= served <= 8 + full_pages and full.entity_results["products"]["records_synced"] == 8
     mutate(sim, 2, price="12.000000")
     sim_post(sim, "reset_stats")
     job = sync(shop_store)
     # One page from the watermark (the product just changed, and the last one seen before).
     assert sim_stats(sim)["products_list"] == 1 < full_pages
+    served = sim_stats(sim)["products_list_rows"]
+    assert 1 <= served <= 2 and sim_stats(sim)["stock_list_rows"] == served  # stock for those only
     assert job.entity_results["products"]["records_synced"] <= 2
     assert platform_product(shop_store, 2).price == Decimal("12")
+
+
+def test_a_product_changed_in_the_shop_during_a_sync_is_not_skipped(shop_store, sim, settings, monkeypatch):
+    """The shop is read by keyset: a record changed mid-scan moves behind the cursor and is
+    read again; with offsets, the record after the first page would slide into it, unread."""
+    from storesync import engine
+
+    settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3
+    synced(shop_store)
+    order = sorted(range(1, 9), key=lambda i: (shop_time(sim, i), i))
+    original, batches = engine.EntitySync.store_batch, []
+
+    def store_batch(self, remotes, checkpoint):
+        if not batches:  # a clerk edits the first record read while the sync runs
+            mutate(sim, order[0], price="77.000000")
+        batches.append([remote.id for remote in remotes])
+        return original(self, remotes, checkpoint)
+
+    monkeypatch.setattr(engine.EntitySync, "store_batch", store_batch)
+    sync(shop_store, sync_type="full")
+
+    seen = [shop_id for batch in batches for shop_id in batch]
+    assert seen == [*order, order[0]]
+    assert platform_product(shop_store, order[0]).price == Decimal("77")
 
 
 def test_transient_shop_errors_are_retried(shop_store, sim):
@@ -329,3 +357,31 @@ def test_invalid_values_are_not_written(shop_store, sim):
     assert shop(sim, 2)["name"]["1"] != ""
     off = services.run_sync_now(shop_store, sync_type="full", options={"validate_data": False})
     assert off.status == "partial"  # the shop refuses an empty name itself
+
+
+def test_a_pause_stops_a_running_job_after_its_batch_and_a_resume_loses_nothing(shop_store, sim, settings,
+                                                                                 monkeypatch):
+    from storesync import engine
+
+    settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3
+    synced(shop_store)
+    for shop_id in range(1, 9):
+        mutate(sim, shop_id, price=f"{shop_id}1.000000")
+    original, batches = engine.EntitySync.store_batch, []
+
+    def store_batch(self, remotes, checkpoint):
+        if not batches:
+            services.pause_sync(shop_store)  # an operator pauses while the first batch runs
+        batches.append(len(remotes))
+        return original(self, remotes, checkpoint)
+
+    monkeypatch.setattr(engine.EntitySync, "store_batch", store_batch)
+    job = services.run_sync_now(shop_store)
+    assert job.status == "cancelled" and batches == [3]
+    assert sum(platform_product(shop_store, i).price == Decimal(f"{i}1") for i in range(1, 9)) == 3
+
+    monkeypatch.setattr(engine.EntitySync, "store_batch", original)
+    services.resume_sync(shop_store)
+    resumed = sync(shop_store)
+    assert resumed.status == "succeeded"
+    assert all(platform_product(shop_store, i).price == Decimal(f"{i}1") for i in range(1, 9))

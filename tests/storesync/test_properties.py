@@ -12,7 +12,8 @@ sync:
 
 The first machine drives the pure merge core (``storesync.merge``) over an in-memory model
 of both sides: at least 500 schedules, fast. The second drives the real engine against
-the shop simulator over HTTP and the database, for fewer schedules.
+the shop simulator over HTTP and the database, for fewer schedules, with pauses and a
+worker dying between a batch's shop writes and its commit, its message then redelivered.
 """
 
 from __future__ import annotations
@@ -198,10 +199,15 @@ def test_merge_core_schedules():
 # End to end: the engine, the shop simulator over HTTP and the database.
 
 
+class WorkerLost(BaseException):
+    """A worker dying mid-task: not an ``Exception``, so nothing in the task catches it."""
+
+
 class EngineModel(RuleBasedStateMachine):
     """The same schedules through the real engine (fewer of them: each sync is real I/O)."""
 
     store_factory = None  # set by the test: () -> (store, simulator handle)
+    crashes = 0  # schedules in which a worker died mid-job (checked by the test)
 
     @initialize(strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority",
                                           "manual_resolution"]))
@@ -265,11 +271,56 @@ class EngineModel(RuleBasedStateMachine):
     @rule(full=st.booleans())
     def sync(self, full):
         from storesync import services
-        from storesync.models import SyncConflict, SyncRecordState
-        from tests.plugins.simulator import sim_stats
+        from storesync.models import SyncRecordState
 
         bases = {state.shop_id: state.base for state in SyncRecordState.objects.filter(store=self.store)}
         job = services.run_sync_now(self.store, sync_type="full" if full else "incremental")
+        self.check(job, bases)
+
+    @rule(edits=st.lists(edit_steps, min_size=1, max_size=3), full=st.booleans(), crash_at=st.integers(1, 3))
+    def sync_redelivered_after_a_crash(self, edits, full, crash_at):
+        """The worker dies after a batch's shop writes, before its database commit (the
+        ``crash_at``-th commit of sync states); the broker hands the same message out again.
+        The redelivered task finishes the job, and writes no record to the shop twice."""
+        from django.db import connection
+
+        from storesync import runner, services
+        from storesync.models import SyncRecordState
+        from tests.plugins.simulator import sim_post, sim_stats
+
+        self.edit(edits)
+        bases = {state.shop_id: state.base for state in SyncRecordState.objects.filter(store=self.store)}
+        job = services.trigger_sync(self.store, sync_type="full" if full else "incremental", send=False)
+        sim_post(self.sim, "reset_stats")
+        commits = iter(range(1, 100))
+
+        def die_at_commit(execute, sql, params, many, context):
+            if sql.lstrip().startswith('INSERT INTO "storesync_syncrecordstate"') and next(commits) == crash_at:
+                raise WorkerLost()
+            return execute(sql, params, many, context)
+
+        crashed = False
+        with connection.execute_wrapper(die_at_commit):
+            try:
+                runner.execute_job(job.pk, "message-1")
+            except WorkerLost:
+                crashed = True
+        job.refresh_from_db()
+        if crashed:
+            assert job.status == "running"
+            type(self).crashes += 1
+            runner.execute_job(job.pk, "message-1")  # the same message, redelivered
+            job.refresh_from_db()
+            assert job.attempts == 2
+        puts = [line.split("?")[0] for line in sim_stats(self.sim)["recent"] if line.startswith("PUT /api/products/")]
+        assert len(puts) == len(set(puts)), puts  # no record written twice
+        self.check(job, bases)
+
+    def check(self, job, bases):
+        from storesync import services
+        from storesync.models import SyncConflict
+        from tests.plugins.simulator import sim_stats
+
         assert job.status == "succeeded", (job.message, job.errors)
         store, platform = self.values()
         pending = set(SyncConflict.objects.filter(store=self.store, status="pending").values_list("record_pk",
@@ -303,6 +354,7 @@ def test_engine_schedules_against_the_simulator(make_store, settings):
     from catalog.platforms.simulator import run_in_thread
 
     settings.STORESYNC_WRITE_CONCURRENCY = 1
+    settings.STORESYNC_BATCH_SIZE = 1  # a batch per record: a crash can fall between any two
     counter = iter(range(10_000))
 
     def factory():
@@ -312,10 +364,12 @@ def test_engine_schedules_against_the_simulator(make_store, settings):
         return store, sim
 
     EngineModel.store_factory = staticmethod(factory)
+    EngineModel.crashes = 0
     run_state_machine_as_test(
         EngineModel,
         settings=settings_for_engine(),
     )
+    assert EngineModel.crashes > 0  # the redelivery path was exercised
 
 
 def settings_for_engine():

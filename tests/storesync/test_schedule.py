@@ -40,10 +40,15 @@ def finish_all() -> None:
         finish_job(job, status=JobStatus.SUCCEEDED)
 
 
-def test_one_periodic_task_runs_the_dispatcher_every_minute():
+def test_one_periodic_task_runs_the_dispatcher_every_minute(stores, make_store, sim):
     task = PeriodicTask.objects.get(task="storesync.tasks.dispatch_due_syncs")
     assert task.enabled and task.interval.every == 60 and task.interval.period == "seconds"
-    assert PeriodicTask.objects.filter(task__startswith="storesync.").count() == 1
+    # Not one periodic task per store: configuring and scheduling another store adds none.
+    periodic = PeriodicTask.objects.count()
+    extra = make_store("extra", platform="prestashop", platform_url=sim.url, platform_api_key=sim.api_key)
+    configure(extra, products={}, frequency="high")
+    assert "extra" in queued(T0)
+    assert PeriodicTask.objects.count() == periodic
 
 
 def test_stores_are_queued_when_their_frequency_says_so(stores):

@@ -14,6 +14,7 @@ from catalog.models import Product
 from config.celery import app as celery_app
 from config.jobs import wait_for_job
 from storesync import services
+from storesync.selectors import job_detail
 from tests.plugins.services import require_postgres, require_redis
 from tests.plugins.simulator import sim_get, sim_post, sim_stats
 from tests.plugins.worker import WorkerProcess, worker_env
@@ -84,6 +85,10 @@ def test_a_worker_killed_mid_job_finishes_it_after_redelivery_without_writing_tw
     killed_at = sim_stats(sim).get("product_put", 0)
     job.refresh_from_db()
     assert job.status == "running" and 6 <= killed_at < 24
+    # Progress was reported while it ran: the first batch of 4 was committed before the next one's writes.
+    progress = job_detail(job)["progress"]
+    assert progress["records_processed"] >= 4 and progress["percentage"] > 0
+    assert progress["current_entity"] == "products"
     time.sleep(3.5)  # past the visibility timeout: the restarted worker takes the message back
     fragile_worker.start()
 
@@ -98,3 +103,27 @@ def test_a_worker_killed_mid_job_finishes_it_after_redelivery_without_writing_tw
         assert raw["price"] == f"{product.price:.6f}" and int(raw["quantity"]) == product.inventory
     # Records of the interrupted batch whose writes landed are found equal on replay: not counted again.
     assert 24 - 4 <= job.entity_results["products"]["records_updated"] <= 24
+
+
+def test_priorities_travel_as_celery_message_priorities(db, make_store, sim, django_capture_on_commit_callbacks):
+    """``high``, ``normal`` and ``low`` become Celery priorities 0, 3 and 6: on Redis, kombu keeps
+    one list per priority step and a worker drains the lower numbers first."""
+    import redis
+    from django.conf import settings as django_settings
+
+    require_redis()
+    queue = f"test-priority-{uuid.uuid4().hex[:8]}"
+    lists = {"high": queue, "normal": f"{queue}\x06\x163", "low": f"{queue}\x06\x166"}
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    previous_queue, previous_eager = celery_app.conf.task_default_queue, celery_app.conf.task_always_eager
+    celery_app.conf.task_default_queue, celery_app.conf.task_always_eager = queue, False
+    try:
+        for priority in ("low", "high", "normal"):
+            store = shop_store_for(make_store, sim, code=f"prio-{priority}")
+            configure(store, products={})
+            with django_capture_on_commit_callbacks(execute=True):
+                services.trigger_sync(store, priority=priority)
+        assert {name: broker.llen(key) for name, key in lists.items()} == {"high": 1, "normal": 1, "low": 1}
+    finally:
+        broker.delete(*lists.values())
+        celery_app.conf.task_default_queue, celery_app.conf.task_always_eager = previous_queue, previous_eager

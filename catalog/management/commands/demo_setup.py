@@ -56,6 +56,11 @@ class Command(BaseCommand):
             f"  product images: {figures['downloaded']} downloaded, {figures['fallback']} fallback, "
             f"{figures['unchanged']} unchanged"
         )
+        from photosync.edge.demo import run_demo_pass
+
+        edge = run_demo_pass(store)
+        self.stdout.write(f"  head office -> edge: {edge.summary.line()}; edge coverage "
+                          f"{edge.coverage.synced}/{edge.coverage.photos} confirmed ({edge.root})")
         from nasync.config import load_config
         from nasync.services import ensure_demo_documents
 

@@ -1,0 +1,304 @@
+"""Spec 001: the photo list, the binary download and the status report of the edges."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from config.api.exceptions import ApiError, ErrorCode
+from config.api.permissions import LettersRequired
+from config.api.stores import get_visible_store
+from config.api.throttling import AnonThrottle, SettingsRateMixin
+from photosync import distribution, storage
+from photosync.api import distribution_serializers as schema
+from photosync.models import ProductPhoto
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 100
+RENDITIONS = ("thumb", "medium")
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, ErrorCode.VALIDATION_ERROR, message)
+
+
+def _integer(params, name: str, default: int, low: int, high: int | None = None) -> int:
+    text = params.get(name)
+    if text is None or text == "":
+        return default
+    if not re.fullmatch(r"\d{1,9}", text.strip()):
+        raise _bad(f"{name} must be a whole number" + (f" from {low} to {high}" if high else f" of at least {low}"))
+    value = int(text)
+    if value < low or (high is not None and value > high):
+        raise _bad(f"{name} must be from {low} to {high}" if high else f"{name} must be at least {low}")
+    return value
+
+
+def _store(request):
+    return get_visible_store(request.user, request.query_params.get("store_id"), param="store_id")
+
+
+STORE_ID = OpenApiParameter(
+    "store_id", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True,
+    description="The store's UUID (its integer id is accepted too).",
+)
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(schema.ErrorSerializer, description=description)
+
+
+class PhotoListView(APIView):
+    """GET /sync/product-photos/: a store's photos for its edge."""
+
+    permission_classes = [LettersRequired("photosync.ProductPhoto", "R")]
+
+    @extend_schema(
+        operation_id="sync_product_photos_list",
+        summary="List a store's product photos (full or incremental)",
+        description=(
+            "Ordered by updated_at then id. With `since`, photos deleted since then come back as tombstones "
+            "(`deleted: true`). Pass `server_time` as the next `since`; page with `offset` (the spec's) or "
+            "`cursor=next_cursor` (keyset, stable while photos change)."
+        ),
+        parameters=[
+            STORE_ID,
+            OpenApiParameter("since", OpenApiTypes.DATETIME, OpenApiParameter.QUERY,
+                             description="ISO 8601: only photos changed or deleted since then."),
+            OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="1 to 1000, default 100."),
+            OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Default 0."),
+            OpenApiParameter("cursor", OpenApiTypes.STR, OpenApiParameter.QUERY,
+                             description="next_cursor of the previous page (instead of offset)."),
+        ],
+        responses={
+            200: schema.PhotoListResponseSerializer,
+            400: _error("store_id is required; malformed since, limit, offset or cursor."),
+            404: _error("Store not found (or not one of the caller's stores)."),
+        },
+    )
+    def get(self, request):
+        params = request.query_params
+        store = _store(request)
+        since = None
+        if params.get("since", "") != "":
+            since = distribution.parse_timestamp(params["since"])
+            if since is None:
+                raise _bad("since must be an ISO 8601 timestamp, e.g. 2026-02-03T10:00:00Z")
+        limit = _integer(params, "limit", DEFAULT_LIMIT, 1, distribution.MAX_LIMIT)
+        offset = _integer(params, "offset", 0, 0)
+        cursor = params.get("cursor") or None
+        if cursor and offset:
+            raise _bad("pass either cursor or offset, not both")
+        try:
+            page = distribution.list_photos(store, since=since, limit=limit, offset=offset, cursor=cursor)
+        except distribution.InvalidCursor as exc:
+            raise _bad(str(exc)) from None
+        data = {
+            "photos": [schema.photo_item(photo, request) for photo in page.photos],
+            "total": page.total,
+            "has_more": page.has_more,
+            "next_offset": page.next_offset,
+            "next_cursor": page.next_cursor,
+            "server_time": page.server_time.isoformat().replace("+00:00", "Z"),
+        }
+        return Response({"status": "success", "data": data})
+
+
+class JsonErrorsNegotiation(BaseContentNegotiation):
+    """The download answers bytes; its errors are JSON whatever the client accepts."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(start, end) of a single ``bytes=`` range; None to answer the whole object. An
+    unsatisfiable range raises 416."""
+    match = RANGE.match(header.strip().replace(" ", ""))
+    if not match or (not match[1] and not match[2]):
+        return None  # several ranges or another unit: answering 200 with everything is allowed
+    if not match[1]:
+        length = int(match[2])
+        if length == 0:
+            raise ApiError(416, ErrorCode.VALIDATION_ERROR, "Range not satisfiable", {"size": size})
+        return max(0, size - length), size - 1
+    start = int(match[1])
+    end = min(int(match[2]), size - 1) if match[2] else size - 1
+    if start >= size or start > end:
+        raise ApiError(416, ErrorCode.VALIDATION_ERROR, "Range not satisfiable", {"size": size})
+    return start, end
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    tags = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+class PhotoDownloadThrottle(SettingsRateMixin, UserRateThrottle):
+    """Downloads have their own budget per user (THROTTLE_PHOTO_DOWNLOAD)."""
+
+    scope = "photo_download"
+
+
+class PhotoDownloadView(APIView):
+    """GET /sync/product-photos/<photo_id>/download/: the photo's bytes, streamed."""
+
+    permission_classes = [LettersRequired("photosync.ProductPhoto", "R")]
+    throttle_classes = [AnonThrottle, PhotoDownloadThrottle]
+    content_negotiation_class = JsonErrorsNegotiation
+
+    @extend_schema(
+        operation_id="sync_product_photos_download",
+        summary="Download a photo's bytes (or a rendition)",
+        description=(
+            "Streams the original with X-Checksum (MD5) and X-Version. ETag is the checksum: If-None-Match "
+            "answers 304. A single `Range: bytes=` answers 206 (resume an interrupted download; If-Range "
+            "honoured). `rendition=thumb|medium` answers that WebP rendition (ETag `<checksum>-<rendition>`)."
+        ),
+        parameters=[
+            OpenApiParameter("photo_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+            STORE_ID,
+            OpenApiParameter("rendition", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=list(RENDITIONS)),
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The bytes."),
+            (206, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="A byte range."),
+            304: OpenApiResponse(description="If-None-Match matched the ETag."),
+            400: _error("store_id is required; unknown rendition."),
+            404: _error("Store not found; photo not found (another store's, deleted, or a malformed id)."),
+            416: _error("Range not satisfiable."),
+        },
+    )
+    def get(self, request, photo_id: str):
+        store = _store(request)
+        rendition = request.query_params.get("rendition") or None
+        if rendition is not None and rendition not in RENDITIONS:
+            raise _bad(f"rendition must be one of {', '.join(RENDITIONS)}")
+        photo = _live_photo(store, photo_id)
+        if rendition:
+            info = photo.renditions.get(rendition) or {}
+            if not info.get("key"):
+                raise ApiError(404, ErrorCode.NOT_FOUND, "Rendition not found")
+            key, size, content_type = info["key"], int(info.get("size") or 0), "image/webp"
+            size = size or storage.default_storage.size(key)
+            etag, filename = f'"{photo.checksum}-{rendition}"', _rendition_name(photo.filename, rendition)
+        else:
+            key, size, content_type = photo.object_key, photo.size, photo.content_type
+            etag, filename = f'"{photo.checksum}"', photo.filename
+        headers = {"ETag": etag, "X-Version": str(photo.version), "Accept-Ranges": "bytes",
+                   "Cache-Control": "private, max-age=0"}
+        if not rendition:
+            headers["X-Checksum"] = photo.checksum
+        if _etag_matches(request.headers.get("If-None-Match", ""), etag):
+            return HttpResponse(status=304, headers=headers)
+        byte_range = None
+        if "Range" in request.headers and _if_range_holds(request.headers.get("If-Range"), etag):
+            byte_range = _byte_range(request.headers["Range"], size)
+        start, end = byte_range or (0, size - 1)
+        try:
+            chunks = storage.stream_object(key, start, end if byte_range else None)
+        except Exception as exc:  # the spec's 500: storage unreachable or the object missing
+            logger.exception("could not open %s for download", key)
+            raise ApiError(500, ErrorCode.INTERNAL_ERROR, "Internal server error",
+                           f"Failed to download image: {type(exc).__name__}") from None
+        response = StreamingHttpResponse(
+            _streamed(request, chunks),
+            status=206 if byte_range else 200, content_type=content_type, headers=headers,
+        )
+        response["Content-Length"] = str(end - start + 1)
+        response["Content-Disposition"] = f'attachment; filename="{_quoted(filename)}"'
+        if byte_range:
+            response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        return response
+
+
+def _streamed(request, chunks: Iterator[bytes]):
+    """Under ASGI an async iterator (Django would otherwise read a sync one whole into memory)."""
+    if isinstance(request._request, ASGIRequest):
+        return _async_chunks(chunks)
+    return chunks
+
+
+async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    pull = sync_to_async(next, thread_sensitive=False)
+    try:
+        while (chunk := await pull(chunks, None)) is not None:
+            yield chunk
+    finally:
+        await sync_to_async(chunks.close, thread_sensitive=False)()
+
+
+def _if_range_holds(header: str | None, etag: str) -> bool:
+    return header is None or header.strip() == etag
+
+
+def _live_photo(store, photo_id: str) -> ProductPhoto:
+    try:
+        pk = uuid.UUID(str(photo_id))
+    except ValueError:
+        raise ApiError(404, ErrorCode.NOT_FOUND, "Photo not found") from None
+    photo = ProductPhoto.objects.filter(pk=pk, store=store, deleted_at__isnull=True).first()
+    if photo is None:
+        raise ApiError(404, ErrorCode.NOT_FOUND, "Photo not found")
+    return photo
+
+
+def _rendition_name(filename: str, rendition: str) -> str:
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    return f"{stem}_{rendition}.webp"
+
+
+def _quoted(filename: str) -> str:
+    return "".join(c for c in filename if c.isprintable() and c not in '"\\\r\n') or "photo"
+
+
+class StatusReportView(APIView):
+    """POST /sync/product-photos/status/: what the edge holds."""
+
+    permission_classes = [LettersRequired("photosync.EdgeStatusReport", "C")]
+
+    @extend_schema(
+        operation_id="sync_product_photos_status",
+        summary="Report the edge's sync status per photo",
+        description=(
+            "Validated as a whole (status synced|failed|pending, photo ids of that store, at most 1000 items): "
+            "an invalid batch answers 400 listing the bad items in detail.items and records nothing. "
+            "Idempotent: one report per (store, photo), the last one wins. An optional `version` per item "
+            "names the photo version the report is about (default: the current one)."
+        ),
+        request=schema.StatusRequestSerializer,
+        responses={
+            200: schema.StatusResponseSerializer,
+            400: _error("store_id is required; invalid sync_batch (detail.items)."),
+            404: _error("Store not found."),
+        },
+    )
+    def post(self, request):
+        body = request.data
+        if not isinstance(body, dict):
+            raise _bad("The body must be a JSON object with store_id and sync_batch")
+        store = get_visible_store(request.user, body.get("store_id"), param="store_id")
+        try:
+            count = distribution.record_status_reports(store, body.get("sync_batch"), user=request.user)
+        except distribution.InvalidBatch as exc:
+            raise ApiError(400, ErrorCode.VALIDATION_ERROR, exc.message, {"items": exc.items} if exc.items else None)
+        return Response({"status": "success", "message": f"Sync status updated for {count} photos"})

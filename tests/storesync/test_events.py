@@ -1,0 +1,251 @@
+"""The sync event stream end to end: a real uvicorn serving the ASGI app, real WebSocket
+clients (websockets), channels-redis, and a real Celery worker running the jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from rest_framework_simplejwt.tokens import RefreshToken
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from catalog.models import Product
+from catalog.roles import Role
+from config.jobs import JobStatus, record_progress
+from nasync.services import nas_sync_now
+from photosync.services import start_image_sync
+from storesync import services
+from storesync.models import StoreSyncJob
+from tests.plugins.services import require_postgres, require_redis
+from tests.plugins.simulator import sim_post
+from tests.plugins.worker import ARTIFACTS, worker_env
+from tests.storesync.conftest import configure
+
+pytestmark = pytest.mark.worker
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_server_url(django_db_setup, django_db_blocker):
+    """uvicorn running config.asgi against the test database and Redis."""
+    with django_db_blocker.unblock():
+        require_postgres()
+        require_redis()
+    port = free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / "uvicorn-events.log", "ab")  # noqa: SIM115
+    env = worker_env("unused", ALLOWED_HOSTS="127.0.0.1,localhost")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--lifespan", "off", "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2],
+        start_new_session=True,
+    )
+    log.close()
+    deadline = time.monotonic() + 30
+    while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start; see var/test-artifacts/uvicorn-events.log")
+        time.sleep(0.1)
+    yield f"ws://127.0.0.1:{port}"
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)  # graceful: open streams and the layer's blocking reads end first
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def token_for(user) -> str:
+    return str(RefreshToken.for_user(user).access_token)
+
+
+def stream(base: str, store, user=None, token: str | None = None):
+    token = token if token is not None else token_for(user)
+    query = f"?token={token}" if token else ""
+    return connect(f"{base}/api/v1/stores/{store.pk}/sync/events/stream{query}", open_timeout=10)
+
+
+def read_until(ws, event: str, sync_id: str | None = None, timeout: float = 60) -> list[dict]:
+    """Messages up to and including the first ``event`` (of ``sync_id`` when given)."""
+    messages = []
+    deadline = time.monotonic() + timeout
+    while True:
+        message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        messages.append(message)
+        if message["event"] == event and (sync_id is None or message["data"].get("sync_id") == sync_id):
+            return messages
+
+
+def nothing_for(ws, seconds: float) -> bool:
+    try:
+        ws.recv(timeout=seconds)
+    except TimeoutError:
+        return True
+    return False
+
+
+@pytest.fixture
+def two_stores(hub_worker, make_store, make_shop_simulator, make_user):
+    sim_a = make_shop_simulator(products=40, customers=0, orders=0)
+    sim_b = make_shop_simulator(products=5, customers=0, orders=0)
+    store_a = make_store("a", platform="prestashop", platform_url=sim_a.url, platform_api_key=sim_a.api_key)
+    store_b = make_store("b", platform="prestashop", platform_url=sim_b.url, platform_api_key=sim_b.api_key)
+    configure(store_a, products={})
+    configure(store_b, products={})
+    viewer_a = make_user("viewer-a", role=Role.VIEWER, stores=[store_a])
+    viewer_b = make_user("viewer-b", role=Role.VIEWER, stores=[store_b])
+    return store_a, store_b, viewer_a, viewer_b, sim_a
+
+
+def test_a_worker_job_streams_started_progress_conflicts_and_completed_to_its_store_only(
+    two_stores, live_server_url
+):
+    store_a, store_b, viewer_a, viewer_b, sim_a = two_stores
+    # A platform record that differs from the shop without a base: a conflict on the first sync.
+    Product.objects.create(store=store_a, id_origin=3, name="Platform title", price="1.00")
+    sim_post(sim_a, "config", {"latency_ms": 20})
+    with stream(live_server_url, store_a, viewer_a) as ws_a, stream(live_server_url, store_b, viewer_b) as ws_b:
+        job = services.trigger_sync(store_a, sync_type="full")  # autocommit: sent to the worker at once
+        messages = read_until(ws_a, "sync_completed", str(job.pk))
+        assert nothing_for(ws_b, 1.0)  # the other store's client got nothing of it
+    mine = [m for m in messages if m["data"].get("sync_id") == str(job.pk)]
+    names = [m["event"] for m in mine]
+    assert names[0] == "sync_started" and names[-1] == "sync_completed"
+    assert "sync_progress" in names and "conflict_detected" in names
+    started = mine[0]["data"]
+    assert started["entity_type"] == "products" and started["trigger"] == "manual" and started["kind"] == "store_sync"
+    progress = [m["data"] for m in mine if m["event"] == "sync_progress"]
+    assert {"progress", "records_processed", "records_total"} <= set(progress[0])
+    values = [p["progress"] for p in progress]
+    assert values == sorted(values)
+    completed = mine[-1]["data"]
+    job.refresh_from_db()
+    assert completed["status"] == "success" and completed["records_synced"] == job.items_processed == 40
+    assert completed["duration"].endswith("s")
+    conflict = next(m["data"] for m in mine if m["event"] == "conflict_detected")
+    assert conflict["entity_type"] == "products" and conflict["entity_id"] and conflict["field"]
+
+
+def test_a_client_connecting_mid_job_gets_the_current_state_first(two_stores, live_server_url):
+    store_a, _, viewer_a, _, sim_a = two_stores
+    sim_post(sim_a, "config", {"latency_ms": 150})
+    job = services.trigger_sync(store_a, sync_type="full")
+    deadline = time.monotonic() + 30
+    while StoreSyncJob.objects.get(pk=job.pk).status != JobStatus.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with stream(live_server_url, store_a, viewer_a) as ws:
+        first, second = json.loads(ws.recv(timeout=10)), json.loads(ws.recv(timeout=10))
+        assert first["event"] == "sync_started" and first["snapshot"] is True
+        assert first["data"]["sync_id"] == str(job.pk)
+        assert second["event"] == "sync_progress" and second["snapshot"] is True
+        sim_post(sim_a, "config", {"latency_ms": 0})
+        read_until(ws, "sync_completed", str(job.pk))
+
+
+def test_refused_handshakes(two_stores, live_server_url, make_user):
+    store_a, store_b, viewer_a, _, _ = two_stores
+    nobody = make_user("no-role", stores=[store_a])  # a member without the R permission
+    cases = [
+        dict(token=""),  # no token
+        dict(token="not-a-jwt"),
+        dict(user=viewer_a, store=store_b),  # a store the user is not a member of
+        dict(user=nobody),
+    ]
+    for case in cases:
+        with pytest.raises(InvalidStatus) as refused:
+            with stream(live_server_url, case.get("store", store_a), case.get("user"), token=case.get("token")):
+                pass
+        assert refused.value.response.status_code == 403, case
+    missing = StoreSyncJob  # an unknown store is refused the same way
+    with pytest.raises(InvalidStatus):
+        ws_url = f"{live_server_url}/api/v1/stores/{uuid.uuid4()}/sync/events/stream?token={token_for(viewer_a)}"
+        with connect(ws_url, open_timeout=10):
+            pass
+    assert missing
+
+
+def test_image_syncs_and_nas_runs_publish_on_the_same_stream(two_stores, live_server_url):
+    store_a, _, viewer_a, _, _ = two_stores
+    with stream(live_server_url, store_a, viewer_a) as ws:
+        run = start_image_sync(store_a)
+        images = read_until(ws, "sync_completed", str(run.pk))
+        kinds = {(m["event"], m["data"]["kind"]) for m in images if m["data"].get("sync_id") == str(run.pk)}
+        assert ("sync_started", "image_sync") in kinds and ("sync_progress", "image_sync") in kinds
+        nas = nas_sync_now()  # no NAS configured here: the run fails, and says so on the stream
+        messages = read_until(ws, "sync_failed", str(nas.pk), timeout=20)
+        failed = messages[-1]["data"]
+        assert failed["kind"] == "nas_sync" and failed["status"] == "failed" and failed["store_id"] is None
+
+
+def test_progress_events_are_throttled_per_job(hub_worker, live_server_url, make_store, make_user, settings):
+    settings.STORESYNC_EVENT_PROGRESS_INTERVAL = 0.25
+    store = make_store("t")
+    viewer = make_user("viewer-t", role=Role.VIEWER, stores=[store])
+    job = StoreSyncJob.objects.create(kind="store_sync", store=store, lock_key=f"t:{uuid.uuid4()}",
+                                      status=JobStatus.RUNNING, entities=["products"])
+    with stream(live_server_url, store, viewer) as ws:
+        started = time.monotonic()
+        for _ in range(100):  # 100 progress reports in about a second
+            record_progress(job, total=100, processed=1)
+            time.sleep(0.01)
+        elapsed = time.monotonic() - started
+        received = []
+        try:
+            while True:
+                received.append(json.loads(ws.recv(timeout=1.0)))
+        except TimeoutError:
+            pass
+    assert [m["event"] for m in received[:2]] == ["sync_started", "sync_progress"]  # the state at connection
+    assert received[0]["snapshot"] and received[1]["snapshot"]
+    names = [m["event"] for m in received[2:]]
+    assert names[0] == "sync_started" and names.count("sync_started") == 1
+    assert 2 <= names.count("sync_progress") <= elapsed / 0.25 + 2
+    assert received[-1]["data"]["records_processed"] <= 100
+
+
+def test_the_embedded_mode_streams_through_the_in_memory_layer(transactional_db, settings, make_store,
+                                                               make_shop_simulator, make_user):
+    """No Redis: the in-memory channel layer, the job run in the web process (eager)."""
+    from asgiref.sync import async_to_sync, sync_to_async
+    from asgiref.testing import ApplicationCommunicator  # channels.testing needs daphne
+
+    from config.asgi import application
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    sim = make_shop_simulator(products=6, customers=0, orders=0)
+    store = make_store("mem", platform="prestashop", platform_url=sim.url, platform_api_key=sim.api_key)
+    configure(store, products={})
+    viewer = make_user("viewer-mem", role=Role.VIEWER, stores=[store])
+    scope = {"type": "websocket", "path": f"/api/v1/stores/{store.uuid}/sync/events/stream",
+             "query_string": f"token={token_for(viewer)}".encode(), "headers": [], "subprotocols": []}
+
+    async def scenario():
+        communicator = ApplicationCommunicator(application, scope)
+        await communicator.send_input({"type": "websocket.connect"})
+        assert (await communicator.receive_output(timeout=10))["type"] == "websocket.accept"
+        job = await sync_to_async(services.run_sync_now)(store, sync_type="full")
+        names = []
+        while not names or names[-1] != "sync_completed":
+            names.append(json.loads((await communicator.receive_output(timeout=10))["text"])["event"])
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await communicator.wait(timeout=5)
+        return job, names
+
+    job, names = async_to_sync(scenario)()
+    assert job.status == "succeeded"
+    assert names[0] == "sync_started" and "sync_progress" in names and names[-1] == "sync_completed"
