@@ -9,12 +9,13 @@ key is only referenced by the database after its object is fully written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.utils.encoding import filepath_to_uri
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,19 @@ def delete_objects(keys: Iterable[str]) -> None:
 def object_url(key: str | None) -> str | None:
     """A URL for the object: a presigned one on S3, the media URL on a file system."""
     return default_storage.url(key) if key else None
+
+
+def object_url_builder(request=None) -> Callable[[str], str]:
+    """``object_url`` for a page of objects: on a file system the media base URL (made
+    absolute for ``request``) is resolved once, not once per object; on S3 each URL is
+    presigned, as it must be."""
+    storage = default_storage
+    if not isinstance(storage, FileSystemStorage):
+        return storage.url
+    base = storage.base_url
+    if request is not None:
+        base = request.build_absolute_uri(base)
+    return lambda key: base + filepath_to_uri(key)
 
 
 def object_exists(key: str) -> bool:

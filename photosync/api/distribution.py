@@ -106,8 +106,9 @@ class PhotoListView(APIView):
             page = distribution.list_photos(store, since=since, limit=limit, offset=offset, cursor=cursor)
         except distribution.InvalidCursor as exc:
             raise _bad(str(exc)) from None
+        url_for = storage.object_url_builder(request)
         data = {
-            "photos": [schema.photo_item(photo, request) for photo in page.photos],
+            "photos": [schema.photo_item(photo, url_for) for photo in page.photos],
             "total": page.total,
             "has_more": page.has_more,
             "next_offset": page.next_offset,

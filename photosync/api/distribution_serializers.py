@@ -3,22 +3,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rest_framework import serializers
 
 from photosync.models import ProductPhoto
-from photosync.storage import object_url
 
 
 def _iso(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def photo_item(photo: ProductPhoto, request) -> dict:
+def photo_item(photo: ProductPhoto, url_for: Callable[[str], str]) -> dict:
+    """``url_for``: ``photosync.storage.object_url_builder(request)``, built once per page."""
     product = photo.product
     deleted = photo.deleted_at is not None
-    url = None if deleted else object_url(photo.object_key)
-    if url and url.startswith("/"):
-        url = request.build_absolute_uri(url)
+    url = None if deleted else url_for(photo.object_key)
     item = {
         "id": str(photo.pk),
         "product_id": str(product.uuid) if product else None,
