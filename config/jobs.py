@@ -217,23 +217,24 @@ def run_job(model: type[JobT], job_id, work: Callable[[JobT], None]) -> JobT | N
     if job is None:
         logger.info("job %s is not active; nothing to do", job_id)
         return None
-    try:
-        with log_context(job_id=job.pk, store_id=job.store_id):
+    # The failure lines below carry the job's id and store too.
+    with log_context(job_id=job.pk, store_id=job.store_id):
+        try:
             work(job)
-    except SoftTimeLimitExceeded:
-        logger.warning("job %s hit its time limit", job.pk)
-        finish_job(job, status=JobStatus.FAILED, message="SYNC_TIMEOUT: the job exceeded its time limit.")
-    except Exception as exc:  # the job row must end in a final state whatever broke
-        if isinstance(exc, InterfaceError | OperationalError) and _drop_lost_connection():
-            # The row cannot be written without a connection; a retry resumes the job, as a redelivery does.
-            logger.warning("job %s lost its database connection; retrying", job.pk)
-            raise JobInterrupted(f"{type(exc).__name__}: {exc}") from exc
-        logger.exception("job %s failed", job.pk)
-        finish_job(job, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
-    else:
-        job.refresh_from_db()
-        if job.is_active:
-            finish_job(job)
+        except SoftTimeLimitExceeded:
+            logger.warning("job %s hit its time limit", job.pk)
+            finish_job(job, status=JobStatus.FAILED, message="SYNC_TIMEOUT: the job exceeded its time limit.")
+        except Exception as exc:  # the job row must end in a final state whatever broke
+            if isinstance(exc, InterfaceError | OperationalError) and _drop_lost_connection():
+                # The row cannot be written without a connection; a retry resumes the job, as a redelivery does.
+                logger.warning("job %s lost its database connection; retrying", job.pk)
+                raise JobInterrupted(f"{type(exc).__name__}: {exc}") from exc
+            logger.exception("job %s failed", job.pk)
+            finish_job(job, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
+        else:
+            job.refresh_from_db()
+            if job.is_active:
+                finish_job(job)
     return job
 
 

@@ -183,3 +183,36 @@ def test_the_reaper_fails_lost_jobs_of_every_kind_and_spares_live_ones(store, ot
     # A new job of the unblocked store and kind can start.
     assert start(store).status == JobStatus.QUEUED
     assert PeriodicTask.objects.get(task="config.reaper.reap_stale_jobs").interval.every == 5
+
+
+@pytest.mark.django_db
+def test_a_failed_jobs_log_lines_carry_its_id_and_store(store):
+    import logging
+
+    from config.observability import ContextFilter
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.records = []
+
+        def emit(self, record):
+            self.records.append(record)
+
+    handler = Collect()
+    handler.addFilter(ContextFilter())
+    jobs_logger = logging.getLogger("config.jobs")
+    jobs_logger.addHandler(handler)
+    try:
+        job = start(store)
+
+        def broken(_job):
+            raise ValueError("the shop sent nonsense")
+
+        run_job(ImportRun, job.pk, broken)
+    finally:
+        jobs_logger.removeHandler(handler)
+    failed = [record for record in handler.records if "failed" in record.getMessage()]
+    assert failed and failed[0].job_id == str(job.pk) and failed[0].store_id == str(store.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "the shop sent nonsense" in job.message
