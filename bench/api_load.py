@@ -26,7 +26,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,17 +37,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import free_port, recreate_postgres_database
+
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "50"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
 PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "2000"))
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench_api")
 REPORT_SIZE = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for(url: str, timeout: float = 60) -> None:
@@ -71,7 +66,7 @@ def _start_redis(workdir: str) -> tuple[subprocess.Popen | None, str]:
     server = shutil.which("redis-server")
     if not server:
         raise SystemExit("redis-server is not installed: set BENCH_REDIS_URL")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -90,15 +85,7 @@ def _start_redis(workdir: str) -> tuple[subprocess.Popen | None, str]:
 
 def _configure(redis_url: str, workdir: str) -> dict[str, str]:
     """Recreate the database, migrate it; returns the environment of the production mode."""
-    import psycopg2
-
-    base, name = PG_URL.rsplit("/", 1)
-    admin = psycopg2.connect(f"{base}/postgres", connect_timeout=5)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+    recreate_postgres_database(PG_URL)
     env = {
         key: value for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "SECURE_", "AWS_", "CELERY_", "THROTTLE_"))
@@ -196,7 +183,7 @@ def main() -> int:
     try:
         env = _configure(redis_url, workdir)
         store_uuid, photos, token = _seed()
-        port = _free_port()
+        port = free_port()
         log_path = Path(workdir) / "uvicorn.log"
         with open(log_path, "wb") as log:
             server = subprocess.Popen(

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,34 +33,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import free_port, fresh_database_url
+
 PHOTOS = int(os.environ.get("BENCH_PHOTOS", "10000"))
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "15"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 CONCURRENCY = 5
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench_edge")
 PASSWORD = "bench-Pass-123"
-
-
-def _database_url(workdir: str) -> tuple[str, str]:
-    try:
-        import psycopg2
-
-        base, name = PG_URL.rsplit("/", 1)
-        admin = psycopg2.connect(f"{base}/postgres", connect_timeout=2)
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        admin.close()
-        return PG_URL, "PostgreSQL"
-    except Exception:
-        return f"sqlite:///{workdir}/bench.sqlite3", "SQLite"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _photo_bytes(seed: int) -> bytes:
@@ -118,7 +97,7 @@ def _change(store, count: int) -> int:
 
 class HeadOffice:
     def __init__(self, env: dict):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
@@ -200,7 +179,7 @@ def _reset_edge(root: Path) -> None:
 
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-edge-"))
-    database_url, database = _database_url(str(workdir))
+    database_url, database = fresh_database_url(PG_URL, str(workdir))
     os.environ.pop("REDIS_URL", None)
     env = {
         "DATABASE_URL": database_url, "VAR_DIR": str(workdir / "var"), "MEDIA_ROOT": str(workdir / "media"),

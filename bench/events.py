@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import free_port, recreate_postgres_database
+
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench_events")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "100"))
@@ -56,15 +58,7 @@ def _env(workdir: str) -> dict[str, str]:
 
 def _setup(create: bool) -> None:
     if create:
-        import psycopg2
-
-        base, name = PG_URL.rsplit("/", 1)
-        admin = psycopg2.connect(f"{base}/postgres", connect_timeout=5)
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        admin.close()
+        recreate_postgres_database(PG_URL)
     import django
 
     django.setup()
@@ -90,12 +84,6 @@ def publish(job_id: str, updates: int, interval: float) -> None:
         time.sleep(interval)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def _clients(url: str, count: int, expected: int, received: list[tuple[int, float]]) -> None:
     from websockets.asyncio.client import connect
 
@@ -119,7 +107,7 @@ ready = asyncio.Event()
 
 
 def stream_latency(env: dict[str, str], store, token: str, job) -> dict[str, float]:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--lifespan", "off", "--log-level", "warning"],

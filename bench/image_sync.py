@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import free_port, fresh_database_url
+
 PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "2000"))
 LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "20"))
 CONCURRENCY = 8  # downloads at once: the baseline's threads, the project's threads in all its workers
@@ -46,23 +47,6 @@ WORKERS = 2
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))  # full sync and baseline: the best of this many
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench_images")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
-
-
-def _database_url(workdir: str) -> tuple[str, str]:
-    """A fresh PostgreSQL database if the server answers, else SQLite under ``workdir``."""
-    try:
-        import psycopg2
-
-        base, name = PG_URL.rsplit("/", 1)
-        admin = psycopg2.connect(f"{base}/postgres", connect_timeout=2)
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        admin.close()
-        return PG_URL, "PostgreSQL"
-    except Exception:  # no server: the embedded default
-        return f"sqlite:///{workdir}/bench.sqlite3", "SQLite"
 
 
 def _redis_available() -> bool:
@@ -76,7 +60,7 @@ def _redis_available() -> bool:
 
 def _configure() -> tuple[str, bool]:
     workdir = tempfile.mkdtemp(prefix="bench-images-")
-    url, kind = _database_url(workdir)
+    url, kind = fresh_database_url(PG_URL, workdir)
     production = kind == "PostgreSQL" and _redis_available()
     for name in ("REDIS_URL", "AWS_STORAGE_BUCKET_NAME", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"):
         os.environ.pop(name, None)
@@ -97,12 +81,6 @@ def _configure() -> tuple[str, bool]:
     return kind, production
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_http(url: str, process: subprocess.Popen, what: str) -> None:
     import httpx
 
@@ -119,7 +97,7 @@ def _wait_http(url: str, process: subprocess.Popen, what: str) -> None:
 
 
 def _start_simulator() -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "catalog.platforms.simulator", "--port", str(port), "--products", str(PRODUCTS),
          "--customers", "0", "--orders", "0"],

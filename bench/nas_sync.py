@@ -33,39 +33,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import free_port, fresh_database_url
+
 DOCUMENTS = int(os.environ.get("BENCH_DOCUMENTS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench_nas")
 SSHD = "/usr/sbin/sshd"
 
 
-def _database_url(workdir: str) -> tuple[str, str]:
-    try:
-        import psycopg2
-
-        base, name = PG_URL.rsplit("/", 1)
-        admin = psycopg2.connect(f"{base}/postgres", connect_timeout=2)
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        admin.close()
-        return PG_URL, "PostgreSQL"
-    except Exception:  # no server: the embedded default
-        return f"sqlite:///{workdir}/bench.sqlite3", "SQLite"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Sshd:
     """A throwaway OpenSSH server on loopback with generated host and client keys."""
 
     def __init__(self, root: Path):
-        self.root, self.port = root, _free_port()
+        self.root, self.port = root, free_port()
         for name in ("host_key", "client_key"):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)], check=True)
         (root / "authorized_keys").write_text((root / "client_key.pub").read_text())
@@ -103,7 +83,7 @@ def main() -> int:
         print("nas sync: needs /usr/sbin/sshd and rsync (run `make test-deps`)")
         return 1
     workdir = Path(tempfile.mkdtemp(prefix="bench-nas-"))
-    database_url, database = _database_url(str(workdir))
+    database_url, database = fresh_database_url(PG_URL, str(workdir))
     os.environ.pop("REDIS_URL", None)
     os.environ.update({
         "DATABASE_URL": database_url, "VAR_DIR": str(workdir / "var"), "MEDIA_ROOT": str(workdir / "media"),

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import free_port, recreate_postgres_database
+
 PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "50000"))
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench_storesync")
 CHANGED = PRODUCTS // 100  # 1% on each side
@@ -43,15 +44,7 @@ CONFLICTS = CHANGED // 5  # of the platform's changes, on products also changed 
 
 
 def _configure() -> None:
-    import psycopg2
-
-    base, name = PG_URL.rsplit("/", 1)
-    admin = psycopg2.connect(f"{base}/postgres", connect_timeout=5)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+    recreate_postgres_database(PG_URL)
     workdir = tempfile.mkdtemp(prefix="bench-storesync-")
     for variable in ("REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME"):
         os.environ.pop(variable, None)
@@ -68,16 +61,10 @@ def _configure() -> None:
     call_command("migrate", verbosity=0)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_simulator() -> tuple[subprocess.Popen, str]:
     import httpx
 
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "catalog.platforms.simulator", "--port", str(port), "--products", str(PRODUCTS),
          "--customers", "0", "--orders", "0"],
