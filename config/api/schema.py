@@ -1,5 +1,7 @@
 """OpenAPI: every operation documents the error envelope for the errors it can answer."""
 
+from drf_spectacular.utils import OpenApiResponse
+
 ERROR_ENVELOPE = {
     "type": "object",
     "required": ["status", "code", "message"],
@@ -37,3 +39,8 @@ def add_error_responses(result, generator, request, public):
                     continue
                 responses.setdefault(status, {"description": description, "content": {"application/json": {"schema": ref}}})
     return result
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """A documented error answer: the ``ErrorEnvelope`` component, for ``extend_schema(responses=...)``."""
+    return OpenApiResponse({"$ref": "#/components/schemas/ErrorEnvelope"}, description=description)

@@ -9,13 +9,14 @@ from django.utils.translation import gettext
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.exceptions import ApiError, ErrorCode
+from config.api.schema import error_response
 from config.api.permissions import LettersRequired, ModelPermissions
 from config.jobs import JobAlreadyRunning, wait_for_job
 from nasync import messages, services
@@ -28,11 +29,6 @@ READ = LettersRequired("nasync.Document", "R")
 CHANGE = LettersRequired("nasync.Document", "U")
 TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 MAX_ID = 2**63 - 1
-
-
-def _error(description: str) -> OpenApiResponse:
-    """The error envelope (the ErrorEnvelope component of config/api/schema.py)."""
-    return OpenApiResponse({"$ref": "#/components/schemas/ErrorEnvelope"}, description=description)
 
 
 def _not_configured(problem) -> ApiError:
@@ -126,10 +122,10 @@ class SyncRunView(APIView):
         responses={
             200: serializers.NasSyncRunResultSerializer,
             202: serializers.NasSyncRunQueuedSerializer,
-            400: _error("NAS_NOT_CONFIGURED, or a bad `async` flag."),
-            409: _error("SYNC_IN_PROGRESS: a NAS run is active (its id in detail.job_id)."),
-            502: _error("NETWORK_ERROR: the NAS refused the key, is unreachable, or its folder is missing."),
-            504: _error("SYNC_TIMEOUT: the NAS did not answer in time."),
+            400: error_response("NAS_NOT_CONFIGURED, or a bad `async` flag."),
+            409: error_response("SYNC_IN_PROGRESS: a NAS run is active (its id in detail.job_id)."),
+            502: error_response("NETWORK_ERROR: the NAS refused the key, is unreachable, or its folder is missing."),
+            504: error_response("SYNC_TIMEOUT: the NAS did not answer in time."),
         },
         examples=[OpenApiExample("Summary", response_only=True, status_codes=["200"], value={
             "total": 8, "synced": 7, "failed": 1, "errors": ["Document 42: source file not found"],
@@ -175,8 +171,8 @@ class SyncDocumentView(APIView):
         parameters=[OpenApiParameter("document_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
         responses={
             200: serializers.NasSyncMessageSerializer,
-            400: _error("NAS_NOT_CONFIGURED"),
-            404: _error("Unknown document."),
+            400: error_response("NAS_NOT_CONFIGURED"),
+            404: error_response("Unknown document."),
         },
         examples=[OpenApiExample("Synced", response_only=True, value={"success": True, "message": "Synced to 192.168.1.100"})],
     )
@@ -261,9 +257,9 @@ class DocumentFilterSet(filters.FilterSet):
 
 
 UPLOAD_RESPONSES = {
-    400: _error("No file, an empty file, or not a PDF, JPEG, PNG or TIFF document (by its bytes)."),
-    413: _error("PAYLOAD_TOO_LARGE: larger than NAS_MAX_UPLOAD_BYTES."),
-    415: _error("UNSUPPORTED_MEDIA_TYPE: the body must be multipart/form-data."),
+    400: error_response("No file, an empty file, or not a PDF, JPEG, PNG or TIFF document (by its bytes)."),
+    413: error_response("PAYLOAD_TOO_LARGE: larger than NAS_MAX_UPLOAD_BYTES."),
+    415: error_response("UNSUPPORTED_MEDIA_TYPE: the body must be multipart/form-data."),
 }
 
 

@@ -18,6 +18,7 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from config.api.exceptions import ApiError, ErrorCode
+from config.api.schema import error_response
 from config.api.permissions import LettersRequired
 from config.api.stores import get_visible_store
 from config.api.throttling import AnonThrottle, SettingsRateMixin
@@ -57,10 +58,6 @@ STORE_ID = OpenApiParameter(
 )
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(schema.ErrorSerializer, description=description)
-
-
 class PhotoListView(APIView):
     """GET /sync/product-photos/: a store's photos for its edge."""
 
@@ -85,8 +82,8 @@ class PhotoListView(APIView):
         ],
         responses={
             200: schema.PhotoListResponseSerializer,
-            400: _error("store_id is required; malformed since, limit, offset or cursor."),
-            404: _error("Store not found (or not one of the caller's stores)."),
+            400: error_response("store_id is required; malformed since, limit, offset or cursor."),
+            404: error_response("Store not found (or not one of the caller's stores)."),
         },
     )
     def get(self, request):
@@ -184,9 +181,9 @@ class PhotoDownloadView(APIView):
             (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The bytes."),
             (206, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="A byte range."),
             304: OpenApiResponse(description="If-None-Match matched the ETag."),
-            400: _error("store_id is required; unknown rendition."),
-            404: _error("Store not found; photo not found (another store's, deleted, or a malformed id)."),
-            416: _error("Range not satisfiable."),
+            400: error_response("store_id is required; unknown rendition."),
+            404: error_response("Store not found; photo not found (another store's, deleted, or a malformed id)."),
+            416: error_response("Range not satisfiable."),
         },
     )
     def get(self, request, photo_id: str):
@@ -289,8 +286,8 @@ class StatusReportView(APIView):
         request=schema.StatusRequestSerializer,
         responses={
             200: schema.StatusResponseSerializer,
-            400: _error("store_id is required; invalid sync_batch (detail.items)."),
-            404: _error("Store not found."),
+            400: error_response("store_id is required; invalid sync_batch (detail.items)."),
+            404: error_response("Store not found."),
         },
     )
     def post(self, request):

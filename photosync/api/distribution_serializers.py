@@ -41,13 +41,6 @@ def photo_item(photo: ProductPhoto, url_for: Callable[[str], str]) -> dict:
     return item
 
 
-class ErrorSerializer(serializers.Serializer):
-    status = serializers.CharField(help_text='Always "error".')
-    code = serializers.CharField()
-    message = serializers.CharField()
-    detail = serializers.JSONField(required=False)
-
-
 class PhotoItemSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     product_id = serializers.UUIDField(allow_null=True, help_text="The product's UUID (null on the tombstone "

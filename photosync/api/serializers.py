@@ -4,15 +4,6 @@ from rest_framework import serializers
 from photosync.models import ImageSyncRun
 
 
-class ErrorEnvelopeSerializer(serializers.Serializer):
-    """The project's error envelope (documented once as ``ErrorEnvelope``)."""
-
-    status = serializers.CharField(help_text="Always \"error\".")
-    code = serializers.CharField()
-    message = serializers.CharField()
-    detail = serializers.JSONField(required=False)
-
-
 class ProductErrorSerializer(serializers.Serializer):
     product_id = serializers.IntegerField(help_text="The product's id in the hub.")
     id_origin = serializers.IntegerField(help_text="The product's id in the shop.")

@@ -4,13 +4,14 @@ import uuid
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.roles import Role
 from config.api.exceptions import ApiError, ErrorCode
+from config.api.schema import error_response
 from config.api.permissions import LettersRequired, ModelPermissions, RoleRequired
 from config.api.stores import get_visible_store, visible_stores
 from config.jobs import JobStatus, wait_for_job
@@ -26,10 +27,6 @@ def _flag(request, name: str) -> bool:
     if value not in TRUE | FALSE:
         raise ApiError(400, ErrorCode.VALIDATION_ERROR, f"{name} must be true or false")
     return value in TRUE
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(serializers.ErrorEnvelopeSerializer, description=description)
 
 
 STORE_PARAMETER = OpenApiParameter(
@@ -64,9 +61,9 @@ class SyncImagesView(APIView):
         responses={
             200: serializers.ImageSyncResultSerializer,
             202: serializers.ImageSyncQueuedSerializer,
-            400: _error("Missing or malformed id_store; the store has no platform or an unsupported one."),
-            409: _error("SYNC_IN_PROGRESS: an image sync of this store is running (its id in detail.job_id)."),
-            502: _error("The shop could not be reached (NETWORK_ERROR, SYNC_TIMEOUT) or refused the key."),
+            400: error_response("Missing or malformed id_store; the store has no platform or an unsupported one."),
+            409: error_response("SYNC_IN_PROGRESS: an image sync of this store is running (its id in detail.job_id)."),
+            502: error_response("The shop could not be reached (NETWORK_ERROR, SYNC_TIMEOUT) or refused the key."),
         },
         examples=[
             OpenApiExample(

@@ -400,10 +400,3 @@ PauseResult = inline_serializer("SyncPauseResult", {
     "cancelled_jobs": serializers.IntegerField(),
     "next_sync": _nullable_str(),
 })
-
-ErrorOutput = inline_serializer("SyncError", {
-    "status": serializers.CharField(help_text="Always \"error\"."),
-    "code": serializers.CharField(),
-    "message": serializers.CharField(),
-    "detail": serializers.JSONField(required=False),
-})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.exceptions import ApiError, ErrorCode
+from config.api.schema import error_response
 from config.api.permissions import LettersRequired
 from config.api.stores import get_visible_store, visible_stores
 from storesync import resolution, selectors, services
@@ -32,7 +33,7 @@ STORE_ID = OpenApiParameter("store_id", OpenApiTypes.STR, OpenApiParameter.PATH,
 def errors(*codes: int) -> dict:
     """Extra documented error answers (400/401/403/404 come from the schema hook)."""
     text = {409: "Conflict with the sync's state.", 502: "The shop refused or did not answer."}
-    return {code: OpenApiResponse(s.ErrorOutput, description=text[code]) for code in codes}
+    return {code: error_response(text[code]) for code in codes}
 
 
 class SyncView(APIView):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import SimpleRateThrottle
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from catalog.models import Store
 from config.api.exceptions import ApiError, ErrorCode
+from config.api.schema import error_response
 from config.api.stores import get_visible_store, store_lookup, visible_stores
 from config.api.throttling import SettingsRateMixin
 from storesync import alerts, metrics, webhooks_in
@@ -63,8 +64,8 @@ class InboundWebhookView(SyncView):
             "data": inline_serializer("SyncWebhookIds", {"ids": serializers.ListField(child=serializers.IntegerField())}),
         }),
         responses={202: s.data_envelope("SyncWebhookReceivedResponse", InboundResult),
-                   401: OpenApiResponse(s.ErrorOutput, description="WEBHOOK_SIGNATURE_INVALID"),
-                   409: OpenApiResponse(s.ErrorOutput, description="WEBHOOK_REPLAYED")},
+                   401: error_response("WEBHOOK_SIGNATURE_INVALID"),
+                   409: error_response("WEBHOOK_REPLAYED")},
         summary="A store's signed change notification: queues a sync of the records it names",
     )
     def post(self, request, store, entity):
