@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # The demo's shop simulator listens on loopback, which the URL guard refuses unless allowed.
 DEMO_ENV := PLATFORM_URL_ALLOWLIST=127.0.0.1,localhost,::1
 
-.PHONY: install demo run simulator simulator-stop test test-deps bench prod-smoke clean
+.PHONY: install demo run simulator simulator-stop lint test test-deps bench prod-smoke clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,7 +72,12 @@ test-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
 	fi
 
-test: install test-deps
+# Style (ruff check + format) and the import layers (import-linter, .importlinter); `make test` runs it first.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install lint test-deps
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		SECRET_KEY=$${SECRET_KEY:-tests-only-key-not-a-secret-0123456789abcdef} SECURE_SSL_REDIRECT=false \
 		CACHE_KEY_PREFIX=$${CACHE_KEY_PREFIX:-test-$$$$} \

@@ -69,7 +69,8 @@ def _start_redis(workdir: str) -> tuple[subprocess.Popen | None, str]:
     port = free_port()
     process = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     import redis
 
@@ -87,15 +88,22 @@ def _configure(redis_url: str, workdir: str) -> dict[str, str]:
     """Recreate the database, migrate it; returns the environment of the production mode."""
     recreate_postgres_database(PG_URL)
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "SECURE_", "AWS_", "CELERY_", "THROTTLE_"))
     }
     env.update(
-        DATABASE_URL=PG_URL, REDIS_URL=redis_url, VAR_DIR=workdir, DEBUG="false", SECRET_KEY=uuid.uuid4().hex * 2,
-        ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="false",
+        DATABASE_URL=PG_URL,
+        REDIS_URL=redis_url,
+        VAR_DIR=workdir,
+        DEBUG="false",
+        SECRET_KEY=uuid.uuid4().hex * 2,
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="false",
         CELERY_TASK_DEFAULT_QUEUE=f"bench-{uuid.uuid4().hex[:6]}",
         # The default rates would answer 429 to most of this load: the throttles still run (Redis) at these.
-        THROTTLE_USER="100000000/min", THROTTLE_ANON="100000000/min",
+        THROTTLE_USER="100000000/min",
+        THROTTLE_ANON="100000000/min",
     )
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
@@ -124,9 +132,16 @@ def _seed() -> tuple[str, list[str], str]:
     )
     ProductPhoto.objects.bulk_create(
         ProductPhoto(
-            store=store, product=product, shop_image_id=product.id_origin,
-            object_key=f"products/{product.pk}/{uuid.uuid4().hex}.jpg", filename=f"{product.id_origin}.jpg",
-            size=50_000, content_type="image/jpeg", checksum=uuid.uuid4().hex, width=800, height=800,
+            store=store,
+            product=product,
+            shop_image_id=product.id_origin,
+            object_key=f"products/{product.pk}/{uuid.uuid4().hex}.jpg",
+            filename=f"{product.id_origin}.jpg",
+            size=50_000,
+            content_type="image/jpeg",
+            checksum=uuid.uuid4().hex,
+            width=800,
+            height=800,
         )
         for product in products
     )
@@ -187,9 +202,27 @@ def main() -> int:
         log_path = Path(workdir) / "uvicorn.log"
         with open(log_path, "wb") as log:
             server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                 "--workers", "2", "--lifespan", "off", "--log-config", "config/uvicorn_log.json"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "config.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    "2",
+                    "--lifespan",
+                    "off",
+                    "--log-config",
+                    "config/uvicorn_log.json",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         base = f"http://127.0.0.1:{port}"
         _wait_for(f"{base}/healthz")
@@ -203,13 +236,19 @@ def main() -> int:
             return await http.get("/api/v1/sync/product-photos/", params={"store_id": store_uuid}, headers=auth)
 
         async def status_report(http):
-            batch = [{"photo_id": photo, "status": rng.choice(["synced", "pending", "failed"])}
-                     for photo in rng.sample(photos, REPORT_SIZE)]
-            return await http.post("/api/v1/sync/product-photos/status/", headers=auth,
-                                   json={"store_id": store_uuid, "sync_batch": batch})
+            batch = [
+                {"photo_id": photo, "status": rng.choice(["synced", "pending", "failed"])}
+                for photo in rng.sample(photos, REPORT_SIZE)
+            ]
+            return await http.post(
+                "/api/v1/sync/product-photos/status/", headers=auth, json={"store_id": store_uuid, "sync_batch": batch}
+            )
 
-        scenarios = [("baseline GET /healthz", healthz), ("GET photo list (100)", photo_list),
-                     (f"POST status report ({REPORT_SIZE})", status_report)]
+        scenarios = [
+            ("baseline GET /healthz", healthz),
+            ("GET photo list (100)", photo_list),
+            (f"POST status report ({REPORT_SIZE})", status_report),
+        ]
         # A short warm-up: both workers import their code paths and open connections.
         asyncio.run(_load(base, photo_list, 4, 2))
         asyncio.run(_load(base, status_report, 4, 1))
@@ -226,21 +265,29 @@ def main() -> int:
             redis_process.wait(timeout=10)
 
     baseline = results[scenarios[0][0]]
-    print(f"API load: uvicorn --workers 2 (production mode, PostgreSQL, Redis), {CLIENTS} clients x {SECONDS:.0f} s "
-          f"per endpoint, {PRODUCTS} photos; load average after the run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-          f"on {os.cpu_count()} cores")
-    header = f"{'endpoint':32} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} " \
-             f"{'errors':>7} {'5xx':>5} {'p50 x':>6} {'p99 x':>6} {'rps x':>6}"
+    print(
+        f"API load: uvicorn --workers 2 (production mode, PostgreSQL, Redis), {CLIENTS} clients x {SECONDS:.0f} s "
+        f"per endpoint, {PRODUCTS} photos; load average after the run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+        f"on {os.cpu_count()} cores"
+    )
+    header = (
+        f"{'endpoint':32} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>7} {'5xx':>5} {'p50 x':>6} {'p99 x':>6} {'rps x':>6}"
+    )
     print(header)
     for name, r in results.items():
-        print(f"{name:32} {r['requests']:8d} {r['rps']:8.1f} {r['p50']:8.1f} {r['p95']:8.1f} {r['p99']:8.1f} "
-              f"{r['error_rate']:7.2%} {r['server_errors']:5d} {r['p50'] / baseline['p50']:6.2f} "
-              f"{r['p99'] / baseline['p99']:6.2f} {r['rps'] / baseline['rps']:6.2f}   statuses {r['statuses']}")
+        print(
+            f"{name:32} {r['requests']:8d} {r['rps']:8.1f} {r['p50']:8.1f} {r['p95']:8.1f} {r['p99']:8.1f} "
+            f"{r['error_rate']:7.2%} {r['server_errors']:5d} {r['p50'] / baseline['p50']:6.2f} "
+            f"{r['p99'] / baseline['p99']:6.2f} {r['rps'] / baseline['rps']:6.2f}   statuses {r['statuses']}"
+        )
     photo = results[scenarios[1][0]]
     no_5xx = all(r["server_errors"] == 0 for r in results.values())
     within = photo["p99"] <= 5 * baseline["p99"]
-    print(f"target no 5xx: {'met' if no_5xx else 'MISSED'}; photo list p99 within 5x the baseline's: "
-          f"{'met' if within else 'MISSED'} ({photo['p99'] / baseline['p99']:.2f}x)")
+    print(
+        f"target no 5xx: {'met' if no_5xx else 'MISSED'}; photo list p99 within 5x the baseline's: "
+        f"{'met' if within else 'MISSED'} ({photo['p99'] / baseline['p99']:.2f}x)"
+    )
     print(f"(server log: {log_path})")
     return 0 if no_5xx else 1
 

@@ -65,8 +65,17 @@ def _seed(store, count: int) -> None:
         checksum = hashlib.md5(data).hexdigest()
         key = original_key(product.uuid, checksum, "jpg")
         put_object(key, data, len(data))
-        photos.append(ProductPhoto(store=store, product=product, object_key=key, filename=f"b{n}.jpg",
-                                   size=len(data), content_type="image/jpeg", checksum=checksum))
+        photos.append(
+            ProductPhoto(
+                store=store,
+                product=product,
+                object_key=key,
+                filename=f"b{n}.jpg",
+                size=len(data),
+                content_type="image/jpeg",
+                checksum=checksum,
+            )
+        )
     ProductPhoto.objects.bulk_create(photos, batch_size=2000)
     ProductPhoto.objects.update(updated_at=now)  # one instant for all: the worst case for paging ties
     from django.db import connection
@@ -100,9 +109,24 @@ class HeadOffice:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--lifespan", "off", "--no-access-log", "--log-level", "warning"],
-            cwd=ROOT, env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--lifespan",
+                "off",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
         )
         import httpx
 
@@ -155,9 +179,11 @@ def _list_latency(http, store_uuid: str) -> dict[str, float]:
 
 def _baseline(http, store_uuid: str, photo_ids: list[str]) -> tuple[float, int]:
     """Bare concurrent downloader: the same downloads, the same concurrency, bytes dropped."""
+
     def fetch(photo_id: str) -> int:
-        with http.stream("GET", f"/api/v1/sync/product-photos/{photo_id}/download/",
-                         params={"store_id": store_uuid}) as response:
+        with http.stream(
+            "GET", f"/api/v1/sync/product-photos/{photo_id}/download/", params={"store_id": store_uuid}
+        ) as response:
             response.raise_for_status()
             return sum(len(chunk) for chunk in response.iter_bytes())
 
@@ -182,11 +208,18 @@ def main() -> int:
     database_url, database = fresh_database_url(PG_URL, str(workdir))
     os.environ.pop("REDIS_URL", None)
     env = {
-        "DATABASE_URL": database_url, "VAR_DIR": str(workdir / "var"), "MEDIA_ROOT": str(workdir / "media"),
-        "SECRET_KEY": "bench-only-key-0123456789abcdef0123456789abcdef", "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "config.settings", "SECURE_SSL_REDIRECT": "false",
-        "THROTTLE_USER": "10000000/min", "THROTTLE_LOGIN_USER": "10000/min", "THROTTLE_LOGIN_ADDRESS": "10000/min",
-        "EDGE_PHOTO_ROOT": str(workdir / "edge"), "EDGE_SYNC_CONCURRENCY": str(CONCURRENCY),
+        "DATABASE_URL": database_url,
+        "VAR_DIR": str(workdir / "var"),
+        "MEDIA_ROOT": str(workdir / "media"),
+        "SECRET_KEY": "bench-only-key-0123456789abcdef0123456789abcdef",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECURE_SSL_REDIRECT": "false",
+        "THROTTLE_USER": "10000000/min",
+        "THROTTLE_LOGIN_USER": "10000/min",
+        "THROTTLE_LOGIN_ADDRESS": "10000/min",
+        "EDGE_PHOTO_ROOT": str(workdir / "edge"),
+        "EDGE_SYNC_CONCURRENCY": str(CONCURRENCY),
         "PHOTO_SYNC_WATERMARK_LAG": "0",
         # Under ASGI every request runs in its own thread: persistent connections would pile up.
         "CONN_MAX_AGE": "0",
@@ -195,8 +228,8 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.contrib.auth.models import Group
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -217,25 +250,30 @@ def main() -> int:
     try:
         import httpx
 
-        token = httpx.post(f"{head_office.url}/api/v1/auth/token/",
-                           json={"username": "edge-bench", "password": PASSWORD}).json()["access"]
+        token = httpx.post(
+            f"{head_office.url}/api/v1/auth/token/", json={"username": "edge-bench", "password": PASSWORD}
+        ).json()["access"]
         limits = httpx.Limits(max_connections=CONCURRENCY + 2, max_keepalive_connections=CONCURRENCY + 2)
-        http = httpx.Client(base_url=head_office.url, headers={"Authorization": f"Bearer {token}"},
-                            limits=limits, timeout=30)
+        http = httpx.Client(
+            base_url=head_office.url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30
+        )
         store_uuid = str(store.uuid)
         print("\nlist latency (median, limit 100):")
         latency = _list_latency(http, store_uuid)
         for name, value in latency.items():
             print(f"  {name:28s} {value:7.1f} ms")
         cursor_ratio = latency["last page, cursor"] / latency["first page, no cursor"]
-        offset_ratio = latency[next(k for k in latency if k.startswith("last page, offset"))] / latency[
-            "first page, offset=0"]
+        offset_ratio = (
+            latency[next(k for k in latency if k.startswith("last page, offset"))] / latency["first page, offset=0"]
+        )
         print(f"  last/first by cursor: {cursor_ratio:.2f}x (target <= 2x); by offset: {offset_ratio:.2f}x")
         if os.environ.get("BENCH_ONLY_LIST"):
             return 0 if cursor_ratio <= 2 else 1
 
-        photo_ids = [str(pk) for pk in ProductPhoto.objects.filter(store=store).order_by("updated_at", "id")
-                     .values_list("id", flat=True)]
+        photo_ids = [
+            str(pk)
+            for pk in ProductPhoto.objects.filter(store=store).order_by("updated_at", "id").values_list("id", flat=True)
+        ]
         config = HOConfig(head_office.url, "edge-bench", PASSWORD, store_uuid)
         root = Path(env["EDGE_PHOTO_ROOT"])
         agent_times, baseline_times = [], []
@@ -255,8 +293,10 @@ def main() -> int:
                 run, summary = edge_sync_now(full=True, config=config, root=root)
             agent_times.append(time.perf_counter() - started)
             assert summary.ok and summary.downloaded == PHOTOS, summary.line()
-            print(f"  round {round_number + 1}: baseline {seconds:.2f}s ({total / 1e6:.1f} MB), "
-                  f"edge pass {agent_times[-1]:.2f}s ({summary.reported} reports)")
+            print(
+                f"  round {round_number + 1}: baseline {seconds:.2f}s ({total / 1e6:.1f} MB), "
+                f"edge pass {agent_times[-1]:.2f}s ({summary.reported} reports)"
+            )
         full, bare = min(agent_times), min(baseline_times)
         print("\nfull sync:")
         print(f"  edge agent (full pass)   {full:7.2f} s")
@@ -270,10 +310,14 @@ def main() -> int:
         incremental = time.perf_counter() - started
         assert summary.ok, summary.line()
         print(f"\nincremental pass, {changed} photos changed ({changed_bytes} bytes):")
-        print(f"  time                     {incremental:7.2f} s = {100 * incremental / full:.1f}% of the full "
-              "pass (target <= 10%)")
-        print(f"  downloaded               {summary.downloaded} photos, {summary.bytes} bytes "
-              f"({'equal to' if summary.bytes == changed_bytes else 'NOT equal to'} the changed bytes)")
+        print(
+            f"  time                     {incremental:7.2f} s = {100 * incremental / full:.1f}% of the full "
+            "pass (target <= 10%)"
+        )
+        print(
+            f"  downloaded               {summary.downloaded} photos, {summary.bytes} bytes "
+            f"({'equal to' if summary.bytes == changed_bytes else 'NOT equal to'} the changed bytes)"
+        )
         http.close()
         ok = summary.bytes == changed_bytes and summary.downloaded == changed
         return 0 if ok else 1

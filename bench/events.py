@@ -47,11 +47,18 @@ SECRET = "webhook_secret_123"
 
 def _env(workdir: str) -> dict[str, str]:
     return {
-        "DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "CELERY_BROKER_URL": "memory://",
-        "CELERY_TASK_ALWAYS_EAGER": "false", "VAR_DIR": workdir, "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "config.settings", "SECURE_SSL_REDIRECT": "false",
-        "CHANNEL_LAYER_PREFIX": f"bench-{uuid.uuid4().hex[:8]}", "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "THROTTLE_WEBHOOK": "1000000/min", "STORESYNC_EVENT_PROGRESS_INTERVAL": "0.2",
+        "DATABASE_URL": PG_URL,
+        "REDIS_URL": REDIS_URL,
+        "CELERY_BROKER_URL": "memory://",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "VAR_DIR": workdir,
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECURE_SSL_REDIRECT": "false",
+        "CHANNEL_LAYER_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "THROTTLE_WEBHOOK": "1000000/min",
+        "STORESYNC_EVENT_PROGRESS_INTERVAL": "0.2",
         "PLATFORM_URL_ALLOWLIST": "127.0.0.1",
     }
 
@@ -109,9 +116,22 @@ ready = asyncio.Event()
 def stream_latency(env: dict[str, str], store, token: str, job) -> dict[str, float]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--lifespan", "off", "--log-level", "warning"],
-        env={**os.environ, **env}, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, **env},
+        cwd=ROOT,
     )
     try:
         deadline = time.monotonic() + 30
@@ -126,8 +146,14 @@ def stream_latency(env: dict[str, str], store, token: str, job) -> dict[str, flo
             clients = asyncio.create_task(_clients(url, CLIENTS, UPDATES, received))
             await ready.wait()
             worker = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, "--publish", str(job.pk), str(UPDATES), "0.3",
-                env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE,
+                sys.executable,
+                __file__,
+                "--publish",
+                str(job.pk),
+                str(UPDATES),
+                "0.3",
+                env={**os.environ, **env},
+                stdout=asyncio.subprocess.PIPE,
             )
             lines = (await worker.communicate())[0].decode().splitlines()
             await clients
@@ -143,8 +169,10 @@ def stream_latency(env: dict[str, str], store, token: str, job) -> dict[str, flo
             server.wait()
     latencies = sorted((at - sent[n]) * 1000 for n, at in received if n in sent)
     return {
-        "deliveries": len(latencies), "p50": statistics.median(latencies),
-        "p99": latencies[int(len(latencies) * 0.99) - 1], "max": latencies[-1],
+        "deliveries": len(latencies),
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "max": latencies[-1],
     }
 
 
@@ -166,8 +194,9 @@ def webhook_throughput(store) -> dict[str, float]:
         webhooks_in.verify = real_verify if signed else header_read_only
         bodies = []
         for n in range(NOTIFICATIONS):
-            body = json.dumps({"type": "products.updated", "timestamp": "2026-11-23T10:00:00Z",
-                               "data": {"ids": [n % 500 + 1]}}).encode()
+            body = json.dumps(
+                {"type": "products.updated", "timestamp": "2026-11-23T10:00:00Z", "data": {"ids": [n % 500 + 1]}}
+            ).encode()
             headers = sign_headers(SECRET, f"msg_{uuid.uuid4().hex}", body)
             bodies.append((body, {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}))
         started = time.perf_counter()
@@ -185,8 +214,11 @@ def webhook_throughput(store) -> dict[str, float]:
         bare.append(run(False))
     assert InboundWebhook.objects.count() == NOTIFICATIONS * (2 * ROUNDS + 1)
     best_signed, best_bare = min(signed), min(bare)
-    return {"signed_per_s": NOTIFICATIONS / best_signed, "bare_per_s": NOTIFICATIONS / best_bare,
-            "ratio": best_signed / best_bare}
+    return {
+        "signed_per_s": NOTIFICATIONS / best_signed,
+        "bare_per_s": NOTIFICATIONS / best_bare,
+        "ratio": best_signed / best_bare,
+    }
 
 
 def main() -> None:
@@ -203,26 +235,40 @@ def main() -> None:
     from storesync import services
     from storesync.models import StoreSyncJob
 
-    store = Store.objects.create(code="bench", name="Bench", platform="prestashop",
-                                 platform_url="http://127.0.0.1:9/api", platform_api_key="k")
-    services.configure_sync(store, sync_frequency="real_time", entities=[{"type": "products"}],
-                            webhook_config={"endpoint": "http://127.0.0.1:9/hook", "secret": SECRET})
+    store = Store.objects.create(
+        code="bench", name="Bench", platform="prestashop", platform_url="http://127.0.0.1:9/api", platform_api_key="k"
+    )
+    services.configure_sync(
+        store,
+        sync_frequency="real_time",
+        entities=[{"type": "products"}],
+        webhook_config={"endpoint": "http://127.0.0.1:9/hook", "secret": SECRET},
+    )
     user = User.objects.create_user("viewer", password="x-Bench-123")
     user.groups.add(Group.objects.get(name="VIEWER"))
     StoreMembership.objects.create(store=store, user=user)
     token = str(RefreshToken.for_user(user).access_token)
-    job = StoreSyncJob.objects.create(kind="store_sync", store=store, lock_key=f"store_sync:{store.pk}",
-                                      status=JobStatus.RUNNING, entities=["products"])
+    job = StoreSyncJob.objects.create(
+        kind="store_sync",
+        store=store,
+        lock_key=f"store_sync:{store.pk}",
+        status=JobStatus.RUNNING,
+        entities=["products"],
+    )
 
     print(f"stream: {CLIENTS} WebSocket clients, {UPDATES} progress updates from a worker process")
     stream = stream_latency(env, store, token, job)
-    print(f"  deliveries {stream['deliveries']}  p50 {stream['p50']:.1f} ms  p99 {stream['p99']:.1f} ms  "
-          f"max {stream['max']:.1f} ms")
+    print(
+        f"  deliveries {stream['deliveries']}  p50 {stream['p50']:.1f} ms  p99 {stream['p99']:.1f} ms  "
+        f"max {stream['max']:.1f} ms"
+    )
     StoreSyncJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
     print(f"inbound webhooks: {NOTIFICATIONS} notifications per round, best of {ROUNDS}")
     hooks = webhook_throughput(store)
-    print(f"  with signature checks {hooks['signed_per_s']:.0f}/s, without {hooks['bare_per_s']:.0f}/s, "
-          f"ratio {hooks['ratio']:.2f}x the time")
+    print(
+        f"  with signature checks {hooks['signed_per_s']:.0f}/s, without {hooks['bare_per_s']:.0f}/s, "
+        f"ratio {hooks['ratio']:.2f}x the time"
+    )
 
 
 if __name__ == "__main__":

@@ -65,9 +65,15 @@ def _configure() -> tuple[str, bool]:
     for name in ("REDIS_URL", "AWS_STORAGE_BUCKET_NAME", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"):
         os.environ.pop(name, None)
     os.environ.update(
-        DATABASE_URL=url, VAR_DIR=workdir, MEDIA_ROOT=f"{workdir}/media", LOG_LEVEL="WARNING",
-        PLATFORM_URL_ALLOWLIST="127.0.0.1", IMAGE_SYNC_CONCURRENCY=str(CONCURRENCY),
-        DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY=uuid.uuid4().hex * 2, SECURE_SSL_REDIRECT="false",
+        DATABASE_URL=url,
+        VAR_DIR=workdir,
+        MEDIA_ROOT=f"{workdir}/media",
+        LOG_LEVEL="WARNING",
+        PLATFORM_URL_ALLOWLIST="127.0.0.1",
+        IMAGE_SYNC_CONCURRENCY=str(CONCURRENCY),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        SECRET_KEY=uuid.uuid4().hex * 2,
+        SECURE_SSL_REDIRECT="false",
         CELERY_TASK_DEFAULT_QUEUE=f"bench-images-{uuid.uuid4().hex[:8]}",
     )
     if production:
@@ -99,9 +105,22 @@ def _wait_http(url: str, process: subprocess.Popen, what: str) -> None:
 def _start_simulator() -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "catalog.platforms.simulator", "--port", str(port), "--products", str(PRODUCTS),
-         "--customers", "0", "--orders", "0"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "catalog.platforms.simulator",
+            "--port",
+            str(port),
+            "--products",
+            str(PRODUCTS),
+            "--customers",
+            "0",
+            "--orders",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     _wait_http(f"{url}/_sim/stats", process, "the shop simulator")
@@ -115,10 +134,30 @@ def _start_workers() -> subprocess.Popen:
     name = f"{os.environ['CELERY_TASK_DEFAULT_QUEUE']}@localhost"
     env = {**os.environ, "IMAGE_SYNC_CONCURRENCY": str(CONCURRENCY // WORKERS), "CONN_MAX_AGE": "0"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", os.environ["CELERY_TASK_DEFAULT_QUEUE"],
-         "--hostname", name, "--concurrency", str(WORKERS), "--loglevel", "WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--queues",
+            os.environ["CELERY_TASK_DEFAULT_QUEUE"],
+            "--hostname",
+            name,
+            "--concurrency",
+            str(WORKERS),
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while not app.control.ping(destination=[name], timeout=0.5):
@@ -256,26 +295,41 @@ def main() -> None:
     ratio = full_time / baseline
     share = again_time / full_time
     bytes_again = again_stats.get("image_bytes_sent", 0)
-    where = (f"{WORKERS} Celery worker processes x {CONCURRENCY // WORKERS} downloads" if production
-             else f"embedded mode, one process x {CONCURRENCY} downloads")
-    print(f"image sync: {PRODUCTS} products, {len(paths)} with an image, {LATENCY_MS:g} ms per request, "
-          f"{kind}, file system storage, best of {ROUNDS} rounds")
-    print(f"  full sync (project)       {full_time:7.2f} s   {where}; {full.counters['downloaded']} downloaded, "
-          f"{full.counters['fallback']} fallback, {full_stats.get('image_bytes_sent', 0):,} image bytes, "
-          f"{full_stats['total']} requests")
+    where = (
+        f"{WORKERS} Celery worker processes x {CONCURRENCY // WORKERS} downloads"
+        if production
+        else f"embedded mode, one process x {CONCURRENCY} downloads"
+    )
+    print(
+        f"image sync: {PRODUCTS} products, {len(paths)} with an image, {LATENCY_MS:g} ms per request, "
+        f"{kind}, file system storage, best of {ROUNDS} rounds"
+    )
+    print(
+        f"  full sync (project)       {full_time:7.2f} s   {where}; {full.counters['downloaded']} downloaded, "
+        f"{full.counters['fallback']} fallback, {full_stats.get('image_bytes_sent', 0):,} image bytes, "
+        f"{full_stats['total']} requests"
+    )
     print(f"  bare downloader baseline  {baseline:7.2f} s   {CONCURRENCY} threads, {len(paths)} images")
     print(f"  ratio                     {ratio:7.2f} x   (target <= 1.5x)  {'OK' if ratio <= 1.5 else 'MISSED'}")
-    print(f"  unchanged re-sync         {again_time:7.2f} s   {share:.1%} of the full sync (target <= 10%)  "
-          f"{'OK' if share <= 0.10 else 'MISSED'}")
-    print(f"  re-sync image bytes       {bytes_again:7d}     {again_stats['total']} requests, "
-          f"{again_stats.get('image_get', 0)} image requests (target 0 bytes)  "
-          f"{'OK' if bytes_again == 0 else 'MISSED'}")
+    print(
+        f"  unchanged re-sync         {again_time:7.2f} s   {share:.1%} of the full sync (target <= 10%)  "
+        f"{'OK' if share <= 0.10 else 'MISSED'}"
+    )
+    print(
+        f"  re-sync image bytes       {bytes_again:7d}     {again_stats['total']} requests, "
+        f"{again_stats.get('image_get', 0)} image requests (target 0 bytes)  "
+        f"{'OK' if bytes_again == 0 else 'MISSED'}"
+    )
     if project_cpu:
-        print(f"  CPU time (last round)     {project_cpu:7.2f} s   the workers; baseline {baseline_cpu:.2f} s "
-              "(on a shared machine the project, needing more CPU, loses more)")
+        print(
+            f"  CPU time (last round)     {project_cpu:7.2f} s   the workers; baseline {baseline_cpu:.2f} s "
+            "(on a shared machine the project, needing more CPU, loses more)"
+        )
     if embedded_time is not None:
-        print(f"  embedded mode full sync   {embedded_time:7.2f} s   one process x {CONCURRENCY} downloads "
-              f"({embedded_time / baseline:.2f}x the baseline; for information)")
+        print(
+            f"  embedded mode full sync   {embedded_time:7.2f} s   one process x {CONCURRENCY} downloads "
+            f"({embedded_time / baseline:.2f}x the baseline; for information)"
+        )
     if ratio > 1.5 or share > 0.10 or bytes_again:
         sys.exit(1)
 

@@ -51,16 +51,29 @@ class Sshd:
         (root / "authorized_keys").write_text((root / "client_key.pub").read_text())
         host = (root / "host_key.pub").read_text().split()
         (root / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {host[0]} {host[1]}\n")
-        (root / "sshd_config").write_text("\n".join([
-            f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {root / 'host_key'}",
-            f"PidFile {root / 'sshd.pid'}", f"AuthorizedKeysFile {root / 'authorized_keys'}",
-            "PermitRootLogin prohibit-password", "StrictModes no", "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no", "UsePAM no", "",
-        ]))
+        (root / "sshd_config").write_text(
+            "\n".join(
+                [
+                    f"Port {self.port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {root / 'host_key'}",
+                    f"PidFile {root / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {root / 'authorized_keys'}",
+                    "PermitRootLogin prohibit-password",
+                    "StrictModes no",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "",
+                ]
+            )
+        )
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [SSHD, "-D", "-e", "-f", str(root / "sshd_config")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         for _ in range(200):
             with socket.socket() as sock:
@@ -70,8 +83,10 @@ class Sshd:
         raise RuntimeError("sshd did not start")
 
     def ssh_command(self) -> str:
-        return (f"ssh -o BatchMode=yes -p {self.port} -i {self.root / 'client_key'} -o IdentitiesOnly=yes "
-                f"-o UserKnownHostsFile={self.root / 'known_hosts'} -o StrictHostKeyChecking=yes")
+        return (
+            f"ssh -o BatchMode=yes -p {self.port} -i {self.root / 'client_key'} -o IdentitiesOnly=yes "
+            f"-o UserKnownHostsFile={self.root / 'known_hosts'} -o StrictHostKeyChecking=yes"
+        )
 
     def stop(self) -> None:
         self.process.terminate()
@@ -85,11 +100,16 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-nas-"))
     database_url, database = fresh_database_url(PG_URL, str(workdir))
     os.environ.pop("REDIS_URL", None)
-    os.environ.update({
-        "DATABASE_URL": database_url, "VAR_DIR": str(workdir / "var"), "MEDIA_ROOT": str(workdir / "media"),
-        "SECRET_KEY": "bench-only-key-0123456789abcdef0123456789abcdef", "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    })
+    os.environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "VAR_DIR": str(workdir / "var"),
+            "MEDIA_ROOT": str(workdir / "media"),
+            "SECRET_KEY": "bench-only-key-0123456789abcdef0123456789abcdef",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+    )
     sshd = Sshd(workdir)
     try:
         return _run(workdir, sshd, database)
@@ -132,8 +152,10 @@ def _run(workdir: Path, sshd: Sshd, database: str) -> int:
     for _ in range(ROUNDS):
         dest = fresh_destination("baseline")
         started = time.perf_counter()
-        subprocess.run(["rsync", "-a", "-e", sshd.ssh_command(), f"{source}/", f"{settings.NAS_USER}@127.0.0.1:{dest}/"],
-                       check=True)
+        subprocess.run(
+            ["rsync", "-a", "-e", sshd.ssh_command(), f"{source}/", f"{settings.NAS_USER}@127.0.0.1:{dest}/"],
+            check=True,
+        )
         baseline_times.append(time.perf_counter() - started)
 
         Document.objects.update(synced_to_nas=False, synced_at=None, nas_path="")
@@ -153,17 +175,27 @@ def _run(workdir: Path, sshd: Sshd, database: str) -> int:
     project, baseline = statistics.median(project_times), statistics.median(baseline_times)
     ratio = project / baseline
     sent_again = again.counters.get("sent", 0)
-    print(f"nas sync: {DOCUMENTS} documents, {total_bytes / 1e6:.0f} MB (20-200 KB each), loopback sshd, "
-          f"{database}, median of {ROUNDS}")
-    print(f"  project run (service)     {project:7.2f} s   {run.counters['sent']} sent, one rsync -a -z -s -ii, "
-          f"database updated  (runs: {', '.join(f'{t:.2f}' for t in project_times)})")
-    print(f"  plain rsync -a baseline   {baseline:7.2f} s   same files, same server  "
-          f"(runs: {', '.join(f'{t:.2f}' for t in baseline_times)})")
+    print(
+        f"nas sync: {DOCUMENTS} documents, {total_bytes / 1e6:.0f} MB (20-200 KB each), loopback sshd, "
+        f"{database}, median of {ROUNDS}"
+    )
+    print(
+        f"  project run (service)     {project:7.2f} s   {run.counters['sent']} sent, one rsync -a -z -s -ii, "
+        f"database updated  (runs: {', '.join(f'{t:.2f}' for t in project_times)})"
+    )
+    print(
+        f"  plain rsync -a baseline   {baseline:7.2f} s   same files, same server  "
+        f"(runs: {', '.join(f'{t:.2f}' for t in baseline_times)})"
+    )
     print(f"  ratio                     {ratio:7.2f} x   (target <= 1.5x)  {'OK' if ratio <= 1.5 else 'MISSED'}")
-    print(f"  second run, none pending  {again_time:7.2f} s   {again.items_total} documents, {sent_again} files sent "
-          f"(target 0)  {'OK' if sent_again == 0 else 'MISSED'}")
-    print(f"  forced re-check of all    {forced_time:7.2f} s   {forced.counters.get('unchanged', 0)} unchanged, "
-          f"{forced.counters.get('bytes_sent', 0)} bytes sent")
+    print(
+        f"  second run, none pending  {again_time:7.2f} s   {again.items_total} documents, {sent_again} files sent "
+        f"(target 0)  {'OK' if sent_again == 0 else 'MISSED'}"
+    )
+    print(
+        f"  forced re-check of all    {forced_time:7.2f} s   {forced.counters.get('unchanged', 0)} unchanged, "
+        f"{forced.counters.get('bytes_sent', 0)} bytes sent"
+    )
     return 0 if ratio <= 1.5 and sent_again == 0 else 1
 
 

@@ -49,8 +49,13 @@ def _configure() -> None:
     for variable in ("REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME"):
         os.environ.pop(variable, None)
     os.environ.update(
-        DATABASE_URL=PG_URL, VAR_DIR=workdir, LOG_LEVEL="WARNING", PLATFORM_URL_ALLOWLIST="127.0.0.1",
-        DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY=uuid.uuid4().hex * 2, SECURE_SSL_REDIRECT="false",
+        DATABASE_URL=PG_URL,
+        VAR_DIR=workdir,
+        LOG_LEVEL="WARNING",
+        PLATFORM_URL_ALLOWLIST="127.0.0.1",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        SECRET_KEY=uuid.uuid4().hex * 2,
+        SECURE_SSL_REDIRECT="false",
         CELERY_TASK_ALWAYS_EAGER="true",
     )
     import django
@@ -66,9 +71,22 @@ def _start_simulator() -> tuple[subprocess.Popen, str]:
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "catalog.platforms.simulator", "--port", str(port), "--products", str(PRODUCTS),
-         "--customers", "0", "--orders", "0"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "catalog.platforms.simulator",
+            "--port",
+            str(port),
+            "--products",
+            str(PRODUCTS),
+            "--customers",
+            "0",
+            "--orders",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -133,12 +151,16 @@ def main() -> None:
         from storesync import services
 
         def store(code):
-            return Store.objects.create(code=code, name=code, platform="prestashop", platform_url=url,
-                                        platform_api_key=DEMO_API_KEY)
+            return Store.objects.create(
+                code=code, name=code, platform="prestashop", platform_url=url, platform_api_key=DEMO_API_KEY
+            )
 
         synced, plain = store("bench-sync"), store("bench-baseline")
-        services.configure_sync(synced, sync_frequency="manual", entities=[
-            {"type": "products", "direction": "bidirectional", "conflict_resolution": "last_write_wins"}])
+        services.configure_sync(
+            synced,
+            sync_frequency="manual",
+            entities=[{"type": "products", "direction": "bidirectional", "conflict_resolution": "last_write_wins"}],
+        )
 
         print(f"Store sync benchmark: {PRODUCTS:,} products, simulator in its own process, PostgreSQL")
         baseline = _baseline(plain)
@@ -147,11 +169,15 @@ def main() -> None:
         full = services.run_sync_now(synced, sync_type="full")
         full_time = time.perf_counter() - started
         created = full.entity_results["products"]["records_created"]
-        print(f"  full sync:                                    {full_time:8.2f} s  "
-              f"({created:,} created, status {full.status})")
+        print(
+            f"  full sync:                                    {full_time:8.2f} s  "
+            f"({created:,} created, status {full.status})"
+        )
         ratio = full_time / baseline
-        print(f"  ratio full / baseline:                        {ratio:8.2f} x  (target <= 2x)  "
-              f"{'OK' if ratio <= 2 else 'MISSED'}")
+        print(
+            f"  ratio full / baseline:                        {ratio:8.2f} x  (target <= 2x)  "
+            f"{'OK' if ratio <= 2 else 'MISSED'}"
+        )
 
         _change_both_sides(synced, url)
         httpx.post(f"{url}/_sim/reset_stats", timeout=30)
@@ -162,13 +188,22 @@ def main() -> None:
         stats = httpx.get(f"{url}/_sim/stats", timeout=30).json()
         writes, requests = stats.get("product_put", 0), stats.get("total", 0)
         share = 100 * incremental_time / full_time
-        print(f"  incremental sync after 1% changed per side:   {incremental_time:8.2f} s  "
-              f"= {share:.1f}% of the full sync (target <= 5%)  {'OK' if share <= 5 else 'MISSED'}")
-        expected = {"records_updated": 2 * CHANGED - CONFLICTS, "records_created": 0,
-                    "conflicts_resolved": CONFLICTS, "conflicts_pending": 0, "errors": 0}
+        print(
+            f"  incremental sync after 1% changed per side:   {incremental_time:8.2f} s  "
+            f"= {share:.1f}% of the full sync (target <= 5%)  {'OK' if share <= 5 else 'MISSED'}"
+        )
+        expected = {
+            "records_updated": 2 * CHANGED - CONFLICTS,
+            "records_created": 0,
+            "conflicts_resolved": CONFLICTS,
+            "conflicts_pending": 0,
+            "errors": 0,
+        }
         got = {key: results[key] for key in expected}
-        print(f"    records read: {results['records_synced']:,}; shop writes: {writes} "
-              f"({requests:,} shop requests in all); outcome: {got}")
+        print(
+            f"    records read: {results['records_synced']:,}; shop writes: {writes} "
+            f"({requests:,} shop requests in all); outcome: {got}"
+        )
         exact = got == expected and writes == CHANGED and created == PRODUCTS and incremental.status == "succeeded"
         print(f"    exactly the expected updates and conflicts: {'yes' if exact else 'NO: expected ' + str(expected)}")
         if not exact:
@@ -180,4 +215,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -58,8 +58,9 @@ class StoreAdmin(admin.ModelAdmin):
             try:
                 run = start_image_sync(store, trigger=JobTrigger.ADMIN, user=request.user)
             except JobAlreadyRunning as exc:
-                self.message_user(request, f"{store}: an image sync is already running ({exc.job.pk}).",
-                                  messages.WARNING)
+                self.message_user(
+                    request, f"{store}: an image sync is already running ({exc.job.pk}).", messages.WARNING
+                )
             except PlatformError as exc:
                 self.message_user(request, f"{store}: {exc}", messages.ERROR)
             else:

@@ -4,6 +4,9 @@ from catalog.models import ImportRun
 from config import dashboard
 
 dashboard.register_column(
-    "catalog_import", "Product import", lambda stores: dashboard.last_job_cells(ImportRun, stores),
-    permission="catalog.view_importrun", order=10,
+    "catalog_import",
+    "Product import",
+    lambda stores: dashboard.last_job_cells(ImportRun, stores),
+    permission="catalog.view_importrun",
+    order=10,
 )

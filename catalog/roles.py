@@ -18,12 +18,23 @@ class Role(StrEnum):
 
 # app label -> letters, or "app.model" -> letters (a model entry wins over its app's).
 ROLE_GRANTS: dict[Role, dict[str, str]] = {
-    Role.ADMIN: {"catalog": "CRUD", "photosync": "CRUD", "nasync": "CRUD", "storesync": "CRUD",
-                 "django_celery_beat": "CRUD"},
-    Role.OPERATOR: {"catalog": "R", "catalog.product": "CRU", "catalog.customer": "CRU", "catalog.order": "R",
-                    "photosync": "R", "nasync": "CRU", "storesync": "CRU"},
-    Role.EDGE: {"catalog.store": "R", "catalog.product": "R", "photosync": "R",
-                "photosync.edgestatusreport": "CRU"},
+    Role.ADMIN: {
+        "catalog": "CRUD",
+        "photosync": "CRUD",
+        "nasync": "CRUD",
+        "storesync": "CRUD",
+        "django_celery_beat": "CRUD",
+    },
+    Role.OPERATOR: {
+        "catalog": "R",
+        "catalog.product": "CRU",
+        "catalog.customer": "CRU",
+        "catalog.order": "R",
+        "photosync": "R",
+        "nasync": "CRU",
+        "storesync": "CRU",
+    },
+    Role.EDGE: {"catalog.store": "R", "catalog.product": "R", "photosync": "R", "photosync.edgestatusreport": "CRU"},
     Role.VIEWER: {"catalog": "R", "photosync": "R", "nasync": "R", "storesync": "R"},
 }
 

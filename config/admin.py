@@ -33,15 +33,45 @@ def retention_view(request):
 
 
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "store", "status", "trigger", "progress_display", "items_processed",
-                    "items_failed", "created_at", "finished_at"]
+    list_display = [
+        "id",
+        "kind",
+        "store",
+        "status",
+        "trigger",
+        "progress_display",
+        "items_processed",
+        "items_failed",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "trigger", "store"]
     search_fields = ["id", "message"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "id", "kind", "store", "lock_key", "trigger", "status", "requested_by", "params", "items_total",
-        "items_processed", "items_succeeded", "items_failed", "counters", "errors", "error_count", "message",
-        "result", "celery_task_id", "attempts", "created_at", "started_at", "finished_at", "heartbeat_at",
+        "id",
+        "kind",
+        "store",
+        "lock_key",
+        "trigger",
+        "status",
+        "requested_by",
+        "params",
+        "items_total",
+        "items_processed",
+        "items_succeeded",
+        "items_failed",
+        "counters",
+        "errors",
+        "error_count",
+        "message",
+        "result",
+        "celery_task_id",
+        "attempts",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
     ]
 
     @admin.display(description="Progress")

@@ -77,14 +77,22 @@ _panels: dict[str, HubPanel] = {}
 _discovered = False
 
 
-def register_column(key: str, title: str, cells: ColumnCells, *, permission: str = "", empty: Cell = NONE,
-                    order: int = 100) -> None:
+def register_column(
+    key: str, title: str, cells: ColumnCells, *, permission: str = "", empty: Cell = NONE, order: int = 100
+) -> None:
     """Add (or replace, by key) a per-store column."""
     _columns[key] = StoreColumn(key, title, cells, permission, empty, order)
 
 
-def register_panel(key: str, title: str, rows: PanelRows, *, permission: str = "", order: int = 100,
-                   links: tuple[tuple[str, str], ...] = ()) -> None:
+def register_panel(
+    key: str,
+    title: str,
+    rows: PanelRows,
+    *,
+    permission: str = "",
+    order: int = 100,
+    links: tuple[tuple[str, str], ...] = (),
+) -> None:
     """Add (or replace, by key) a hub-wide panel of (label, cell) rows."""
     _panels[key] = HubPanel(key, title, rows, permission, order, links)
 
@@ -110,6 +118,7 @@ def panels_for(user) -> list[HubPanel]:
 
 # --- helpers for providers -------------------------------------------------------------------
 
+
 def changelist_url(model: type[Model], **filters) -> str:
     """The model's admin list, filtered with the admin's own query parameters."""
     meta = model._meta
@@ -132,32 +141,42 @@ def job_cell(job, *, all_url: str) -> Cell:
     note = f"{verb} {when:%Y-%m-%d %H:%M} UTC"
     if job.status in (JobStatus.RUNNING, JobStatus.QUEUED) and job.items_total:
         note = f"{job.items_processed}/{job.items_total} items, {note}"
-    return Cell(JobStatus(job.status).label, url=change_url(job), tone=JOB_TONES.get(job.status, ""), note=note,
-                links=(("all", all_url),))
+    return Cell(
+        JobStatus(job.status).label,
+        url=change_url(job),
+        tone=JOB_TONES.get(job.status, ""),
+        note=note,
+        links=(("all", all_url),),
+    )
 
 
 def last_job_cells(model, stores: Sequence[Store], *, kind: str | None = None) -> dict[int, Cell]:
     """The newest job of ``model`` (of ``kind``, by default the model's KIND) for each store, in
     one query: a LIMIT 1 subquery per store row, read in order from the job tables'
     (store, kind, created_at) index."""
-    newest = (model.objects.filter(store=OuterRef("pk"), kind=kind or model.KIND)
-              .order_by("-created_at").values("pk")[:1])
+    newest = (
+        model.objects.filter(store=OuterRef("pk"), kind=kind or model.KIND).order_by("-created_at").values("pk")[:1]
+    )
     ids = Store.objects.filter(pk__in=[s.pk for s in stores]).annotate(job=Subquery(newest)).values("job")
     jobs = model.objects.filter(pk__in=ids).only(*JOB_FIELDS)
-    return {job.store_id: job_cell(job, all_url=changelist_url(model, store__id__exact=job.store_id))
-            for job in jobs}
+    return {job.store_id: job_cell(job, all_url=changelist_url(model, store__id__exact=job.store_id)) for job in jobs}
 
 
-def count_cells(queryset: QuerySet, stores: Sequence[Store], *, url: Callable[[int], str],
-                tone: str = WARN) -> dict[int, Cell]:
+def count_cells(
+    queryset: QuerySet, stores: Sequence[Store], *, url: Callable[[int], str], tone: str = WARN
+) -> dict[int, Cell]:
     """One grouped count per store; zero shows "0" (good news, still linked)."""
-    counts = dict(queryset.filter(store_id__in=[s.pk for s in stores]).values_list("store_id")
-                  .annotate(n=Count("pk")).values_list("store_id", "n"))
-    return {s.pk: Cell(str(counts.get(s.pk, 0)), url=url(s.pk), tone=tone if counts.get(s.pk) else OK)
-            for s in stores}
+    counts = dict(
+        queryset.filter(store_id__in=[s.pk for s in stores])
+        .values_list("store_id")
+        .annotate(n=Count("pk"))
+        .values_list("store_id", "n")
+    )
+    return {s.pk: Cell(str(counts.get(s.pk, 0)), url=url(s.pk), tone=tone if counts.get(s.pk) else OK) for s in stores}
 
 
 # --- the page ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Row:
@@ -175,14 +194,18 @@ def dashboard(user, *, page: int | str = 1) -> dict:
     stores = list(page_obj.object_list)
     per_column = [column.cells(stores) if stores else {} for column in columns]
     rows = [
-        Row(store, change_url(store),
-            [(column, cells.get(store.pk, column.empty)) for column, cells in zip(columns, per_column, strict=True)])
+        Row(
+            store,
+            change_url(store),
+            [(column, cells.get(store.pk, column.empty)) for column, cells in zip(columns, per_column, strict=True)],
+        )
         for store in stores
     ]
     panels = []
     for panel in panels_for(user):
         lines = list(panel.rows())
         if lines:  # a panel with nothing to say in this mode (e.g. edge pulls at head office) is left out
-            panels.append({"panel": panel, "rows": lines,
-                           "links": [(label, reverse(name)) for label, name in panel.links]})
+            panels.append(
+                {"panel": panel, "rows": lines, "links": [(label, reverse(name)) for label, name in panel.links]}
+            )
     return {"columns": columns, "rows": rows, "panels": panels, "page_obj": page_obj, "paginator": paginator}

@@ -274,8 +274,14 @@ def record_progress(
         row.heartbeat_at = timezone.now()
         row.save(
             update_fields=[
-                "items_total", "items_processed", "items_succeeded", "items_failed",
-                "counters", "errors", "error_count", "heartbeat_at",
+                "items_total",
+                "items_processed",
+                "items_succeeded",
+                "items_failed",
+                "counters",
+                "errors",
+                "error_count",
+                "heartbeat_at",
             ]
         )
     _copy_fields(row, job)

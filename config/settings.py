@@ -134,10 +134,13 @@ else:
     # with a 5 s socket timeout, the length of channels-redis' blocking pop: an idle
     # WebSocket consumer would die after 5 s, so the timeout is longer here.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
-            "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi" + env.str("CACHE_KEY_PREFIX", default="")),
-        }},
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi" + env.str("CACHE_KEY_PREFIX", default="")),
+            },
+        },
     }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -388,25 +391,31 @@ STORESYNC_ALERT_EMAILS = env.list("STORESYNC_ALERT_EMAILS", default=[])
 STORESYNC_ALERT_WEBHOOK_URL = env.str("STORESYNC_ALERT_WEBHOOK_URL", default="")
 STORESYNC_ALERT_WEBHOOK_SECRET = env.str("STORESYNC_ALERT_WEBHOOK_SECRET", default="")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="retail-sync-hub@localhost")
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend"
-                        if env.str("EMAIL_HOST", default="") else "django.core.mail.backends.console.EmailBackend")
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if env.str("EMAIL_HOST", default="")
+    else "django.core.mail.backends.console.EmailBackend",
+)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 # Prometheus /metrics: with a token set, scrapes must send "Authorization: Bearer <token>".
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Names of store sync's enums in the OpenAPI schema (several "status" fields mean different things).
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
-    "SyncEntityTypeEnum": "storesync.constants.ENTITY_TYPES",
-    "SyncConflictStatusEnum": "storesync.constants.CONFLICT_STATUSES",
-    "SyncRuleActionEnum": "storesync.constants.RULE_ACTIONS",
-    "SyncRuleActionInputEnum": "storesync.constants.RULE_ACTION_INPUTS",
-    "SyncJobStatusEnum": "storesync.constants.API_JOB_STATUSES",
-    "SyncHistoryStatusEnum": "storesync.constants.API_HISTORY_STATUSES",
-    "SyncEntityStatusEnum": "storesync.constants.API_ENTITY_STATUSES",
-    "SyncEntityResultStatusEnum": "storesync.constants.API_ENTITY_RESULT_STATUSES",
-    "SyncOverallStatusEnum": "storesync.constants.API_OVERALL_STATUSES",
-    "SyncPauseStatusEnum": "storesync.constants.API_PAUSE_STATUSES",
-})
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "SyncEntityTypeEnum": "storesync.constants.ENTITY_TYPES",
+        "SyncConflictStatusEnum": "storesync.constants.CONFLICT_STATUSES",
+        "SyncRuleActionEnum": "storesync.constants.RULE_ACTIONS",
+        "SyncRuleActionInputEnum": "storesync.constants.RULE_ACTION_INPUTS",
+        "SyncJobStatusEnum": "storesync.constants.API_JOB_STATUSES",
+        "SyncHistoryStatusEnum": "storesync.constants.API_HISTORY_STATUSES",
+        "SyncEntityStatusEnum": "storesync.constants.API_ENTITY_STATUSES",
+        "SyncEntityResultStatusEnum": "storesync.constants.API_ENTITY_RESULT_STATUSES",
+        "SyncOverallStatusEnum": "storesync.constants.API_OVERALL_STATUSES",
+        "SyncPauseStatusEnum": "storesync.constants.API_PAUSE_STATUSES",
+    }
+)
 
 # --- Edge mode ---
 HO_USERNAME = env.str("HO_USERNAME", default="")
@@ -430,13 +439,17 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if EMBEDDED or DEBUG else "js
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "config.observability.ContextFilter"},
-                "redact_tokens": {"()": "config.ws_auth.RedactQueryTokens"}},
+    "filters": {
+        "context": {"()": "config.observability.ContextFilter"},
+        "redact_tokens": {"()": "config.ws_auth.RedactQueryTokens"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "config.logconfig.JsonFormatter"},  # the fields: config/logconfig.py
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact_tokens"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -36,7 +36,6 @@ urlpatterns = [
 ]
 
 
-
 def serve_product_media(request, path):
     # Rooted at the products/ folder so "products/../documents/..." cannot climb out of it;
     # MEDIA_ROOT is read per request, not frozen when the URLconf is imported.
@@ -46,9 +45,7 @@ def serve_product_media(request, path):
 if not settings.AWS_STORAGE_BUCKET_NAME:
     # Product photos on local storage (embedded and edge modes): image_url points here.
     # Only the products/ folder: documents in the same storage are never public.
-    urlpatterns.append(
-        re_path(rf"^{settings.MEDIA_URL.strip('/')}/products/(?P<path>.*)$", serve_product_media)
-    )
+    urlpatterns.append(re_path(rf"^{settings.MEDIA_URL.strip('/')}/products/(?P<path>.*)$", serve_product_media))
 
 handler400 = "config.api.exceptions.handler400"
 handler403 = "config.api.exceptions.handler403"

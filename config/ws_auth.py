@@ -34,7 +34,9 @@ def user_for_token(raw: str):
         token = AccessToken(raw)
     except TokenError:
         return _anonymous()
-    user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: token.get(api_settings.USER_ID_CLAIM)}).first()
+    user = (
+        get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: token.get(api_settings.USER_ID_CLAIM)}).first()
+    )
     return user if user is not None and user.is_active else _anonymous()
 
 

@@ -28,7 +28,8 @@ class SyncStateFilter(admin.SimpleListFilter):
 
 class DocumentAdminForm(forms.ModelForm):
     upload = forms.FileField(
-        required=False, label="File",
+        required=False,
+        label="File",
         help_text="A PDF, JPEG, PNG or TIFF document. On an existing document: replaces its file (pending again).",
     )
 
@@ -55,14 +56,39 @@ class DocumentAdminForm(forms.ModelForm):
 class DocumentAdmin(admin.ModelAdmin):
     form = DocumentAdminForm
     change_list_template = "admin/nasync/document/change_list.html"
-    list_display = ["id", "name", "original_name", "content_type", "size", "state", "synced_at", "sync_attempts",
-                    "next_attempt_at", "created_at"]
+    list_display = [
+        "id",
+        "name",
+        "original_name",
+        "content_type",
+        "size",
+        "state",
+        "synced_at",
+        "sync_attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
     list_filter = [SyncStateFilter, "synced_to_nas", "held_for_operator", "content_type", "created_at"]
     search_fields = ["original_name", "file", "sha256", "nas_path"]
     date_hierarchy = "created_at"
-    readonly_fields = ["name", "original_name", "content_type", "size", "sha256", "uploaded_by", "state",
-                       "synced_to_nas", "synced_at", "sync_error", "sync_attempts", "next_attempt_at",
-                       "held_for_operator", "nas_path", "created_at", "updated_at"]
+    readonly_fields = [
+        "name",
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "uploaded_by",
+        "state",
+        "synced_to_nas",
+        "synced_at",
+        "sync_error",
+        "sync_attempts",
+        "next_attempt_at",
+        "held_for_operator",
+        "nas_path",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["sync_to_nas", "requeue"]
 
     @admin.display(description="State")
@@ -132,11 +158,16 @@ class DocumentAdmin(admin.ModelAdmin):
 def _config_rows(config) -> list[tuple[str, str, str]]:
     problem = config.problem()
     if config.ssh_key:
-        key = "set, but the file cannot be read" if problem and problem.code == "key_unreadable" else "set (file readable)"
+        key = (
+            "set, but the file cannot be read"
+            if problem and problem.code == "key_unreadable"
+            else "set (file readable)"
+        )
     else:
         key = "not set: ssh's default keys of the hub's user"
     host_keys = (
-        "strict: NAS_KNOWN_HOSTS" if config.strict_host_key
+        "strict: NAS_KNOWN_HOSTS"
+        if config.strict_host_key
         else f"accept-new: the first key seen is pinned in {config.known_hosts}"
     )
     return [
@@ -150,8 +181,11 @@ def _config_rows(config) -> list[tuple[str, str, str]]:
         ("NAS_IO_TIMEOUT", "Transfer stall timeout", f"{config.io_timeout} s"),
         ("NAS_BWLIMIT", "Bandwidth limit", config.bwlimit or "none"),
         ("NAS_MAX_UPLOAD_BYTES", "Upload limit", f"{settings.NAS_MAX_UPLOAD_BYTES} bytes"),
-        ("NAS_MAX_ATTEMPTS", "Retries", f"{settings.NAS_MAX_ATTEMPTS} attempts, backoff from "
-                                        f"{settings.NAS_RETRY_BACKOFF} s, doubling; then held"),
+        (
+            "NAS_MAX_ATTEMPTS",
+            "Retries",
+            f"{settings.NAS_MAX_ATTEMPTS} attempts, backoff from {settings.NAS_RETRY_BACKOFF} s, doubling; then held",
+        ),
     ]
 
 

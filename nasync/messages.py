@@ -10,17 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.utils import translation
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 TEMPLATES = {
-    "not_configured": _(
-        "NAS sync is not configured. Set NAS_HOST, NAS_USER and NAS_PATH in the .env file"
-    ),
+    "not_configured": _("NAS sync is not configured. Set NAS_HOST, NAS_USER and NAS_PATH in the .env file"),
     "invalid_config": _("The NAS configuration is invalid: check %(setting)s"),
     "key_unreadable": _("The SSH key file (NAS_SSH_KEY) cannot be read"),
-    "key_unprotected": _(
-        "ssh refuses the SSH key file (NAS_SSH_KEY): other users can read it (chmod 600)"
-    ),
+    "key_unprotected": _("ssh refuses the SSH key file (NAS_SSH_KEY): other users can read it (chmod 600)"),
     "tools_missing": _("rsync or ssh is not installed on the hub"),
     "connected": _("Connection successful"),
     "permission_denied": _("Connection failed: %(reason)s"),
@@ -99,4 +96,4 @@ RUN_NOT_FOUND = _("Run not found.")
 UPLOAD_TOO_LARGE = _("The file is larger than the limit of %(limit)s bytes.")
 UPLOAD_UNSUPPORTED = _("Unsupported file type: only PDF, JPEG, PNG and TIFF documents are accepted.")
 UPLOAD_EMPTY = _("The file is empty.")
-UPLOAD_MISSING = _("No file was sent (multipart field \"file\").")
+UPLOAD_MISSING = _('No file was sent (multipart field "file").')

@@ -70,11 +70,16 @@ def ssh_command(config: NasConfig) -> str:
     """The ``-e`` value: one string, rsync splits it itself (quotes respected, no shell)."""
     args = [
         "ssh",
-        "-o", "BatchMode=yes",
-        "-o", f"ConnectTimeout={int(config.connect_timeout)}",
-        "-o", "ServerAliveInterval=15",
-        "-o", "ServerAliveCountMax=4",
-        "-p", str(int(config.port)),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"ConnectTimeout={int(config.connect_timeout)}",
+        "-o",
+        "ServerAliveInterval=15",
+        "-o",
+        "ServerAliveCountMax=4",
+        "-p",
+        str(int(config.port)),
     ]
     if config.ssh_key:
         args += ["-i", _ssh_path(config.ssh_key), "-o", "IdentitiesOnly=yes"]
@@ -82,8 +87,10 @@ def ssh_command(config: NasConfig) -> str:
     if re.search(r"\s", known_hosts):
         known_hosts = f'"{known_hosts}"'  # ssh splits this option's value on spaces
     args += [
-        "-o", f"UserKnownHostsFile={known_hosts}",
-        "-o", f"StrictHostKeyChecking={'yes' if config.strict_host_key else 'accept-new'}",
+        "-o",
+        f"UserKnownHostsFile={known_hosts}",
+        "-o",
+        f"StrictHostKeyChecking={'yes' if config.strict_host_key else 'accept-new'}",
     ]
     return " ".join(shlex.quote(arg) for arg in args)
 
@@ -120,9 +127,13 @@ class Completed:
 def run(args: list[str], *, stdin: bytes = b"", timeout: float | None = None) -> Completed:
     """Run rsync (argument list, no shell); kill its process group (ssh too) on timeout."""
     try:
-        process = subprocess.Popen(  # noqa: S603  (a list; no shell)
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=_env(), start_new_session=True,
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_env(),
+            start_new_session=True,
         )
     except FileNotFoundError:
         return Completed(127, b"", ["rsync: not installed on the hub"], timed_out=False)
@@ -162,6 +173,7 @@ def redact(text: str, config: NasConfig) -> str:
 
 # --- classification -------------------------------------------------------------------
 
+
 def classify(config: NasConfig, exit_code: int, stderr: list[str], *, timed_out: bool = False) -> Problem | None:
     """The run-level problem behind an exit code and ssh's/rsync's messages (None: none).
 
@@ -192,7 +204,8 @@ def classify(config: NasConfig, exit_code: int, stderr: list[str], *, timed_out:
         r"^(?:ssh: )?(.*(?:Connection refused|No route to host|Network is unreachable|Could not resolve hostname"
         r"|Name or service not known|Temporary failure in name resolution|Connection reset by peer"
         r"|Connection closed by|kex_exchange_identification).*)$",
-        text, re.M,
+        text,
+        re.M,
     )
     if match:
         return Problem("unreachable", {"reason": redact(match.group(1).strip(), config)})
@@ -228,6 +241,7 @@ def _last_reason(stderr: list[str], exit_code: int) -> str:
 
 # --- pushing documents ----------------------------------------------------------------
 
+
 @dataclass
 class PushResult:
     exit_code: int
@@ -256,11 +270,16 @@ def push(config: NasConfig, source_root: Path, relpaths: list[str], *, timeout: 
     started = time.monotonic()
     args = rsync_args(
         config,
-        "-a", "-z", "-ii",
+        "-a",
+        "-z",
+        "-ii",
         f"--partial-dir={PARTIAL_DIR}",
-        "--files-from=-", "--from0",
+        "--files-from=-",
+        "--from0",
         f"--out-format={MARKER} %i %b %n",
-        "--", f"{source_root}/", config.remote,
+        "--",
+        f"{source_root}/",
+        config.remote,
     )
     listing = b"".join(path.encode("utf-8", "surrogateescape") + b"\0" for path in relpaths)
     completed = run(args, stdin=listing, timeout=timeout)
@@ -271,7 +290,11 @@ def push(config: NasConfig, source_root: Path, relpaths: list[str], *, timeout: 
         _read_errors(result, completed.stderr, set(relpaths), source_root, config)
     logger.info(
         "rsync of %s files: exit %s, %s sent, %s unchanged, %s file errors in %.2fs",
-        len(relpaths), completed.exit_code, len(result.sent), len(result.unchanged), len(result.file_errors),
+        len(relpaths),
+        completed.exit_code,
+        len(result.sent),
+        len(result.unchanged),
+        len(result.file_errors),
         result.seconds,
     )
     return result
@@ -282,7 +305,7 @@ def _read_output(result: PushResult, stdout: bytes) -> None:
     for raw in stdout.split(b"\n"):
         if not raw.startswith(prefix):
             continue
-        line = _decode(raw[len(prefix):])
+        line = _decode(raw[len(prefix) :])
         item, rest = line[:11], line[12:]
         if len(item) < 2 or item[1] != "f" or item[0] == "*":
             continue
@@ -293,8 +316,9 @@ def _read_output(result: PushResult, stdout: bytes) -> None:
             result.unchanged.add(name)
 
 
-def _read_errors(result: PushResult, stderr: list[str], relpaths: set[str], source_root: Path,
-                 config: NasConfig) -> None:
+def _read_errors(
+    result: PushResult, stderr: list[str], relpaths: set[str], source_root: Path, config: NasConfig
+) -> None:
     """Map rsync's error lines onto the files (or folders of files) they name."""
     roots = [f"{source_root}/", f"{config.path.rstrip('/')}/"]
     for line in stderr:
@@ -326,7 +350,7 @@ def _files_named(name: str, roots: list[str], relpaths: set[str]) -> set[str]:
     for root in roots:
         root = root.replace("/./", "/")
         if name.startswith(root):
-            name = name[len(root):]
+            name = name[len(root) :]
             break
     name = name.removeprefix("./")
     if name in relpaths:
@@ -343,6 +367,7 @@ def _files_named(name: str, roots: list[str], relpaths: set[str]) -> set[str]:
 
 # --- connection check -----------------------------------------------------------------
 
+
 def check_connection(config: NasConfig) -> Problem:
     """Connect, check the destination folder exists, then that a file can be written there
     (a probe file, removed again). ``Problem("connected")`` when everything works."""
@@ -353,7 +378,9 @@ def check_connection(config: NasConfig) -> Problem:
         text = "\n".join(listing.stderr)
         if "No such file or directory" in text or "Not a directory" in text:
             return Problem("path_missing", {"path": config.path})
-        return Problem("rsync_error", {"code": listing.exit_code, "reason": redact(_last_reason(listing.stderr, 23), config)})
+        return Problem(
+            "rsync_error", {"code": listing.exit_code, "reason": redact(_last_reason(listing.stderr, 23), config)}
+        )
     if problem is not None:
         return problem
     with tempfile.TemporaryDirectory(prefix="nas-check-") as tmp:
@@ -367,13 +394,16 @@ def check_connection(config: NasConfig) -> Problem:
             text = "\n".join(written.stderr)
             if "Permission denied" in text or "Read-only file system" in text:
                 return Problem("path_not_writable", {"path": config.path})
-            return Problem("rsync_error", {"code": written.exit_code, "reason": redact(_last_reason(written.stderr, 23), config)})
+            return Problem(
+                "rsync_error", {"code": written.exit_code, "reason": redact(_last_reason(written.stderr, 23), config)}
+            )
         if problem is not None:
             return problem
         # Delete the probe only: everything else is excluded, hence protected from --delete.
         removed = run(
-            rsync_args(config, "-r", "--delete", f"--include=/{probe}", "--exclude=*", "--",
-                       f"{tmp}/empty/", config.remote),
+            rsync_args(
+                config, "-r", "--delete", f"--include=/{probe}", "--exclude=*", "--", f"{tmp}/empty/", config.remote
+            ),
             timeout=budget,
         )
         if removed.exit_code != 0:

@@ -52,6 +52,7 @@ class DocumentRejected(ValueError):
 
 # --- documents ------------------------------------------------------------------------
 
+
 def _store_file(uploaded) -> dict:
     """Check the upload's bytes, write it under today's date folder; the values of its row."""
     from nasync import messages
@@ -72,8 +73,11 @@ def _store_file(uploaded) -> dict:
     # name gets a suffix. The row references the file only once it is fully written.
     name = default_storage.save(f"{DOCUMENTS_DIR}/{folder}/{safe}", uploaded, max_length=500)
     return {
-        "file": name, "original_name": original[:255], "content_type": content_type,
-        "size": uploaded.size, "sha256": digest,
+        "file": name,
+        "original_name": original[:255],
+        "content_type": content_type,
+        "size": uploaded.size,
+        "sha256": digest,
     }
 
 
@@ -93,8 +97,13 @@ def document_create(*, uploaded, user=None) -> Document:
 
 
 UNSYNCED = {
-    "synced_to_nas": False, "synced_at": None, "sync_error": "", "sync_attempts": 0,
-    "next_attempt_at": None, "held_for_operator": False, "nas_path": "",
+    "synced_to_nas": False,
+    "synced_at": None,
+    "sync_error": "",
+    "sync_attempts": 0,
+    "next_attempt_at": None,
+    "held_for_operator": False,
+    "nas_path": "",
 }
 
 
@@ -161,6 +170,7 @@ def sync_status() -> dict:
 
 # --- sources: where rsync reads the files -----------------------------------------------
 
+
 @contextmanager
 def _source_root(documents: list[Document]):
     """A local folder holding ``<relative_path>`` for the documents.
@@ -196,6 +206,7 @@ def _source_root(documents: list[Document]):
 
 
 # --- one batch: the core of every sync ---------------------------------------------------
+
 
 @dataclass
 class BatchOutcome:
@@ -234,15 +245,19 @@ def sync_batch(config: NasConfig, documents: list[Document]) -> BatchOutcome:
             elif result.complete:
                 reason = result.file_errors.get(relpath)
                 failed[document.pk] = (
-                    Problem("file_error", {"reason": reason}) if reason
+                    Problem("file_error", {"reason": reason})
+                    if reason
                     else Problem("not_transferred", {"reason": rsync.EXIT_MEANINGS.get(result.exit_code, "")})
                 )
     arrived = set(synced)
     _mark_synced(config, [d for d in documents if d.pk in arrived])
     _mark_failed(documents, failed)
     return BatchOutcome(
-        synced=synced, failed=failed, problem=result.problem if result else None,
-        sent=len(result.sent) if result else 0, unchanged=len(result.unchanged) if result else 0,
+        synced=synced,
+        failed=failed,
+        problem=result.problem if result else None,
+        sent=len(result.sent) if result else 0,
+        unchanged=len(result.unchanged) if result else 0,
         bytes_sent=sum(result.sent.values()) if result else 0,
         warnings=tuple(result.warnings) if result else (),
     )
@@ -276,10 +291,13 @@ def _mark_failed(documents: list[Document], failed: dict[int, Problem]) -> None:
             else:
                 delay = settings.NAS_RETRY_BACKOFF * 2 ** (row.sync_attempts - 1)
                 row.next_attempt_at = now + timedelta(seconds=delay * random.uniform(1.0, 1.25))
-            row.save(update_fields=["sync_attempts", "sync_error", "held_for_operator", "next_attempt_at", "updated_at"])
+            row.save(
+                update_fields=["sync_attempts", "sync_error", "held_for_operator", "next_attempt_at", "updated_at"]
+            )
 
 
 # --- runs -------------------------------------------------------------------------------
+
 
 def _selection(job: NasSyncRun) -> QuerySet:
     ids = job.params.get("document_ids")
@@ -335,8 +353,9 @@ def run_problem(job: NasSyncRun) -> Problem | None:
     return Problem.from_dict((job.result or {}).get("problem"))
 
 
-def start_nas_sync(*, trigger: str = JobTrigger.API, user=None, document_ids: list[int] | None = None,
-                   due_only: bool = False) -> NasSyncRun:
+def start_nas_sync(
+    *, trigger: str = JobTrigger.API, user=None, document_ids: list[int] | None = None, due_only: bool = False
+) -> NasSyncRun:
     """Queue a NAS run (JobAlreadyRunning when one is active)."""
     from nasync.tasks import nas_sync_task
 
@@ -386,6 +405,7 @@ def run_summary(job: NasSyncRun) -> dict:
 
 # --- single documents and checks --------------------------------------------------------
 
+
 def sync_document_now(document: Document) -> Problem:
     """Push one document now (POST /sync/document/{id}); ``synced_to`` on success.
 
@@ -414,8 +434,8 @@ def test_connection() -> Problem:
     return rsync.check_connection(config)
 
 
-
 # --- demo -------------------------------------------------------------------------------
+
 
 def _demo_pdf(number: int) -> bytes:
     """A small, valid one-page PDF invoice."""

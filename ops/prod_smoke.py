@@ -82,7 +82,7 @@ class Stack:
         }
 
     def start(self, name: str, *args: str) -> None:
-        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115  (lives as long as the process)
+        log = open(self.workdir / f"{name}.log", "wb")
         self.processes[name] = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def manage(self, *args: str) -> None:
@@ -91,7 +91,7 @@ class Stack:
     def stop(self) -> list[str]:
         """SIGTERM everything; returns the names of processes that did not stop cleanly."""
         unclean = []
-        for name, process in reversed(list(self.processes.items())):
+        for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for name, process in self.processes.items():
@@ -131,8 +131,11 @@ def run(stack: Stack) -> None:
     stack.start("s3", PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(stack.s3_port))
     wait_http(f"http://127.0.0.1:{stack.s3_port}/moto-api/", timeout=30)
     boto3.client(
-        "s3", endpoint_url=stack.env["AWS_S3_ENDPOINT_URL"], aws_access_key_id="smoke",
-        aws_secret_access_key="smoke-secret", region_name="us-east-1",
+        "s3",
+        endpoint_url=stack.env["AWS_S3_ENDPOINT_URL"],
+        aws_access_key_id="smoke",
+        aws_secret_access_key="smoke-secret",
+        region_name="us-east-1",
     ).create_bucket(Bucket="smoke-images")
     reset_database()
     stack.manage("migrate", "--noinput", "--verbosity", "0")
@@ -141,14 +144,53 @@ def run(stack: Stack) -> None:
 
     step("shop simulator, web (uvicorn x2), worker, beat")
     stack.start("shop", PYTHON, "-m", "catalog.platforms.simulator", "--port", str(stack.shop_port), "--products", "40")
-    stack.start("web", PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                "--port", str(stack.web_port), "--workers", "2", "--lifespan", "off",
-                "--log-config", "config/uvicorn_log.json")
-    stack.start("worker", PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                "--concurrency", "2", "--queues", stack.env["CELERY_TASK_DEFAULT_QUEUE"],
-                "--hostname", f"smoke-{uuid.uuid4().hex[:6]}@%h")
-    stack.start("beat", PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                "--schedule", str(stack.workdir / "beat-schedule"))
+    stack.start(
+        "web",
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(stack.web_port),
+        "--workers",
+        "2",
+        "--lifespan",
+        "off",
+        "--log-config",
+        "config/uvicorn_log.json",
+    )
+    stack.start(
+        "worker",
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "2",
+        "--queues",
+        stack.env["CELERY_TASK_DEFAULT_QUEUE"],
+        "--hostname",
+        f"smoke-{uuid.uuid4().hex[:6]}@%h",
+    )
+    stack.start(
+        "beat",
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str(stack.workdir / "beat-schedule"),
+    )
     base = f"http://127.0.0.1:{stack.web_port}"
     ready = wait_http(f"{base}/readyz", timeout=90).json()
     print(f"    readyz: {ready['status']} ({', '.join(ready['components'])})")
@@ -158,10 +200,17 @@ def run(stack: Stack) -> None:
     headers = {"Authorization": f"Bearer {token['access']}"}
     from catalog.platforms.simulator import DEMO_API_KEY
 
-    store = httpx.post(f"{base}/api/v1/stores/", headers=headers, json={
-        "name": "Smoke", "code": "smoke", "platform": "prestashop",
-        "platform_url": f"http://127.0.0.1:{stack.shop_port}", "platform_api_key": DEMO_API_KEY,
-    })
+    store = httpx.post(
+        f"{base}/api/v1/stores/",
+        headers=headers,
+        json={
+            "name": "Smoke",
+            "code": "smoke",
+            "platform": "prestashop",
+            "platform_url": f"http://127.0.0.1:{stack.shop_port}",
+            "platform_api_key": DEMO_API_KEY,
+        },
+    )
     if store.status_code != 201:
         raise SystemExit(f"FAIL: creating the store answered {store.status_code}: {store.text}")
     for sync in SYNCS:
@@ -174,15 +223,24 @@ def sync_product_import(stack: Stack, base: str, headers: dict, store: dict) -> 
     """The catalogue import, queued through the admin's action and run by the worker."""
     client = httpx.Client(base_url=base)
     login = client.get("/admin/login/")
-    client.post("/admin/login/", data={
-        "username": "smoke", "password": ADMIN_PASSWORD,
-        "csrfmiddlewaretoken": login.cookies["csrftoken"], "next": "/admin/",
-    })
+    client.post(
+        "/admin/login/",
+        data={
+            "username": "smoke",
+            "password": ADMIN_PASSWORD,
+            "csrfmiddlewaretoken": login.cookies["csrftoken"],
+            "next": "/admin/",
+        },
+    )
     changelist = client.get("/admin/catalog/store/")
-    client.post("/admin/catalog/store/", data={
-        "action": "import_products", "_selected_action": [store["id"]],
-        "csrfmiddlewaretoken": changelist.cookies.get("csrftoken") or client.cookies["csrftoken"],
-    })
+    client.post(
+        "/admin/catalog/store/",
+        data={
+            "action": "import_products",
+            "_selected_action": [store["id"]],
+            "csrfmiddlewaretoken": changelist.cookies.get("csrftoken") or client.cookies["csrftoken"],
+        },
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         products = httpx.get(f"{base}/api/v1/stores/{store['id']}/products/", headers=headers).json()
@@ -204,14 +262,19 @@ def sync_images(stack: Stack, base: str, headers: dict, store: dict) -> None:
         raise SystemExit(f"FAIL: sync-images answered {answer.status_code}: {answer.text}")
     summary = answer.json()
     s3 = boto3.client(
-        "s3", endpoint_url=stack.env["AWS_S3_ENDPOINT_URL"], aws_access_key_id="smoke",
-        aws_secret_access_key="smoke-secret", region_name="us-east-1",
+        "s3",
+        endpoint_url=stack.env["AWS_S3_ENDPOINT_URL"],
+        aws_access_key_id="smoke",
+        aws_secret_access_key="smoke-secret",
+        region_name="us-east-1",
     )
     stored = s3.list_objects_v2(Bucket="smoke-images", Prefix="products/").get("KeyCount", 0)
     if summary["products_processed"] != 40 or stored < summary["downloaded"] + summary["fallback"]:
         raise SystemExit(f"FAIL: image sync processed {summary['products_processed']}, S3 holds {stored} objects")
-    print(f"    image sync through the worker: {summary['downloaded']} downloaded, "
-          f"{summary['fallback']} fallbacks, {stored} objects in S3")
+    print(
+        f"    image sync through the worker: {summary['downloaded']} downloaded, "
+        f"{summary['fallback']} fallbacks, {stored} objects in S3"
+    )
 
 
 # Each capability adds its end-to-end step here.

@@ -44,17 +44,48 @@ class EdgeConfirmedFilter(admin.SimpleListFilter):
 class ProductPhotoAdmin(admin.ModelAdmin):
     """Photos are written by the image sync: the admin shows them, with their thumbnails."""
 
-    list_display = ["thumbnail", "product", "store", "source", "version", "size", "content_type", "dimensions",
-                    "updated_at", "deleted_at"]
+    list_display = [
+        "thumbnail",
+        "product",
+        "store",
+        "source",
+        "version",
+        "size",
+        "content_type",
+        "dimensions",
+        "updated_at",
+        "deleted_at",
+    ]
     list_filter = ["store", "source", "is_primary", ("deleted_at", admin.EmptyFieldListFilter), EdgeConfirmedFilter]
     actions = ["delete_as_tombstones"]
     search_fields = ["product__sku", "product__name", "checksum", "object_key"]
     list_select_related = ["product", "store"]
     date_hierarchy = "updated_at"
     readonly_fields = [
-        "preview", "id", "store", "product", "source", "shop_image_id", "object_key", "filename", "size",
-        "content_type", "checksum", "version", "is_primary", "sort_order", "width", "height", "renditions",
-        "shop_sha1", "etag", "last_modified", "origin_date_upd", "created_at", "updated_at", "deleted_at",
+        "preview",
+        "id",
+        "store",
+        "product",
+        "source",
+        "shop_image_id",
+        "object_key",
+        "filename",
+        "size",
+        "content_type",
+        "checksum",
+        "version",
+        "is_primary",
+        "sort_order",
+        "width",
+        "height",
+        "renditions",
+        "shop_sha1",
+        "etag",
+        "last_modified",
+        "origin_date_upd",
+        "created_at",
+        "updated_at",
+        "deleted_at",
     ]
     fields = readonly_fields
 
@@ -67,8 +98,9 @@ class ProductPhotoAdmin(admin.ModelAdmin):
     def preview(self, photo: ProductPhoto) -> str:
         url = object_url(photo.rendition_key("medium") or photo.object_key)
         original = object_url(photo.object_key)
-        return format_html('<a href="{}"><img src="{}" alt="" style="max-width:400px;max-height:400px"></a>',
-                           original, url)
+        return format_html(
+            '<a href="{}"><img src="{}" alt="" style="max-width:400px;max-height:400px"></a>', original, url
+        )
 
     @admin.display(description="Size (px)")
     def dimensions(self, photo: ProductPhoto) -> str:
@@ -88,8 +120,7 @@ class ProductPhotoAdmin(admin.ModelAdmin):
     @admin.action(description="Delete (tombstone: edges remove them on their next pass)", permissions=["delete"])
     def delete_as_tombstones(self, request, queryset) -> None:
         count = distribution.tombstone_photos(queryset)
-        self.message_user(request, f"{count} photo(s) deleted; edges remove them on their next pass.",
-                          messages.SUCCESS)
+        self.message_user(request, f"{count} photo(s) deleted; edges remove them on their next pass.", messages.SUCCESS)
 
     def delete_model(self, request, obj) -> None:
         distribution.tombstone_photos(ProductPhoto.objects.filter(pk=obj.pk))
@@ -103,8 +134,12 @@ class ImageSyncRunAdmin(JobAdmin):
     list_display = [*JobAdmin.list_display, "chunks_done"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            chunk_count=Count("chunks"), chunks_finished=Count("chunks", filter=Q(chunks__status=ChunkStatus.DONE))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                chunk_count=Count("chunks"), chunks_finished=Count("chunks", filter=Q(chunks__status=ChunkStatus.DONE))
+            )
         )
 
     @admin.display(description="Chunks done")
@@ -143,10 +178,13 @@ class EdgeStatusReportAdmin(admin.ModelAdmin):
         rows = []
         for store in stores:
             figures = coverage.get(store.pk) or selectors.EdgeCoverage(store.pk, 0, 0, 0, 0, None)
-            rows.append({
-                "store": store, "coverage": figures,
-                "unconfirmed_url": f"{photos_url}?store__id__exact={store.pk}&edge_confirmed=no",
-            })
+            rows.append(
+                {
+                    "store": store,
+                    "coverage": figures,
+                    "unconfirmed_url": f"{photos_url}?store__id__exact={store.pk}&edge_confirmed=no",
+                }
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -160,8 +198,16 @@ class EdgeStatusReportAdmin(admin.ModelAdmin):
 class EdgePhotoAdmin(admin.ModelAdmin):
     """Edge mode: the photos this edge holds (written by the edge agent)."""
 
-    list_display = ["filename", "product_sku", "product_name", "version", "size", "checksum", "synced_at",
-                    "reported_version"]
+    list_display = [
+        "filename",
+        "product_sku",
+        "product_name",
+        "version",
+        "size",
+        "checksum",
+        "synced_at",
+        "reported_version",
+    ]
     search_fields = ["product_sku", "product_name", "checksum", "id"]
     readonly_fields = [f.name for f in EdgePhoto._meta.fields]
 

@@ -56,7 +56,10 @@ def claim_chunk(run: ImageSyncRun) -> ImageSyncChunk | None:
             ImageSyncChunk.objects.filter(pk=chunk.pk)
             .filter(claimable)
             .update(
-                status=ChunkStatus.RUNNING, token=token, lease_until=now + _lease(), attempts=F("attempts") + 1,
+                status=ChunkStatus.RUNNING,
+                token=token,
+                lease_until=now + _lease(),
+                attempts=F("attempts") + 1,
                 claimed_by=f"{socket.gethostname()}:{os.getpid()}",
             )
         )
@@ -147,9 +150,9 @@ def complete_chunk(run: ImageSyncRun, chunk: ImageSyncChunk, outcomes: list[Outc
     for attempt in range(3):
         try:
             with transaction.atomic():
-                done = ImageSyncChunk.objects.filter(
-                    pk=chunk.pk, token=chunk.token, status=ChunkStatus.RUNNING
-                ).update(status=ChunkStatus.DONE, finished_at=timezone.now(), counters=dict(counts))
+                done = ImageSyncChunk.objects.filter(pk=chunk.pk, token=chunk.token, status=ChunkStatus.RUNNING).update(
+                    status=ChunkStatus.DONE, finished_at=timezone.now(), counters=dict(counts)
+                )
                 if not done:
                     return False
                 stale_keys = apply_outcomes(run.store_id, outcomes)

@@ -15,8 +15,9 @@ def coverage_cell(figures: selectors.EdgeCoverage) -> dashboard.Cell:
         tone = dashboard.WARN
     else:
         tone = dashboard.OK
-    reported = (f"last report {figures.last_report_at:%Y-%m-%d %H:%M} UTC" if figures.last_report_at
-                else "never reported")
+    reported = (
+        f"last report {figures.last_report_at:%Y-%m-%d %H:%M} UTC" if figures.last_report_at else "never reported"
+    )
     store_id = figures.store_id
     return dashboard.Cell(
         f"{figures.percentage:.1f}%",
@@ -42,12 +43,20 @@ def edge_pull_rows():
 
 
 dashboard.register_column(
-    "image_sync", "Image sync", lambda stores: dashboard.last_job_cells(ImageSyncRun, stores),
-    permission="photosync.view_imagesyncrun", order=20,
+    "image_sync",
+    "Image sync",
+    lambda stores: dashboard.last_job_cells(ImageSyncRun, stores),
+    permission="photosync.view_imagesyncrun",
+    order=20,
 )
 dashboard.register_column(
-    "edge_coverage", "Edge coverage", edge_coverage, permission="photosync.view_edgestatusreport",
-    empty=dashboard.Cell("no photos", tone=dashboard.MUTED), order=30,
+    "edge_coverage",
+    "Edge coverage",
+    edge_coverage,
+    permission="photosync.view_edgestatusreport",
+    empty=dashboard.Cell("no photos", tone=dashboard.MUTED),
+    order=30,
 )
-dashboard.register_panel("edge_pull", "Photos from head office", edge_pull_rows,
-                         permission="photosync.view_edgesyncrun", order=20)
+dashboard.register_panel(
+    "edge_pull", "Photos from head office", edge_pull_rows, permission="photosync.view_edgesyncrun", order=20
+)

@@ -88,15 +88,28 @@ def list_photos(
     feed = photo_feed(store, since=since)
     total = feed.count()
     page = feed.select_related("product").only(
-        "id", "product__uuid", "product__sku", "product__name", "object_key", "filename", "size", "content_type",
-        "checksum", "version", "is_primary", "sort_order", "updated_at", "deleted_at", "renditions",
+        "id",
+        "product__uuid",
+        "product__sku",
+        "product__name",
+        "object_key",
+        "filename",
+        "size",
+        "content_type",
+        "checksum",
+        "version",
+        "is_primary",
+        "sort_order",
+        "updated_at",
+        "deleted_at",
+        "renditions",
     )
     if cursor:
         page = after_position(page, *decode_cursor(cursor))
         rows = list(page[: limit + 1])
         next_offset = None
     else:
-        rows = list(page[offset: offset + limit + 1])
+        rows = list(page[offset : offset + limit + 1])
         next_offset = offset + limit if len(rows) > limit else None
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -168,32 +181,43 @@ def record_status_reports(store, batch, *, user=None) -> int:
     for index, raw in enumerate(batch):
         item, errors = _parse_item(raw)
         if errors:
-            bad.append({"index": index, "photo_id": raw.get("photo_id") if isinstance(raw, dict) else None,
-                        "errors": errors})
+            bad.append(
+                {"index": index, "photo_id": raw.get("photo_id") if isinstance(raw, dict) else None, "errors": errors}
+            )
         else:
             items.append((index, item))
     versions = dict(
-        ProductPhoto.objects.filter(store=store, pk__in=[item.photo_id for _, item in items]).values_list("pk", "version")
+        ProductPhoto.objects.filter(store=store, pk__in=[item.photo_id for _, item in items]).values_list(
+            "pk", "version"
+        )
     )
     for index, item in items:
         if item.photo_id not in versions:
-            bad.append({"index": index, "photo_id": str(item.photo_id),
-                        "errors": {"photo_id": "is not a photo of this store"}})
+            bad.append(
+                {"index": index, "photo_id": str(item.photo_id), "errors": {"photo_id": "is not a photo of this store"}}
+            )
     if bad:
         bad.sort(key=lambda entry: entry["index"])
         raise InvalidBatch(f"{len(bad)} invalid item(s) in sync_batch; nothing was recorded", bad)
     latest = {item.photo_id: item for _, item in items}
     reports = [
         EdgeStatusReport(
-            store=store, photo_id=photo_id, status=item.status, version=item.version or versions[photo_id],
-            synced_at=item.synced_at, error=item.error, reported_by=user if getattr(user, "pk", None) else None,
+            store=store,
+            photo_id=photo_id,
+            status=item.status,
+            version=item.version or versions[photo_id],
+            synced_at=item.synced_at,
+            error=item.error,
+            reported_by=user if getattr(user, "pk", None) else None,
             reported_at=timezone.now(),
         )
         for photo_id, item in sorted(latest.items())  # one lock order: concurrent reports cannot deadlock
     ]
     with transaction.atomic():
         EdgeStatusReport.objects.bulk_create(
-            reports, update_conflicts=True, unique_fields=["store", "photo"],
+            reports,
+            update_conflicts=True,
+            unique_fields=["store", "photo"],
             update_fields=["status", "version", "synced_at", "error", "reported_by", "reported_at"],
         )
     return len(reports)

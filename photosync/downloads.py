@@ -192,7 +192,9 @@ def _download(session: ShopSession, work: ProductWork, image_id: int, kind: str,
                 work.id_origin, image_id, writer, max_bytes=settings.IMAGE_MAX_BYTES, local_sha1=local_sha1
             )
         validators = validators | {
-            "shop_sha1": fetch.sha1 or "", "etag": fetch.etag or "", "last_modified": fetch.last_modified or "",
+            "shop_sha1": fetch.sha1 or "",
+            "etag": fetch.etag or "",
+            "last_modified": fetch.last_modified or "",
         }
         if fetch.not_modified:
             return Outcome(work.product_id, UNCHANGED, PhotoSource.PLATFORM, image_id, validators=validators)
@@ -229,8 +231,11 @@ def _store(
             if rendition.shared_with is None:
                 storage.put_object(rendition_key, rendition.data, len(rendition.data))
             renditions[rendition.name] = {
-                "key": rendition_key, "width": rendition.width, "height": rendition.height,
-                "size": len(rendition.data), "content_type": images.RENDITION_FORMAT[1],
+                "key": rendition_key,
+                "width": rendition.width,
+                "height": rendition.height,
+                "size": len(rendition.data),
+                "content_type": images.RENDITION_FORMAT[1],
             }
     finally:
         image.close()

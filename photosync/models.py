@@ -43,7 +43,11 @@ class ProductPhoto(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     store = models.ForeignKey("catalog.Store", on_delete=models.CASCADE, related_name="product_photos")
     product = models.ForeignKey(
-        "catalog.Product", null=True, blank=True, on_delete=tombstone_on_product_delete, related_name="photos",
+        "catalog.Product",
+        null=True,
+        blank=True,
+        on_delete=tombstone_on_product_delete,
+        related_name="photos",
         help_text="Empty on the tombstone of a deleted product's photo.",
     )
     source = models.CharField(max_length=20, choices=PhotoSource.choices, default=PhotoSource.PLATFORM)

@@ -17,7 +17,15 @@ from photosync.models import PhotoSource, ProductPhoto
 VALIDATOR_FIELDS = ["shop_sha1", "etag", "last_modified", "origin_date_upd"]
 IDENTITY_FIELDS = ["source", "shop_image_id"]
 CONTENT_FIELDS = [
-    "object_key", "filename", "size", "content_type", "checksum", "width", "height", "renditions", "version",
+    "object_key",
+    "filename",
+    "size",
+    "content_type",
+    "checksum",
+    "width",
+    "height",
+    "renditions",
+    "version",
     "updated_at",
 ]
 

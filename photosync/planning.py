@@ -79,8 +79,10 @@ def _plan_page(
             settled.append(downloads.failure(pk, origin, *failures[origin]))
         elif remote is None:
             settled.append(downloads.missing_in_shop(pk, origin))
-        elif photo is not None and photo.source == PhotoSource.UPLOAD or (
-            not force and downloads.is_unchanged_in_shop(_work(product, remote, photo))
+        elif (
+            photo is not None
+            and photo.source == PhotoSource.UPLOAD
+            or (not force and downloads.is_unchanged_in_shop(_work(product, remote, photo)))
         ):
             settled.append(Outcome(pk, SKIPPED))
         else:
@@ -90,8 +92,12 @@ def _plan_page(
     with transaction.atomic():
         chunks = [
             ImageSyncChunk(
-                run=run, index=page * STRIDE, status=ChunkStatus.DONE, finished_at=timezone.now(),
-                items=[{"product": o.product_id} for o in settled], counters=dict(counts),
+                run=run,
+                index=page * STRIDE,
+                status=ChunkStatus.DONE,
+                finished_at=timezone.now(),
+                items=[{"product": o.product_id} for o in settled],
+                counters=dict(counts),
             ),
             *(
                 ImageSyncChunk(run=run, index=page * STRIDE + 1 + n, items=needed[start : start + size])
@@ -129,8 +135,9 @@ def _fetch(session: ShopSession, products: list[dict]) -> tuple[dict[int, Remote
 
 
 def _work(product: dict, remote: RemoteProduct, photo) -> ProductWork:
-    return ProductWork(product["pk"], product["uuid"], product["id_origin"], product["name"], product["sku"], remote,
-                       photo)
+    return ProductWork(
+        product["pk"], product["uuid"], product["id_origin"], product["name"], product["sku"], remote, photo
+    )
 
 
 def remote_item(product_pk: int, remote: RemoteProduct) -> dict:
@@ -148,6 +155,9 @@ def remote_item(product_pk: int, remote: RemoteProduct) -> dict:
 def remote_from_item(item: dict) -> RemoteProduct:
     date_upd = datetime.fromisoformat(item["date_upd"]) if item.get("date_upd") else None
     return RemoteProduct(
-        id=item["id_origin"], name=item.get("name", ""), id_default_image=item.get("id_default_image"),
-        image_ids=tuple(item.get("image_ids") or ()), date_upd=date_upd,
+        id=item["id_origin"],
+        name=item.get("name", ""),
+        id_default_image=item.get("id_default_image"),
+        image_ids=tuple(item.get("image_ids") or ()),
+        date_upd=date_upd,
     )

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from django.db.models import Count, F, Max, Q, QuerySet
+
 # Django 5.2's row-value lookups (used by composite primary keys).
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
@@ -79,8 +80,12 @@ def edge_coverage_by_store(stores=None) -> dict[int, EdgeCoverage]:
     for row in rows:
         store_id = row["store_id"]
         coverage[store_id] = EdgeCoverage(
-            store_id=store_id, photos=row["total"], synced=row["synced"], failed=row["failed"],
-            pending=row["total"] - row["synced"] - row["failed"], last_report_at=last.get(store_id),
+            store_id=store_id,
+            photos=row["total"],
+            synced=row["synced"],
+            failed=row["failed"],
+            pending=row["total"] - row["synced"] - row["failed"],
+            last_report_at=last.get(store_id),
         )
     for store_id, last_at in last.items():
         coverage.setdefault(store_id, EdgeCoverage(store_id, 0, 0, 0, 0, last_at))

@@ -43,23 +43,24 @@ def check_store(store: Store) -> None:
     create_ecommerce_service(store).close()
 
 
-def start_image_sync(
-    store: Store, *, trigger: str = JobTrigger.API, user=None, force: bool = False
-) -> ImageSyncRun:
+def start_image_sync(store: Store, *, trigger: str = JobTrigger.API, user=None, force: bool = False) -> ImageSyncRun:
     """Queue a run on Celery (``JobAlreadyRunning`` if one is active for the store)."""
     from photosync.tasks import image_sync_task
 
     check_store(store)
     params = {"force": force, "fan_out": True}
     return start_and_enqueue(
-        ImageSyncRun, image_sync_task, kind=ImageSyncRun.KIND, store=store, trigger=trigger,
-        requested_by=user, params=params,
+        ImageSyncRun,
+        image_sync_task,
+        kind=ImageSyncRun.KIND,
+        store=store,
+        trigger=trigger,
+        requested_by=user,
+        params=params,
     )
 
 
-def sync_images_now(
-    store: Store, *, trigger: str = JobTrigger.COMMAND, user=None, force: bool = False
-) -> ImageSyncRun:
+def sync_images_now(store: Store, *, trigger: str = JobTrigger.COMMAND, user=None, force: bool = False) -> ImageSyncRun:
     """Run a whole sync in this process (management command, demo); returns the finished run."""
     check_store(store)
     params = {"force": force, "fan_out": False}

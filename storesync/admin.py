@@ -30,7 +30,8 @@ from storesync.selectors import job_detail
 class SyncConfigForm(forms.ModelForm):
     webhook_endpoint = forms.URLField(required=False, assume_scheme="https", max_length=500)
     webhook_secret = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Write-only: leave blank to keep the current secret.",
     )
 
@@ -56,8 +57,19 @@ class SyncConfigForm(forms.ModelForm):
 class EntityInline(admin.StackedInline):
     model = SyncEntity
     extra = 0
-    fields = ["entity_type", "enabled", "direction", "conflict_resolution", "fields", "exclude_fields",
-              "store_watermark", "platform_watermark", "last_sync_at", "last_full_sync_at", "last_status"]
+    fields = [
+        "entity_type",
+        "enabled",
+        "direction",
+        "conflict_resolution",
+        "fields",
+        "exclude_fields",
+        "store_watermark",
+        "platform_watermark",
+        "last_sync_at",
+        "last_full_sync_at",
+        "last_status",
+    ]
     readonly_fields = ["store_watermark", "platform_watermark", "last_sync_at", "last_full_sync_at", "last_status"]
 
 
@@ -87,15 +99,14 @@ class SyncConfigAdmin(admin.ModelAdmin):
 
     @admin.display(description="Entities")
     def entity_list(self, config) -> str:
-        return ", ".join(
-            f"{e.entity_type} ({e.direction})" for e in config.entities.all() if e.enabled
-        ) or "-"
+        return ", ".join(f"{e.entity_type} ({e.direction})" for e in config.entities.all() if e.enabled) or "-"
 
     def _trigger(self, request, queryset, sync_type: str) -> None:
         for config in queryset.select_related("store"):
             try:
-                job = services.trigger_sync(config.store, sync_type=sync_type, trigger=JobTrigger.ADMIN,
-                                            user=request.user)
+                job = services.trigger_sync(
+                    config.store, sync_type=sync_type, trigger=JobTrigger.ADMIN, user=request.user
+                )
             except (SyncError, PlatformError) as exc:
                 self.message_user(request, f"{config.store}: {exc}", messages.WARNING)
             else:
@@ -124,11 +135,34 @@ class SyncConfigAdmin(admin.ModelAdmin):
 
 @admin.register(StoreSyncJob)
 class StoreSyncJobAdmin(JobAdmin):
-    list_display = ["id", "store", "status", "sync_type", "priority", "trigger", "entity_list", "progress_display",
-                    "items_processed", "items_failed", "created_at", "finished_at"]
+    list_display = [
+        "id",
+        "store",
+        "status",
+        "sync_type",
+        "priority",
+        "trigger",
+        "entity_list",
+        "progress_display",
+        "items_processed",
+        "items_failed",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "sync_type", "priority", "trigger", "store"]
-    readonly_fields = [*JobAdmin.readonly_fields, "sync_type", "priority", "entities", "options", "retries",
-                       "current_entity", "entity_results_table", "checkpoint", "cancel_requested", "claim_token"]
+    readonly_fields = [
+        *JobAdmin.readonly_fields,
+        "sync_type",
+        "priority",
+        "entities",
+        "options",
+        "retries",
+        "current_entity",
+        "entity_results_table",
+        "checkpoint",
+        "cancel_requested",
+        "claim_token",
+    ]
     exclude = ["entity_results"]
 
     @admin.display(description="Entities")
@@ -144,13 +178,24 @@ class StoreSyncJobAdmin(JobAdmin):
         results = job_detail(job)["results"]
         if not results:
             return "-"
-        columns = ["status", "records_synced", "records_updated", "records_created", "conflicts_resolved",
-                   "conflicts_pending", "errors", "duration"]
+        columns = [
+            "status",
+            "records_synced",
+            "records_updated",
+            "records_created",
+            "conflicts_resolved",
+            "conflicts_pending",
+            "errors",
+            "duration",
+        ]
         head = format_html_join("", "<th>{}</th>", ((c.replace("_", " "),) for c in ["entity", *columns]))
         rows = format_html_join(
-            "", "<tr>{}</tr>",
-            ((format_html_join("", "<td>{}</td>", ((v,) for v in [name, *(r.get(c) for c in columns)])),)
-             for name, r in results.items()),
+            "",
+            "<tr>{}</tr>",
+            (
+                (format_html_join("", "<td>{}</td>", ((v,) for v in [name, *(r.get(c) for c in columns)])),)
+                for name, r in results.items()
+            ),
         )
         return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, rows)
 
@@ -161,8 +206,20 @@ def _value(value) -> str:
 
 @admin.register(SyncConflict)
 class SyncConflictAdmin(admin.ModelAdmin):
-    list_display = ["id", "store", "entity_type", "record_pk", "field", "store_side", "platform_side",
-                    "last_modified_store", "last_modified_platform", "status", "resolution", "created_at"]
+    list_display = [
+        "id",
+        "store",
+        "entity_type",
+        "record_pk",
+        "field",
+        "store_side",
+        "platform_side",
+        "last_modified_store",
+        "last_modified_platform",
+        "status",
+        "resolution",
+        "created_at",
+    ]
     list_filter = ["status", "entity_type", "store", "field"]
     search_fields = ["field", "record_pk", "shop_id"]
     list_select_related = ["store"]
@@ -189,8 +246,9 @@ class SyncConflictAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Conflict {conflict.pk}: {exc}", messages.ERROR)
             else:
                 done += 1
-        self.message_user(request, f"{done} conflict(s) resolved: the value was written to both sides.",
-                          messages.SUCCESS)
+        self.message_user(
+            request, f"{done} conflict(s) resolved: the value was written to both sides.", messages.SUCCESS
+        )
 
     @admin.action(description="Use the store's value", permissions=["change"])
     def use_store_value(self, request, queryset) -> None:
@@ -208,8 +266,18 @@ class SyncConflictAdmin(admin.ModelAdmin):
 
 @admin.register(DeadLetter)
 class DeadLetterAdmin(admin.ModelAdmin):
-    list_display = ["id", "store", "entity_type", "operation", "record_pk", "shop_id", "code", "attempts", "status",
-                    "created_at"]
+    list_display = [
+        "id",
+        "store",
+        "entity_type",
+        "operation",
+        "record_pk",
+        "shop_id",
+        "code",
+        "attempts",
+        "status",
+        "created_at",
+    ]
     list_filter = ["status", "code", "entity_type", "operation", "store"]
     search_fields = ["error", "code", "record_pk", "shop_id"]
     list_select_related = ["store"]
@@ -226,8 +294,9 @@ class DeadLetterAdmin(admin.ModelAdmin):
         except (SyncError, PlatformError) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(request, f"Requeued in {len(jobs)} job(s): {', '.join(str(j.pk) for j in jobs)}.",
-                          messages.SUCCESS)
+        self.message_user(
+            request, f"Requeued in {len(jobs)} job(s): {', '.join(str(j.pk) for j in jobs)}.", messages.SUCCESS
+        )
 
 
 from storesync import watch_admin  # noqa: E402,F401  (webhooks and alerts pages)

@@ -53,8 +53,13 @@ def _duration(store, window: timedelta, now: datetime) -> float:
     longest = 0.0
     if running["started_at__max"]:
         longest = (now - running["started_at__max"]).total_seconds()
-    last = (StoreSyncJob.objects.filter(store=store, finished_at__gte=now - window)
-            .exclude(started_at=None).exclude(status=JobStatus.CANCELLED).order_by("-finished_at").first())
+    last = (
+        StoreSyncJob.objects.filter(store=store, finished_at__gte=now - window)
+        .exclude(started_at=None)
+        .exclude(status=JobStatus.CANCELLED)
+        .order_by("-finished_at")
+        .first()
+    )
     if last is not None:
         longest = max(longest, (last.finished_at - last.started_at).total_seconds())
     return round(longest, 1)
@@ -82,8 +87,9 @@ MEASURES: dict[str, Callable] = {
 
 def ensure_default_rules() -> None:
     for key, (name, threshold, window, _) in DEFAULT_RULES.items():
-        AlertRule.objects.get_or_create(key=key, defaults={"name": name, "threshold": threshold,
-                                                           "window_minutes": window})
+        AlertRule.objects.get_or_create(
+            key=key, defaults={"name": name, "threshold": threshold, "window_minutes": window}
+        )
 
 
 def evaluate_all(now: datetime | None = None) -> dict[str, int]:
@@ -94,7 +100,7 @@ def evaluate_all(now: datetime | None = None) -> dict[str, int]:
         for rule in rules:
             try:
                 outcome = evaluate(rule, config.store, now)
-            except Exception:  # noqa: BLE001  (one rule's trouble must not stop the others)
+            except Exception:
                 logger.exception("alert rule %s failed for store %s", rule.key, config.store_id)
                 continue
             if outcome:
@@ -114,19 +120,28 @@ def evaluate(rule: AlertRule, store, now: datetime) -> str | None:
     if firing and current is None:
         try:
             with transaction.atomic():
-                alert = Alert.objects.create(rule=rule, store=store, value=value, threshold=rule.threshold,
-                                             message=message, opened_at=now, last_seen_at=now)
+                alert = Alert.objects.create(
+                    rule=rule,
+                    store=store,
+                    value=value,
+                    threshold=rule.threshold,
+                    message=message,
+                    opened_at=now,
+                    last_seen_at=now,
+                )
         except IntegrityError:
             return None  # opened by a concurrent evaluation
         notify(alert, "opened")
         return "opened"
     if firing:
-        Alert.objects.filter(pk=current.pk).update(value=value, threshold=rule.threshold, message=message,
-                                                   last_seen_at=now)
+        Alert.objects.filter(pk=current.pk).update(
+            value=value, threshold=rule.threshold, message=message, last_seen_at=now
+        )
         return None
     if current is not None:
         updated = Alert.objects.filter(pk=current.pk, status=AlertStatus.OPEN).update(
-            status=AlertStatus.RESOLVED, resolved_at=now, value=value, last_seen_at=now)
+            status=AlertStatus.RESOLVED, resolved_at=now, value=value, last_seen_at=now
+        )
         if updated:
             current.refresh_from_db()
             notify(current, "resolved")
@@ -167,7 +182,7 @@ def notify(alert: Alert, what: str) -> None:
     if recipients:
         try:
             send_mail(subject, alert.message, settings.DEFAULT_FROM_EMAIL, recipients)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("could not e-mail alert %s", alert.pk)
     if settings.STORESYNC_ALERT_WEBHOOK_URL:
         from storesync.webhooks_out import queue_event

@@ -36,9 +36,14 @@ class StoreSyncConfig(AppConfig):
         job_changed.connect(events.on_job_changed, dispatch_uid="storesync.events")
         for model in (Product, Customer, Order):
             post_save.connect(receivers.platform_record_saved, sender=model, dispatch_uid=f"storesync.out.{model}")
-        retention.register("store sync inbound webhooks",
-                           lambda cutoff: InboundWebhook.objects.filter(received_at__lt=cutoff))
-        retention.register("store sync webhook deliveries (settled)",
-                           lambda cutoff: WebhookDelivery.objects.exclude(status="pending").filter(updated_at__lt=cutoff))
-        retention.register("store sync alerts (resolved)",
-                           lambda cutoff: Alert.objects.filter(status="resolved", resolved_at__lt=cutoff))
+        retention.register(
+            "store sync inbound webhooks", lambda cutoff: InboundWebhook.objects.filter(received_at__lt=cutoff)
+        )
+        retention.register(
+            "store sync webhook deliveries (settled)",
+            lambda cutoff: WebhookDelivery.objects.exclude(status="pending").filter(updated_at__lt=cutoff),
+        )
+        retention.register(
+            "store sync alerts (resolved)",
+            lambda cutoff: Alert.objects.filter(status="resolved", resolved_at__lt=cutoff),
+        )

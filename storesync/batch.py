@@ -78,5 +78,11 @@ class BatchPlan:
 
 
 def new_entity_result() -> dict[str, Any]:
-    return {"status": "pending", **Counts().as_dict(), "records_total": 0, "started_at": None,
-            "finished_at": None, "duration": None}
+    return {
+        "status": "pending",
+        **Counts().as_dict(),
+        "records_total": 0,
+        "started_at": None,
+        "finished_at": None,
+        "duration": None,
+    }

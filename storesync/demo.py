@@ -12,18 +12,35 @@ from storesync.models import StoreSyncJob, SyncConflict
 
 
 def run_demo(store: Store, shop_url: str) -> tuple[StoreSyncJob, list[SyncConflict]]:
-    services.configure_sync(store, sync_frequency="medium", entities=[
-        {"type": "products", "direction": "bidirectional", "conflict_resolution": "last_write_wins"},
-        {"type": "customers", "direction": "bidirectional"},
-        {"type": "orders", "direction": "to_platform"},
-    ])
+    services.configure_sync(
+        store,
+        sync_frequency="medium",
+        entities=[
+            {"type": "products", "direction": "bidirectional", "conflict_resolution": "last_write_wins"},
+            {"type": "customers", "direction": "bidirectional"},
+            {"type": "orders", "direction": "to_platform"},
+        ],
+    )
     # Prices need an operator's eye when both sides change them.
-    services.set_rules(store, [{"name": "demo_price_needs_review", "entity_type": "products", "field": "price",
-                                "condition": "conflict_detected", "action": "manual_resolution"}])
+    services.set_rules(
+        store,
+        [
+            {
+                "name": "demo_price_needs_review",
+                "entity_type": "products",
+                "field": "price",
+                "condition": "conflict_detected",
+                "action": "manual_resolution",
+            }
+        ],
+    )
     services.run_sync_now(store, sync_type="full")
 
-    shop_ids = list(Product.objects.filter(store=store, id_origin__isnull=False)
-                    .order_by("id_origin").values_list("id_origin", flat=True)[:3])
+    shop_ids = list(
+        Product.objects.filter(store=store, id_origin__isnull=False)
+        .order_by("id_origin")
+        .values_list("id_origin", flat=True)[:3]
+    )
     first, second, third = shop_ids
     mutate = f"{shop_url.rstrip('/')}/_sim/mutate"
     httpx.post(mutate, json={"products": [first], "fields": {"name": "Renamed in the shop"}}, timeout=30)

@@ -80,9 +80,9 @@ class EntitySync(Ledger):
             for f in config.filters.filter(entity_type=entity.entity_type).order_by("position", "id")
         ]
         excluded = set(entity.exclude_fields or ())
-        self.create_fields = tuple(dict.fromkeys(
-            [*self.policy.fields, *(f for f in CREATE_FIELDS[entity.entity_type] if f not in excluded)]
-        ))
+        self.create_fields = tuple(
+            dict.fromkeys([*self.policy.fields, *(f for f in CREATE_FIELDS[entity.entity_type] if f not in excluded)])
+        )
         self.validate = job.options.get("validate_data", True)
         self.to_platform_allowed = entity.direction in (Direction.BIDIRECTIONAL, Direction.TO_PLATFORM)
         self.to_store_allowed = (
@@ -92,7 +92,8 @@ class EntitySync(Ledger):
         self.page_size = settings.STORESYNC_PAGE_SIZE
         self.handled: set[int] = set()  # platform pks merged by the store pass of this run
         self.has_dead_letters = DeadLetter.objects.filter(
-            store=self.store, entity_type=entity.entity_type,
+            store=self.store,
+            entity_type=entity.entity_type,
             status__in=[DeadLetterStatus.PENDING, DeadLetterStatus.REQUEUED],
         ).exists()
 
@@ -112,8 +113,12 @@ class EntitySync(Ledger):
         if checkpoint.get("phase", "store") == "store":
             since = None if full else self.entity.store_watermark
             scanner = ShopScanner(
-                self.adapter, self.service, since=since, page_size=self.page_size,
-                cursor=from_iso(checkpoint.get("cursor")), after_id=_after_id(checkpoint),
+                self.adapter,
+                self.service,
+                since=since,
+                page_size=self.page_size,
+                cursor=from_iso(checkpoint.get("cursor")),
+                after_id=_after_id(checkpoint),
             )
             for batch in chunks(scanner, self.batch_size):
                 self.check_cancelled()
@@ -156,8 +161,11 @@ class EntitySync(Ledger):
                 if page:
                     last_pk, last_modified = page[-1]
                     checkpoint["platform_cursor"] = [last_pk] if full else [iso(last_modified), last_pk]
-                    settled = set(states.filter(record_pk__in=[pk for pk, _ in page]).values_list(
-                        "record_pk", "platform_modified"))
+                    settled = set(
+                        states.filter(record_pk__in=[pk for pk, _ in page]).values_list(
+                            "record_pk", "platform_modified"
+                        )
+                    )
                     todo += [pk for pk, modified in page if (pk, modified) not in settled and pk not in self.handled]
                 if len(page) < self.batch_size:
                     exhausted = True
@@ -264,8 +272,11 @@ class EntitySync(Ledger):
                 continue
             counts.records_synced += 1
             if obj is None:
-                if state is not None or not self.to_platform_allowed or not merge.in_scope(remote.values, None,
-                                                                                          self.filters):
+                if (
+                    state is not None
+                    or not self.to_platform_allowed
+                    or not merge.in_scope(remote.values, None, self.filters)
+                ):
                     counts.skipped += 1  # deleted on the platform, or not for the platform
                     continue
                 values = {name: remote.values[name] for name in self.create_fields}
@@ -284,15 +295,20 @@ class EntitySync(Ledger):
                 counts.skipped += 1
                 continue
             result = merge.merge_record(
-                self.policy, state.base if state else {}, remote.values, platform_values,
-                store_modified=remote.modified, platform_modified=obj.updated_at,
+                self.policy,
+                state.base if state else {},
+                remote.values,
+                platform_values,
+                store_modified=remote.modified,
+                platform_modified=obj.updated_at,
             )
             if self.rejected(outcome, "update_store", obj.pk, remote.id, result.to_store):
                 continue
             if self.rejected(outcome, "update_platform", obj.pk, remote.id, result.to_platform):
                 continue
-            conflicts = merge.plan_conflicts(result, pending.get(obj.pk, {}), ignored.get(obj.pk, {}),
-                                             self.policy.fields)
+            conflicts = merge.plan_conflicts(
+                result, pending.get(obj.pk, {}), ignored.get(obj.pk, {}), self.policy.fields
+            )
             plan.items.append(Item(pair, result, conflicts, platform_modified=obj.updated_at))
         self.journal_conflicts(plan)
         return plan
@@ -336,8 +352,16 @@ class EntitySync(Ledger):
         outcome, now, adapter = plan.outcome, plan.now, self.adapter
         counts = outcome.counts
         for item, result in plan.failures:
-            self.dead_letter(outcome, "update_store", item.pair.obj.pk, item.pair.remote.id, item.result.to_store,
-                             result.error, result.code, attempts=result.attempts)
+            self.dead_letter(
+                outcome,
+                "update_store",
+                item.pair.obj.pk,
+                item.pair.remote.id,
+                item.result.to_store,
+                result.error,
+                result.code,
+                attempts=result.attempts,
+            )
         to_update: list[models.Model] = []
         update_fields: set[str] = set()
         for item in plan.items:
@@ -350,7 +374,9 @@ class EntitySync(Ledger):
             # One INSERT .. ON CONFLICT (id) DO UPDATE: much faster than bulk_update's CASE
             # expressions; updated_at (auto_now) is stamped on each object as it is written.
             adapter.model.objects.bulk_create(
-                to_update, update_conflicts=True, unique_fields=["id"],
+                to_update,
+                update_conflicts=True,
+                unique_fields=["id"],
                 update_fields=sorted(update_fields | {"updated_at", "origin_date_upd"}),
             )
         states: list[SyncRecordState] = []
@@ -362,7 +388,9 @@ class EntitySync(Ledger):
                 if name not in result.base:
                     base.pop(name, None)  # pending without a base: still never agreed
             if state is None or (state.base, state.store_modified, state.platform_modified) != (
-                base, remote.modified, obj.updated_at
+                base,
+                remote.modified,
+                obj.updated_at,
             ):
                 states.append(self.new_state(obj.pk, remote, base, obj.updated_at, now))
             if result.writes:
@@ -387,12 +415,15 @@ class EntitySync(Ledger):
                     store=self.store, entity_type=self.name, record_pk__in=[s.record_pk for s in states]
                 ).exclude(shop_id__in=[s.shop_id for s in states]).delete()  # stale links of relinked records
             SyncRecordState.objects.bulk_create(
-                states, update_conflicts=True, unique_fields=["store", "entity_type", "shop_id"],
+                states,
+                update_conflicts=True,
+                unique_fields=["store", "entity_type", "shop_id"],
                 update_fields=["record_pk", "base", "store_modified", "platform_modified", "synced_at"],
             )
         if self.has_dead_letters and (done_pks or done_shop_ids):
             DeadLetter.objects.filter(
-                store=self.store, entity_type=self.name,
+                store=self.store,
+                entity_type=self.name,
                 status__in=[DeadLetterStatus.PENDING, DeadLetterStatus.REQUEUED],
             ).filter(Q(record_pk__in=done_pks) | Q(shop_id__in=done_shop_ids)).update(
                 status=DeadLetterStatus.RESOLVED, updated_at=now
@@ -400,8 +431,14 @@ class EntitySync(Ledger):
 
     def new_state(self, record_pk: int, remote: Remote, base: dict, platform_modified, now) -> SyncRecordState:
         return SyncRecordState(
-            store=self.store, entity_type=self.name, record_pk=record_pk, shop_id=remote.id, base=base,
-            store_modified=remote.modified, platform_modified=platform_modified, synced_at=now,
+            store=self.store,
+            entity_type=self.name,
+            record_pk=record_pk,
+            shop_id=remote.id,
+            base=base,
+            store_modified=remote.modified,
+            platform_modified=platform_modified,
+            synced_at=now,
         )
 
     def link_customers(self, objs: list[models.Model], remotes: list[Remote]) -> None:
@@ -409,9 +446,11 @@ class EntitySync(Ledger):
         if self.name != "orders":
             return
         ids = {r.record.customer_id for r in remotes if r.record.customer_id}
-        customers = dict(
-            Customer.objects.filter(store=self.store, id_origin__in=ids).values_list("id_origin", "pk")
-        ) if ids else {}
+        customers = (
+            dict(Customer.objects.filter(store=self.store, id_origin__in=ids).values_list("id_origin", "pk"))
+            if ids
+            else {}
+        )
         for obj, remote in zip(objs, remotes, strict=True):
             obj.customer_id = customers.get(remote.record.customer_id)
 
@@ -444,8 +483,16 @@ class EntitySync(Ledger):
         for obj, result in zip(targets, self.writer.run(self.adapter, ops), strict=True):
             outcome.counts.shop_writes += 1
             if not result.ok:
-                self.dead_letter(outcome, "create_store", obj.pk, None, result.op.values, result.error, result.code,
-                                 attempts=result.attempts)
+                self.dead_letter(
+                    outcome,
+                    "create_store",
+                    obj.pk,
+                    None,
+                    result.op.values,
+                    result.error,
+                    result.code,
+                    attempts=result.attempts,
+                )
                 continue
             remote = result.remote
             with transaction.atomic():
@@ -455,9 +502,16 @@ class EntitySync(Ledger):
                 base = {name: result.op.values[name] for name in self.policy.fields}
                 SyncRecordState.objects.filter(store=self.store, entity_type=self.name, record_pk=obj.pk).delete()
                 SyncRecordState.objects.update_or_create(
-                    store=self.store, entity_type=self.name, shop_id=remote.id,
-                    defaults={"record_pk": obj.pk, "base": base, "store_modified": remote.modified,
-                              "platform_modified": now, "synced_at": now},
+                    store=self.store,
+                    entity_type=self.name,
+                    shop_id=remote.id,
+                    defaults={
+                        "record_pk": obj.pk,
+                        "base": base,
+                        "store_modified": remote.modified,
+                        "platform_modified": now,
+                        "synced_at": now,
+                    },
                 )
             outcome.counts.records_created += 1
         with transaction.atomic():

@@ -81,7 +81,12 @@ def _info(value: Any) -> dict[str, str]:
 
 NORMALIZERS = {
     EntityType.PRODUCTS: {
-        "title": _text, "description": _text, "price": _decimal, "inventory": _int, "sku": _text, "status": _status,
+        "title": _text,
+        "description": _text,
+        "price": _decimal,
+        "inventory": _int,
+        "sku": _text,
+        "status": _status,
     },
     EntityType.ORDERS: {"status": _text, "total": _decimal, "customer_info": _info},
     EntityType.CUSTOMERS: {"email": _text, "first_name": _text, "last_name": _text},
@@ -123,12 +128,15 @@ def _check_email(value: str) -> None:
 # What both sides accept (the platform's column sizes; the shop's required fields).
 CHECKS = {
     EntityType.PRODUCTS: {
-        "title": _check_length(255, required=True), "price": _check_amount, "inventory": _check_int,
+        "title": _check_length(255, required=True),
+        "price": _check_amount,
+        "inventory": _check_int,
         "sku": _check_length(64),
     },
     EntityType.ORDERS: {"status": _check_length(64), "total": _check_amount},
     EntityType.CUSTOMERS: {
-        "email": _check_email, "first_name": _check_length(150, required=True),
+        "email": _check_email,
+        "first_name": _check_length(150, required=True),
         "last_name": _check_length(150, required=True),
     },
 }
@@ -188,8 +196,9 @@ class EntityAdapter:
     def store_values(self, record: Any) -> dict[str, Any]:
         raise NotImplementedError
 
-    def iterate(self, service: EcommerceService, since: datetime | None, page_size: int, *,
-                after_id: int | None = None) -> Iterator[Any]:
+    def iterate(
+        self, service: EcommerceService, since: datetime | None, page_size: int, *, after_id: int | None = None
+    ) -> Iterator[Any]:
         raise NotImplementedError
 
     def fetch(self, service: EcommerceService, ids: Iterable[int]) -> list[Remote]:
@@ -206,7 +215,11 @@ class ProductAdapter(EntityAdapter):
     entity = EntityType.PRODUCTS
     model = Product
     attributes = {
-        "name": "title", "description": "description", "price": "price", "inventory": "inventory", "sku": "sku",
+        "name": "title",
+        "description": "description",
+        "price": "price",
+        "inventory": "inventory",
+        "sku": "sku",
         "status": "status",
     }
 

@@ -67,27 +67,45 @@ def started_message(job: Job) -> dict[str, Any]:
     from storesync.selectors import TRIGGERS
 
     entities = list(getattr(job, "entities", None) or [KIND_ENTITIES.get(job.kind, job.kind)])
-    return {"event": "sync_started", "data": {
-        "sync_id": str(job.pk), "store_id": job.store_id, "kind": job.kind, "entity_type": entities[0],
-        "entities": entities, "trigger": TRIGGERS.get(job.trigger, job.trigger),
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-    }}
+    return {
+        "event": "sync_started",
+        "data": {
+            "sync_id": str(job.pk),
+            "store_id": job.store_id,
+            "kind": job.kind,
+            "entity_type": entities[0],
+            "entities": entities,
+            "trigger": TRIGGERS.get(job.trigger, job.trigger),
+            "started_at": job.started_at.isoformat() if job.started_at else None,
+        },
+    }
 
 
 def progress_message(job: Job) -> dict[str, Any]:
     current = getattr(job, "current_entity", "") or None
-    return {"event": "sync_progress", "data": {
-        "sync_id": str(job.pk), "store_id": job.store_id, "kind": job.kind, "progress": _percentage(job),
-        "records_processed": job.items_processed, "records_total": job.items_total,
-        **({"current_entity": current} if current else {}),
-    }}
+    return {
+        "event": "sync_progress",
+        "data": {
+            "sync_id": str(job.pk),
+            "store_id": job.store_id,
+            "kind": job.kind,
+            "progress": _percentage(job),
+            "records_processed": job.items_processed,
+            "records_total": job.items_total,
+            **({"current_entity": current} if current else {}),
+        },
+    }
 
 
 def finished_message(job: Job) -> dict[str, Any]:
     event, status = FINISHED_EVENTS[job.status]
     data = {
-        "sync_id": str(job.pk), "store_id": job.store_id, "kind": job.kind, "status": status,
-        "duration": seconds_text(job.duration), "records_synced": job.items_processed,
+        "sync_id": str(job.pk),
+        "store_id": job.store_id,
+        "kind": job.kind,
+        "status": status,
+        "duration": seconds_text(job.duration),
+        "records_synced": job.items_processed,
     }
     if event == "sync_failed":
         data["error"] = job.message
@@ -99,13 +117,21 @@ def finished_message(job: Job) -> dict[str, Any]:
 def conflict_message(conflict) -> dict[str, Any]:
     from storesync.selectors import display_value
 
-    return {"event": "conflict_detected", "data": {
-        "conflict_id": conflict.pk, "sync_id": str(conflict.job_id) if conflict.job_id else None,
-        "store_id": conflict.store_id, "entity_type": conflict.entity_type, "entity_id": conflict.record_pk,
-        "field": conflict.field, "store_value": display_value(conflict.field, conflict.store_value),
-        "platform_value": display_value(conflict.field, conflict.platform_value), "status": conflict.status,
-        "resolution": conflict.resolution or None,
-    }}
+    return {
+        "event": "conflict_detected",
+        "data": {
+            "conflict_id": conflict.pk,
+            "sync_id": str(conflict.job_id) if conflict.job_id else None,
+            "store_id": conflict.store_id,
+            "entity_type": conflict.entity_type,
+            "entity_id": conflict.record_pk,
+            "field": conflict.field,
+            "store_value": display_value(conflict.field, conflict.store_value),
+            "platform_value": display_value(conflict.field, conflict.platform_value),
+            "status": conflict.status,
+            "resolution": conflict.resolution or None,
+        },
+    }
 
 
 def snapshot(store_id) -> list[dict[str, Any]]:
@@ -136,7 +162,7 @@ def send(group: str, message: dict[str, Any]) -> None:
         return
     try:
         async_to_sync(layer.group_send)(group, {"type": "sync.event", "message": message})
-    except Exception:  # noqa: BLE001  (the stream is best-effort; the job row is the truth)
+    except Exception:
         logger.warning("could not publish %s to %s", message.get("event"), group, exc_info=True)
 
 
@@ -209,7 +235,7 @@ def on_job_changed(sender, job: Job, **kwargs) -> None:
                 from storesync.webhooks_out import job_finished
 
                 job_finished(job)
-        except Exception:  # noqa: BLE001  (events and webhooks must never fail a job)
+        except Exception:
             logger.warning("could not publish the change of job %s", job.pk, exc_info=True)
 
     transaction.on_commit(run)

@@ -27,7 +27,9 @@ class Ledger:
         if not record_pks:
             return pending, ignored
         rows = SyncConflict.objects.filter(
-            store=self.store, entity_type=self.name, record_pk__in=record_pks,
+            store=self.store,
+            entity_type=self.name,
+            record_pk__in=record_pks,
             status__in=[ConflictStatus.PENDING, ConflictStatus.IGNORED],
         )
         for row in rows:
@@ -54,28 +56,52 @@ class Ledger:
             for c in item.plan.create:
                 if (obj.pk, c.field, repr(c.store_value), repr(c.platform_value)) in recorded:
                     continue
-                new.append(SyncConflict(
-                    store=self.store, job=self.job, entity_type=self.name, record_pk=obj.pk, shop_id=remote.id,
-                    field=c.field, store_value=c.store_value, platform_value=c.platform_value,
-                    base_value=c.base_value, last_modified_store=remote.modified,
-                    last_modified_platform=item.platform_modified, status=merge.conflict_status(c),
-                    resolution=c.decided_by, resolved_value=None if c.pending else c.value,
-                    resolved_at=None if c.pending else now,
-                ))
+                new.append(
+                    SyncConflict(
+                        store=self.store,
+                        job=self.job,
+                        entity_type=self.name,
+                        record_pk=obj.pk,
+                        shop_id=remote.id,
+                        field=c.field,
+                        store_value=c.store_value,
+                        platform_value=c.platform_value,
+                        base_value=c.base_value,
+                        last_modified_store=remote.modified,
+                        last_modified_platform=item.platform_modified,
+                        status=merge.conflict_status(c),
+                        resolution=c.decided_by,
+                        resolved_value=None if c.pending else c.value,
+                        resolved_at=None if c.pending else now,
+                    )
+                )
                 owners.append(item)
             for c in item.plan.update:
                 row = self._pending_rows[(obj.pk, c.field)]
                 row.store_value, row.platform_value = c.store_value, c.platform_value
                 row.last_modified_store, row.last_modified_platform, row.job, row.updated_at = (
-                    remote.modified, item.platform_modified, self.job, now)
+                    remote.modified,
+                    item.platform_modified,
+                    self.job,
+                    now,
+                )
                 if not c.pending:
                     row.status, row.resolution, row.resolved_value, row.resolved_at = (
-                        ConflictStatus.RESOLVED, c.decided_by, c.value, now)
+                        ConflictStatus.RESOLVED,
+                        c.decided_by,
+                        c.value,
+                        now,
+                    )
                 changed.append(row)
             for name, reason in item.plan.close:
                 row = self._pending_rows[(obj.pk, name)]
                 row.status, row.resolution, row.resolved_at, row.job, row.updated_at = (
-                    ConflictStatus.RESOLVED, reason, now, self.job, now)
+                    ConflictStatus.RESOLVED,
+                    reason,
+                    now,
+                    self.job,
+                    now,
+                )
                 row.resolved_value = item.result.base.get(name)
                 changed.append(row)
         if new:
@@ -84,10 +110,21 @@ class Ledger:
                 if row.status == ConflictStatus.RESOLVED:
                     item.settled_rows.append(row.pk)
         if changed:
-            SyncConflict.objects.bulk_update(changed, [
-                "store_value", "platform_value", "last_modified_store", "last_modified_platform", "status",
-                "resolution", "resolved_value", "resolved_at", "job", "updated_at",
-            ])
+            SyncConflict.objects.bulk_update(
+                changed,
+                [
+                    "store_value",
+                    "platform_value",
+                    "last_modified_store",
+                    "last_modified_platform",
+                    "status",
+                    "resolution",
+                    "resolved_value",
+                    "resolved_at",
+                    "job",
+                    "updated_at",
+                ],
+            )
 
     def forget_conflicts(self, plan: BatchPlan, items: list[Item]) -> None:
         """Settled conflicts of records whose write failed: not applied, so not recorded."""
@@ -95,23 +132,54 @@ class Ledger:
         if pks:
             SyncConflict.objects.filter(pk__in=pks).delete()
 
-    def dead_letter(self, outcome: BatchOutcome, operation: str, record_pk, shop_id, payload: dict, error: str,
-                    code: str, *, attempts: int = 1) -> None:
+    def dead_letter(
+        self,
+        outcome: BatchOutcome,
+        operation: str,
+        record_pk,
+        shop_id,
+        payload: dict,
+        error: str,
+        code: str,
+        *,
+        attempts: int = 1,
+    ) -> None:
         outcome.counts.errors += 1
-        values = {"job": self.job, "payload": _jsonable(payload), "error": error[:2000], "code": code,
-                  "attempts": attempts}
+        values = {
+            "job": self.job,
+            "payload": _jsonable(payload),
+            "error": error[:2000],
+            "code": code,
+            "attempts": attempts,
+        }
         same = DeadLetter.objects.filter(
-            store=self.store, entity_type=self.name, operation=operation, record_pk=record_pk, shop_id=shop_id,
+            store=self.store,
+            entity_type=self.name,
+            operation=operation,
+            record_pk=record_pk,
+            shop_id=shop_id,
             status=DeadLetterStatus.PENDING,
         )
         if not same.update(**values, updated_at=timezone.now()):  # one open letter per record and operation
-            DeadLetter.objects.create(store=self.store, entity_type=self.name, operation=operation,
-                                      record_pk=record_pk, shop_id=shop_id, **values)
+            DeadLetter.objects.create(
+                store=self.store,
+                entity_type=self.name,
+                operation=operation,
+                record_pk=record_pk,
+                shop_id=shop_id,
+                **values,
+            )
         self.has_dead_letters = True
-        outcome.errors.append({
-            "entity": self.name, "operation": operation, "record_pk": record_pk, "shop_id": shop_id,
-            "code": code, "message": error[:500],
-        })
+        outcome.errors.append(
+            {
+                "entity": self.name,
+                "operation": operation,
+                "record_pk": record_pk,
+                "shop_id": shop_id,
+                "code": code,
+                "message": error[:500],
+            }
+        )
 
     def check_cancelled(self) -> None:
         if StoreSyncJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
@@ -134,8 +202,9 @@ class Ledger:
         result = job.entity_results.setdefault(self.name, new_entity_result())
         for key, value in counts.as_dict().items():
             result[key] = result.get(key, 0) + value
-        result["records_total"] = max(result.get("records_total", 0) + getattr(self, "_extra_total", 0),
-                                      result["records_synced"])
+        result["records_total"] = max(
+            result.get("records_total", 0) + getattr(self, "_extra_total", 0), result["records_synced"]
+        )
         self._extra_total = 0
         result["status"] = "in_progress"
         if checkpoint is not None:
@@ -151,10 +220,20 @@ class Ledger:
         for key in ("records_updated", "records_created", "conflicts_resolved", "conflicts_pending", "shop_writes"):
             job.counters[key] = job.counters.get(key, 0) + getattr(counts, key)
         job.heartbeat_at = timezone.now()
-        job.save(update_fields=[
-            "entity_results", "checkpoint", "items_total", "items_processed", "items_failed", "items_succeeded",
-            "errors", "error_count", "counters", "heartbeat_at",
-        ])
+        job.save(
+            update_fields=[
+                "entity_results",
+                "checkpoint",
+                "items_total",
+                "items_processed",
+                "items_failed",
+                "items_succeeded",
+                "errors",
+                "error_count",
+                "counters",
+                "heartbeat_at",
+            ]
+        )
         _copy(job, self.job)
         transaction.on_commit(lambda: job_changed.send(sender=StoreSyncJob, job=self.job))
 
@@ -180,13 +259,19 @@ class Ledger:
             started = from_iso(result.get("started_at"))
             result["duration"] = round((now - started).total_seconds(), 3) if started else None
             entity.last_status = "partial" if result.get("errors") else "synced"
-            entity.save(update_fields=["store_watermark", "platform_watermark", "last_sync_at", "last_full_sync_at",
-                                       "last_status"])
+            entity.save(
+                update_fields=[
+                    "store_watermark",
+                    "platform_watermark",
+                    "last_sync_at",
+                    "last_full_sync_at",
+                    "last_status",
+                ]
+            )
             job.checkpoint = {k: v for k, v in job.checkpoint.items() if k != self.name}
             job.save(update_fields=["entity_results", "checkpoint"])
             _copy(job, self.job)
             transaction.on_commit(lambda: job_changed.send(sender=StoreSyncJob, job=self.job))
-
 
 
 # After a sync that wrote this many records (a first full sync), the tables' planner
@@ -203,8 +288,9 @@ def refresh_statistics(*tables: type[models.Model]) -> None:
 
 
 def _jsonable(values: dict) -> dict:
-    return {k: (v if isinstance(v, (str, int, float, bool, dict, list, type(None))) else str(v))
-            for k, v in values.items()}
+    return {
+        k: (v if isinstance(v, (str, int, float, bool, dict, list, type(None))) else str(v)) for k, v in values.items()
+    }
 
 
 def _copy(source: models.Model, target: models.Model) -> None:

@@ -75,8 +75,14 @@ class Policy:
 
     def rule_for(self, name: str, conditions: tuple[str, ...]) -> Rule | None:
         """The first rule of the field with one of these conditions that decides something."""
-        return next((rule for rule in self.rules if rule.field == name and rule.condition in conditions
-                     and rule.action != RuleAction.SYNC_IMMEDIATELY), None)
+        return next(
+            (
+                rule
+                for rule in self.rules
+                if rule.field == name and rule.condition in conditions and rule.action != RuleAction.SYNC_IMMEDIATELY
+            ),
+            None,
+        )
 
 
 @dataclass(frozen=True)
@@ -145,8 +151,9 @@ def merge_record(
         both = store_changed and platform_changed
         # The first rule of the field that applies: ``always`` rules apply to any change,
         # ``conflict_detected`` ones to conflicts only.
-        rule = policy.rule_for(name, (RuleCondition.ALWAYS, RuleCondition.CONFLICT_DETECTED) if both
-                               else (RuleCondition.ALWAYS,))
+        rule = policy.rule_for(
+            name, (RuleCondition.ALWAYS, RuleCondition.CONFLICT_DETECTED) if both else (RuleCondition.ALWAYS,)
+        )
         if both and not policy.resolve_conflicts:
             _settle(result, name, b, s, p, None, "", record_conflict=True)
         elif rule and rule.condition == RuleCondition.ALWAYS:
@@ -161,12 +168,12 @@ def merge_record(
             result.to_store[name] = p
             result.base[name] = p
         elif rule:
-            _settle(result, name, b, s, p, decide(rule.action, s, p, *times), f"rule:{rule.name}",
-                    record_conflict=True)
+            _settle(result, name, b, s, p, decide(rule.action, s, p, *times), f"rule:{rule.name}", record_conflict=True)
         else:
             action = STRATEGY_ACTIONS[policy.strategy]
-            _settle(result, name, b, s, p, decide(action, s, p, *times), f"strategy:{policy.strategy}",
-                    record_conflict=True)
+            _settle(
+                result, name, b, s, p, decide(action, s, p, *times), f"strategy:{policy.strategy}", record_conflict=True
+            )
     return result
 
 
@@ -186,7 +193,14 @@ def _mirror(result: MergeResult, direction: str, name: str, b: Any, s: Any, p: A
 
 
 def _settle(
-    result: MergeResult, name: str, b: Any, s: Any, p: Any, winner: str | None, decided_by: str, *,
+    result: MergeResult,
+    name: str,
+    b: Any,
+    s: Any,
+    p: Any,
+    winner: str | None,
+    decided_by: str,
+    *,
     record_conflict: bool,
 ) -> None:
     if winner is None:  # pending: untouched on both sides, the base stays
@@ -213,7 +227,10 @@ STRATEGY_ACTIONS = {
 
 
 def decide(
-    action: str, store_value: Any, platform_value: Any, store_modified: datetime | None,
+    action: str,
+    store_value: Any,
+    platform_value: Any,
+    store_modified: datetime | None,
     platform_modified: datetime | None,
 ) -> str | None:
     """Which side's value an action picks; None leaves the decision to a human."""
@@ -352,8 +369,14 @@ def plan_conflicts(
             plan.create.append(conflict)
     for name in fields:
         if name in pending and name not in seen:
-            plan.close.append((name, "sides_agree" if name in result.base and name not in result.to_store
-                               and name not in result.to_platform else "superseded"))
+            plan.close.append(
+                (
+                    name,
+                    "sides_agree"
+                    if name in result.base and name not in result.to_store and name not in result.to_platform
+                    else "superseded",
+                )
+            )
     return plan
 
 

@@ -37,16 +37,21 @@ def _percent(part: int, whole: int) -> float:
 
 
 def success_rate(jobs: QuerySet, since: datetime) -> tuple[float, int, int]:
-    stats = jobs.filter(finished_at__gte=since).exclude(status=JobStatus.CANCELLED).filter(
-        status__in=[JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED]
-    ).aggregate(total=Count("id"), ok=Count("id", filter=Q(status=JobStatus.SUCCEEDED)))
+    stats = (
+        jobs.filter(finished_at__gte=since)
+        .exclude(status=JobStatus.CANCELLED)
+        .filter(status__in=[JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED])
+        .aggregate(total=Count("id"), ok=Count("id", filter=Q(status=JobStatus.SUCCEEDED)))
+    )
     return _percent(stats["ok"], stats["total"]), stats["ok"], stats["total"]
 
 
 def average_duration(jobs: QuerySet, since: datetime) -> float | None:
-    rows = jobs.filter(finished_at__gte=since, status__in=[JobStatus.SUCCEEDED, JobStatus.PARTIAL]).exclude(
-        started_at=None
-    ).values_list("started_at", "finished_at")
+    rows = (
+        jobs.filter(finished_at__gte=since, status__in=[JobStatus.SUCCEEDED, JobStatus.PARTIAL])
+        .exclude(started_at=None)
+        .values_list("started_at", "finished_at")
+    )
     durations = [(end - start).total_seconds() for start, end in rows]
     return sum(durations) / len(durations) if durations else None
 
@@ -64,8 +69,9 @@ def drift(stores: QuerySet | None) -> tuple[int, int]:
     for entity in entities:
         adapter = ADAPTERS[entity.entity_type]
         store_id = entity.config.store_id
-        conflict = SyncConflict.objects.filter(store_id=store_id, entity_type=entity.entity_type,
-                                               record_pk=OuterRef("record_pk"), status="pending")
+        conflict = SyncConflict.objects.filter(
+            store_id=store_id, entity_type=entity.entity_type, record_pk=OuterRef("record_pk"), status="pending"
+        )
         rows = SyncRecordState.objects.filter(store_id=store_id, entity_type=entity.entity_type)
         moved = adapter.model.objects.filter(pk=OuterRef("record_pk")).exclude(updated_at=OuterRef("platform_modified"))
         if entity.direction == Direction.TO_PLATFORM:
@@ -76,13 +82,15 @@ def drift(stores: QuerySet | None) -> tuple[int, int]:
 
 
 def delivery_rate(deliveries: QuerySet, since: datetime) -> tuple[float, int, int]:
-    stats = deliveries.filter(created_at__gte=since, status__in=[DeliveryStatus.SUCCEEDED, DeliveryStatus.DEAD]) \
-        .aggregate(total=Count("id"), ok=Count("id", filter=Q(status=DeliveryStatus.SUCCEEDED)))
+    stats = deliveries.filter(
+        created_at__gte=since, status__in=[DeliveryStatus.SUCCEEDED, DeliveryStatus.DEAD]
+    ).aggregate(total=Count("id"), ok=Count("id", filter=Q(status=DeliveryStatus.SUCCEEDED)))
     return _percent(stats["ok"], stats["total"]), stats["ok"], stats["total"]
 
 
-def health_metrics(stores: QuerySet | None = None, *, now: datetime | None = None,
-                   window: timedelta = DAY) -> dict[str, Any]:
+def health_metrics(
+    stores: QuerySet | None = None, *, now: datetime | None = None, window: timedelta = DAY
+) -> dict[str, Any]:
     """The spec's block for ``stores`` (None: every store)."""
     now = now or timezone.now()
     since = now - window
@@ -110,10 +118,10 @@ def consecutive_webhook_failures(store_id) -> int:
     from storesync.watch_models import WebhookAttempt
 
     attempts = WebhookAttempt.objects.filter(delivery__store_id=store_id, delivery__target="store")
-    last_ok = attempts.filter(success=True).order_by("-attempted_at", "-id").values_list("attempted_at", flat=True) \
-        .first()
+    last_ok = (
+        attempts.filter(success=True).order_by("-attempted_at", "-id").values_list("attempted_at", flat=True).first()
+    )
     failed = attempts.filter(success=False)
     if last_ok is not None:
         failed = failed.filter(attempted_at__gt=last_ok)
     return failed.count()
-

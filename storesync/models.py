@@ -55,8 +55,9 @@ class SyncEntity(models.Model):
     entity_type = models.CharField(max_length=20, choices=_choices(EntityType))
     enabled = models.BooleanField(default=True, help_text="Kept when left out of a new configuration, disabled.")
     direction = models.CharField(max_length=20, choices=_choices(Direction), default=Direction.BIDIRECTIONAL.value)
-    conflict_resolution = models.CharField(max_length=30, choices=_choices(Strategy),
-                                           default=Strategy.LAST_WRITE_WINS.value)
+    conflict_resolution = models.CharField(
+        max_length=30, choices=_choices(Strategy), default=Strategy.LAST_WRITE_WINS.value
+    )
     fields = models.JSONField(default=list, blank=True)
     exclude_fields = models.JSONField(default=list, blank=True)
     store_watermark = models.DateTimeField(null=True, blank=True, help_text="Shop date_upd reached (inclusive).")
@@ -96,12 +97,17 @@ class SyncRule(models.Model):
     name = models.CharField(max_length=100)
     entity_type = models.CharField(max_length=20, choices=_choices(EntityType))
     field = models.CharField(max_length=50)
-    condition = models.CharField(max_length=30, choices=_choices(RuleCondition),
-                                 default=RuleCondition.CONFLICT_DETECTED.value)
+    condition = models.CharField(
+        max_length=30, choices=_choices(RuleCondition), default=RuleCondition.CONFLICT_DETECTED.value
+    )
     action = models.CharField(max_length=30, choices=_choices(RuleAction))
     position = models.PositiveIntegerField(default=0)
     created_from = models.ForeignKey(
-        "SyncConflict", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "SyncConflict",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="The conflict whose resolution created this rule.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -182,7 +188,8 @@ class StoreSyncJob(Job):
         # only one may be *running*.
         constraints = [
             models.UniqueConstraint(
-                fields=["lock_key"], condition=Q(status=JobStatus.RUNNING.value),
+                fields=["lock_key"],
+                condition=Q(status=JobStatus.RUNNING.value),
                 name="storesync_storesyncjob_one_running",
             ),
         ]
@@ -244,8 +251,9 @@ class DeadLetter(models.Model):
     store = models.ForeignKey("catalog.Store", on_delete=models.CASCADE, related_name="sync_dead_letters")
     job = models.ForeignKey(StoreSyncJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="dead_letters")
     entity_type = models.CharField(max_length=20, choices=_choices(EntityType))
-    operation = models.CharField(max_length=30,
-                                 help_text="update_store, create_store, update_platform, create_platform")
+    operation = models.CharField(
+        max_length=30, help_text="update_store, create_store, update_platform, create_platform"
+    )
     record_pk = models.BigIntegerField(null=True, blank=True)
     shop_id = models.BigIntegerField(null=True, blank=True)
     payload = models.JSONField(default=dict, blank=True)

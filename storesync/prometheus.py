@@ -34,13 +34,17 @@ class HubCollector:
         for model in events.job_models():
             for row in model.objects.values("kind", "status").annotate(n=Count("id")).order_by():
                 jobs.add_metric([row["kind"], row["status"]], row["n"])
-            recent = model.objects.filter(finished_at__gte=now - timedelta(hours=24)).exclude(started_at=None) \
+            recent = (
+                model.objects.filter(finished_at__gte=now - timedelta(hours=24))
+                .exclude(started_at=None)
                 .values_list("kind", "started_at", "finished_at")[:20000]
+            )
             for kind, start, end in recent:
                 durations.setdefault(kind, []).append((end - start).total_seconds())
         yield jobs
-        histogram = HistogramMetricFamily("rsh_job_duration_seconds",
-                                          "Durations of the jobs finished in the last 24 hours.", labels=["kind"])
+        histogram = HistogramMetricFamily(
+            "rsh_job_duration_seconds", "Durations of the jobs finished in the last 24 hours.", labels=["kind"]
+        )
         for kind, values in sorted(durations.items()):
             buckets = [(str(bound), sum(1 for v in values if v <= bound)) for bound in DURATION_BUCKETS]
             buckets.append(("+Inf", len(values)))
@@ -55,12 +59,18 @@ class HubCollector:
         from storesync.watch_models import Alert, WebhookAttempt, WebhookDelivery
 
         yield _by("rsh_sync_conflicts", "Store sync conflicts by status.", SyncConflict.objects, "status")
-        yield _by("rsh_sync_dead_letters", "Store sync dead letters (record writes) by status.",
-                  DeadLetter.objects, "status")
-        yield _by("rsh_webhook_deliveries", "Outbound webhook deliveries by status (dead: dead letters).",
-                  WebhookDelivery.objects, "status")
-        attempts = GaugeMetricFamily("rsh_webhook_attempts_24h", "Outbound webhook attempts in the last 24 hours.",
-                                     labels=["outcome"])
+        yield _by(
+            "rsh_sync_dead_letters", "Store sync dead letters (record writes) by status.", DeadLetter.objects, "status"
+        )
+        yield _by(
+            "rsh_webhook_deliveries",
+            "Outbound webhook deliveries by status (dead: dead letters).",
+            WebhookDelivery.objects,
+            "status",
+        )
+        attempts = GaugeMetricFamily(
+            "rsh_webhook_attempts_24h", "Outbound webhook attempts in the last 24 hours.", labels=["outcome"]
+        )
         recent = WebhookAttempt.objects.filter(attempted_at__gte=timezone.now() - timedelta(hours=24))
         ok = recent.filter(success=True).count()
         attempts.add_metric(["success"], ok)
@@ -79,22 +89,30 @@ class HubCollector:
 
         from nasync.models import Document
 
-        yield GaugeMetricFamily("rsh_nas_documents_pending", "Documents not on the NAS yet (held ones included).",
-                                value=Document.objects.filter(synced_to_nas=False).count())
+        yield GaugeMetricFamily(
+            "rsh_nas_documents_pending",
+            "Documents not on the NAS yet (held ones included).",
+            value=Document.objects.filter(synced_to_nas=False).count(),
+        )
         try:
             reports = apps.get_model("photosync", "EdgeStatusReport")
             photos = apps.get_model("photosync", "ProductPhoto")
         except LookupError:
             return
-        coverage = GaugeMetricFamily("rsh_edge_photo_coverage_ratio",
-                                     "Share of a store's current photos its edge reports synced at their version.",
-                                     labels=["store_id"])
+        coverage = GaugeMetricFamily(
+            "rsh_edge_photo_coverage_ratio",
+            "Share of a store's current photos its edge reports synced at their version.",
+            labels=["store_id"],
+        )
         try:
-            totals = dict(photos.objects.filter(deleted_at=None).values_list("store_id").annotate(n=Count("id"))
-                          .order_by())
+            totals = dict(
+                photos.objects.filter(deleted_at=None).values_list("store_id").annotate(n=Count("id")).order_by()
+            )
             synced = dict(
                 reports.objects.filter(status="synced", version=F("photo__version"), photo__deleted_at=None)
-                .values_list("store_id").annotate(n=Count("id")).order_by()
+                .values_list("store_id")
+                .annotate(n=Count("id"))
+                .order_by()
             )
         except DatabaseError:  # edge reports not migrated yet
             return

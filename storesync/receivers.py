@@ -20,7 +20,7 @@ def platform_record_saved(sender, instance, created: bool, raw: bool = False, **
 
         try:
             record_changed(instance, created)
-        except Exception:  # noqa: BLE001  (a webhook must never break a catalogue write)
+        except Exception:
             logger.warning("could not queue the webhook of %s %s", sender.__name__, instance.pk, exc_info=True)
 
     transaction.on_commit(run)

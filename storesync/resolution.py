@@ -65,8 +65,9 @@ def resolve_conflict(
     if conflict.status != ConflictStatus.PENDING:
         raise ConflictNotPending(f"This conflict is already {conflict.status}.", {"status": conflict.status})
     if resolution == Resolution.USE_CUSTOM_VALUE and custom_value is MISSING:
-        raise InvalidSyncInput("custom_value is required with use_custom_value.",
-                               {"custom_value": ["This field is required."]})
+        raise InvalidSyncInput(
+            "custom_value is required with use_custom_value.", {"custom_value": ["This field is required."]}
+        )
     value = chosen_value(conflict, resolution, custom_value)
     rule_spec = None
     if create_rule is not None:
@@ -83,9 +84,13 @@ def resolve_conflict(
     if apply_to_similar:
         targets += list(
             SyncConflict.objects.filter(
-                store_id=conflict.store_id, entity_type=conflict.entity_type, field=conflict.field,
+                store_id=conflict.store_id,
+                entity_type=conflict.entity_type,
+                field=conflict.field,
                 status=ConflictStatus.PENDING,
-            ).exclude(pk=conflict.pk).order_by("id")
+            )
+            .exclude(pk=conflict.pk)
+            .order_by("id")
         )
     outcome = ResolutionOutcome(conflict, value)
     with store_lock(conflict.store_id), transaction.atomic():
@@ -115,14 +120,24 @@ def ignore_conflicts(conflicts: Iterable[SyncConflict], *, user=None) -> int:
 def _settle(config, targets, resolution, custom_value, user, outcome: ResolutionOutcome) -> set[int]:
     """Write each target's value to both sides; returns the pks settled."""
     adapter = ADAPTERS[targets[0].entity_type]
-    fresh = {c.pk: c for c in SyncConflict.objects.select_for_update().filter(
-        pk__in=[t.pk for t in targets], status=ConflictStatus.PENDING)}
+    fresh = {
+        c.pk: c
+        for c in SyncConflict.objects.select_for_update().filter(
+            pk__in=[t.pk for t in targets], status=ConflictStatus.PENDING
+        )
+    }
     targets = [fresh[t.pk] for t in targets if t.pk in fresh]
-    values = {t.pk: outcome.value if t.pk == outcome.conflict.pk else chosen_value(t, resolution, custom_value)
-              for t in targets}
+    values = {
+        t.pk: outcome.value if t.pk == outcome.conflict.pk else chosen_value(t, resolution, custom_value)
+        for t in targets
+    }
     objs = adapter.model.objects.in_bulk([t.record_pk for t in targets])
-    states = {s.record_pk: s for s in SyncRecordState.objects.filter(
-        store_id=config.store_id, entity_type=adapter.entity, record_pk__in=[t.record_pk for t in targets])}
+    states = {
+        s.record_pk: s
+        for s in SyncRecordState.objects.filter(
+            store_id=config.store_id, entity_type=adapter.entity, record_pk__in=[t.record_pk for t in targets]
+        )
+    }
     writes, remotes, results = [], {}, []
     linked = [t for t in targets if t.record_pk in objs and objs[t.record_pk].id_origin and adapter.writable_in_store]
     if linked:
@@ -136,8 +151,9 @@ def _settle(config, targets, resolution, custom_value, user, outcome: Resolution
                     writes.append(t)
                 elif remote is not None:
                     remotes[t.pk] = remote
-            results = writer.run(adapter, [WriteOp("update", objs[t.record_pk].id_origin, {t.field: values[t.pk]})
-                                           for t in writes])
+            results = writer.run(
+                adapter, [WriteOp("update", objs[t.record_pk].id_origin, {t.field: values[t.pk]}) for t in writes]
+            )
     for t, result in zip(writes, results, strict=True):
         if result.ok:
             remotes[t.pk] = result.remote
@@ -174,8 +190,15 @@ def _rule_from(config: SyncConfig, conflict: SyncConflict, spec: dict[str, str])
     name = f"{conflict.entity_type}_{spec['field']}_{spec['action']}"
     position = (config.rules.order_by("-position").values_list("position", flat=True).first() or 0) + 1
     rule, _ = SyncRule.objects.update_or_create(
-        config=config, name=name,
-        defaults={"entity_type": conflict.entity_type, "field": spec["field"], "action": spec["action"],
-                  "condition": RuleCondition.CONFLICT_DETECTED, "created_from": conflict, "position": position},
+        config=config,
+        name=name,
+        defaults={
+            "entity_type": conflict.entity_type,
+            "field": spec["field"],
+            "action": spec["action"],
+            "condition": RuleCondition.CONFLICT_DETECTED,
+            "created_from": conflict,
+            "position": position,
+        },
     )
     return rule

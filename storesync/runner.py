@@ -37,8 +37,9 @@ logger = logging.getLogger(__name__)
 ENTITY_ORDER = {"products": 0, "customers": 1, "orders": 2}
 
 
-def send_job(job: StoreSyncJob, *, token: str | None = None, countdown: float | None = None,
-             on_commit: bool = True) -> None:
+def send_job(
+    job: StoreSyncJob, *, token: str | None = None, countdown: float | None = None, on_commit: bool = True
+) -> None:
     """Send a message for the job (a new token unless one is given)."""
     from storesync.tasks import run_store_sync_task
 

@@ -28,8 +28,16 @@ class ShopScanner:
     checkpoint, from which a redelivered job resumes.
     """
 
-    def __init__(self, adapter: EntityAdapter, service, *, since: datetime | None, page_size: int,
-                 cursor: datetime | None = None, after_id: int | None = None):
+    def __init__(
+        self,
+        adapter: EntityAdapter,
+        service,
+        *,
+        since: datetime | None,
+        page_size: int,
+        cursor: datetime | None = None,
+        after_id: int | None = None,
+    ):
         self.adapter, self.service, self.page_size = adapter, service, page_size
         self.cursor = cursor if cursor is not None else since
         self.after_id = after_id if cursor is not None else None

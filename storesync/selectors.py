@@ -78,8 +78,13 @@ def config_detail(config: SyncConfig) -> dict[str, Any]:
         "sync_frequency": config.sync_frequency,
         "paused": config.paused,
         "entities": [
-            {"type": e.entity_type, "direction": e.direction, "conflict_resolution": e.conflict_resolution,
-             "fields": list(e.fields), "exclude_fields": list(e.exclude_fields or [])}
+            {
+                "type": e.entity_type,
+                "direction": e.direction,
+                "conflict_resolution": e.conflict_resolution,
+                "fields": list(e.fields),
+                "exclude_fields": list(e.exclude_fields or []),
+            }
             for e in entities
         ],
         "webhook_config": {"endpoint": config.webhook_endpoint or None, "has_secret": bool(config.webhook_secret)},
@@ -114,9 +119,12 @@ def _duration_text(low: float, high: float) -> str:
 def estimated_duration(store_id: int, sync_type: str) -> str:
     """From the store's last ten finished runs of the same type."""
     runs = list(
-        StoreSyncJob.objects.filter(store_id=store_id, sync_type=sync_type, status__in=[JobStatus.SUCCEEDED,
-                                                                                          JobStatus.PARTIAL])
-        .exclude(started_at=None).exclude(finished_at=None).order_by("-finished_at")[:10]
+        StoreSyncJob.objects.filter(
+            store_id=store_id, sync_type=sync_type, status__in=[JobStatus.SUCCEEDED, JobStatus.PARTIAL]
+        )
+        .exclude(started_at=None)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")[:10]
     )
     if not runs:
         return "unknown"
@@ -127,7 +135,9 @@ def estimated_duration(store_id: int, sync_type: str) -> str:
 def _average_seconds(store_id: int, sync_type: str) -> float | None:
     runs = list(
         StoreSyncJob.objects.filter(store_id=store_id, sync_type=sync_type, status=JobStatus.SUCCEEDED)
-        .exclude(started_at=None).exclude(finished_at=None).order_by("-finished_at")[:10]
+        .exclude(started_at=None)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")[:10]
     )
     if not runs:
         return None
@@ -154,8 +164,12 @@ def visible_jobs(stores: QuerySet[Store]) -> QuerySet[StoreSyncJob]:
 def entity_results(job: StoreSyncJob) -> dict[str, dict[str, Any]]:
     keys = ("records_synced", "records_updated", "records_created", "conflicts_resolved", "conflicts_pending")
     return {
-        name: {"status": result.get("status", "pending"), **{k: result.get(k, 0) for k in keys},
-               "errors": result.get("errors", 0), "duration": seconds_text(result.get("duration"))}
+        name: {
+            "status": result.get("status", "pending"),
+            **{k: result.get(k, 0) for k in keys},
+            "errors": result.get("errors", 0),
+            "duration": seconds_text(result.get("duration")),
+        }
         for name, result in ordered_results(job)
     }
 
@@ -163,8 +177,9 @@ def entity_results(job: StoreSyncJob) -> dict[str, dict[str, Any]]:
 def ordered_results(job: StoreSyncJob) -> list[tuple[str, dict]]:
     """Per-entity results in the job's order (the JSON column does not keep key order)."""
     results = job.entity_results
-    return [(name, results[name]) for name in [*job.entities, *sorted(set(results) - set(job.entities))]
-            if name in results]
+    return [
+        (name, results[name]) for name in [*job.entities, *sorted(set(results) - set(job.entities))] if name in results
+    ]
 
 
 def job_detail(job: StoreSyncJob) -> dict[str, Any]:
@@ -219,8 +234,14 @@ def job_detail(job: StoreSyncJob) -> dict[str, Any]:
 # History
 
 
-def history(store: Store, *, start: datetime | None = None, end: datetime | None = None,
-            entity_type: str | None = None, status: str | None = None) -> QuerySet[StoreSyncJob]:
+def history(
+    store: Store,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    entity_type: str | None = None,
+    status: str | None = None,
+) -> QuerySet[StoreSyncJob]:
     jobs = StoreSyncJob.objects.filter(store=store, status__in=FINISHED)
     if start:
         jobs = jobs.filter(created_at__gte=start)
@@ -244,9 +265,13 @@ def history_item(job: StoreSyncJob) -> dict[str, Any]:
         "trigger": TRIGGERS.get(job.trigger, job.trigger),
         "sync_type": job.sync_type,
         "entities_synced": [
-            {"type": name, "records_processed": r.get("records_synced", 0),
-             "records_updated": r.get("records_updated", 0), "records_created": r.get("records_created", 0),
-             "duration": seconds_text(r.get("duration"))}
+            {
+                "type": name,
+                "records_processed": r.get("records_synced", 0),
+                "records_updated": r.get("records_updated", 0),
+                "records_created": r.get("records_created", 0),
+                "duration": seconds_text(r.get("duration")),
+            }
             for name, r in ordered_results(job)
         ],
         "summary": summary(job),
@@ -303,11 +328,15 @@ def sync_status(config: SyncConfig, now: datetime | None = None) -> dict[str, An
     store = config.store
     day = StoreSyncJob.objects.filter(store=store, status__in=FINISHED[:3], finished_at__gte=now - timedelta(hours=24))
     stats = day.aggregate(
-        total=Count("id"), ok=Count("id", filter=Q(status=JobStatus.SUCCEEDED)),
-        failed=Count("id", filter=Q(status=JobStatus.FAILED)), errors=Sum("error_count"),
+        total=Count("id"),
+        ok=Count("id", filter=Q(status=JobStatus.SUCCEEDED)),
+        failed=Count("id", filter=Q(status=JobStatus.FAILED)),
+        errors=Sum("error_count"),
     )
-    durations = [(j.finished_at - j.started_at).total_seconds()
-                 for j in day.exclude(started_at=None).only("started_at", "finished_at")]
+    durations = [
+        (j.finished_at - j.started_at).total_seconds()
+        for j in day.exclude(started_at=None).only("started_at", "finished_at")
+    ]
     success_rate = round(100.0 * stats["ok"] / stats["total"], 1) if stats["total"] else 100.0
     last = StoreSyncJob.objects.filter(store=store, status__in=FINISHED[:3]).order_by("-finished_at").first()
     running = StoreSyncJob.objects.filter(store=store, status=JobStatus.RUNNING).first()
@@ -345,8 +374,10 @@ def _entity_status(config: SyncConfig, entity, running: StoreSyncJob | None, con
     synced = SyncRecordState.objects.filter(store=store, entity_type=entity.entity_type)
     if config.paused:
         status = "paused"
-    elif running and entity.entity_type in running.entities and (
-        (running.entity_results.get(entity.entity_type) or {}).get("status") in ("pending", "in_progress")
+    elif (
+        running
+        and entity.entity_type in running.entities
+        and ((running.entity_results.get(entity.entity_type) or {}).get("status") in ("pending", "in_progress"))
     ):
         status = "syncing"
     elif entity.last_sync_at is None:
@@ -375,7 +406,6 @@ def pending_platform_changes(store: Store, entity, adapter) -> int:
     if entity.direction == Direction.TO_PLATFORM or not adapter.writable_in_store:
         rows = rows.exclude(id_origin__isnull=True)
     return rows.count()
-
 
 
 # Rules, filters, pause

@@ -143,8 +143,14 @@ def set_filters(
             raise InvalidSyncInput(message, {"entity_type": [message]})
         config.filters.filter(entity_type=entity_type).delete()
         for position, spec in enumerate(filters):
-            row = SyncFilter(config=config, entity_type=entity_type, field=spec["field"], operator=spec["operator"],
-                             value=spec.get("value"), position=position)
+            row = SyncFilter(
+                config=config,
+                entity_type=entity_type,
+                field=spec["field"],
+                operator=spec["operator"],
+                value=spec.get("value"),
+                position=position,
+            )
             row.full_clean(exclude=["config"])
             row.save()
         entity.exclude_fields = list(dict.fromkeys(exclude_fields))
@@ -203,7 +209,11 @@ def trigger_sync(
         if waiting >= settings.STORESYNC_MAX_QUEUED_JOBS:
             raise QueueFull(f"{waiting} syncs are already waiting for this store.", {"queued_jobs": waiting})
         job = start_job(
-            StoreSyncJob, kind=JOB_KIND, store=store, trigger=trigger, requested_by=user,
+            StoreSyncJob,
+            kind=JOB_KIND,
+            store=store,
+            trigger=trigger,
+            requested_by=user,
             params={"records": records} if records else {},
         )
         job.sync_type, job.priority, job.entities, job.options = sync_type, priority, wanted, options
@@ -342,8 +352,13 @@ def requeue_dead_letters(dead_letters: Iterable[DeadLetter], *, user=None) -> li
             elif letter.shop_id is not None:
                 records[letter.entity_type]["shop_ids"].append(letter.shop_id)
         job = trigger_sync(
-            Store.objects.get(pk=store_id), entities=sorted(records), sync_type=SyncType.RECORDS,
-            priority=Priority.HIGH, trigger=JobTrigger.ADMIN, user=user, records=dict(records),
+            Store.objects.get(pk=store_id),
+            entities=sorted(records),
+            sync_type=SyncType.RECORDS,
+            priority=Priority.HIGH,
+            trigger=JobTrigger.ADMIN,
+            user=user,
+            records=dict(records),
         )
         DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
             status=DeadLetterStatus.REQUEUED, requeue_job=job, updated_at=timezone.now()

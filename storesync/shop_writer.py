@@ -79,9 +79,16 @@ def backoff_delay(attempt: int, base: float) -> float:
 class ShopWriter:
     """Runs write operations on the shop with ``concurrency`` connectors."""
 
-    def __init__(self, store, service: EcommerceService, *, concurrency: int | None = None,
-                 max_attempts: int | None = None, backoff: float | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        store,
+        service: EcommerceService,
+        *,
+        concurrency: int | None = None,
+        max_attempts: int | None = None,
+        backoff: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.store = store
         self.service = service
         self.concurrency = max(1, concurrency or settings.STORESYNC_WRITE_CONCURRENCY)
@@ -139,8 +146,14 @@ class ShopWriter:
             except (PlatformError, InvalidValue, ValueError) as exc:
                 if attempt < self.max_attempts and retryable(exc, op.kind):
                     delay = backoff_delay(attempt, self.backoff)
-                    logger.info("shop write %s %s failed (%s); attempt %d in %.2fs", op.kind, op.shop_id, exc,
-                                attempt + 1, delay)
+                    logger.info(
+                        "shop write %s %s failed (%s); attempt %d in %.2fs",
+                        op.kind,
+                        op.shop_id,
+                        exc,
+                        attempt + 1,
+                        delay,
+                    )
                     self.sleep(delay)
                     continue
                 transient = isinstance(exc, PlatformError) and exc.transient

@@ -77,8 +77,9 @@ def read_headers(headers: Mapping[str, str]) -> SignedHeaders:
     return SignedHeaders(msg_id, int(raw_timestamp), tuple(raw_signatures.split()))
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, *, tolerance: int,
-           now: float | None = None) -> SignedHeaders:
+def verify(
+    secret: str, headers: Mapping[str, str], body: bytes, *, tolerance: int, now: float | None = None
+) -> SignedHeaders:
     """The signed headers if one ``v1`` signature matches and the timestamp is within
     ``tolerance`` seconds of ``now``; :class:`SignatureInvalid` otherwise."""
     signed = read_headers(headers)

@@ -26,20 +26,28 @@ def check_entity_type(entity_type: str) -> None:
 def check_fields(entity_type: str, fields: list[str], *, key: str = "fields") -> None:
     unknown = [name for name in fields if name not in SYNCABLE_FIELDS[entity_type]]
     if unknown:
-        raise ValidationError({key: (
-            f"Not syncable for {entity_type}: {', '.join(map(str, unknown))}. "
-            f"Syncable fields: {', '.join(SYNCABLE_FIELDS[entity_type])}."
-        )})
+        raise ValidationError(
+            {
+                key: (
+                    f"Not syncable for {entity_type}: {', '.join(map(str, unknown))}. "
+                    f"Syncable fields: {', '.join(SYNCABLE_FIELDS[entity_type])}."
+                )
+            }
+        )
     if len(set(fields)) != len(fields):
         raise ValidationError({key: "A field is listed twice."})
 
 
 def check_direction(entity_type: str, direction: str) -> None:
     if direction not in ALLOWED_DIRECTIONS[entity_type]:
-        raise ValidationError({"direction": (
-            f"{entity_type} can only sync {' or '.join(ALLOWED_DIRECTIONS[entity_type])}: "
-            "the shop's webservice takes no order writes."
-        )})
+        raise ValidationError(
+            {
+                "direction": (
+                    f"{entity_type} can only sync {' or '.join(ALLOWED_DIRECTIONS[entity_type])}: "
+                    "the shop's webservice takes no order writes."
+                )
+            }
+        )
 
 
 def normalize_action(action: str) -> str:
@@ -70,8 +78,10 @@ def check_filter(entity_type: str, field: str, operator: str, value: Any) -> Non
         if any(isinstance(item, (dict, list)) for item in value):
             raise ValidationError({"value": "The 'in' operator takes a list of numbers or strings."})
     elif operator in (FilterOperator.GREATER_THAN, FilterOperator.LESS_THAN):
-        if isinstance(value, (dict, list, bool)) or value is None or (
-            field in ("price", "inventory", "total") and as_number(value) is None
+        if (
+            isinstance(value, (dict, list, bool))
+            or value is None
+            or (field in ("price", "inventory", "total") and as_number(value) is None)
         ):
             raise ValidationError({"value": f"'{operator}' takes a number (or text for text fields)."})
     elif isinstance(value, (dict, list)):

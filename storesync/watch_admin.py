@@ -23,8 +23,17 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["msg_id", "event_type", "store", "target", "status", "attempts", "last_status_code",
-                    "next_attempt_at", "created_at"]
+    list_display = [
+        "msg_id",
+        "event_type",
+        "store",
+        "target",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    ]
     list_filter = ["status", "target", "event_type"]
     search_fields = ["msg_id", "event_type", "store__code", "store__name"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
@@ -63,8 +72,17 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ["rule", "store", "status", "value", "threshold", "opened_at", "resolved_at", "acknowledged_at",
-                    "acknowledged_by"]
+    list_display = [
+        "rule",
+        "store",
+        "status",
+        "value",
+        "threshold",
+        "opened_at",
+        "resolved_at",
+        "acknowledged_at",
+        "acknowledged_by",
+    ]
     list_filter = ["status", "rule", ("acknowledged_at", admin.EmptyFieldListFilter)]
     readonly_fields = [f.name for f in Alert._meta.fields]
     actions = ["acknowledge"]

@@ -25,8 +25,9 @@ class InboundWebhook(models.Model):
     event_type = models.CharField(max_length=50)
     record_ids = models.JSONField(default=list, blank=True, help_text="The records' ids in the shop.")
     status = models.CharField(max_length=20, choices=InboundStatus.choices, default=InboundStatus.QUEUED)
-    job = models.ForeignKey("storesync.StoreSyncJob", null=True, blank=True, on_delete=models.SET_NULL,
-                            related_name="+")
+    job = models.ForeignKey(
+        "storesync.StoreSyncJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     sent_at = models.DateTimeField(help_text="The webhook-timestamp.")
     received_at = models.DateTimeField(auto_now_add=True)
 
@@ -58,13 +59,15 @@ class WebhookDelivery(models.Model):
     store = models.ForeignKey("catalog.Store", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     target = models.CharField(max_length=10, choices=DeliveryTarget.choices, default=DeliveryTarget.STORE)
     event_type = models.CharField(max_length=50)
-    event_key = models.CharField(max_length=120, blank=True,
-                                 help_text="Makes an event delivered once (a job's end), blank otherwise.")
+    event_key = models.CharField(
+        max_length=120, blank=True, help_text="Makes an event delivered once (a job's end), blank otherwise."
+    )
     payload = models.JSONField(help_text="The envelope: type, timestamp, data.")
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Attempts in the current round.")
-    next_attempt_at = models.DateTimeField(null=True, blank=True,
-                                           help_text="Due time; while an attempt runs, the end of its lease.")
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="Due time; while an attempt runs, the end of its lease."
+    )
     lease_token = models.CharField(max_length=32, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -114,8 +117,9 @@ class AlertRule(models.Model):
     threshold = models.FloatField()
     window_minutes = models.PositiveIntegerField(default=60, help_text="How far back the condition looks.")
     enabled = models.BooleanField(default=True)
-    notify_emails = models.JSONField(default=list, blank=True,
-                                     help_text="Addresses to notify (besides STORESYNC_ALERT_EMAILS).")
+    notify_emails = models.JSONField(
+        default=list, blank=True, help_text="Addresses to notify (besides STORESYNC_ALERT_EMAILS)."
+    )
 
     class Meta:
         ordering = ["id"]
@@ -140,14 +144,16 @@ class Alert(models.Model):
     last_seen_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                        related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-opened_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["rule", "store"], condition=Q(status="open"),
-                                    name="storesync_alert_one_open"),
+            models.UniqueConstraint(
+                fields=["rule", "store"], condition=Q(status="open"), name="storesync_alert_one_open"
+            ),
         ]
         indexes = [models.Index(fields=["store", "status", "opened_at"], name="storesync_alert_list")]
 

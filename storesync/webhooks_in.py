@@ -40,8 +40,9 @@ class WebhookReplayed(SyncError):
     code = "WEBHOOK_REPLAYED"
 
 
-def receive(store, entity_type: str, headers: Mapping[str, str], body: bytes,
-            now: float | None = None) -> InboundWebhook:
+def receive(
+    store, entity_type: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> InboundWebhook:
     """Check and apply one notification; raises a SyncError for the API's error envelope."""
     if entity_type not in {e.value for e in EntityType}:
         raise InvalidSyncInput(f"Unknown entity type {entity_type!r}.", {"entity": [e.value for e in EntityType]})
@@ -51,8 +52,9 @@ def receive(store, entity_type: str, headers: Mapping[str, str], body: bytes,
         if config is None or not config.webhook_secret:
             raise WebhookRejected("This store has no webhook secret configured; notifications cannot be verified.")
         try:
-            signed = verify(config.webhook_secret, headers, body, tolerance=settings.STORESYNC_WEBHOOK_TOLERANCE,
-                            now=now)
+            signed = verify(
+                config.webhook_secret, headers, body, tolerance=settings.STORESYNC_WEBHOOK_TOLERANCE, now=now
+            )
         except SignatureInvalid as exc:
             raise WebhookRejected(str(exc)) from None
         event_type, ids = parse_body(body, entity_type)
@@ -62,8 +64,13 @@ def receive(store, entity_type: str, headers: Mapping[str, str], body: bytes,
             with transaction.atomic():  # the id's row and the job's change stand or fall together
                 job = None if config.paused else queue_records(store, entity_type, ids)
                 notification = InboundWebhook.objects.create(
-                    store=store, webhook_id=signed.msg_id, entity_type=entity_type, event_type=event_type,
-                    record_ids=ids, sent_at=datetime.fromtimestamp(signed.timestamp, UTC), job=job,
+                    store=store,
+                    webhook_id=signed.msg_id,
+                    entity_type=entity_type,
+                    event_type=event_type,
+                    record_ids=ids,
+                    sent_at=datetime.fromtimestamp(signed.timestamp, UTC),
+                    job=job,
                     status=InboundStatus.HELD if config.paused else InboundStatus.QUEUED,
                 )
         except IntegrityError:
@@ -85,11 +92,16 @@ def parse_body(body: bytes, entity_type: str) -> tuple[str, list[int]]:
         raise InvalidSyncInput(f"type must be one of {', '.join(expected)}.", {"type": expected})
     data = payload.get("data")
     ids = data.get("ids") if isinstance(data, dict) else None
-    if not isinstance(ids, list) or not ids or len(ids) > MAX_IDS or not all(
-        isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids
+    if (
+        not isinstance(ids, list)
+        or not ids
+        or len(ids) > MAX_IDS
+        or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids)
     ):
-        raise InvalidSyncInput(f"data.ids must list 1 to {MAX_IDS} positive integer ids of the shop's records.",
-                               {"data": {"ids": ["A list of the records' ids in the shop."]}})
+        raise InvalidSyncInput(
+            f"data.ids must list 1 to {MAX_IDS} positive integer ids of the shop's records.",
+            {"data": {"ids": ["A list of the records' ids in the shop."]}},
+        )
     return event_type, sorted(set(ids))
 
 
@@ -100,11 +112,18 @@ def queue_records(store, entity_type: str, ids: list[int]) -> StoreSyncJob:
     waiting = (
         StoreSyncJob.objects.select_for_update()
         .filter(store=store, status=JobStatus.QUEUED, trigger=JobTrigger.WEBHOOK, sync_type=SyncType.RECORDS)
-        .order_by("created_at").first()
+        .order_by("created_at")
+        .first()
     )
     if waiting is None:
-        return trigger_sync(store, entities=[entity_type], sync_type=SyncType.RECORDS, priority=Priority.HIGH,
-                            trigger=JobTrigger.WEBHOOK, records={entity_type: {"record_pks": [], "shop_ids": ids}})
+        return trigger_sync(
+            store,
+            entities=[entity_type],
+            sync_type=SyncType.RECORDS,
+            priority=Priority.HIGH,
+            trigger=JobTrigger.WEBHOOK,
+            records={entity_type: {"record_pks": [], "shop_ids": ids}},
+        )
     from storesync.batch import new_entity_result
 
     records = waiting.params.setdefault("records", {})
@@ -130,9 +149,7 @@ def release_held(store) -> StoreSyncJob | None:
                 job = queue_records(store, entity_type, sorted(ids))
             except InvalidSyncInput:
                 continue  # the entity was unconfigured meanwhile
-        InboundWebhook.objects.filter(pk__in=[n.pk for n in held]).update(
-            status=InboundStatus.APPLIED, job=job
-        )
+        InboundWebhook.objects.filter(pk__in=[n.pk for n in held]).update(status=InboundStatus.APPLIED, job=job)
     return job
 
 

@@ -55,8 +55,9 @@ def _endpoint(delivery: WebhookDelivery) -> tuple[str, str]:
 # Creating deliveries
 
 
-def queue_event(*, store=None, event_type: str, data: dict[str, Any], event_key: str = "",
-                target: str = DeliveryTarget.STORE) -> WebhookDelivery | None:
+def queue_event(
+    *, store=None, event_type: str, data: dict[str, Any], event_key: str = "", target: str = DeliveryTarget.STORE
+) -> WebhookDelivery | None:
     """Record a delivery and send its first attempt once the transaction commits. None when
     the target has no endpoint, or the event (``event_key``) was queued before."""
     if target == DeliveryTarget.STORE:
@@ -70,8 +71,14 @@ def queue_event(*, store=None, event_type: str, data: dict[str, Any], event_key:
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
-                msg_id=new_message_id(), store=store, target=target, event_type=event_type, event_key=event_key,
-                payload=envelope(event_type, data, now), next_attempt_at=now + lease(), lease_token=token,
+                msg_id=new_message_id(),
+                store=store,
+                target=target,
+                event_type=event_type,
+                event_key=event_key,
+                payload=envelope(event_type, data, now),
+                next_attempt_at=now + lease(),
+                lease_token=token,
             )
     except IntegrityError:
         return None  # this event was queued already (another process saw the same change)
@@ -96,9 +103,15 @@ def job_finished(job) -> WebhookDelivery | None:
 
     event, status = FINISHED_EVENTS[job.status]
     data = {
-        "sync_id": str(job.pk), "store_id": job.store_id, "status": status, "sync_type": job.sync_type,
-        "entities": list(job.entities), "duration": seconds_text(job.duration),
-        "records_synced": job.items_processed, "summary": summary(job), "message": job.message,
+        "sync_id": str(job.pk),
+        "store_id": job.store_id,
+        "status": status,
+        "sync_type": job.sync_type,
+        "entities": list(job.entities),
+        "duration": seconds_text(job.duration),
+        "records_synced": job.items_processed,
+        "summary": summary(job),
+        "message": job.message,
     }
     name = "sync.completed" if event == "sync_completed" else "sync.failed"
     return queue_event(store=job.store, event_type=name, data=data, event_key=f"job:{job.pk}:finished")
@@ -114,7 +127,9 @@ def record_changed(instance, created: bool) -> WebhookDelivery | None:
     entity_type = {"product": "products", "customer": "customers", "order": "orders"}[instance._meta.model_name]
     entity = (
         SyncEntity.objects.filter(config__store_id=instance.store_id, entity_type=entity_type, enabled=True)
-        .exclude(config__webhook_endpoint="").select_related("config__store").first()
+        .exclude(config__webhook_endpoint="")
+        .select_related("config__store")
+        .first()
     )
     if entity is None or entity.direction == Direction.TO_PLATFORM:
         return None
@@ -123,8 +138,11 @@ def record_changed(instance, created: bool) -> WebhookDelivery | None:
     except InvalidValue:
         return None
     fields = entity.effective_fields
-    data = {"id": instance.pk, "store_entity_id": instance.id_origin,
-            **{name: _jsonable(display_value(name, values[name])) for name in fields if name in values}}
+    data = {
+        "id": instance.pk,
+        "store_entity_id": instance.id_origin,
+        **{name: _jsonable(display_value(name, values[name])) for name in fields if name in values},
+    }
     suffix = "created" if created else "updated"
     return queue_event(store=entity.config.store, event_type=f"{entity_type}.{suffix}", data=data)
 
@@ -164,34 +182,63 @@ def attempt(delivery_id, token: str | None = None, *, now: datetime | None = Non
     if not url:
         error = "No webhook endpoint is configured."
     else:
-        headers = {"Content-Type": "application/json", "User-Agent": "retail-sync-hub-webhooks/1",
-                   **sign_headers(secret, delivery.msg_id, body, timestamp=int(time.time()))}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "retail-sync-hub-webhooks/1",
+            **sign_headers(secret, delivery.msg_id, body, timestamp=int(time.time())),
+        }
         try:
-            with guarded_client(timeout=settings.STORESYNC_WEBHOOK_TIMEOUT, follow_redirects=False) as client, \
-                    client.stream("POST", url, content=body, headers=headers) as response:
+            with (
+                guarded_client(timeout=settings.STORESYNC_WEBHOOK_TIMEOUT, follow_redirects=False) as client,
+                client.stream("POST", url, content=body, headers=headers) as response,
+            ):
                 code = response.status_code
                 retry_after = _retry_after(response.headers.get("retry-after"), now)
                 text = _head(response)
-        except Exception as exc:  # noqa: BLE001  (any transport failure is one failed attempt)
+        except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
     latency = int((time.monotonic() - started) * 1000)
     ok = code is not None and 200 <= code < 300
-    WebhookAttempt.objects.create(delivery=delivery, number=number, url=url[:500], attempted_at=now, status_code=code,
-                                  latency_ms=latency, error=error, response_body=text, success=ok)
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=number,
+        url=url[:500],
+        attempted_at=now,
+        status_code=code,
+        latency_ms=latency,
+        error=error,
+        response_body=text,
+        success=ok,
+    )
     delivery.attempts += 1
-    delivery.last_status_code, delivery.last_error, delivery.lease_token = code, error or (
-        "" if ok else f"HTTP {code}"), ""
+    delivery.last_status_code, delivery.last_error, delivery.lease_token = (
+        code,
+        error or ("" if ok else f"HTTP {code}"),
+        "",
+    )
     if ok:
         delivery.status, delivery.delivered_at, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, now, None
-    elif not url or (code is not None and 300 <= code < 500 and code not in RETRYABLE_4XX) or (
-        delivery.attempts >= settings.STORESYNC_WEBHOOK_MAX_ATTEMPTS
+    elif (
+        not url
+        or (code is not None and 300 <= code < 500 and code not in RETRYABLE_4XX)
+        or (delivery.attempts >= settings.STORESYNC_WEBHOOK_MAX_ATTEMPTS)
     ):
         delivery.status, delivery.next_attempt_at = DeliveryStatus.DEAD, None
         logger.warning("webhook %s to %s is a dead letter: %s", delivery.msg_id, url, delivery.last_error)
     else:
         delivery.next_attempt_at = now + max(backoff(delivery.attempts), retry_after or timedelta(0))
-    delivery.save(update_fields=["attempts", "last_status_code", "last_error", "lease_token", "status",
-                                 "delivered_at", "next_attempt_at", "updated_at"])
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "lease_token",
+            "status",
+            "delivered_at",
+            "next_attempt_at",
+            "updated_at",
+        ]
+    )
     return delivery
 
 
@@ -247,9 +294,16 @@ def redeliver(deliveries, *, now: datetime | None = None) -> int:
     count = 0
     for delivery in deliveries:
         token = uuid.uuid4().hex
-        updated = WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.PENDING, attempts=0, lease_token=token, next_attempt_at=now + lease(),
-            updated_at=now,
+        updated = (
+            WebhookDelivery.objects.filter(pk=delivery.pk)
+            .exclude(status=DeliveryStatus.PENDING)
+            .update(
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                lease_token=token,
+                next_attempt_at=now + lease(),
+                updated_at=now,
+            )
         )
         if updated:
             _send(delivery.pk, token)

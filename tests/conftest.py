@@ -10,8 +10,14 @@ from catalog.models import Store, StoreMembership
 from catalog.roles import Role
 from config.celery import app as celery_app
 
-pytest_plugins = ["tests.plugins.services", "tests.plugins.worker", "tests.plugins.simulator", "tests.plugins.s3",
-                  "tests.plugins.sshd"]
+pytest_plugins = [
+    "tests.plugins.services",
+    "tests.plugins.worker",
+    "tests.plugins.simulator",
+    "tests.plugins.s3",
+    "tests.plugins.sshd",
+    "tests.storesync.receiver",
+]
 
 LOOPBACK = ["127.0.0.1", "localhost", "::1"]
 
@@ -50,7 +56,9 @@ def make_store(db):
 
     def make(code: str | None = None, **fields) -> Store:
         number = next(counter)
-        return Store.objects.create(code=code or f"store-{number}", name=fields.pop("name", f"Store {number}"), **fields)
+        return Store.objects.create(
+            code=code or f"store-{number}", name=fields.pop("name", f"Store {number}"), **fields
+        )
 
     return make
 

@@ -19,8 +19,17 @@ class StoreSerializer(FullCleanModelSerializer):
     class Meta:
         model = Store
         fields = [
-            "id", "uuid", "name", "code", "platform", "platform_url", "platform_api_key", "has_api_key",
-            "is_active", "created_at", "updated_at",
+            "id",
+            "uuid",
+            "name",
+            "code",
+            "platform",
+            "platform_url",
+            "platform_api_key",
+            "has_api_key",
+            "is_active",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "uuid", "created_at", "updated_at"]
 
@@ -34,8 +43,19 @@ class ProductSerializer(FullCleanModelSerializer):
     class Meta:
         model = Product
         fields = [
-            "id", "uuid", "store", "id_origin", "sku", "name", "price", "inventory", "description", "status",
-            "origin_date_upd", "created_at", "updated_at",
+            "id",
+            "uuid",
+            "store",
+            "id_origin",
+            "sku",
+            "name",
+            "price",
+            "inventory",
+            "description",
+            "status",
+            "origin_date_upd",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "uuid", "store", "origin_date_upd", "created_at", "updated_at"]
 
@@ -45,8 +65,18 @@ class CustomerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Customer
-        fields = ["id", "uuid", "store", "id_origin", "email", "first_name", "last_name", "origin_date_upd",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "uuid",
+            "store",
+            "id_origin",
+            "email",
+            "first_name",
+            "last_name",
+            "origin_date_upd",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -56,8 +86,20 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "uuid", "store", "id_origin", "reference", "customer", "status", "total", "customer_info",
-                  "origin_date_upd", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "uuid",
+            "store",
+            "id_origin",
+            "reference",
+            "customer",
+            "status",
+            "total",
+            "customer_info",
+            "origin_date_upd",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -68,8 +110,18 @@ class UserSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "password", "role", "stores", "is_active", "is_superuser",
-                  "date_joined", "last_login"]
+        fields = [
+            "id",
+            "username",
+            "email",
+            "password",
+            "role",
+            "stores",
+            "is_active",
+            "is_superuser",
+            "date_joined",
+            "last_login",
+        ]
         read_only_fields = ["id", "is_superuser", "date_joined", "last_login"]
 
     def to_representation(self, user):

@@ -28,8 +28,14 @@ class StoreViewSet(IdOrUuidLookupMixin, viewsets.ModelViewSet):
         return visible_stores(self.request.user).order_by("id")
 
 
-class ProductViewSet(StoreNestedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                     mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin):
+class ProductViewSet(
+    StoreNestedViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+):
     model = Product
     serializer_class = serializers.ProductSerializer
     filterset_class = filters.ProductFilterSet

@@ -263,9 +263,7 @@ class PrestaShopService(EcommerceService):
             if len(rows) < page_size:
                 return
 
-    def _second_by_id(
-        self, resource: str, base: Row, moment: str, last_id: int, page_size: int
-    ) -> Iterator[list[Row]]:
+    def _second_by_id(self, resource: str, base: Row, moment: str, last_id: int, page_size: int) -> Iterator[list[Row]]:
         """The rows of one second after ``last_id``, by id."""
         while True:
             params = {

@@ -207,16 +207,19 @@ class ShopSimulator:
             candidates = sorted({i for pid in wanted for i in self._stock_by_product.get(pid, ()) if i in records})
         else:
             candidates = sorted(records)
-        tests = [(name, _date_range(resource, name, expression) or compile_filter(expression))
-                 for name, expression in filters.items()]
+        tests = [
+            (name, _date_range(resource, name, expression) or compile_filter(expression))
+            for name, expression in filters.items()
+        ]
         matches = [i for i in candidates if all(test(records[i][name]) for name, test in tests)]
         for sort_field, descending in reversed(sort_fields):  # stable sorts, last key first
             matches.sort(key=_record_key(records, sort_field), reverse=descending)
         offset, count = limit
         return matches[offset : None if count is None else offset + count]
 
-    def _index_stock(self, resource: Resource, record_id: int, old: Mapping[str, Any] | None,
-                     new: Mapping[str, Any]) -> None:
+    def _index_stock(
+        self, resource: Resource, record_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any]
+    ) -> None:
         """Keep the id_product index of stock rows (what ps_stock_available's key gives a shop)."""
         if resource is not STOCK_AVAILABLES:
             return

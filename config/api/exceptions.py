@@ -1,6 +1,6 @@
 """One error envelope for every API error:
 
-    {"status": "error", "code": "MACHINE_CODE", "message": "human sentence", "detail": ...}
+{"status": "error", "code": "MACHINE_CODE", "message": "human sentence", "detail": ...}
 """
 
 from __future__ import annotations

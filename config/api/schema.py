@@ -37,7 +37,9 @@ def add_error_responses(result, generator, request, public):
             for status, description in errors.items():
                 if status == "401" and operation.get("security") == [{}]:
                     continue
-                responses.setdefault(status, {"description": description, "content": {"application/json": {"schema": ref}}})
+                responses.setdefault(
+                    status, {"description": description, "content": {"application/json": {"schema": ref}}}
+                )
     return result
 
 

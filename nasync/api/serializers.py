@@ -13,9 +13,23 @@ class DocumentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Document
         fields = [
-            "id", "name", "original_name", "content_type", "size", "sha256", "uploaded_by", "state",
-            "synced_to_nas", "synced_at", "sync_error", "sync_attempts", "next_attempt_at", "held_for_operator",
-            "nas_path", "created_at", "updated_at",
+            "id",
+            "name",
+            "original_name",
+            "content_type",
+            "size",
+            "sha256",
+            "uploaded_by",
+            "state",
+            "synced_to_nas",
+            "synced_at",
+            "sync_error",
+            "sync_attempts",
+            "next_attempt_at",
+            "held_for_operator",
+            "nas_path",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -79,8 +93,20 @@ class NasSyncRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = NasSyncRun
         fields = [
-            "id", "status", "trigger", "total", "synced", "failed", "progress", "counters", "errors", "message",
-            "created_at", "started_at", "finished_at", "duration",
+            "id",
+            "status",
+            "trigger",
+            "total",
+            "synced",
+            "failed",
+            "progress",
+            "counters",
+            "errors",
+            "message",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration",
         ]
         read_only_fields = fields
 

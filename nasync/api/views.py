@@ -1,7 +1,7 @@
 """The NAS sync API: the five endpoints of spec 002 under /api/v1/sync, documents, runs."""
 
 import uuid
-from datetime import timezone as dt_timezone
+from datetime import UTC
 
 from django import forms
 from django.conf import settings
@@ -16,8 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.exceptions import ApiError, ErrorCode
-from config.api.schema import error_response
 from config.api.permissions import LettersRequired, ModelPermissions
+from config.api.schema import error_response
 from config.jobs import JobAlreadyRunning, wait_for_job
 from nasync import messages, services
 from nasync.api import serializers
@@ -37,14 +37,28 @@ def _not_configured(problem) -> ApiError:
 
 # --- spec 002 -------------------------------------------------------------------------
 
+
 class SyncStatusView(APIView):
     permission_classes = [READ]
 
     @extend_schema(
-        operation_id="nas_sync_status", summary="Sync statistics", responses={200: serializers.NasSyncStatusSerializer},
-        examples=[OpenApiExample("Status", response_only=True, value={
-            "total_documents": 150, "synced": 142, "pending": 8, "sync_percentage": 94.7,
-            "last_sync": "2024-01-15T14:30:00Z", "nas_configured": True})],
+        operation_id="nas_sync_status",
+        summary="Sync statistics",
+        responses={200: serializers.NasSyncStatusSerializer},
+        examples=[
+            OpenApiExample(
+                "Status",
+                response_only=True,
+                value={
+                    "total_documents": 150,
+                    "synced": 142,
+                    "pending": 8,
+                    "sync_percentage": 94.7,
+                    "last_sync": "2024-01-15T14:30:00Z",
+                    "nas_configured": True,
+                },
+            )
+        ],
     )
     def get(self, request):
         return Response(serializers.NasSyncStatusSerializer(services.sync_status()).data)
@@ -77,10 +91,17 @@ class SyncTestView(APIView):
         request=None,
         responses={200: serializers.NasSyncMessageSerializer},
         examples=[
-            OpenApiExample("Connected", response_only=True, value={"success": True, "message": "Connection successful"}),
-            OpenApiExample("Refused key", response_only=True,
-                           value={"success": False, "message": "Connection failed: Permission denied (publickey)"}),
-            OpenApiExample("Timeout", response_only=True, value={"success": False, "message": "Connection timeout (15s)"}),
+            OpenApiExample(
+                "Connected", response_only=True, value={"success": True, "message": "Connection successful"}
+            ),
+            OpenApiExample(
+                "Refused key",
+                response_only=True,
+                value={"success": False, "message": "Connection failed: Permission denied (publickey)"},
+            ),
+            OpenApiExample(
+                "Timeout", response_only=True, value={"success": False, "message": "Connection timeout (15s)"}
+            ),
         ],
     )
     def post(self, request):
@@ -117,8 +138,11 @@ class SyncRunView(APIView):
             "was sent: 502 NETWORK_ERROR or 504 SYNC_TIMEOUT, the summary in `detail`."
         ),
         request=None,
-        parameters=[OpenApiParameter("async", OpenApiTypes.BOOL, OpenApiParameter.QUERY,
-                                     description="Answer 202 at once with the run's URL.")],
+        parameters=[
+            OpenApiParameter(
+                "async", OpenApiTypes.BOOL, OpenApiParameter.QUERY, description="Answer 202 at once with the run's URL."
+            )
+        ],
         responses={
             200: serializers.NasSyncRunResultSerializer,
             202: serializers.NasSyncRunQueuedSerializer,
@@ -127,9 +151,20 @@ class SyncRunView(APIView):
             502: error_response("NETWORK_ERROR: the NAS refused the key, is unreachable, or its folder is missing."),
             504: error_response("SYNC_TIMEOUT: the NAS did not answer in time."),
         },
-        examples=[OpenApiExample("Summary", response_only=True, status_codes=["200"], value={
-            "total": 8, "synced": 7, "failed": 1, "errors": ["Document 42: source file not found"],
-            "run_id": "6f1c2a4e-0b7d-4c8e-9a51-2f0f3c1d9e77"})],
+        examples=[
+            OpenApiExample(
+                "Summary",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "total": 8,
+                    "synced": 7,
+                    "failed": 1,
+                    "errors": ["Document 42: source file not found"],
+                    "run_id": "6f1c2a4e-0b7d-4c8e-9a51-2f0f3c1d9e77",
+                },
+            )
+        ],
     )
     def post(self, request):
         run_async = _flag(request, "async")
@@ -139,9 +174,16 @@ class SyncRunView(APIView):
         try:
             run = services.start_nas_sync(user=request.user)
         except JobAlreadyRunning as exc:
-            raise ApiError(409, ErrorCode.SYNC_IN_PROGRESS, str(messages.IN_PROGRESS), {
-                "job_id": str(exc.job.pk), "status": exc.job.status, "url": serializers.run_url(request, exc.job),
-            }) from None
+            raise ApiError(
+                409,
+                ErrorCode.SYNC_IN_PROGRESS,
+                str(messages.IN_PROGRESS),
+                {
+                    "job_id": str(exc.job.pk),
+                    "status": exc.job.status,
+                    "url": serializers.run_url(request, exc.job),
+                },
+            ) from None
         if run_async:
             run.refresh_from_db()
         else:
@@ -149,8 +191,11 @@ class SyncRunView(APIView):
         if run_async or run.is_active:
             url = serializers.run_url(request, run)
             body = {"run_id": run.pk, "status": run.status, "url": url, "message": str(messages.QUEUED)}
-            return Response(serializers.NasSyncRunQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED,
-                            headers={"Location": url})
+            return Response(
+                serializers.NasSyncRunQueuedSerializer(body).data,
+                status=status.HTTP_202_ACCEPTED,
+                headers={"Location": url},
+            )
         summary = {**services.run_summary(run), "run_id": str(run.pk)}
         problem = services.run_problem(run)
         if problem is not None and not run.items_succeeded:
@@ -174,7 +219,9 @@ class SyncDocumentView(APIView):
             400: error_response("NAS_NOT_CONFIGURED"),
             404: error_response("Unknown document."),
         },
-        examples=[OpenApiExample("Synced", response_only=True, value={"success": True, "message": "Synced to 192.168.1.100"})],
+        examples=[
+            OpenApiExample("Synced", response_only=True, value={"success": True, "message": "Synced to 192.168.1.100"})
+        ],
     )
     def post(self, request, document_id):
         problem = load_config().problem()
@@ -189,6 +236,7 @@ class SyncDocumentView(APIView):
 
 
 # --- runs -----------------------------------------------------------------------------
+
 
 class RunQuerysetMixin:
     permission_classes = [ModelPermissions]
@@ -221,6 +269,7 @@ class NasSyncRunDetailView(RunQuerysetMixin, generics.RetrieveAPIView):
 
 # --- documents ------------------------------------------------------------------------
 
+
 class UtcIsoDateTimeField(IsoDateTimeField):
     """ISO 8601, turned to UTC here: an offset PostgreSQL refuses (``+19:17``) or a date
     that overflows once shifted is a 400, never a database error."""
@@ -230,7 +279,7 @@ class UtcIsoDateTimeField(IsoDateTimeField):
         if value is None:
             return None
         try:
-            return value.astimezone(dt_timezone.utc)
+            return value.astimezone(UTC)
         except (OverflowError, ValueError):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
@@ -242,7 +291,8 @@ class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
 class DocumentFilterSet(filters.FilterSet):
     synced = filters.BooleanFilter(field_name="synced_to_nas", help_text="On the NAS (true) or not (false).")
     state = filters.ChoiceFilter(
-        choices=SyncState.choices, method="filter_state",
+        choices=SyncState.choices,
+        method="filter_state",
         help_text="synced; pending (never failed); failed (last attempt failed, held included); held.",
     )
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
@@ -283,8 +333,9 @@ UPLOAD_RESPONSES = {
     ),
     destroy=extend_schema(summary="Delete the document and its stored file (the NAS copy stays)"),
 )
-class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
-                      viewsets.GenericViewSet):
+class DocumentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
     queryset = Document.objects.select_related("uploaded_by").order_by("-created_at", "-id")
     serializer_class = serializers.DocumentSerializer
     permission_classes = [ModelPermissions]

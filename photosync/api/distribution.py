@@ -18,8 +18,8 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from config.api.exceptions import ApiError, ErrorCode
-from config.api.schema import error_response
 from config.api.permissions import LettersRequired
+from config.api.schema import error_response
 from config.api.stores import get_visible_store
 from config.api.throttling import AnonThrottle, SettingsRateMixin
 from photosync import distribution, storage
@@ -53,7 +53,10 @@ def _store(request):
 
 
 STORE_ID = OpenApiParameter(
-    "store_id", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True,
+    "store_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    required=True,
     description="The store's UUID (its integer id is accepted too).",
 )
 
@@ -73,12 +76,20 @@ class PhotoListView(APIView):
         ),
         parameters=[
             STORE_ID,
-            OpenApiParameter("since", OpenApiTypes.DATETIME, OpenApiParameter.QUERY,
-                             description="ISO 8601: only photos changed or deleted since then."),
+            OpenApiParameter(
+                "since",
+                OpenApiTypes.DATETIME,
+                OpenApiParameter.QUERY,
+                description="ISO 8601: only photos changed or deleted since then.",
+            ),
             OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="1 to 1000, default 100."),
             OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Default 0."),
-            OpenApiParameter("cursor", OpenApiTypes.STR, OpenApiParameter.QUERY,
-                             description="next_cursor of the previous page (instead of offset)."),
+            OpenApiParameter(
+                "cursor",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                description="next_cursor of the previous page (instead of offset).",
+            ),
         ],
         responses={
             200: schema.PhotoListResponseSerializer,
@@ -202,8 +213,12 @@ class PhotoDownloadView(APIView):
         else:
             key, size, content_type = photo.object_key, photo.size, photo.content_type
             etag, filename = f'"{photo.checksum}"', photo.filename
-        headers = {"ETag": etag, "X-Version": str(photo.version), "Accept-Ranges": "bytes",
-                   "Cache-Control": "private, max-age=0"}
+        headers = {
+            "ETag": etag,
+            "X-Version": str(photo.version),
+            "Accept-Ranges": "bytes",
+            "Cache-Control": "private, max-age=0",
+        }
         if not rendition:
             headers["X-Checksum"] = photo.checksum
         if _etag_matches(request.headers.get("If-None-Match", ""), etag):
@@ -216,11 +231,17 @@ class PhotoDownloadView(APIView):
             chunks = storage.stream_object(key, start, end if byte_range else None)
         except Exception as exc:  # the spec's 500: storage unreachable or the object missing
             logger.exception("could not open %s for download", key)
-            raise ApiError(500, ErrorCode.INTERNAL_ERROR, "Internal server error",
-                           f"Failed to download image: {type(exc).__name__}") from None
+            raise ApiError(
+                500,
+                ErrorCode.INTERNAL_ERROR,
+                "Internal server error",
+                f"Failed to download image: {type(exc).__name__}",
+            ) from None
         response = StreamingHttpResponse(
             _streamed(request, chunks),
-            status=206 if byte_range else 200, content_type=content_type, headers=headers,
+            status=206 if byte_range else 200,
+            content_type=content_type,
+            headers=headers,
         )
         response["Content-Length"] = str(end - start + 1)
         response["Content-Disposition"] = f'attachment; filename="{_quoted(filename)}"'
@@ -298,5 +319,7 @@ class StatusReportView(APIView):
         try:
             count = distribution.record_status_reports(store, body.get("sync_batch"), user=request.user)
         except distribution.InvalidBatch as exc:
-            raise ApiError(400, ErrorCode.VALIDATION_ERROR, exc.message, {"items": exc.items} if exc.items else None)
+            raise ApiError(
+                400, ErrorCode.VALIDATION_ERROR, exc.message, {"items": exc.items} if exc.items else None
+            ) from None
         return Response({"status": "success", "message": f"Sync status updated for {count} photos"})

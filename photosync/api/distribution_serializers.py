@@ -43,8 +43,9 @@ def photo_item(photo: ProductPhoto, url_for: Callable[[str], str]) -> dict:
 
 class PhotoItemSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    product_id = serializers.UUIDField(allow_null=True, help_text="The product's UUID (null on the tombstone "
-                                       "of a deleted product's photo).")
+    product_id = serializers.UUIDField(
+        allow_null=True, help_text="The product's UUID (null on the tombstone of a deleted product's photo)."
+    )
     product_sku = serializers.CharField()
     product_name = serializers.CharField()
     object_key = serializers.CharField()
@@ -56,8 +57,9 @@ class PhotoItemSerializer(serializers.Serializer):
     is_primary = serializers.BooleanField()
     sort_order = serializers.IntegerField()
     updated_at = serializers.DateTimeField()
-    image_url = serializers.CharField(allow_null=True, help_text="Presigned on S3, an absolute media URL "
-                                      "otherwise; null on a tombstone.")
+    image_url = serializers.CharField(
+        allow_null=True, help_text="Presigned on S3, an absolute media URL otherwise; null on a tombstone."
+    )
     deleted = serializers.BooleanField(help_text="True on a tombstone (only with since).")
     deleted_at = serializers.DateTimeField(required=False, help_text="Only on a tombstone.")
 

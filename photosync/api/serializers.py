@@ -56,9 +56,24 @@ class ImageSyncRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImageSyncRun
         fields = [
-            "id", "id_store", "status", "trigger", "progress", "products_total", "products_processed",
-            "downloaded", "unchanged", "fallback", "failed", "error_count", "message",
-            "created_at", "started_at", "finished_at", "duration", "url",
+            "id",
+            "id_store",
+            "status",
+            "trigger",
+            "progress",
+            "products_total",
+            "products_processed",
+            "downloaded",
+            "unchanged",
+            "fallback",
+            "failed",
+            "error_count",
+            "message",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration",
+            "url",
         ]
         read_only_fields = fields
 

@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 
 from catalog.roles import Role
 from config.api.exceptions import ApiError, ErrorCode
-from config.api.schema import error_response
 from config.api.permissions import LettersRequired, ModelPermissions, RoleRequired
+from config.api.schema import error_response
 from config.api.stores import get_visible_store, visible_stores
 from config.jobs import JobStatus, wait_for_job
 from photosync import services
@@ -30,7 +30,10 @@ def _flag(request, name: str) -> bool:
 
 
 STORE_PARAMETER = OpenApiParameter(
-    "id_store", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True,
+    "id_store",
+    OpenApiTypes.INT,
+    OpenApiParameter.QUERY,
+    required=True,
     description="The store's id (its UUID is accepted too).",
 )
 
@@ -53,7 +56,9 @@ class SyncImagesView(APIView):
             STORE_PARAMETER,
             OpenApiParameter("async", OpenApiTypes.BOOL, OpenApiParameter.QUERY, description="Answer 202 at once."),
             OpenApiParameter(
-                "force", OpenApiTypes.BOOL, OpenApiParameter.QUERY,
+                "force",
+                OpenApiTypes.BOOL,
+                OpenApiParameter.QUERY,
                 description="Ask the shop about every image, even for products unchanged since the last sync "
                 "(conditional requests: unchanged images still move no bytes).",
             ),
@@ -71,11 +76,23 @@ class SyncImagesView(APIView):
                 response_only=True,
                 status_codes=["200"],
                 value={
-                    "id_store": 1, "success": True, "products_processed": 150,
-                    "message": "Image sync completed for 150 products.", "downloaded": 12, "unchanged": 130,
-                    "fallback": 7, "failed": 1, "run_id": "6f1c2a4e-0b7d-4c8e-9a51-2f0f3c1d9e77",
-                    "errors": [{"product_id": 41, "id_origin": 41, "code": "IMAGE_INVALID",
-                                "message": "The shop sent an HTML or text page instead of an image."}],
+                    "id_store": 1,
+                    "success": True,
+                    "products_processed": 150,
+                    "message": "Image sync completed for 150 products.",
+                    "downloaded": 12,
+                    "unchanged": 130,
+                    "fallback": 7,
+                    "failed": 1,
+                    "run_id": "6f1c2a4e-0b7d-4c8e-9a51-2f0f3c1d9e77",
+                    "errors": [
+                        {
+                            "product_id": 41,
+                            "id_origin": 41,
+                            "code": "IMAGE_INVALID",
+                            "message": "The shop sent an HTML or text page instead of an image.",
+                        }
+                    ],
                 },
             )
         ],
@@ -92,7 +109,9 @@ class SyncImagesView(APIView):
             return self._queued(request, run)
         if run.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL):
             body = services.run_summary(run) | {
-                "success": True, "message": run.message, "run_id": str(run.pk),
+                "success": True,
+                "message": run.message,
+                "run_id": str(run.pk),
             }
             return Response(serializers.ImageSyncResultSerializer(body).data)
         failure = services.run_failure(run)
@@ -103,11 +122,16 @@ class SyncImagesView(APIView):
         url = serializers.run_url(request, run)
         message = "Image sync queued." if run.status == JobStatus.QUEUED else f"Image sync {run.status}."
         body = {
-            "id_store": run.store_id, "success": True, "run_id": run.pk, "status": run.status, "url": url,
+            "id_store": run.store_id,
+            "success": True,
+            "run_id": run.pk,
+            "status": run.status,
+            "url": url,
             "message": message,
         }
-        return Response(serializers.ImageSyncQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED,
-                        headers={"Location": url})
+        return Response(
+            serializers.ImageSyncQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED, headers={"Location": url}
+        )
 
 
 class RunQuerysetMixin:

@@ -34,8 +34,20 @@ logger = logging.getLogger(__name__)
 
 MAX_RECORDED_ERRORS = 100
 ROW_FIELDS = [
-    "product_id", "product_sku", "product_name", "object_key", "local_key", "filename", "size", "content_type",
-    "checksum", "version", "is_primary", "sort_order", "ho_updated_at", "synced_at",
+    "product_id",
+    "product_sku",
+    "product_name",
+    "object_key",
+    "local_key",
+    "filename",
+    "size",
+    "content_type",
+    "checksum",
+    "version",
+    "is_primary",
+    "sort_order",
+    "ho_updated_at",
+    "synced_at",
 ]
 
 
@@ -79,15 +91,14 @@ class PassSummary:
 
 
 class EdgePass:
-    def __init__(self, client: HOClient, *, root: Path, full: bool = False,
-                 progress: Callable[[int, int], None] | None = None):
+    def __init__(
+        self, client: HOClient, *, root: Path, full: bool = False, progress: Callable[[int, int], None] | None = None
+    ):
         self.client = client
         self.root = Path(root)
         self.full = full
         self.progress = progress
-        self.state, _ = EdgeSyncState.objects.get_or_create(
-            ho_url=client.config.url, store_ref=client.config.store_id
-        )
+        self.state, _ = EdgeSyncState.objects.get_or_create(ho_url=client.config.url, store_ref=client.config.store_id)
         self.summary = PassSummary(full=full or self.state.watermark is None)
         self.rows: dict[str, EdgePhoto] = {}  # written, waiting for the next flush
         self.replaced_keys: list[str] = []
@@ -113,7 +124,8 @@ class EdgePass:
                     cursor = None
                     while True:
                         page = self.client.list_photos(
-                            since=since.isoformat() if since else None, cursor=cursor,
+                            since=since.isoformat() if since else None,
+                            cursor=cursor,
                             limit=settings.EDGE_SYNC_PAGE_SIZE,
                         )
                         if server_time is None:
@@ -236,10 +248,18 @@ class EdgePass:
 
     def _row(self, item: dict, current: EdgePhoto | None) -> EdgePhoto:
         return EdgePhoto(
-            id=_uuid(item["id"]), product_id=item.get("product_id"), product_sku=item.get("product_sku") or "",
-            product_name=item.get("product_name") or "", object_key=item["object_key"], filename=item["filename"],
-            size=item["size"], content_type=item["content_type"], checksum=item["checksum"],
-            version=item["version"], is_primary=item["is_primary"], sort_order=item["sort_order"],
+            id=_uuid(item["id"]),
+            product_id=item.get("product_id"),
+            product_sku=item.get("product_sku") or "",
+            product_name=item.get("product_name") or "",
+            object_key=item["object_key"],
+            filename=item["filename"],
+            size=item["size"],
+            content_type=item["content_type"],
+            checksum=item["checksum"],
+            version=item["version"],
+            is_primary=item["is_primary"],
+            sort_order=item["sort_order"],
             ho_updated_at=parse_timestamp(item["updated_at"]),
             reported_version=current.reported_version if current else 0,
         )
@@ -266,12 +286,18 @@ class EdgePass:
             remove_file(self.root, key)
         self.replaced_keys = []
 
-    def _report(self, photo_id: str, status: str, version: int, *, synced_at: datetime | None = None,
-                error: str | None = None) -> None:
-        self.reports.append({
-            "photo_id": photo_id, "status": status, "version": version,
-            "synced_at": synced_at.isoformat() if synced_at else None, "error": error,
-        })
+    def _report(
+        self, photo_id: str, status: str, version: int, *, synced_at: datetime | None = None, error: str | None = None
+    ) -> None:
+        self.reports.append(
+            {
+                "photo_id": photo_id,
+                "status": status,
+                "version": version,
+                "synced_at": synced_at.isoformat() if synced_at else None,
+                "error": error,
+            }
+        )
         if len(self.reports) >= settings.EDGE_REPORT_BATCH:
             self._flush_reports()
 
@@ -279,7 +305,7 @@ class EdgePass:
         """Send the reports (local rows first, so a confirmed photo always has its row)."""
         while self.reports:
             self._flush_rows()
-            batch, self.reports = self.reports[: settings.EDGE_REPORT_BATCH], self.reports[settings.EDGE_REPORT_BATCH:]
+            batch, self.reports = self.reports[: settings.EDGE_REPORT_BATCH], self.reports[settings.EDGE_REPORT_BATCH :]
             try:
                 self.client.report_status(batch)
             except HOError:

@@ -38,8 +38,9 @@ class HOConfig:
 
     @classmethod
     def from_settings(cls) -> HOConfig:
-        missing = [name for name in ("HO_URL", "HO_USERNAME", "HO_PASSWORD", "HO_STORE_ID")
-                   if not getattr(settings, name, "")]
+        missing = [
+            name for name in ("HO_URL", "HO_USERNAME", "HO_PASSWORD", "HO_STORE_ID") if not getattr(settings, name, "")
+        ]
         if missing:
             raise HOError(f"edge mode needs {', '.join(missing)}")
         return cls(settings.HO_URL.rstrip("/"), settings.HO_USERNAME, settings.HO_PASSWORD, str(settings.HO_STORE_ID))
@@ -47,7 +48,7 @@ class HOConfig:
 
 def backoff_delay(attempt: int) -> float:
     """Exponential backoff with full jitter: up to base * 2**attempt seconds."""
-    return random.uniform(0.5, 1.0) * settings.EDGE_RETRY_BACKOFF * (2 ** attempt)
+    return random.uniform(0.5, 1.0) * settings.EDGE_RETRY_BACKOFF * (2**attempt)
 
 
 class HOClient:
@@ -89,8 +90,10 @@ class HOClient:
         body = {"username": self.config.username, "password": self.config.password}
         response = self._post_auth("/api/v1/auth/token/", body)
         if response.status_code != 200:
-            raise HOError(f"head office refused the login of {self.config.username!r} ({response.status_code})",
-                          status=response.status_code)
+            raise HOError(
+                f"head office refused the login of {self.config.username!r} ({response.status_code})",
+                status=response.status_code,
+            )
         tokens = response.json()
         self._access, self._refresh = tokens["access"], tokens["refresh"]
         self._generation += 1
@@ -132,8 +135,9 @@ class HOClient:
 
     # Requests
 
-    def send(self, method: str, path: str, *, stream: bool = False, headers: dict | None = None,
-             **kwargs) -> httpx.Response:
+    def send(
+        self, method: str, path: str, *, stream: bool = False, headers: dict | None = None, **kwargs
+    ) -> httpx.Response:
         """A request with the bearer token; renews an expired token once and retries
         transient failures (connection errors, 429 and 5xx) with backoff. With ``stream``
         the caller closes the response."""
@@ -174,8 +178,9 @@ class HOClient:
             body = {}
         if response.status_code != 200:
             message = body.get("message") if isinstance(body, dict) else None
-            raise HOError(f"{method} {path}: {response.status_code} {message or response.text[:200]}",
-                          status=response.status_code)
+            raise HOError(
+                f"{method} {path}: {response.status_code} {message or response.text[:200]}", status=response.status_code
+            )
         return body
 
     # Spec 001
@@ -189,9 +194,15 @@ class HOClient:
         return self.json("GET", "/api/v1/sync/product-photos/", params=params)["data"]
 
     def open_download(self, photo_id: str, headers: dict | None = None) -> httpx.Response:
-        return self.send("GET", f"/api/v1/sync/product-photos/{photo_id}/download/",
-                         params={"store_id": self.config.store_id}, headers=headers, stream=True)
+        return self.send(
+            "GET",
+            f"/api/v1/sync/product-photos/{photo_id}/download/",
+            params={"store_id": self.config.store_id},
+            headers=headers,
+            stream=True,
+        )
 
     def report_status(self, items: list[dict]) -> None:
-        self.json("POST", "/api/v1/sync/product-photos/status/",
-                  json={"store_id": self.config.store_id, "sync_batch": items})
+        self.json(
+            "POST", "/api/v1/sync/product-photos/status/", json={"store_id": self.config.store_id, "sync_batch": items}
+        )

@@ -67,8 +67,9 @@ def run_demo_pass(store, *, root: Path | None = None) -> DemoPass:
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         root = Path(root or Path(settings.VAR_DIR) / "demo-edge-photos")
-        run, summary = edge_sync_now(full=True, config=HOConfig(url, DEMO_EDGE_USER, password, str(store.uuid)),
-                                     root=root)
+        run, summary = edge_sync_now(
+            full=True, config=HOConfig(url, DEMO_EDGE_USER, password, str(store.uuid)), root=root
+        )
     finally:
         server.shutdown()
         server.server_close()

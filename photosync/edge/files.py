@@ -95,8 +95,9 @@ def fetch_photo(client: HOClient, root: Path, item: dict) -> Fetched:
         wanted = header_checksum or expected
         if actual != wanted:
             part.unlink(missing_ok=True)
-            return Fetched(photo_id, False, bytes_received=received,
-                           error=f"checksum mismatch: expected {wanted}, got {actual}")
+            return Fetched(
+                photo_id, False, bytes_received=received, error=f"checksum mismatch: expected {wanted}, got {actual}"
+            )
         checksum = actual
         version = int(header_version) if header_version.isdigit() else int(item["version"])
         key = local_key_for({**item, "checksum": checksum})

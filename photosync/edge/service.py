@@ -25,8 +25,12 @@ def edge_sync_now(
     finished run and the pass's summary. HO settings by default."""
     config = config or HOConfig.from_settings()
     root = Path(root or settings.EDGE_PHOTO_ROOT)
-    run = start_job(EdgeSyncRun, kind=EdgeSyncRun.KIND, trigger=trigger,
-                    params={"full": full, "ho_url": config.url, "store_id": config.store_id})
+    run = start_job(
+        EdgeSyncRun,
+        kind=EdgeSyncRun.KIND,
+        trigger=trigger,
+        params={"full": full, "ho_url": config.url, "store_id": config.store_id},
+    )
     outcome: dict[str, PassSummary] = {}
 
     def work(job: EdgeSyncRun) -> None:
@@ -34,7 +38,10 @@ def edge_sync_now(
             summary = EdgePass(client, root=root, full=full, progress=progress).run()
         outcome["summary"] = summary
         record_progress(
-            job, total=summary.listed, processed=summary.listed, succeeded=summary.listed - summary.failed,
+            job,
+            total=summary.listed,
+            processed=summary.listed,
+            succeeded=summary.listed - summary.failed,
             failed=summary.failed,
             counters={name: getattr(summary, name) for name in ("downloaded", "unchanged", "deleted", "bytes")},
             errors=summary.errors,

@@ -55,8 +55,9 @@ class EntityConfigSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=_choices(EntityType))
     direction = serializers.ChoiceField(choices=_choices(Direction), required=False)
     conflict_resolution = serializers.ChoiceField(choices=_choices(Strategy), required=False)
-    fields = serializers.ListField(child=serializers.CharField(max_length=50), required=False, allow_empty=False,
-                                   max_length=20)
+    fields = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, allow_empty=False, max_length=20
+    )
 
     def validate(self, attrs):
         if "fields" in attrs:
@@ -68,8 +69,13 @@ class EntityConfigSerializer(serializers.Serializer):
 
 class WebhookConfigSerializer(serializers.Serializer):
     endpoint = serializers.CharField(max_length=500)
-    secret = serializers.CharField(max_length=255, required=False, write_only=True, trim_whitespace=False,
-                                   help_text="Write-only: never returned. Left out, the current secret is kept.")
+    secret = serializers.CharField(
+        max_length=255,
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Write-only: never returned. Left out, the current secret is kept.",
+    )
 
     def validate_endpoint(self, value: str) -> str:
         from catalog.platforms import UnsafeURLError, validate_platform_url
@@ -97,10 +103,12 @@ class TriggerOptionsSerializer(serializers.Serializer):
 
 
 class TriggerSerializer(serializers.Serializer):
-    entities = serializers.ListField(child=serializers.ChoiceField(choices=_choices(EntityType)), required=False,
-                                     allow_empty=False, max_length=3)
-    sync_type = serializers.ChoiceField(choices=[SyncType.INCREMENTAL.value, SyncType.FULL.value],
-                                        default=SyncType.INCREMENTAL.value)
+    entities = serializers.ListField(
+        child=serializers.ChoiceField(choices=_choices(EntityType)), required=False, allow_empty=False, max_length=3
+    )
+    sync_type = serializers.ChoiceField(
+        choices=[SyncType.INCREMENTAL.value, SyncType.FULL.value], default=SyncType.INCREMENTAL.value
+    )
     priority = serializers.ChoiceField(choices=_choices(Priority), default=Priority.NORMAL.value)
     options = TriggerOptionsSerializer(required=False)
 
@@ -122,8 +130,9 @@ class RuleSerializer(serializers.Serializer):
 
 class RulesSerializer(serializers.Serializer):
     rules = RuleSerializer(many=True, max_length=200)
-    replace = serializers.BooleanField(required=False, default=False,
-                                       help_text="True: the store's rules become exactly these.")
+    replace = serializers.BooleanField(
+        required=False, default=False, help_text="True: the store's rules become exactly these."
+    )
 
     def validate_rules(self, value):
         _unique([rule["name"] for rule in value], "A rule name")
@@ -139,8 +148,9 @@ class FilterSerializer(serializers.Serializer):
 class FiltersSerializer(serializers.Serializer):
     entity_type = serializers.ChoiceField(choices=_choices(EntityType))
     filters = FilterSerializer(many=True, max_length=100)
-    exclude_fields = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list,
-                                           max_length=100)
+    exclude_fields = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list, max_length=100
+    )
 
     def validate(self, attrs):
         for index, spec in enumerate(attrs["filters"]):
@@ -158,8 +168,9 @@ class CreateRuleSerializer(serializers.Serializer):
 
 class ResolveSerializer(serializers.Serializer):
     resolution = serializers.ChoiceField(choices=_choices(Resolution))
-    custom_value = serializers.JSONField(required=False, allow_null=True,
-                                         help_text="The value to write, with use_custom_value.")
+    custom_value = serializers.JSONField(
+        required=False, allow_null=True, help_text="The value to write, with use_custom_value."
+    )
     apply_to_similar = serializers.BooleanField(required=False, default=False)
     create_rule = CreateRuleSerializer(required=False, allow_null=True)
 
@@ -197,8 +208,9 @@ class FlexibleDateTimeField(serializers.DateTimeField):
 
 class HistoryQuerySerializer(serializers.Serializer):
     start_date = FlexibleDateTimeField(required=False, help_text="ISO 8601 date or date-time.")
-    end_date = FlexibleDateTimeField(required=False, end_of_day=True,
-                                     help_text="ISO 8601 date (inclusive) or date-time.")
+    end_date = FlexibleDateTimeField(
+        required=False, end_of_day=True, help_text="ISO 8601 date (inclusive) or date-time."
+    )
     entity_type = serializers.ChoiceField(choices=_choices(EntityType), required=False)
     status = serializers.ChoiceField(choices=API_HISTORY_STATUSES, required=False)
     page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
@@ -221,182 +233,253 @@ def _nullable_str(**kwargs):
     return serializers.CharField(allow_null=True, **kwargs)
 
 
-EntityOutput = inline_serializer("SyncEntityConfig", {
-    "type": serializers.ChoiceField(choices=_choices(EntityType)),
-    "direction": serializers.ChoiceField(choices=_choices(Direction)),
-    "conflict_resolution": serializers.ChoiceField(choices=_choices(Strategy)),
-    "fields": serializers.ListField(child=serializers.CharField()),
-    "exclude_fields": serializers.ListField(child=serializers.CharField()),
-})
+EntityOutput = inline_serializer(
+    "SyncEntityConfig",
+    {
+        "type": serializers.ChoiceField(choices=_choices(EntityType)),
+        "direction": serializers.ChoiceField(choices=_choices(Direction)),
+        "conflict_resolution": serializers.ChoiceField(choices=_choices(Strategy)),
+        "fields": serializers.ListField(child=serializers.CharField()),
+        "exclude_fields": serializers.ListField(child=serializers.CharField()),
+    },
+)
 
-ConfigureResult = inline_serializer("SyncConfigureResult", {
-    "sync_config_id": serializers.IntegerField(),
-    "status": serializers.CharField(),
-    "entities_configured": serializers.IntegerField(),
-    "next_sync": _nullable_str(help_text="real_time, manual, or the next scheduled sync's time"),
-    "webhook_urls": serializers.ListField(child=serializers.URLField()),
-})
+ConfigureResult = inline_serializer(
+    "SyncConfigureResult",
+    {
+        "sync_config_id": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "entities_configured": serializers.IntegerField(),
+        "next_sync": _nullable_str(help_text="real_time, manual, or the next scheduled sync's time"),
+        "webhook_urls": serializers.ListField(child=serializers.URLField()),
+    },
+)
 
-ConfigDetail = inline_serializer("SyncConfigDetail", {
-    "sync_config_id": serializers.IntegerField(),
-    "store_id": serializers.IntegerField(),
-    "sync_frequency": serializers.ChoiceField(choices=_choices(Frequency)),
-    "paused": serializers.BooleanField(),
-    "entities": EntityOutput.__class__(many=True),
-    "webhook_config": inline_serializer("SyncWebhookConfig", {
-        "endpoint": _nullable_str(), "has_secret": serializers.BooleanField(),
-    }),
-    "webhook_urls": serializers.ListField(child=serializers.URLField()),
-    "next_sync": _nullable_str(),
-    "updated_at": serializers.DateTimeField(),
-})
+ConfigDetail = inline_serializer(
+    "SyncConfigDetail",
+    {
+        "sync_config_id": serializers.IntegerField(),
+        "store_id": serializers.IntegerField(),
+        "sync_frequency": serializers.ChoiceField(choices=_choices(Frequency)),
+        "paused": serializers.BooleanField(),
+        "entities": EntityOutput.__class__(many=True),
+        "webhook_config": inline_serializer(
+            "SyncWebhookConfig",
+            {
+                "endpoint": _nullable_str(),
+                "has_secret": serializers.BooleanField(),
+            },
+        ),
+        "webhook_urls": serializers.ListField(child=serializers.URLField()),
+        "next_sync": _nullable_str(),
+        "updated_at": serializers.DateTimeField(),
+    },
+)
 
-EntityStatus = inline_serializer("SyncEntityStatus", {
-    "type": serializers.CharField(),
-    "status": serializers.ChoiceField(choices=API_ENTITY_STATUSES),
-    "last_sync": serializers.DateTimeField(allow_null=True),
-    "records_count": serializers.IntegerField(),
-    "pending_changes": serializers.IntegerField(),
-    "conflicts": serializers.IntegerField(),
-})
-
-StatusResult = inline_serializer("SyncStatus", {
-    "store_id": serializers.IntegerField(),
-    "overall_status": serializers.ChoiceField(choices=API_OVERALL_STATUSES),
-    "last_sync": serializers.DateTimeField(allow_null=True),
-    "next_sync": _nullable_str(),
-    "entities": EntityStatus.__class__(many=True),
-    "sync_health": inline_serializer("SyncHealth", {
-        "success_rate": serializers.FloatField(),
-        "avg_sync_time": _nullable_str(),
-        "error_count_24h": serializers.IntegerField(),
-    }),
-})
-
-TriggerResult = inline_serializer("SyncTriggerResult", {
-    "sync_job_id": serializers.UUIDField(),
-    "status": serializers.CharField(),
-    "estimated_duration": serializers.CharField(),
-    "entities_to_sync": serializers.ListField(child=serializers.CharField()),
-    "queue_position": serializers.IntegerField(),
-})
-
-EntityResult = inline_serializer("SyncEntityResult", {
-    "status": serializers.ChoiceField(choices=API_ENTITY_RESULT_STATUSES),
-    "records_synced": serializers.IntegerField(),
-    "records_updated": serializers.IntegerField(),
-    "records_created": serializers.IntegerField(),
-    "conflicts_resolved": serializers.IntegerField(),
-    "conflicts_pending": serializers.IntegerField(),
-    "errors": serializers.IntegerField(),
-    "duration": _nullable_str(),
-})
-
-JobResult = inline_serializer("SyncJob", {
-    "job_id": serializers.UUIDField(),
-    "store_id": serializers.IntegerField(),
-    "status": serializers.ChoiceField(choices=API_JOB_STATUSES),
-    "sync_type": serializers.CharField(),
-    "priority": serializers.CharField(),
-    "trigger": serializers.CharField(),
-    "queue_position": serializers.IntegerField(),
-    "created_at": serializers.DateTimeField(),
-    "started_at": serializers.DateTimeField(allow_null=True),
-    "finished_at": serializers.DateTimeField(allow_null=True),
-    "progress": inline_serializer("SyncJobProgress", {
-        "total_entities": serializers.IntegerField(),
-        "completed_entities": serializers.IntegerField(),
-        "percentage": serializers.FloatField(),
-        "current_entity": _nullable_str(),
-        "records_processed": serializers.IntegerField(),
-        "records_total": serializers.IntegerField(),
-    }),
-    "results": serializers.DictField(child=EntityResult),
-    "estimated_completion": serializers.DateTimeField(allow_null=True),
-    "message": serializers.CharField(allow_blank=True),
-    "errors": serializers.ListField(child=serializers.DictField()),
-})
-
-ConflictOutput = inline_serializer("SyncConflict", {
-    "conflict_id": serializers.IntegerField(),
-    "entity_type": serializers.CharField(),
-    "entity_id": serializers.IntegerField(help_text="The platform record's id."),
-    "store_entity_id": serializers.IntegerField(allow_null=True, help_text="The record's id in the shop."),
-    "field": serializers.CharField(),
-    "store_value": serializers.JSONField(allow_null=True),
-    "platform_value": serializers.JSONField(allow_null=True),
-    "last_modified_store": serializers.DateTimeField(allow_null=True),
-    "last_modified_platform": serializers.DateTimeField(allow_null=True),
-    "status": serializers.ChoiceField(choices=_choices(ConflictStatus)),
-    "resolution": _nullable_str(),
-    "resolved_value": serializers.JSONField(allow_null=True),
-    "resolved_at": serializers.DateTimeField(allow_null=True),
-    "created_at": serializers.DateTimeField(),
-})
-
-Pagination = inline_serializer("SyncPagination", {
-    "page": serializers.IntegerField(), "limit": serializers.IntegerField(), "total": serializers.IntegerField(),
-})
-
-HistoryItem = inline_serializer("SyncHistoryItem", {
-    "sync_id": serializers.UUIDField(),
-    "started_at": serializers.DateTimeField(allow_null=True),
-    "completed_at": serializers.DateTimeField(allow_null=True),
-    "status": serializers.ChoiceField(choices=API_HISTORY_STATUSES),
-    "trigger": serializers.CharField(),
-    "sync_type": serializers.CharField(),
-    "entities_synced": inline_serializer("SyncHistoryEntity", {
+EntityStatus = inline_serializer(
+    "SyncEntityStatus",
+    {
         "type": serializers.CharField(),
-        "records_processed": serializers.IntegerField(),
+        "status": serializers.ChoiceField(choices=API_ENTITY_STATUSES),
+        "last_sync": serializers.DateTimeField(allow_null=True),
+        "records_count": serializers.IntegerField(),
+        "pending_changes": serializers.IntegerField(),
+        "conflicts": serializers.IntegerField(),
+    },
+)
+
+StatusResult = inline_serializer(
+    "SyncStatus",
+    {
+        "store_id": serializers.IntegerField(),
+        "overall_status": serializers.ChoiceField(choices=API_OVERALL_STATUSES),
+        "last_sync": serializers.DateTimeField(allow_null=True),
+        "next_sync": _nullable_str(),
+        "entities": EntityStatus.__class__(many=True),
+        "sync_health": inline_serializer(
+            "SyncHealth",
+            {
+                "success_rate": serializers.FloatField(),
+                "avg_sync_time": _nullable_str(),
+                "error_count_24h": serializers.IntegerField(),
+            },
+        ),
+    },
+)
+
+TriggerResult = inline_serializer(
+    "SyncTriggerResult",
+    {
+        "sync_job_id": serializers.UUIDField(),
+        "status": serializers.CharField(),
+        "estimated_duration": serializers.CharField(),
+        "entities_to_sync": serializers.ListField(child=serializers.CharField()),
+        "queue_position": serializers.IntegerField(),
+    },
+)
+
+EntityResult = inline_serializer(
+    "SyncEntityResult",
+    {
+        "status": serializers.ChoiceField(choices=API_ENTITY_RESULT_STATUSES),
+        "records_synced": serializers.IntegerField(),
         "records_updated": serializers.IntegerField(),
         "records_created": serializers.IntegerField(),
+        "conflicts_resolved": serializers.IntegerField(),
+        "conflicts_pending": serializers.IntegerField(),
+        "errors": serializers.IntegerField(),
         "duration": _nullable_str(),
-    }).__class__(many=True),
-    "summary": inline_serializer("SyncHistorySummary", {
-        "total_records": serializers.IntegerField(),
-        "successful": serializers.IntegerField(),
-        "failed": serializers.IntegerField(),
-        "conflicts": serializers.IntegerField(),
-    }),
-    "message": serializers.CharField(allow_blank=True),
-})
+    },
+)
 
-RuleOutput = inline_serializer("SyncRule", {
-    "name": serializers.CharField(),
-    "entity_type": serializers.CharField(),
-    "field": serializers.CharField(),
-    "condition": serializers.ChoiceField(choices=_choices(RuleCondition)),
-    "action": serializers.ChoiceField(choices=_choices(RuleAction)),
-    "created_from_conflict": serializers.IntegerField(allow_null=True),
-})
+JobResult = inline_serializer(
+    "SyncJob",
+    {
+        "job_id": serializers.UUIDField(),
+        "store_id": serializers.IntegerField(),
+        "status": serializers.ChoiceField(choices=API_JOB_STATUSES),
+        "sync_type": serializers.CharField(),
+        "priority": serializers.CharField(),
+        "trigger": serializers.CharField(),
+        "queue_position": serializers.IntegerField(),
+        "created_at": serializers.DateTimeField(),
+        "started_at": serializers.DateTimeField(allow_null=True),
+        "finished_at": serializers.DateTimeField(allow_null=True),
+        "progress": inline_serializer(
+            "SyncJobProgress",
+            {
+                "total_entities": serializers.IntegerField(),
+                "completed_entities": serializers.IntegerField(),
+                "percentage": serializers.FloatField(),
+                "current_entity": _nullable_str(),
+                "records_processed": serializers.IntegerField(),
+                "records_total": serializers.IntegerField(),
+            },
+        ),
+        "results": serializers.DictField(child=EntityResult),
+        "estimated_completion": serializers.DateTimeField(allow_null=True),
+        "message": serializers.CharField(allow_blank=True),
+        "errors": serializers.ListField(child=serializers.DictField()),
+    },
+)
 
-FilterSetOutput = inline_serializer("SyncFilterSet", {
-    "entity_type": serializers.CharField(),
-    "filters": inline_serializer("SyncFilterOut", {
+ConflictOutput = inline_serializer(
+    "SyncConflict",
+    {
+        "conflict_id": serializers.IntegerField(),
+        "entity_type": serializers.CharField(),
+        "entity_id": serializers.IntegerField(help_text="The platform record's id."),
+        "store_entity_id": serializers.IntegerField(allow_null=True, help_text="The record's id in the shop."),
         "field": serializers.CharField(),
-        "operator": serializers.ChoiceField(choices=_choices(FilterOperator)),
-        "value": serializers.JSONField(allow_null=True),
-    }).__class__(many=True),
-    "exclude_fields": serializers.ListField(child=serializers.CharField()),
-    "effective_fields": serializers.ListField(child=serializers.CharField()),
-})
+        "store_value": serializers.JSONField(allow_null=True),
+        "platform_value": serializers.JSONField(allow_null=True),
+        "last_modified_store": serializers.DateTimeField(allow_null=True),
+        "last_modified_platform": serializers.DateTimeField(allow_null=True),
+        "status": serializers.ChoiceField(choices=_choices(ConflictStatus)),
+        "resolution": _nullable_str(),
+        "resolved_value": serializers.JSONField(allow_null=True),
+        "resolved_at": serializers.DateTimeField(allow_null=True),
+        "created_at": serializers.DateTimeField(),
+    },
+)
 
-ResolveResult = inline_serializer("SyncResolveResult", {
-    "conflict_id": serializers.IntegerField(),
-    "status": serializers.CharField(),
-    "resolution": serializers.CharField(),
-    "resolved_value": serializers.JSONField(allow_null=True),
-    "resolved_conflicts": serializers.ListField(child=serializers.IntegerField()),
-    "failed_conflicts": inline_serializer("SyncResolveFailure", {
-        "conflict_id": serializers.IntegerField(), "code": serializers.CharField(), "message": serializers.CharField(),
-    }).__class__(many=True),
-    "rule_created": RuleOutput.__class__(allow_null=True),
-})
+Pagination = inline_serializer(
+    "SyncPagination",
+    {
+        "page": serializers.IntegerField(),
+        "limit": serializers.IntegerField(),
+        "total": serializers.IntegerField(),
+    },
+)
 
-PauseResult = inline_serializer("SyncPauseResult", {
-    "store_id": serializers.IntegerField(),
-    "status": serializers.ChoiceField(choices=API_PAUSE_STATUSES),
-    "paused_at": serializers.DateTimeField(allow_null=True),
-    "cancelled_jobs": serializers.IntegerField(),
-    "next_sync": _nullable_str(),
-})
+HistoryItem = inline_serializer(
+    "SyncHistoryItem",
+    {
+        "sync_id": serializers.UUIDField(),
+        "started_at": serializers.DateTimeField(allow_null=True),
+        "completed_at": serializers.DateTimeField(allow_null=True),
+        "status": serializers.ChoiceField(choices=API_HISTORY_STATUSES),
+        "trigger": serializers.CharField(),
+        "sync_type": serializers.CharField(),
+        "entities_synced": inline_serializer(
+            "SyncHistoryEntity",
+            {
+                "type": serializers.CharField(),
+                "records_processed": serializers.IntegerField(),
+                "records_updated": serializers.IntegerField(),
+                "records_created": serializers.IntegerField(),
+                "duration": _nullable_str(),
+            },
+        ).__class__(many=True),
+        "summary": inline_serializer(
+            "SyncHistorySummary",
+            {
+                "total_records": serializers.IntegerField(),
+                "successful": serializers.IntegerField(),
+                "failed": serializers.IntegerField(),
+                "conflicts": serializers.IntegerField(),
+            },
+        ),
+        "message": serializers.CharField(allow_blank=True),
+    },
+)
+
+RuleOutput = inline_serializer(
+    "SyncRule",
+    {
+        "name": serializers.CharField(),
+        "entity_type": serializers.CharField(),
+        "field": serializers.CharField(),
+        "condition": serializers.ChoiceField(choices=_choices(RuleCondition)),
+        "action": serializers.ChoiceField(choices=_choices(RuleAction)),
+        "created_from_conflict": serializers.IntegerField(allow_null=True),
+    },
+)
+
+FilterSetOutput = inline_serializer(
+    "SyncFilterSet",
+    {
+        "entity_type": serializers.CharField(),
+        "filters": inline_serializer(
+            "SyncFilterOut",
+            {
+                "field": serializers.CharField(),
+                "operator": serializers.ChoiceField(choices=_choices(FilterOperator)),
+                "value": serializers.JSONField(allow_null=True),
+            },
+        ).__class__(many=True),
+        "exclude_fields": serializers.ListField(child=serializers.CharField()),
+        "effective_fields": serializers.ListField(child=serializers.CharField()),
+    },
+)
+
+ResolveResult = inline_serializer(
+    "SyncResolveResult",
+    {
+        "conflict_id": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "resolution": serializers.CharField(),
+        "resolved_value": serializers.JSONField(allow_null=True),
+        "resolved_conflicts": serializers.ListField(child=serializers.IntegerField()),
+        "failed_conflicts": inline_serializer(
+            "SyncResolveFailure",
+            {
+                "conflict_id": serializers.IntegerField(),
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+            },
+        ).__class__(many=True),
+        "rule_created": RuleOutput.__class__(allow_null=True),
+    },
+)
+
+PauseResult = inline_serializer(
+    "SyncPauseResult",
+    {
+        "store_id": serializers.IntegerField(),
+        "status": serializers.ChoiceField(choices=API_PAUSE_STATUSES),
+        "paused_at": serializers.DateTimeField(allow_null=True),
+        "cancelled_jobs": serializers.IntegerField(),
+        "next_sync": _nullable_str(),
+    },
+)

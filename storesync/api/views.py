@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.exceptions import ApiError, ErrorCode
-from config.api.schema import error_response
 from config.api.permissions import LettersRequired
+from config.api.schema import error_response
 from config.api.stores import get_visible_store, visible_stores
 from storesync import resolution, selectors, services
 from storesync.api import serializers as s
@@ -26,8 +26,9 @@ CONFIG = "storesync.syncconfig"
 JOB = "storesync.storesyncjob"
 CONFLICT = "storesync.syncconflict"
 
-STORE_ID = OpenApiParameter("store_id", OpenApiTypes.STR, OpenApiParameter.PATH,
-                            description="The store's integer id or UUID.")
+STORE_ID = OpenApiParameter(
+    "store_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The store's integer id or UUID."
+)
 
 
 def errors(*codes: int) -> dict:
@@ -70,15 +71,22 @@ class SyncView(APIView):
 
 
 class ConfigureView(SyncView):
-    @extend_schema(operation_id="store_sync_configure_read", parameters=[STORE_ID],
-                   responses={200: s.data_envelope("SyncConfigResponse", s.ConfigDetail)},
-                   summary="The store's sync configuration (without the webhook secret)")
+    @extend_schema(
+        operation_id="store_sync_configure_read",
+        parameters=[STORE_ID],
+        responses={200: s.data_envelope("SyncConfigResponse", s.ConfigDetail)},
+        summary="The store's sync configuration (without the webhook secret)",
+    )
     def get(self, request, store_id):
         return self.data(selectors.config_detail(services.get_config_or_404(self.store)))
 
-    @extend_schema(operation_id="store_sync_configure", parameters=[STORE_ID], request=s.ConfigureSerializer,
-                   responses={200: s.data_envelope("SyncConfigureResponse", s.ConfigureResult)},
-                   summary="Configure the store's sync (frequency, entities, webhook)")
+    @extend_schema(
+        operation_id="store_sync_configure",
+        parameters=[STORE_ID],
+        request=s.ConfigureSerializer,
+        responses={200: s.data_envelope("SyncConfigureResponse", s.ConfigureResult)},
+        summary="Configure the store's sync (frequency, entities, webhook)",
+    )
     def post(self, request, store_id):
         data = self.valid(s.ConfigureSerializer, request.data)
         store = self.store
@@ -90,9 +98,12 @@ class ConfigureView(SyncView):
 
 
 class StatusView(SyncView):
-    @extend_schema(operation_id="store_sync_status", parameters=[STORE_ID],
-                   responses={200: s.data_envelope("SyncStatusResponse", s.StatusResult)},
-                   summary="Sync status of the store and each entity")
+    @extend_schema(
+        operation_id="store_sync_status",
+        parameters=[STORE_ID],
+        responses={200: s.data_envelope("SyncStatusResponse", s.StatusResult)},
+        summary="Sync status of the store and each entity",
+    )
     def get(self, request, store_id):
         return self.data(selectors.sync_status(services.get_config_or_404(self.store)))
 
@@ -100,14 +111,22 @@ class StatusView(SyncView):
 class TriggerView(SyncView):
     write_letters = (JOB, "C")
 
-    @extend_schema(operation_id="store_sync_trigger", parameters=[STORE_ID], request=s.TriggerSerializer,
-                   responses={202: s.data_envelope("SyncTriggerResponse", s.TriggerResult), **errors(409)},
-                   summary="Queue a sync job (it waits for the store's earlier jobs)")
+    @extend_schema(
+        operation_id="store_sync_trigger",
+        parameters=[STORE_ID],
+        request=s.TriggerSerializer,
+        responses={202: s.data_envelope("SyncTriggerResponse", s.TriggerResult), **errors(409)},
+        summary="Queue a sync job (it waits for the store's earlier jobs)",
+    )
     def post(self, request, store_id):
         data = self.valid(s.TriggerSerializer, request.data)
         job = services.trigger_sync(
-            self.store, entities=data.get("entities"), sync_type=data["sync_type"], priority=data["priority"],
-            options=dict(data.get("options") or {}), user=request.user,
+            self.store,
+            entities=data.get("entities"),
+            sync_type=data["sync_type"],
+            priority=data["priority"],
+            options=dict(data.get("options") or {}),
+            user=request.user,
         )
         return self.data(selectors.trigger_response(job), status.HTTP_202_ACCEPTED)
 
@@ -115,10 +134,12 @@ class TriggerView(SyncView):
 class JobView(SyncView):
     read_letters = (JOB, "R")
 
-    @extend_schema(operation_id="sync_job_status",
-                   parameters=[OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
-                   responses={200: s.data_envelope("SyncJobResponse", s.JobResult)},
-                   summary="A sync job's status, progress and per-entity results")
+    @extend_schema(
+        operation_id="sync_job_status",
+        parameters=[OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={200: s.data_envelope("SyncJobResponse", s.JobResult)},
+        summary="A sync job's status, progress and per-entity results",
+    )
     def get(self, request, job_id):
         try:
             pk = uuid.UUID(str(job_id))
@@ -133,79 +154,110 @@ class JobView(SyncView):
 class ConflictsView(SyncView):
     read_letters = (CONFLICT, "R")
 
-    @extend_schema(operation_id="store_sync_conflicts", parameters=[STORE_ID, s.ConflictQuerySerializer],
-                   responses={200: s.data_envelope("SyncConflictsResponse", s.ConflictOutput.__class__(many=True),
-                                                   pagination=s.Pagination)},
-                   summary="The store's sync conflicts, newest first")
+    @extend_schema(
+        operation_id="store_sync_conflicts",
+        parameters=[STORE_ID, s.ConflictQuerySerializer],
+        responses={
+            200: s.data_envelope(
+                "SyncConflictsResponse", s.ConflictOutput.__class__(many=True), pagination=s.Pagination
+            )
+        },
+        summary="The store's sync conflicts, newest first",
+    )
     def get(self, request, store_id):
         query = self.valid(s.ConflictQuerySerializer, request.query_params)
         store = self.store
         rows = selectors.conflicts(store, status=query.get("status"), entity_type=query.get("entity_type"))
         page, limit = query["page"], query["limit"]
         total = rows.count()
-        items = [selectors.conflict_item(c) for c in rows[(page - 1) * limit: page * limit]]
+        items = [selectors.conflict_item(c) for c in rows[(page - 1) * limit : page * limit]]
         return self.data(items, pagination={"page": page, "limit": limit, "total": total})
 
 
 class ResolveView(SyncView):
     write_letters = (CONFLICT, "U")
 
-    @extend_schema(operation_id="sync_conflict_resolve",
-                   parameters=[OpenApiParameter("conflict_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
-                   request=s.ResolveSerializer,
-                   responses={200: s.data_envelope("SyncResolveResponse", s.ResolveResult), **errors(409, 502)},
-                   summary="Resolve a conflict: the chosen value is written to both sides")
+    @extend_schema(
+        operation_id="sync_conflict_resolve",
+        parameters=[OpenApiParameter("conflict_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        request=s.ResolveSerializer,
+        responses={200: s.data_envelope("SyncResolveResponse", s.ResolveResult), **errors(409, 502)},
+        summary="Resolve a conflict: the chosen value is written to both sides",
+    )
     def post(self, request, conflict_id):
         conflict = None
         if str(conflict_id).isdigit() and len(str(conflict_id)) < 19:
-            conflict = SyncConflict.objects.filter(
-                pk=int(conflict_id), store__in=visible_stores(request.user)
-            ).select_related("store").first()
+            conflict = (
+                SyncConflict.objects.filter(pk=int(conflict_id), store__in=visible_stores(request.user))
+                .select_related("store")
+                .first()
+            )
         if conflict is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "Conflict not found")
         data = self.valid(s.ResolveSerializer, request.data)
         outcome = resolution.resolve_conflict(
-            conflict, resolution=data["resolution"], custom_value=data.get("custom_value", MISSING),
-            apply_to_similar=data["apply_to_similar"], create_rule=data.get("create_rule"), user=request.user,
+            conflict,
+            resolution=data["resolution"],
+            custom_value=data.get("custom_value", MISSING),
+            apply_to_similar=data["apply_to_similar"],
+            create_rule=data.get("create_rule"),
+            user=request.user,
         )
-        return self.data({
-            "conflict_id": conflict.pk,
-            "status": outcome.conflict.status,
-            "resolution": data["resolution"],
-            "resolved_value": selectors.display_value(conflict.field, outcome.value),
-            "resolved_conflicts": outcome.resolved,
-            "failed_conflicts": outcome.failed,
-            "rule_created": selectors.rule_item(outcome.rule) if outcome.rule else None,
-        })
+        return self.data(
+            {
+                "conflict_id": conflict.pk,
+                "status": outcome.conflict.status,
+                "resolution": data["resolution"],
+                "resolved_value": selectors.display_value(conflict.field, outcome.value),
+                "resolved_conflicts": outcome.resolved,
+                "failed_conflicts": outcome.failed,
+                "rule_created": selectors.rule_item(outcome.rule) if outcome.rule else None,
+            }
+        )
 
 
 class HistoryView(SyncView):
-    @extend_schema(operation_id="store_sync_history", parameters=[STORE_ID, s.HistoryQuerySerializer],
-                   responses={200: s.data_envelope("SyncHistoryResponse", s.HistoryItem.__class__(many=True),
-                                                   pagination=s.Pagination)},
-                   summary="Finished syncs of the store, newest first")
+    @extend_schema(
+        operation_id="store_sync_history",
+        parameters=[STORE_ID, s.HistoryQuerySerializer],
+        responses={
+            200: s.data_envelope("SyncHistoryResponse", s.HistoryItem.__class__(many=True), pagination=s.Pagination)
+        },
+        summary="Finished syncs of the store, newest first",
+    )
     def get(self, request, store_id):
         query = self.valid(s.HistoryQuerySerializer, request.query_params)
-        jobs = selectors.history(self.store, start=query.get("start_date"), end=query.get("end_date"),
-                                 entity_type=query.get("entity_type"), status=query.get("status"))
+        jobs = selectors.history(
+            self.store,
+            start=query.get("start_date"),
+            end=query.get("end_date"),
+            entity_type=query.get("entity_type"),
+            status=query.get("status"),
+        )
         page, limit = query["page"], query["limit"]
         total = jobs.count()
-        items = [selectors.history_item(job) for job in jobs[(page - 1) * limit: page * limit]]
+        items = [selectors.history_item(job) for job in jobs[(page - 1) * limit : page * limit]]
         return self.data(items, pagination={"page": page, "limit": limit, "total": total})
 
 
 class RulesView(SyncView):
-    @extend_schema(operation_id="store_sync_rules_list", parameters=[STORE_ID],
-                   responses={200: s.data_envelope("SyncRulesResponse", s.RuleOutput.__class__(many=True))},
-                   summary="The store's sync rules, in precedence order")
+    @extend_schema(
+        operation_id="store_sync_rules_list",
+        parameters=[STORE_ID],
+        responses={200: s.data_envelope("SyncRulesResponse", s.RuleOutput.__class__(many=True))},
+        summary="The store's sync rules, in precedence order",
+    )
     def get(self, request, store_id):
         config = services.get_config_or_404(self.store)
         return self.data([selectors.rule_item(rule) for rule in config.rules.order_by("position", "id")])
 
-    @extend_schema(operation_id="store_sync_rules", parameters=[STORE_ID], request=s.RulesSerializer,
-                   responses={200: s.data_envelope("SyncRulesSetResponse", s.RuleOutput.__class__(many=True)),
-                              **errors(409)},
-                   summary="Add or update rules by name (replace: exactly these)")
+    @extend_schema(
+        operation_id="store_sync_rules",
+        parameters=[STORE_ID],
+        request=s.RulesSerializer,
+        responses={200: s.data_envelope("SyncRulesSetResponse", s.RuleOutput.__class__(many=True)), **errors(409)},
+        summary="Add or update rules by name (replace: exactly these)",
+    )
     def post(self, request, store_id):
         data = self.valid(s.RulesSerializer, request.data)
         rules = services.set_rules(self.store, data["rules"], replace=data["replace"])
@@ -213,37 +265,52 @@ class RulesView(SyncView):
 
 
 class FiltersView(SyncView):
-    @extend_schema(operation_id="store_sync_filters_list", parameters=[STORE_ID],
-                   responses={200: s.data_envelope("SyncFiltersResponse", s.FilterSetOutput.__class__(many=True))},
-                   summary="Each configured entity's filters and excluded fields")
+    @extend_schema(
+        operation_id="store_sync_filters_list",
+        parameters=[STORE_ID],
+        responses={200: s.data_envelope("SyncFiltersResponse", s.FilterSetOutput.__class__(many=True))},
+        summary="Each configured entity's filters and excluded fields",
+    )
     def get(self, request, store_id):
         config = services.get_config_or_404(self.store)
         return self.data(selectors.filter_sets(config))
 
-    @extend_schema(operation_id="store_sync_filters", parameters=[STORE_ID], request=s.FiltersSerializer,
-                   responses={200: s.data_envelope("SyncFiltersSetResponse", s.FilterSetOutput), **errors(409)},
-                   summary="Replace an entity's filters and excluded fields")
+    @extend_schema(
+        operation_id="store_sync_filters",
+        parameters=[STORE_ID],
+        request=s.FiltersSerializer,
+        responses={200: s.data_envelope("SyncFiltersSetResponse", s.FilterSetOutput), **errors(409)},
+        summary="Replace an entity's filters and excluded fields",
+    )
     def post(self, request, store_id):
         data = self.valid(s.FiltersSerializer, request.data)
-        entity = services.set_filters(self.store, entity_type=data["entity_type"], filters=data["filters"],
-                                      exclude_fields=data["exclude_fields"])
+        entity = services.set_filters(
+            self.store, entity_type=data["entity_type"], filters=data["filters"], exclude_fields=data["exclude_fields"]
+        )
         return self.data(selectors.filter_set(entity))
 
 
 class PauseView(SyncView):
-    @extend_schema(operation_id="store_sync_pause", parameters=[STORE_ID], request=None,
-                   responses={200: s.data_envelope("SyncPauseResponse", s.PauseResult), **errors(409)},
-                   summary="Pause the store's sync (waiting jobs are cancelled)")
+    @extend_schema(
+        operation_id="store_sync_pause",
+        parameters=[STORE_ID],
+        request=None,
+        responses={200: s.data_envelope("SyncPauseResponse", s.PauseResult), **errors(409)},
+        summary="Pause the store's sync (waiting jobs are cancelled)",
+    )
     def post(self, request, store_id):
         config, cancelled = services.pause_sync(self.store)
         return self.data(selectors.pause_item(config, cancelled))
 
 
 class ResumeView(SyncView):
-    @extend_schema(operation_id="store_sync_resume", parameters=[STORE_ID], request=None,
-                   responses={200: s.data_envelope("SyncResumeResponse", s.PauseResult), **errors(409)},
-                   summary="Resume the store's sync from its watermarks")
+    @extend_schema(
+        operation_id="store_sync_resume",
+        parameters=[STORE_ID],
+        request=None,
+        responses={200: s.data_envelope("SyncResumeResponse", s.PauseResult), **errors(409)},
+        summary="Resume the store's sync from its watermarks",
+    )
     def post(self, request, store_id):
         config = services.resume_sync(self.store)
         return self.data(selectors.pause_item(config, 0))
-

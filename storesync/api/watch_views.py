@@ -7,7 +7,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import SimpleRateThrottle
-from rest_framework.views import APIView
 
 from catalog.models import Store
 from config.api.exceptions import ApiError, ErrorCode
@@ -29,14 +28,17 @@ class WebhookThrottle(SettingsRateMixin, SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-InboundResult = inline_serializer("SyncWebhookReceived", {
-    "webhook_id": serializers.CharField(),
-    "status": serializers.ChoiceField(choices=["queued", "held"]),
-    "entity_type": serializers.CharField(),
-    "records": serializers.IntegerField(),
-    "sync_job_id": serializers.UUIDField(allow_null=True),
-    "received_at": serializers.DateTimeField(),
-})
+InboundResult = inline_serializer(
+    "SyncWebhookReceived",
+    {
+        "webhook_id": serializers.CharField(),
+        "status": serializers.ChoiceField(choices=["queued", "held"]),
+        "entity_type": serializers.CharField(),
+        "records": serializers.IntegerField(),
+        "sync_job_id": serializers.UUIDField(allow_null=True),
+        "received_at": serializers.DateTimeField(),
+    },
+)
 
 
 class InboundWebhookView(SyncView):
@@ -51,21 +53,35 @@ class InboundWebhookView(SyncView):
         return [AllowAny()]
 
     @extend_schema(
-        operation_id="store_sync_webhook_receive", auth=[],
-        parameters=[OpenApiParameter("store", OpenApiTypes.STR, OpenApiParameter.PATH,
-                                     description="The store's UUID (or integer id)."),
-                    OpenApiParameter("entity", OpenApiTypes.STR, OpenApiParameter.PATH,
-                                     enum=["products", "orders", "customers"]),
-                    *[OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)
-                      for name in ("webhook-id", "webhook-timestamp", "webhook-signature")]],
-        request=inline_serializer("SyncWebhookNotification", {
-            "type": serializers.CharField(help_text="<entity>.created|updated|deleted"),
-            "timestamp": serializers.DateTimeField(),
-            "data": inline_serializer("SyncWebhookIds", {"ids": serializers.ListField(child=serializers.IntegerField())}),
-        }),
-        responses={202: s.data_envelope("SyncWebhookReceivedResponse", InboundResult),
-                   401: error_response("WEBHOOK_SIGNATURE_INVALID"),
-                   409: error_response("WEBHOOK_REPLAYED")},
+        operation_id="store_sync_webhook_receive",
+        auth=[],
+        parameters=[
+            OpenApiParameter(
+                "store", OpenApiTypes.STR, OpenApiParameter.PATH, description="The store's UUID (or integer id)."
+            ),
+            OpenApiParameter(
+                "entity", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["products", "orders", "customers"]
+            ),
+            *[
+                OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)
+                for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+            ],
+        ],
+        request=inline_serializer(
+            "SyncWebhookNotification",
+            {
+                "type": serializers.CharField(help_text="<entity>.created|updated|deleted"),
+                "timestamp": serializers.DateTimeField(),
+                "data": inline_serializer(
+                    "SyncWebhookIds", {"ids": serializers.ListField(child=serializers.IntegerField())}
+                ),
+            },
+        ),
+        responses={
+            202: s.data_envelope("SyncWebhookReceivedResponse", InboundResult),
+            401: error_response("WEBHOOK_SIGNATURE_INVALID"),
+            409: error_response("WEBHOOK_REPLAYED"),
+        },
         summary="A store's signed change notification: queues a sync of the records it names",
     )
     def post(self, request, store, entity):
@@ -80,26 +96,37 @@ class InboundWebhookView(SyncView):
 
 
 class MetricsQuery(serializers.Serializer):
-    store_id = serializers.CharField(required=False, help_text="The store's id or UUID; all visible stores if left out.")
+    store_id = serializers.CharField(
+        required=False, help_text="The store's id or UUID; all visible stores if left out."
+    )
 
 
-MetricsResult = inline_serializer("SyncHealthMetrics", {
-    "store_id": serializers.IntegerField(allow_null=True),
-    "period": serializers.CharField(),
-    "metrics": inline_serializer("SyncHealthMetricsBlock", {
-        "sync_success_rate": serializers.FloatField(),
-        "avg_sync_duration": serializers.CharField(allow_null=True),
-        "conflicts_per_day": serializers.FloatField(),
-        "data_drift_percentage": serializers.FloatField(),
-        "webhook_delivery_rate": serializers.FloatField(),
-    }),
-})
+MetricsResult = inline_serializer(
+    "SyncHealthMetrics",
+    {
+        "store_id": serializers.IntegerField(allow_null=True),
+        "period": serializers.CharField(),
+        "metrics": inline_serializer(
+            "SyncHealthMetricsBlock",
+            {
+                "sync_success_rate": serializers.FloatField(),
+                "avg_sync_duration": serializers.CharField(allow_null=True),
+                "conflicts_per_day": serializers.FloatField(),
+                "data_drift_percentage": serializers.FloatField(),
+                "webhook_delivery_rate": serializers.FloatField(),
+            },
+        ),
+    },
+)
 
 
 class MetricsView(SyncView):
-    @extend_schema(operation_id="sync_metrics", parameters=[MetricsQuery],
-                   responses={200: s.data_envelope("SyncMetricsResponse", MetricsResult)},
-                   summary="Sync health metrics of one store or of every store you can see")
+    @extend_schema(
+        operation_id="sync_metrics",
+        parameters=[MetricsQuery],
+        responses={200: s.data_envelope("SyncMetricsResponse", MetricsResult)},
+        summary="Sync health metrics of one store or of every store you can see",
+    )
     def get(self, request):
         query = self.valid(MetricsQuery, request.query_params)
         if query.get("store_id"):
@@ -118,15 +145,25 @@ class AlertQuery(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=20)
 
 
-AlertOutput = inline_serializer("SyncAlert", {
-    "alert_id": serializers.IntegerField(), "rule": serializers.CharField(), "name": serializers.CharField(),
-    "store_id": serializers.IntegerField(), "status": serializers.ChoiceField(choices=["open", "resolved"]),
-    "value": serializers.FloatField(), "threshold": serializers.FloatField(), "message": serializers.CharField(),
-    "opened_at": serializers.DateTimeField(), "last_seen_at": serializers.DateTimeField(),
-    "resolved_at": serializers.DateTimeField(allow_null=True), "acknowledged": serializers.BooleanField(),
-    "acknowledged_at": serializers.DateTimeField(allow_null=True),
-    "acknowledged_by": serializers.CharField(allow_null=True),
-})
+AlertOutput = inline_serializer(
+    "SyncAlert",
+    {
+        "alert_id": serializers.IntegerField(),
+        "rule": serializers.CharField(),
+        "name": serializers.CharField(),
+        "store_id": serializers.IntegerField(),
+        "status": serializers.ChoiceField(choices=["open", "resolved"]),
+        "value": serializers.FloatField(),
+        "threshold": serializers.FloatField(),
+        "message": serializers.CharField(),
+        "opened_at": serializers.DateTimeField(),
+        "last_seen_at": serializers.DateTimeField(),
+        "resolved_at": serializers.DateTimeField(allow_null=True),
+        "acknowledged": serializers.BooleanField(),
+        "acknowledged_at": serializers.DateTimeField(allow_null=True),
+        "acknowledged_by": serializers.CharField(allow_null=True),
+    },
+)
 
 ALERT = "storesync.alert"
 
@@ -134,10 +171,14 @@ ALERT = "storesync.alert"
 class AlertsView(SyncView):
     read_letters = (ALERT, "R")
 
-    @extend_schema(operation_id="sync_alerts", parameters=[AlertQuery],
-                   responses={200: s.data_envelope("SyncAlertsResponse", AlertOutput.__class__(many=True),
-                                                   pagination=s.Pagination)},
-                   summary="Sync alerts (open by default), newest first")
+    @extend_schema(
+        operation_id="sync_alerts",
+        parameters=[AlertQuery],
+        responses={
+            200: s.data_envelope("SyncAlertsResponse", AlertOutput.__class__(many=True), pagination=s.Pagination)
+        },
+        summary="Sync alerts (open by default), newest first",
+    )
     def get(self, request):
         query = self.valid(AlertQuery, request.query_params)
         rows = Alert.objects.filter(store__in=visible_stores(request.user)).select_related("rule", "acknowledged_by")
@@ -149,17 +190,20 @@ class AlertsView(SyncView):
             rows = rows.filter(acknowledged_at__isnull=not query["acknowledged"])
         rows = rows.order_by("-opened_at", "-id")
         page, limit = query["page"], query["limit"]
-        items = [alerts.alert_item(a) for a in rows[(page - 1) * limit: page * limit]]
+        items = [alerts.alert_item(a) for a in rows[(page - 1) * limit : page * limit]]
         return self.data(items, pagination={"page": page, "limit": limit, "total": rows.count()})
 
 
 class AcknowledgeView(SyncView):
     write_letters = (ALERT, "U")
 
-    @extend_schema(operation_id="sync_alert_acknowledge",
-                   parameters=[OpenApiParameter("alert_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
-                   request=None, responses={200: s.data_envelope("SyncAlertAckResponse", AlertOutput)},
-                   summary="Acknowledge an alert (it stays open until its condition clears)")
+    @extend_schema(
+        operation_id="sync_alert_acknowledge",
+        parameters=[OpenApiParameter("alert_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        request=None,
+        responses={200: s.data_envelope("SyncAlertAckResponse", AlertOutput)},
+        summary="Acknowledge an alert (it stays open until its condition clears)",
+    )
     def post(self, request, alert_id):
         alert = None
         if str(alert_id).isdigit() and len(str(alert_id)) < 19:
@@ -167,6 +211,3 @@ class AcknowledgeView(SyncView):
         if alert is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "Alert not found")
         return self.data(alerts.alert_item(alerts.acknowledge(alert, request.user)))
-
-
-

@@ -58,8 +58,13 @@ def make_console_store(transactional_db, platform_settings, known_secrets):
     """``make_console_store(sim, code)``: a store on a simulated shop, its catalogue imported."""
 
     def make(sim, code: str) -> Store:
-        store = Store.objects.create(code=code, name=f"Store {code.title()}", platform="prestashop",
-                                     platform_url=sim.url, platform_api_key=sim.api_key)
+        store = Store.objects.create(
+            code=code,
+            name=f"Store {code.title()}",
+            platform="prestashop",
+            platform_url=sim.url,
+            platform_api_key=sim.api_key,
+        )
         known_secrets.append(sim.api_key)
         job = import_products_now(store)
         assert job.status == "succeeded", job.message

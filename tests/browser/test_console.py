@@ -96,8 +96,11 @@ def test_a_conflict_opened_side_by_side_and_resolved(console, operator, make_sho
     assert "1 conflict(s) resolved" in console.page.inner_text("ul.messagelist")
 
     conflict.refresh_from_db()
-    assert (conflict.status, conflict.resolution, conflict.resolved_by_id) == ("resolved", "use_store_value",
-                                                                               operator.pk)
+    assert (conflict.status, conflict.resolution, conflict.resolved_by_id) == (
+        "resolved",
+        "use_store_value",
+        operator.pk,
+    )
     assert platform_product(store, 3).price == Decimal("11")
     assert sim_get(sim, "products/3")["price"] == "11.000000"
     console.dashboard("dashboard after the resolution")
@@ -105,8 +108,9 @@ def test_a_conflict_opened_side_by_side_and_resolved(console, operator, make_sho
 
 
 @pytest.mark.worker
-def test_a_dead_letter_requeued_from_the_console(console, operator, hub_worker, make_shop_simulator,
-                                                 make_console_store):
+def test_a_dead_letter_requeued_from_the_console(
+    console, operator, hub_worker, make_shop_simulator, make_console_store
+):
     sim = make_shop_simulator(products=8, customers=2, orders=2, api_key=shop_key())
     store = make_console_store(sim, "east")
     settle(store, sim)
@@ -125,16 +129,21 @@ def test_a_dead_letter_requeued_from_the_console(console, operator, hub_worker, 
     assert "Requeued in 1 job(s)" in message
 
     console.dashboard("dashboard while the requeued job runs")
-    console.wait_for(lambda: console.cell("east", "dead_letters").inner_text() == "0"
-                     and console.cell("east", "store_sync").inner_text().startswith("Succeeded"))
+    console.wait_for(
+        lambda: (
+            console.cell("east", "dead_letters").inner_text() == "0"
+            and console.cell("east", "store_sync").inner_text().startswith("Succeeded")
+        )
+    )
     console.snap("dashboard after the requeued job")
     letter.refresh_from_db()
     assert letter.status == "resolved" and letter.requeue_job.status == "succeeded"
     assert sim_get(sim, "products/2")["price"] == "21.000000"
 
 
-def test_no_console_page_shows_a_secret(console, operator, make_shop_simulator, make_console_store, known_secrets,
-                                        settings, tmp_path: Path):
+def test_no_console_page_shows_a_secret(
+    console, operator, make_shop_simulator, make_console_store, known_secrets, settings, tmp_path: Path
+):
     sim = make_shop_simulator(products=4, customers=2, orders=2, api_key=shop_key())
     store = make_console_store(sim, "west")
     webhook_secret = "whsec_" + shop_key()

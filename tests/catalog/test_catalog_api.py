@@ -10,11 +10,17 @@ pytestmark = pytest.mark.django_db
 
 # --- stores ---
 
+
 def test_admin_creates_a_store_and_the_key_is_never_returned(api, admin_user):
     response = api(admin_user).post(
         "/api/v1/stores/",
-        {"name": "Milan", "code": "milan", "platform": "prestashop", "platform_url": "http://127.0.0.1:1/",
-         "platform_api_key": "K" * 32},
+        {
+            "name": "Milan",
+            "code": "milan",
+            "platform": "prestashop",
+            "platform_url": "http://127.0.0.1:1/",
+            "platform_api_key": "K" * 32,
+        },
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -45,10 +51,14 @@ def test_unknown_or_malformed_store_is_404(api, admin_user, ref):
         ({"name": "A", "code": "a", "platform": "prestashop"}, "platform_url"),
         ({"name": "A", "code": "a", "platform": "prestashop", "platform_url": "ftp://shop.example/"}, "platform_url"),
         ({"name": "A", "code": "a", "platform": "prestashop", "platform_url": "http://10.0.0.5/"}, "platform_url"),
-        ({"name": "A", "code": "a", "platform": "prestashop", "platform_url": "http://169.254.169.254/"},
-         "platform_url"),
-        ({"name": "A", "code": "a", "platform": "prestashop", "platform_url": "http://[::ffff:10.0.0.1]/"},
-         "platform_url"),
+        (
+            {"name": "A", "code": "a", "platform": "prestashop", "platform_url": "http://169.254.169.254/"},
+            "platform_url",
+        ),
+        (
+            {"name": "A", "code": "a", "platform": "prestashop", "platform_url": "http://[::ffff:10.0.0.1]/"},
+            "platform_url",
+        ),
         ({"name": "A", "code": "a", "is_active": "perhaps"}, "is_active"),
     ],
 )
@@ -87,6 +97,7 @@ def test_admin_updates_a_store_without_resending_the_key(api, admin_user, store)
 
 
 # --- products ---
+
 
 @pytest.fixture
 def products(store, other_store):
@@ -127,8 +138,13 @@ def test_product_crud(api, admin_user, store):
 
 @pytest.mark.parametrize(
     "payload",
-    [{"name": "X", "price": "abc"}, {"name": "X", "inventory": "many"}, {"price": "1.00"}, {"name": "X", "id_origin": -4},
-     {"name": "X", "status": "gone"}],
+    [
+        {"name": "X", "price": "abc"},
+        {"name": "X", "inventory": "many"},
+        {"price": "1.00"},
+        {"name": "X", "id_origin": -4},
+        {"name": "X", "status": "gone"},
+    ],
 )
 def test_bad_product_input_is_a_400(api, admin_user, store, payload):
     response = api(admin_user).post(f"/api/v1/stores/{store.pk}/products/", payload, format="json")

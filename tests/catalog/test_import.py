@@ -13,8 +13,11 @@ from tests.plugins.simulator import sim_stats
 @pytest.fixture
 def shop_store(db, shop_simulator):
     return Store.objects.create(
-        code="shop", name="Shop", platform="prestashop",
-        platform_url=shop_simulator.url, platform_api_key=shop_simulator.api_key,
+        code="shop",
+        name="Shop",
+        platform="prestashop",
+        platform_url=shop_simulator.url,
+        platform_api_key=shop_simulator.api_key,
     )
 
 

@@ -52,8 +52,7 @@ def test_admin_creates_a_user_with_role_and_stores(api, admin_user, store, other
 def test_user_changes_role_and_stores_then_is_deactivated(api, admin_user, make_user, store, other_store):
     user = make_user("bob", role=Role.VIEWER, stores=[store])
     client = api(admin_user)
-    changed = client.patch(f"/api/v1/users/{user.pk}/", {"role": "OPERATOR", "stores": [other_store.pk]},
-                           format="json")
+    changed = client.patch(f"/api/v1/users/{user.pk}/", {"role": "OPERATOR", "stores": [other_store.pk]}, format="json")
     assert changed.status_code == 200
     assert changed.json()["role"] == "OPERATOR" and changed.json()["stores"] == [other_store.pk]
     assert list(user.groups.values_list("name", flat=True)) == ["OPERATOR"]

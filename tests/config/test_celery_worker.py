@@ -73,7 +73,8 @@ def test_with_a_queue_per_kind_a_worker_takes_only_its_kind(kind_queues, transac
     shop = run_in_thread("127.0.0.1", 0, products=5)
     celery_app.conf.task_always_eager = False
     catalog_worker = WorkerProcess(
-        f"{kind_queues}.catalog", worker_env(kind_queues, CELERY_QUEUE_PER_KIND="true", PLATFORM_URL_ALLOWLIST="127.0.0.1")
+        f"{kind_queues}.catalog",
+        worker_env(kind_queues, CELERY_QUEUE_PER_KIND="true", PLATFORM_URL_ALLOWLIST="127.0.0.1"),
     )
     catalog_worker.start()
     try:

@@ -32,8 +32,15 @@ def _fast_hasher(settings):
 def job(model, store, status="succeeded", **fields):
     now = timezone.now()
     finished = now if status not in ("queued", "running") else None
-    return model.objects.create(kind=model.KIND, store=store, lock_key=f"{model.KIND}:{store.pk if store else '*'}",
-                                status=status, started_at=now, finished_at=finished, **fields)
+    return model.objects.create(
+        kind=model.KIND,
+        store=store,
+        lock_key=f"{model.KIND}:{store.pk if store else '*'}",
+        status=status,
+        started_at=now,
+        finished_at=finished,
+        **fields,
+    )
 
 
 def populate(stores) -> None:
@@ -43,14 +50,31 @@ def populate(stores) -> None:
         job(ImageSyncRun, store, status="running", items_total=10, items_processed=4)  # the newest
         job(StoreSyncJob, store, status="partial")
         for record in range(number % 3):
-            SyncConflict.objects.create(store=store, entity_type="products", record_pk=record, field="price",
-                                        store_value="1", platform_value="2")
-        DeadLetter.objects.create(store=store, entity_type="products", operation="update_store", record_pk=1,
-                                  error="400", code="INVALID_DATA_FORMAT")
+            SyncConflict.objects.create(
+                store=store,
+                entity_type="products",
+                record_pk=record,
+                field="price",
+                store_value="1",
+                platform_value="2",
+            )
+        DeadLetter.objects.create(
+            store=store,
+            entity_type="products",
+            operation="update_store",
+            record_pk=1,
+            error="400",
+            code="INVALID_DATA_FORMAT",
+        )
     job(NasSyncRun, None)
     Document.objects.create(file="documents/2026/01/01/a.pdf", content_type="application/pdf", sha256="0" * 64)
-    Document.objects.create(file="documents/2026/01/01/b.pdf", content_type="application/pdf", sha256="1" * 64,
-                            held_for_operator=True, sync_error="ssh: connection refused")
+    Document.objects.create(
+        file="documents/2026/01/01/b.pdf",
+        content_type="application/pdf",
+        sha256="1" * 64,
+        held_for_operator=True,
+        sync_error="ssh: connection refused",
+    )
 
 
 def links(html: str) -> list[str]:
@@ -92,9 +116,19 @@ def test_edge_coverage_counts_the_photos_the_edge_confirmed_at_their_current_ver
     client, superuser, make_store, settings
 ):
     north = make_store("north")
-    photos = [ProductPhoto.objects.create(store=north, product=Product.objects.create(store=north, name=f"P{n}"),
-                                          object_key=f"products/x/{n}.jpg", filename=f"{n}.jpg", size=10,
-                                          content_type="image/jpeg", checksum=str(n), version=2) for n in range(4)]
+    photos = [
+        ProductPhoto.objects.create(
+            store=north,
+            product=Product.objects.create(store=north, name=f"P{n}"),
+            object_key=f"products/x/{n}.jpg",
+            filename=f"{n}.jpg",
+            size=10,
+            content_type="image/jpeg",
+            checksum=str(n),
+            version=2,
+        )
+        for n in range(4)
+    ]
     EdgeStatusReport.objects.create(store=north, photo=photos[0], status="synced", version=2)
     EdgeStatusReport.objects.create(store=north, photo=photos[1], status="synced", version=1)  # an older version
     EdgeStatusReport.objects.create(store=north, photo=photos[2], status="failed", version=2, error="disk full")
@@ -149,7 +183,9 @@ def test_the_query_count_does_not_grow_with_the_number_of_stores(
 
 def test_a_new_section_is_one_registration(client, superuser, make_store):
     make_store("north")
-    dashboard.register_column("probe", "Probe", lambda stores: {s.pk: dashboard.Cell(f"probe-{s.code}") for s in stores})
+    dashboard.register_column(
+        "probe", "Probe", lambda stores: {s.pk: dashboard.Cell(f"probe-{s.code}") for s in stores}
+    )
     try:
         client.force_login(superuser)
         assert "probe-north" in cell(client.get(URL).content.decode(), "north", "probe")

@@ -77,10 +77,22 @@ def test_concurrent_starts_cannot_both_win(store):
 @pytest.mark.django_db
 def test_progress_adds_up_and_caps_recorded_errors(store):
     job = start(store)
-    record_progress(job, total=1000, processed=400, succeeded=390, failed=10, counters={"created": 5},
-                    errors=[{"item": i, "message": "bad"} for i in range(400)])
-    record_progress(job, processed=600, succeeded=600, counters={"created": 1, "updated": 2},
-                    errors=[{"item": i, "message": "bad"} for i in range(200)])
+    record_progress(
+        job,
+        total=1000,
+        processed=400,
+        succeeded=390,
+        failed=10,
+        counters={"created": 5},
+        errors=[{"item": i, "message": "bad"} for i in range(400)],
+    )
+    record_progress(
+        job,
+        processed=600,
+        succeeded=600,
+        counters={"created": 1, "updated": 2},
+        errors=[{"item": i, "message": "bad"} for i in range(200)],
+    )
     job.refresh_from_db()
     assert (job.items_total, job.items_processed, job.items_succeeded, job.items_failed) == (1000, 1000, 990, 10)
     assert job.counters == {"created": 6, "updated": 2}

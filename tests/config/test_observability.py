@@ -28,8 +28,11 @@ def test_every_response_carries_a_request_id(client):
 @pytest.fixture
 def secret_store(db, shop_simulator):
     return Store.objects.create(
-        code="secret", name="Secret", platform="prestashop",
-        platform_url=shop_simulator.url, platform_api_key=shop_simulator.api_key,
+        code="secret",
+        name="Secret",
+        platform="prestashop",
+        platform_url=shop_simulator.url,
+        platform_api_key=shop_simulator.api_key,
     )
 
 

@@ -2,6 +2,8 @@
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -9,11 +11,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from django.core import signals
-from django.db import close_old_connections
-
 from catalog.models import Product
-
 from config.wsgi import application
 
 # Loaded through the WSGI app itself: the schema that is served is the one checked.

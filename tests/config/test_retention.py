@@ -15,8 +15,11 @@ pytestmark = pytest.mark.django_db
 def make_job(store, *, status, finished_days_ago=None, kind="k"):
     finished = timezone.now() - timedelta(days=finished_days_ago) if finished_days_ago is not None else None
     return ImportRun.objects.create(
-        kind=kind, store=store, lock_key=lock_key_for(f"{kind}-{status}-{finished_days_ago}", store),
-        status=status, finished_at=finished,
+        kind=kind,
+        store=store,
+        lock_key=lock_key_for(f"{kind}-{status}-{finished_days_ago}", store),
+        status=status,
+        finished_at=finished,
     )
 
 

@@ -60,7 +60,10 @@ def asgi_server(env: dict[str, str]):
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -146,7 +149,7 @@ def test_slow_clients_do_not_hold_up_the_server(tmp_path):
                 stalled = socket.create_connection(("127.0.0.1", port), timeout=10)
                 stalled.sendall(
                     b"POST /api/v1/auth/token/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"user"
+                    b'Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"user'
                 )
                 slow += [trickle, stalled]
             started = time.monotonic()

@@ -28,8 +28,10 @@ def test_password_guessing_on_one_account_is_throttled(settings, make_user):
     settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "login_user": "3/min"}
     make_user("victim")
     client = APIClient()
-    answers = [client.post("/api/v1/auth/token/", {"username": "victim", "password": f"guess{i}"}).status_code
-               for i in range(4)]
+    answers = [
+        client.post("/api/v1/auth/token/", {"username": "victim", "password": f"guess{i}"}).status_code
+        for i in range(4)
+    ]
     assert answers == [401, 401, 401, 429]
     throttled = client.post("/api/v1/auth/token/", {"username": "victim", "password": "pass-Word-123"})
     assert throttled.status_code == 429
@@ -43,8 +45,9 @@ def test_password_guessing_on_one_account_is_throttled(settings, make_user):
 def test_one_address_trying_many_accounts_is_throttled(settings):
     settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "login_address": "5/min"}
     client = APIClient()
-    codes = [client.post("/api/v1/auth/token/", {"username": f"user{i}", "password": "x"}).status_code
-             for i in range(6)]
+    codes = [
+        client.post("/api/v1/auth/token/", {"username": f"user{i}", "password": "x"}).status_code for i in range(6)
+    ]
     assert codes[-1] == 429 and codes[:5] == [401] * 5
 
 

@@ -57,13 +57,17 @@ def test_uvicorn_writes_json_lines_in_production_mode(transactional_db):
     assert sum(logger == "uvicorn.error" and "Started server process" in message for logger, message in messages) >= 2
     access = [record for record in records if record["logger"] == "uvicorn.access"]
     assert {(r["method"], r["path"], r["status"]) for r in access} >= {
-        ("GET", "/healthz", 200), ("GET", "/api/v1/stores/", 401), ("GET", "/no-such-page", 404)}
+        ("GET", "/healthz", 200),
+        ("GET", "/api/v1/stores/", 401),
+        ("GET", "/no-such-page", 404),
+    }
     not_found = [r for r in records if r["logger"] == "django.request" and "/no-such-page" in r["message"]]
     assert not_found and "request_id" in not_found[0]  # Django's own lines, in the same format
 
 
-def test_no_secret_reaches_a_log_of_the_web_server_or_the_worker(fault_stack, nas, make_shop_simulator, make_user,
-                                                                 caplog):
+def test_no_secret_reaches_a_log_of_the_web_server_or_the_worker(
+    fault_stack, nas, make_shop_simulator, make_user, caplog
+):
     caplog.set_level(logging.DEBUG)
     shop_key = secrets.token_hex(16).upper()
     new_shop_key = secrets.token_hex(16).upper()
@@ -82,19 +86,40 @@ def test_no_secret_reaches_a_log_of_the_web_server_or_the_worker(fault_stack, na
     refreshed = web.post("/api/v1/auth/token/refresh/", json={"refresh": tokens["refresh"]}).json()
     auth = {"Authorization": f"Bearer {refreshed['access']}"}
 
-    created = web.post("/api/v1/stores/", headers=auth, json={
-        "name": "Secret", "code": "secret", "platform": "prestashop", "platform_url": sim.url,
-        "platform_api_key": shop_key})
+    created = web.post(
+        "/api/v1/stores/",
+        headers=auth,
+        json={
+            "name": "Secret",
+            "code": "secret",
+            "platform": "prestashop",
+            "platform_url": sim.url,
+            "platform_api_key": shop_key,
+        },
+    )
     assert created.status_code == 201, created.text
     store = Store.objects.get(code="secret")
-    configured = web.post(f"/api/v1/stores/{store.pk}/sync/configure", headers=auth, json={
-        "sync_frequency": "manual", "entities": [{"type": "products"}],
-        "webhook_config": {"endpoint": f"{sim.url}/webhooks/sync", "secret": webhook_secret}})
+    configured = web.post(
+        f"/api/v1/stores/{store.pk}/sync/configure",
+        headers=auth,
+        json={
+            "sync_frequency": "manual",
+            "entities": [{"type": "products"}],
+            "webhook_config": {"endpoint": f"{sim.url}/webhooks/sync", "secret": webhook_secret},
+        },
+    )
     assert configured.status_code == 200, configured.text
     # An inbound webhook with a forged signature is refused (and logged without the secret).
-    forged = web.post(f"/api/v1/webhooks/{store.uuid}/products", content=b'{"id": 1}', headers={
-        "webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "v1,Zm9yZ2Vk",
-        "content-type": "application/json"})
+    forged = web.post(
+        f"/api/v1/webhooks/{store.uuid}/products",
+        content=b'{"id": 1}',
+        headers={
+            "webhook-id": "msg_1",
+            "webhook-timestamp": "1",
+            "webhook-signature": "v1,Zm9yZ2Vk",
+            "content-type": "application/json",
+        },
+    )
     assert forged.status_code in (400, 401, 403), forged.text
 
     synced = web.post(f"/api/v1/stores/{store.pk}/sync/trigger", headers=auth, json={"sync_type": "full"})
@@ -118,10 +143,16 @@ def test_no_secret_reaches_a_log_of_the_web_server_or_the_worker(fault_stack, na
     assert str(job.pk) in worker_log and "/api/v1/stores/" in web_log  # the logs searched are the real ones
     captured = "\n".join(record.getMessage() + str(record.__dict__) for record in caplog.records)
     for name, value in {
-        "shop key": shop_key, "new shop key": new_shop_key, "webhook secret": webhook_secret,
-        "password": password, "wrong password": wrong_password, "access token": tokens["access"],
-        "refresh token": tokens["refresh"], "refreshed access token": refreshed["access"],
-        "SSH private key": ssh_key_body, "SECRET_KEY": settings.SECRET_KEY,
+        "shop key": shop_key,
+        "new shop key": new_shop_key,
+        "webhook secret": webhook_secret,
+        "password": password,
+        "wrong password": wrong_password,
+        "access token": tokens["access"],
+        "refresh token": tokens["refresh"],
+        "refreshed access token": refreshed["access"],
+        "SSH private key": ssh_key_body,
+        "SECRET_KEY": settings.SECRET_KEY,
     }.items():
         for log_name, text in (("web", web_log), ("worker", worker_log), ("test process", captured)):
             assert value not in text, f"the {name} appears in the {log_name} log"

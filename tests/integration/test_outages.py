@@ -36,12 +36,18 @@ def shop_with_changes(make_shop_simulator, make_store, code: str, products: int)
     return sim, store
 
 
-def test_a_job_finishes_after_redis_stops_and_starts_again(fault_stack, make_shop_simulator, make_store,
-                                                           admin_user, settings):
+def test_a_job_finishes_after_redis_stops_and_starts_again(
+    fault_stack, make_shop_simulator, make_store, admin_user, settings
+):
     settings.STORESYNC_RETRY_BACKOFF = settings.STORESYNC_JOB_RETRY_BACKOFF = 0.01
     # A production-like visibility timeout: no message comes back while its job still runs.
-    fault_stack.worker(concurrency=1, CELERY_VISIBILITY_TIMEOUT="600", STORESYNC_WRITE_CONCURRENCY="1",
-                       STORESYNC_BATCH_SIZE="4", STORESYNC_PAGE_SIZE="4")
+    fault_stack.worker(
+        concurrency=1,
+        CELERY_VISIBILITY_TIMEOUT="600",
+        STORESYNC_WRITE_CONCURRENCY="1",
+        STORESYNC_BATCH_SIZE="4",
+        STORESYNC_PAGE_SIZE="4",
+    )
     sim, store = shop_with_changes(make_shop_simulator, make_store, "redis-out", products=12)
     sim_post(sim, "config", {"latency_ms": 60})
 
@@ -68,8 +74,7 @@ def test_a_job_finishes_after_redis_stops_and_starts_again(fault_stack, make_sho
 def test_a_job_retries_and_finishes_when_its_database_connection_is_terminated(fault_stack, nas, admin_user):
     fault_stack.worker(concurrency=1, **{**nas.env, "NAS_RSYNC_BATCH_SIZE": "2", "NAS_BWLIMIT": "150"})
     documents = [
-        nas_services.document_create(uploaded=uploaded(f"db-{i}.pdf", pdf_bytes(30_000, f"db:{i}")))
-        for i in range(8)
+        nas_services.document_create(uploaded=uploaded(f"db-{i}.pdf", pdf_bytes(30_000, f"db:{i}"))) for i in range(8)
     ]
     run = nas_services.start_nas_sync()
     wait_until(lambda: NasSyncRun.objects.get(pk=run.pk).items_processed >= 2, timeout=60, what="progress")

@@ -52,8 +52,9 @@ def running_progress(model, job) -> int:
     return row.items_processed if row.status == JobStatus.RUNNING else -1
 
 
-def test_image_syncs_survive_a_worker_killed_at_a_random_point(fault_stack, make_shop_simulator, make_shop_store,
-                                                               admin_user):
+def test_image_syncs_survive_a_worker_killed_at_a_random_point(
+    fault_stack, make_shop_simulator, make_shop_store, admin_user
+):
     worker = fault_stack.worker(IMAGE_SYNC_CHUNK_SIZE="5", IMAGE_SYNC_CHUNK_LEASE="3", IMAGE_SYNC_CONCURRENCY="1")
     products = 40
     for trial in range(TRIALS):
@@ -62,8 +63,13 @@ def test_image_syncs_survive_a_worker_killed_at_a_random_point(fault_stack, make
         run = start_image_sync(store)
         mark = fault_stack.random.randint(1, products // 2)
         killed_at = kill_at_random_point(
-            fault_stack, worker, run, lambda: ImageSyncRun.objects.get(pk=run.pk).items_processed, mark,
-            user=admin_user, probe=trial == 0,
+            fault_stack,
+            worker,
+            run,
+            lambda run=run: ImageSyncRun.objects.get(pk=run.pk).items_processed,
+            mark,
+            user=admin_user,
+            probe=trial == 0,
         )
         fault_stack.restart_after_visibility(worker, killed_at)
 
@@ -85,13 +91,19 @@ def test_nas_runs_survive_a_worker_killed_at_a_random_point(fault_stack, nas, ad
             nas_services.document_create(uploaded=uploaded(f"t{trial}-doc-{i}.pdf", pdf_bytes(30_000, f"{trial}:{i}")))
             for i in range(count)
         ]
-        expected.update({document.relative_path: pdf_bytes(30_000, f"{trial}:{i}")
-                         for i, document in enumerate(documents)})
+        expected.update(
+            {document.relative_path: pdf_bytes(30_000, f"{trial}:{i}") for i, document in enumerate(documents)}
+        )
         run = nas_services.start_nas_sync()
         mark = fault_stack.random.choice([0, 2])  # 0: in the first rsync
         killed_at = kill_at_random_point(
-            fault_stack, worker, run, lambda: running_progress(NasSyncRun, run), mark,
-            user=admin_user, probe=trial == 0,
+            fault_stack,
+            worker,
+            run,
+            lambda run=run: running_progress(NasSyncRun, run),
+            mark,
+            user=admin_user,
+            probe=trial == 0,
         )
         fault_stack.restart_after_visibility(worker, killed_at)
 
@@ -103,11 +115,13 @@ def test_nas_runs_survive_a_worker_killed_at_a_random_point(fault_stack, nas, ad
     fault_stack.assert_ready()
 
 
-def test_store_syncs_survive_a_worker_killed_at_a_random_point(fault_stack, make_shop_simulator, make_store,
-                                                               admin_user, settings):
+def test_store_syncs_survive_a_worker_killed_at_a_random_point(
+    fault_stack, make_shop_simulator, make_store, admin_user, settings
+):
     settings.STORESYNC_RETRY_BACKOFF = settings.STORESYNC_JOB_RETRY_BACKOFF = 0.01
-    worker = fault_stack.worker(concurrency=1, STORESYNC_WRITE_CONCURRENCY="1", STORESYNC_BATCH_SIZE="4",
-                                STORESYNC_PAGE_SIZE="4")
+    worker = fault_stack.worker(
+        concurrency=1, STORESYNC_WRITE_CONCURRENCY="1", STORESYNC_BATCH_SIZE="4", STORESYNC_PAGE_SIZE="4"
+    )
     products = 12
     for trial in range(TRIALS):
         sim = make_shop_simulator(products=products, customers=0, orders=0)
@@ -115,16 +129,20 @@ def test_store_syncs_survive_a_worker_killed_at_a_random_point(fault_stack, make
         configure(store, products={})
         with in_process():
             assert store_services.run_sync_now(store, sync_type="full").status == "succeeded"
-        Product.objects.filter(store=store).update(price=F("price") + 1, inventory=F("inventory") + 3,
-                                                   updated_at=Now())
+        Product.objects.filter(store=store).update(price=F("price") + 1, inventory=F("inventory") + 3, updated_at=Now())
         sim_post(sim, "reset_stats")
         sim_post(sim, "config", {"latency_ms": 30})
 
         job = store_services.trigger_sync(store)
         mark = fault_stack.random.randint(1, products - 4)
         killed_at = kill_at_random_point(
-            fault_stack, worker, job, lambda: sim_stats(sim).get("product_put", 0), mark,
-            user=admin_user, probe=trial == 0,
+            fault_stack,
+            worker,
+            job,
+            lambda sim=sim: sim_stats(sim).get("product_put", 0),
+            mark,
+            user=admin_user,
+            probe=trial == 0,
         )
         fault_stack.restart_after_visibility(worker, killed_at)
 

@@ -96,8 +96,9 @@ def test_add_and_replace_a_document_in_the_admin(admin_client_):
     refused = admin_client_.post("/admin/nasync/document/add/", {"upload": uploaded("x.pdf", b"not a pdf")})
     assert refused.status_code == 200 and "Only PDF, JPEG, PNG and TIFF" in refused.content.decode()
     Document.objects.filter(pk=document.pk).update(synced_to_nas=True)
-    admin_client_.post(f"/admin/nasync/document/{document.pk}/change/",
-                       {"upload": uploaded("v2.pdf", pdf_bytes(900, "v2"))})
+    admin_client_.post(
+        f"/admin/nasync/document/{document.pk}/change/", {"upload": uploaded("v2.pdf", pdf_bytes(900, "v2"))}
+    )
     document.refresh_from_db()
     assert document.original_name == "v2.pdf" and not document.synced_to_nas
 

@@ -21,8 +21,12 @@ def upload(client, name: str, content: bytes, path: str = "/api/v1/documents/", 
 
 @pytest.mark.parametrize(
     ("name", "content", "content_type"),
-    [("invoice.pdf", pdf_bytes(3000), "application/pdf"), ("scan.jpg", JPEG, "image/jpeg"),
-     ("scan.png", PNG, "image/png"), ("scan.tiff", TIFF, "image/tiff")],
+    [
+        ("invoice.pdf", pdf_bytes(3000), "application/pdf"),
+        ("scan.jpg", JPEG, "image/jpeg"),
+        ("scan.png", PNG, "image/png"),
+        ("scan.tiff", TIFF, "image/tiff"),
+    ],
 )
 def test_upload_accepts_the_four_types_by_their_bytes(db, api, operator, name, content, content_type):
     response = upload(api(operator), name, content)
@@ -54,7 +58,9 @@ def test_empty_missing_and_non_multipart_uploads_are_refused(db, api, operator):
     client = api(operator)
     assert upload(client, "empty.pdf", b"").status_code == 400
     response = client.post("/api/v1/documents/", {}, format="multipart")
-    assert response.status_code == 400 and response.json()["detail"] == {"file": ['No file was sent (multipart field "file").']}
+    assert response.status_code == 400 and response.json()["detail"] == {
+        "file": ['No file was sent (multipart field "file").']
+    }
     response = client.post("/api/v1/documents/", {"file": "x"}, format="json")
     assert response.status_code == 415 and response.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
     french = upload(client, "x.gif", b"GIF89a....", HTTP_ACCEPT_LANGUAGE="fr").json()
@@ -68,8 +74,11 @@ def test_the_size_limit_answers_413_in_the_envelope(db, api, operator, settings)
     # Over the limit by a little: the streamed bytes are counted.
     response = upload(client, "big.pdf", pdf_bytes(100_001))
     assert response.status_code == 413
-    assert response.json() == {"status": "error", "code": "PAYLOAD_TOO_LARGE",
-                               "message": "The file is larger than the limit of 100000 bytes."}
+    assert response.json() == {
+        "status": "error",
+        "code": "PAYLOAD_TOO_LARGE",
+        "message": "The file is larger than the limit of 100000 bytes.",
+    }
     # Far over: refused from the declared length, before the body is read.
     response = upload(client, "huge.pdf", pdf_bytes(400_000), HTTP_ACCEPT_LANGUAGE="fr")
     assert response.status_code == 413

@@ -11,8 +11,17 @@ from .conftest import JPEG, PNG, TIFF, pdf_bytes
 
 @pytest.mark.parametrize(
     ("head", "content_type"),
-    [(pdf_bytes(100), "application/pdf"), (JPEG, "image/jpeg"), (PNG, "image/png"), (TIFF, "image/tiff"),
-     (b"MM\x00*\x00\x00", "image/tiff"), (b"GIF89a", None), (b"<html>", None), (b"PK\x03\x04", None), (b"", None)],
+    [
+        (pdf_bytes(100), "application/pdf"),
+        (JPEG, "image/jpeg"),
+        (PNG, "image/png"),
+        (TIFF, "image/tiff"),
+        (b"MM\x00*\x00\x00", "image/tiff"),
+        (b"GIF89a", None),
+        (b"<html>", None),
+        (b"PK\x03\x04", None),
+        (b"", None),
+    ],
 )
 def test_types_are_recognised_by_their_bytes(head, content_type):
     assert detect_content_type(head) == content_type

@@ -10,8 +10,16 @@ from nasync import rsync
 from nasync.config import NasConfig
 
 CONFIG = NasConfig(
-    host="nas.example", user="sync", path="/volume1/factures", port=2222, ssh_key="/keys/nas key",
-    known_hosts="/etc/hub/known hosts", strict_host_key=True, connect_timeout=15, io_timeout=300, bwlimit="",
+    host="nas.example",
+    user="sync",
+    path="/volume1/factures",
+    port=2222,
+    ssh_key="/keys/nas key",
+    known_hosts="/etc/hub/known hosts",
+    strict_host_key=True,
+    connect_timeout=15,
+    io_timeout=300,
+    bwlimit="",
 )
 SOURCE = Path("/media/documents")
 
@@ -23,25 +31,57 @@ def classify(exit_code: int, *lines: str):
 @pytest.mark.parametrize(
     ("exit_code", "lines", "code", "params"),
     [
-        (255, ["sync@nas.example: Permission denied (publickey,password)."], "permission_denied",
-         {"reason": "Permission denied (publickey,password)"}),
-        (255, ["Connection timed out during banner exchange", "Connection to 1.2.3.4 port 22 timed out"], "timeout",
-         {"seconds": 15}),
-        (12, ["ssh: connect to host nas.example port 2222: Connection refused"], "unreachable",
-         {"reason": "connect to host nas.example port 2222: Connection refused"}),
-        (255, ["ssh: Could not resolve hostname nas.example: Name or service not known"], "unreachable",
-         {"reason": "Could not resolve hostname nas.example: Name or service not known"}),
+        (
+            255,
+            ["sync@nas.example: Permission denied (publickey,password)."],
+            "permission_denied",
+            {"reason": "Permission denied (publickey,password)"},
+        ),
+        (
+            255,
+            ["Connection timed out during banner exchange", "Connection to 1.2.3.4 port 22 timed out"],
+            "timeout",
+            {"seconds": 15},
+        ),
+        (
+            12,
+            ["ssh: connect to host nas.example port 2222: Connection refused"],
+            "unreachable",
+            {"reason": "connect to host nas.example port 2222: Connection refused"},
+        ),
+        (
+            255,
+            ["ssh: Could not resolve hostname nas.example: Name or service not known"],
+            "unreachable",
+            {"reason": "Could not resolve hostname nas.example: Name or service not known"},
+        ),
         (255, ["Host key verification failed."], "host_key", {"host": "nas.example"}),
         (12, ["bash: line 1: rsync: command not found"], "remote_rsync_missing", {}),
-        (11, ['rsync: [Receiver] mkdir "/volume1/factures/." failed: No such file or directory (2)'], "path_missing",
-         {"path": "/volume1/factures"}),
-        (11, ['rsync: [receiver] write failed on "/volume1/factures/2026/x.pdf": No space left on device (28)'],
-         "disk_full", {}),
+        (
+            11,
+            ['rsync: [Receiver] mkdir "/volume1/factures/." failed: No such file or directory (2)'],
+            "path_missing",
+            {"path": "/volume1/factures"},
+        ),
+        (
+            11,
+            ['rsync: [receiver] write failed on "/volume1/factures/2026/x.pdf": No space left on device (28)'],
+            "disk_full",
+            {},
+        ),
         (30, ["[sender] io timeout after 300 seconds -- exiting"], "io_timeout", {"seconds": 300}),
-        (12, ["Connection to nas.example closed by remote host.", "rsync: connection unexpectedly closed"],
-         "connection_lost", {"code": 12}),
-        (2, ["rsync: on remote machine: --secluded-args: unknown option"], "rsync_error",
-         {"code": 2, "reason": "on remote machine: --secluded-args: unknown option"}),
+        (
+            12,
+            ["Connection to nas.example closed by remote host.", "rsync: connection unexpectedly closed"],
+            "connection_lost",
+            {"code": 12},
+        ),
+        (
+            2,
+            ["rsync: on remote machine: --secluded-args: unknown option"],
+            "rsync_error",
+            {"code": 2, "reason": "on remote machine: --secluded-args: unknown option"},
+        ),
         (255, ['Load key "/keys/nas key": bad permissions'], "key_unprotected", {}),
     ],
 )
@@ -72,21 +112,41 @@ def test_per_file_output_and_errors_are_mapped_to_their_documents():
     rsync._read_output(result, stdout)
     assert result.sent == {"2026/11/23/sent.pdf": 1234, "2026/11/23/fa\u00e7ade \\#041.pdf": 99}
     assert result.unchanged == {"2026/11/23/same.pdf"}
-    relpaths = {"2026/11/23/sent.pdf", "2026/11/23/same.pdf", "2026/11/23/gone.pdf", "2026/11/23/tmp.pdf",
-                "2026/11/24/a.pdf", "2026/11/24/b.pdf", "2026/11/25/c.pdf", "2026/11/25/renamed.pdf"}
-    rsync._read_errors(result, [
-        'rsync: [sender] link_stat "/media/documents/2026/11/23/gone.pdf" failed: No such file or directory (2)',
-        'rsync: [receiver] mkstemp "/volume1/factures/2026/11/23/.tmp.pdf.AbC123" failed: Permission denied (13)',
-        'rsync: [generator] recv_generator: mkdir "/volume1/factures/./2026/11/24" failed: Permission denied (13)',
-        "*** Skipping any contents from this failed directory ***",
-        'rsync: [generator] failed to set times on "/volume1/factures/2026/11/23/sent.pdf": Operation not permitted',
-        'rsync: [receiver] rename "/volume1/factures/2026/11/25/.renamed.pdf.x1Y2z3" -> "2026/11/25/renamed.pdf": '
-        "Permission denied (13)",
-        "could not make way for new regular file: 2026/11/25/c.pdf",
-        "rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394)",
-    ], relpaths, SOURCE, CONFIG)
-    assert set(result.file_errors) == {"2026/11/23/gone.pdf", "2026/11/23/tmp.pdf", "2026/11/24/a.pdf",
-                                       "2026/11/24/b.pdf", "2026/11/25/c.pdf", "2026/11/25/renamed.pdf"}
+    relpaths = {
+        "2026/11/23/sent.pdf",
+        "2026/11/23/same.pdf",
+        "2026/11/23/gone.pdf",
+        "2026/11/23/tmp.pdf",
+        "2026/11/24/a.pdf",
+        "2026/11/24/b.pdf",
+        "2026/11/25/c.pdf",
+        "2026/11/25/renamed.pdf",
+    }
+    rsync._read_errors(
+        result,
+        [
+            'rsync: [sender] link_stat "/media/documents/2026/11/23/gone.pdf" failed: No such file or directory (2)',
+            'rsync: [receiver] mkstemp "/volume1/factures/2026/11/23/.tmp.pdf.AbC123" failed: Permission denied (13)',
+            'rsync: [generator] recv_generator: mkdir "/volume1/factures/./2026/11/24" failed: Permission denied (13)',
+            "*** Skipping any contents from this failed directory ***",
+            'rsync: [generator] failed to set times on "/volume1/factures/2026/11/23/sent.pdf": Operation not permitted',
+            'rsync: [receiver] rename "/volume1/factures/2026/11/25/.renamed.pdf.x1Y2z3" -> "2026/11/25/renamed.pdf": '
+            "Permission denied (13)",
+            "could not make way for new regular file: 2026/11/25/c.pdf",
+            "rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394)",
+        ],
+        relpaths,
+        SOURCE,
+        CONFIG,
+    )
+    assert set(result.file_errors) == {
+        "2026/11/23/gone.pdf",
+        "2026/11/23/tmp.pdf",
+        "2026/11/24/a.pdf",
+        "2026/11/24/b.pdf",
+        "2026/11/25/c.pdf",
+        "2026/11/25/renamed.pdf",
+    }
     assert result.file_errors["2026/11/23/gone.pdf"].startswith("[sender] link_stat")
     assert len(result.warnings) == 1 and "failed to set times" in result.warnings[0]
     assert result.arrived("2026/11/23/sent.pdf") and result.arrived("2026/11/23/same.pdf")
@@ -114,9 +174,15 @@ def test_invalid_settings_are_refused_before_any_command(settings):
     from nasync.config import load_config
 
     settings.NAS_HOST, settings.NAS_USER, settings.NAS_PATH = "nas.example", "sync", "/volume1/factures"
-    for name, value in [("NAS_HOST", "-oProxyCommand=id"), ("NAS_HOST", "a b"), ("NAS_USER", "-l root"),
-                        ("NAS_PATH", "/a\nb"), ("NAS_PORT", 70000), ("NAS_BWLIMIT", "1; id"),
-                        ("NAS_SSH_KEY", "relative/key")]:
+    for name, value in [
+        ("NAS_HOST", "-oProxyCommand=id"),
+        ("NAS_HOST", "a b"),
+        ("NAS_USER", "-l root"),
+        ("NAS_PATH", "/a\nb"),
+        ("NAS_PORT", 70000),
+        ("NAS_BWLIMIT", "1; id"),
+        ("NAS_SSH_KEY", "relative/key"),
+    ]:
         original = getattr(settings, name)
         setattr(settings, name, value)
         problem = load_config().problem()

@@ -6,8 +6,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from config.jobs import JobStatus
 from nasync import rsync, services
 from nasync.config import load_config

@@ -12,12 +12,11 @@ from nasync.models import Document, NasSyncRun
 from .conftest import remove_source
 
 NOT_CONFIGURED = "NAS sync is not configured. Set NAS_HOST, NAS_USER and NAS_PATH in the .env file"
-NOT_CONFIGURED_FR = (
-    "Synchronisation NAS non configurée. Définissez NAS_HOST, NAS_USER et NAS_PATH dans le fichier .env"
-)
+NOT_CONFIGURED_FR = "Synchronisation NAS non configurée. Définissez NAS_HOST, NAS_USER et NAS_PATH dans le fichier .env"
 
 
 # --- status and config ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["/api/v1/sync/status", "/api/v1/sync/status/"])
 def test_status_has_the_specs_fields(db, api, viewer, make_document, path):
@@ -34,21 +33,36 @@ def test_status_has_the_specs_fields(db, api, viewer, make_document, path):
 
 def test_status_with_no_documents(db, api, viewer):
     body = api(viewer).get("/api/v1/sync/status").json()
-    assert body == {"total_documents": 0, "synced": 0, "pending": 0, "sync_percentage": 100.0,
-                    "last_sync": None, "nas_configured": False}
+    assert body == {
+        "total_documents": 0,
+        "synced": 0,
+        "pending": 0,
+        "sync_percentage": 100.0,
+        "last_sync": None,
+        "nas_configured": False,
+    }
 
 
 def test_config_when_not_configured(db, api, viewer):
     assert api(viewer).get("/api/v1/sync/config").json() == {
-        "configured": False, "nas_host": False, "nas_user": False, "nas_path": False, "host": None, "path": None,
+        "configured": False,
+        "nas_host": False,
+        "nas_user": False,
+        "nas_path": False,
+        "host": None,
+        "path": None,
     }
 
 
 def test_config_when_configured_leaks_no_secret(db, api, viewer, nas):
     response = api(viewer).get("/api/v1/sync/config/")
     assert response.json() == {
-        "configured": True, "nas_host": True, "nas_user": True, "nas_path": True,
-        "host": "127.0.0.1", "path": str(nas.dest),
+        "configured": True,
+        "nas_host": True,
+        "nas_user": True,
+        "nas_path": True,
+        "host": "127.0.0.1",
+        "path": str(nas.dest),
     }
     text = response.content.decode()
     key = nas.server.client_key.read_text()
@@ -63,6 +77,7 @@ def test_an_invalid_host_is_not_a_configuration(db, api, viewer, nas, settings):
 
 
 # --- test -------------------------------------------------------------------------------
+
 
 def test_connection_successful(db, api, operator, nas):
     response = api(operator).post("/api/v1/sync/test")
@@ -89,8 +104,9 @@ def test_a_wrong_key_gives_permission_denied(db, api, operator, nas, settings, t
     assert str(tmp_path) not in body["message"]
 
 
-def test_a_port_that_never_answers_gives_the_timeout_message_within_its_bound(db, api, operator, nas, settings,
-                                                                            black_hole):
+def test_a_port_that_never_answers_gives_the_timeout_message_within_its_bound(
+    db, api, operator, nas, settings, black_hole
+):
     settings.NAS_PORT = black_hole.port
     settings.NAS_CONNECT_TIMEOUT = 2
     started = time.monotonic()
@@ -120,8 +136,10 @@ def test_an_unreachable_host(db, api, operator, nas, settings):
 
 def test_a_changed_host_key_is_refused(db, api, operator, nas, settings, tmp_path):
     other = tmp_path / "known_hosts"
-    other.write_text(f"[127.0.0.1]:{nas.server.port} ssh-ed25519 "
-                     "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
+    other.write_text(
+        f"[127.0.0.1]:{nas.server.port} ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+    )
     settings.NAS_KNOWN_HOSTS = str(other)
     body = api(operator).post("/api/v1/sync/test").json()
     assert body == {"success": False, "message": "Host key verification failed for 127.0.0.1 (check NAS_KNOWN_HOSTS)"}
@@ -151,6 +169,7 @@ def test_an_unreadable_key_file_is_named_by_its_setting_only(db, api, operator, 
 
 # --- run --------------------------------------------------------------------------------
 
+
 def test_run_answers_the_specs_summary(transactional_db, api, operator, nas, make_document):
     documents = [make_document() for _ in range(3)]
     remove_source(documents[1])
@@ -158,7 +177,10 @@ def test_run_answers_the_specs_summary(transactional_db, api, operator, nas, mak
     assert response.status_code == 200
     body = response.json()
     assert {key: body[key] for key in ("total", "synced", "failed", "errors")} == {
-        "total": 3, "synced": 2, "failed": 1, "errors": [f"Document {documents[1].pk}: source file not found"],
+        "total": 3,
+        "synced": 2,
+        "failed": 1,
+        "errors": [f"Document {documents[1].pk}: source file not found"],
     }
     run = NasSyncRun.objects.get(pk=body["run_id"])
     assert run.status == JobStatus.PARTIAL and run.requested_by == operator
@@ -210,8 +232,9 @@ def test_a_run_still_going_after_the_wait_answers_202(db, api, operator, nas, ma
     assert response.status_code == 202 and response.json()["status"] == "queued"
 
 
-def test_run_when_the_nas_refuses_the_key_answers_502(transactional_db, api, operator, nas, make_document,
-                                                       settings, tmp_path):
+def test_run_when_the_nas_refuses_the_key_answers_502(
+    transactional_db, api, operator, nas, make_document, settings, tmp_path
+):
     from tests.plugins.sshd import keygen
 
     settings.NAS_SSH_KEY = str(keygen(tmp_path / "stranger", "x"))
@@ -230,6 +253,7 @@ def test_bad_async_flag(db, api, operator):
 
 
 # --- document ---------------------------------------------------------------------------
+
 
 def test_sync_one_document(db, api, operator, nas, make_document):
     document = make_document(held_for_operator=True, sync_attempts=5, sync_error="x")
@@ -262,6 +286,7 @@ def test_sync_document_errors(db, api, operator, nas, settings):
 
 # --- permissions ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/api/v1/sync/test", "/api/v1/sync/run", "/api/v1/sync/document/1"])
 def test_a_viewer_may_read_but_not_sync(db, api, viewer, path):
     assert api(viewer).get("/api/v1/sync/status").status_code == 200
@@ -279,8 +304,9 @@ def test_posts_are_never_redirected(db, api, operator):
         assert api(operator).post(path).status_code in (200, 400)
 
 
-def test_a_key_readable_by_others_is_explained_and_its_path_never_shown_nor_logged(db, api, operator, nas, settings,
-                                                                                  tmp_path, caplog, make_document):
+def test_a_key_readable_by_others_is_explained_and_its_path_never_shown_nor_logged(
+    db, api, operator, nas, settings, tmp_path, caplog, make_document
+):
     import shutil as sh
 
     from nasync import services
@@ -290,8 +316,10 @@ def test_a_key_readable_by_others_is_explained_and_its_path_never_shown_nor_logg
     loose.chmod(0o644)
     settings.NAS_SSH_KEY = str(loose)
     body = api(operator).post("/api/v1/sync/test").json()
-    assert body == {"success": False,
-                    "message": "ssh refuses the SSH key file (NAS_SSH_KEY): other users can read it (chmod 600)"}
+    assert body == {
+        "success": False,
+        "message": "ssh refuses the SSH key file (NAS_SSH_KEY): other users can read it (chmod 600)",
+    }
     make_document()
     run = services.nas_sync_now()
     assert run.status == "failed" and str(loose) not in run.message

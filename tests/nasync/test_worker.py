@@ -51,4 +51,8 @@ def test_a_run_on_a_real_worker_one_at_a_time(nas_worker, nas, api, operator, ma
     again = client.post("/api/v1/sync/run")
     assert again.status_code == 200
     assert {k: again.json()[k] for k in ("total", "synced", "failed", "errors")} == {
-        "total": 0, "synced": 0, "failed": 0, "errors": []}
+        "total": 0,
+        "synced": 0,
+        "failed": 0,
+        "errors": [],
+    }

@@ -16,8 +16,12 @@ def make_shop_store(db, platform_settings):
 
     def make(sim, code: str = "shop", **fields) -> Store:
         store = Store.objects.create(
-            code=code, name=fields.pop("name", code.title()), platform="prestashop",
-            platform_url=sim.url, platform_api_key=sim.api_key, **fields,
+            code=code,
+            name=fields.pop("name", code.title()),
+            platform="prestashop",
+            platform_url=sim.url,
+            platform_api_key=sim.api_key,
+            **fields,
         )
         job = import_products_now(store)
         assert job.status == "succeeded", job.message
@@ -78,8 +82,14 @@ def make_photo(db):
         key = original_key(product.uuid, checksum, "jpg")
         put_object(key, data, len(data))
         return ProductPhoto.objects.create(
-            store=store, product=product, object_key=key, filename=f"photo_{seed}.jpg", size=len(data),
-            content_type="image/jpeg", checksum=checksum, **fields,
+            store=store,
+            product=product,
+            object_key=key,
+            filename=f"photo_{seed}.jpg",
+            size=len(data),
+            content_type="image/jpeg",
+            checksum=checksum,
+            **fields,
         )
 
     return make

@@ -59,8 +59,9 @@ class HOProxy:
 
     def requests(self, method: str | None = None, path_prefix: str = "") -> list[dict]:
         with self.lock:
-            return [e for e in self.log if (method is None or e["method"] == method)
-                    and e["path"].startswith(path_prefix)]
+            return [
+                e for e in self.log if (method is None or e["method"] == method) and e["path"].startswith(path_prefix)
+            ]
 
     def downloads(self) -> list[dict]:
         return [e for e in self.requests("GET") if DOWNLOAD.match(e["path"]) and e["status"] in (200, 206)]
@@ -125,8 +126,12 @@ class HOProxy:
 
     def _record(self, handler: BaseHTTPRequestHandler, status: int) -> None:
         with self.lock:
-            self.log.append({
-                "method": handler.command, "path": handler.path, "status": status,
-                "range": handler.headers.get("Range"),
-                "auth": handler.headers.get("Authorization", ""),
-            })
+            self.log.append(
+                {
+                    "method": handler.command,
+                    "path": handler.path,
+                    "status": status,
+                    "range": handler.headers.get("Range"),
+                    "auth": handler.headers.get("Authorization", ""),
+                }
+            )

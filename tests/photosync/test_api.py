@@ -52,8 +52,9 @@ def test_the_store_may_be_named_by_uuid_and_a_superuser_may_sync(transactional_d
     assert response.status_code == 200 and response.json()["id_store"] == shop_store.pk
 
 
-def test_a_partial_sync_lists_its_errors_capped(transactional_db, api, admin_user, shop_store, shop_simulator,
-                                                settings):
+def test_a_partial_sync_lists_its_errors_capped(
+    transactional_db, api, admin_user, shop_store, shop_simulator, settings
+):
     settings.IMAGE_SYNC_RESPONSE_ERRORS = 1
     with_images = [pid for pid, images in sorted(shop_simulator.shop.images.items()) if images][:2]
     for pid in with_images:
@@ -182,8 +183,9 @@ def test_the_sync_is_a_post(db, api, admin_user, store):
 def test_runs_are_listed_newest_first_with_progress_per_visible_store(db, api, make_user, make_store):
     mine, theirs = make_store("mine"), make_store("theirs")
     old = start_job(ImageSyncRun, kind=ImageSyncRun.KIND, store=mine)
-    ImageSyncRun.objects.filter(pk=old.pk).update(status=JobStatus.SUCCEEDED, items_total=4, items_processed=4,
-                                                  counters={"downloaded": 3, "fallback": 1})
+    ImageSyncRun.objects.filter(pk=old.pk).update(
+        status=JobStatus.SUCCEEDED, items_total=4, items_processed=4, counters={"downloaded": 3, "fallback": 1}
+    )
     new = start_job(ImageSyncRun, kind=ImageSyncRun.KIND, store=mine)
     ImageSyncRun.objects.filter(pk=new.pk).update(status=JobStatus.RUNNING, items_total=10, items_processed=4)
     hidden = start_job(ImageSyncRun, kind=ImageSyncRun.KIND, store=theirs)

@@ -16,8 +16,22 @@ from tests.photosync.conftest import image_bytes, replace_photo_bytes, stored_by
 
 LIST = "/api/v1/sync/product-photos/"
 STATUS = "/api/v1/sync/product-photos/status/"
-SPEC_FIELDS = {"id", "product_id", "product_sku", "product_name", "object_key", "filename", "size", "content_type",
-               "checksum", "version", "is_primary", "sort_order", "updated_at", "image_url"}
+SPEC_FIELDS = {
+    "id",
+    "product_id",
+    "product_sku",
+    "product_name",
+    "object_key",
+    "filename",
+    "size",
+    "content_type",
+    "checksum",
+    "version",
+    "is_primary",
+    "sort_order",
+    "updated_at",
+    "image_url",
+}
 
 
 def download_url(photo) -> str:
@@ -175,7 +189,10 @@ def test_an_edge_sees_only_its_own_stores_photos(api, edge_user, store, other_st
     foreign = make_photo(other_store)
     client = api(edge_user)
     assert client.get(LIST, {"store_id": other_store.pk}).json() == {
-        "status": "error", "code": "STORE_NOT_FOUND", "message": "Store not found"}
+        "status": "error",
+        "code": "STORE_NOT_FOUND",
+        "message": "Store not found",
+    }
     response = client.get(download_url(foreign), {"store_id": store.pk})
     assert response.status_code == 404 and response.json()["message"] == "Photo not found"
     assert client.get(download_url(foreign), {"store_id": other_store.pk}).status_code == 404
@@ -183,8 +200,9 @@ def test_an_edge_sees_only_its_own_stores_photos(api, edge_user, store, other_st
     assert str(foreign.pk) not in listed
 
 
-def test_admin_reads_every_store_and_anonymous_callers_are_refused(api, admin_user, make_user, store, other_store,
-                                                                   photos):
+def test_admin_reads_every_store_and_anonymous_callers_are_refused(
+    api, admin_user, make_user, store, other_store, photos
+):
     assert api(admin_user).get(LIST, {"store_id": other_store.pk}).status_code == 200
     assert api(None).get(LIST, {"store_id": store.pk}).status_code == 401
     operator = make_user("op", role=Role.OPERATOR, stores=[store])
@@ -233,8 +251,9 @@ def test_if_none_match_answers_304_and_range_answers_206(api, edge_user, store, 
 
 def test_renditions_and_every_not_found(api, edge_user, store, photos, make_photo):
     photo, client = photos[0], api(edge_user)
-    default_storage.save(f"products/{photo.product.uuid}/{photo.checksum}_thumb.webp",
-                         __import__("io").BytesIO(b"RIFF-thumb"))
+    default_storage.save(
+        f"products/{photo.product.uuid}/{photo.checksum}_thumb.webp", __import__("io").BytesIO(b"RIFF-thumb")
+    )
     photo.renditions = {"thumb": {"key": f"products/{photo.product.uuid}/{photo.checksum}_thumb.webp", "size": 10}}
     photo.save()
     thumb = client.get(download_url(photo), {"store_id": store.pk, "rendition": "thumb"})
@@ -283,8 +302,9 @@ def test_the_status_report_answers_the_spec_and_upserts(api, edge_user, store, p
     assert str(photos[0].pk) in {str(p.pk) for p in unconfirmed_photos(store)}
 
 
-def test_an_invalid_batch_lists_its_bad_items_and_writes_nothing(api, edge_user, store, other_store, photos,
-                                                                 make_photo):
+def test_an_invalid_batch_lists_its_bad_items_and_writes_nothing(
+    api, edge_user, store, other_store, photos, make_photo
+):
     foreign = make_photo(other_store)
     batch = [
         report(photos[0]),
@@ -324,7 +344,9 @@ def test_a_batch_over_1000_items_and_a_non_object_body_are_refused(api, edge_use
     client = api(edge_user)
     big = [report(photos[0])] * 1001
     response = client.post(STATUS, {"store_id": store.pk, "sync_batch": big}, format="json")
-    assert response.status_code == 400 and response.json()["message"] == "sync_batch holds at most 1000 items (1001 sent)"
+    assert (
+        response.status_code == 400 and response.json()["message"] == "sync_batch holds at most 1000 items (1001 sent)"
+    )
     assert client.post(STATUS, [1, 2], format="json").status_code == 400
     assert client.post(STATUS, "{not json", content_type="application/json").status_code == 400
 
@@ -358,8 +380,9 @@ def test_the_admin_coverage_page_and_unconfirmed_filter(client, superuser, api, 
     unconfirmed = client.get(f"/admin/photosync/productphoto/?store__id__exact={store.pk}&edge_confirmed=no")
     assert unconfirmed.status_code == 200 and "4 product photos" in unconfirmed.content.decode()
     # Deleting from the admin leaves a tombstone.
-    client.post("/admin/photosync/productphoto/", {"action": "delete_as_tombstones",
-                                                   "_selected_action": [str(photos[4].pk)]})
+    client.post(
+        "/admin/photosync/productphoto/", {"action": "delete_as_tombstones", "_selected_action": [str(photos[4].pk)]}
+    )
     assert ProductPhoto.objects.get(pk=photos[4].pk).deleted_at is not None
 
 
@@ -372,8 +395,9 @@ def test_under_asgi_the_download_streams_without_buffering(edge_user, store, pho
     token = RefreshToken.for_user(edge_user).access_token
 
     async def fetch():
-        response = await AsyncClient().get(download_url(photo), {"store_id": store.pk},
-                                           headers={"Authorization": f"Bearer {token}"})
+        response = await AsyncClient().get(
+            download_url(photo), {"store_id": store.pk}, headers={"Authorization": f"Bearer {token}"}
+        )
         assert response.streaming and hasattr(response.streaming_content, "__aiter__")
         return response, b"".join([chunk async for chunk in response.streaming_content])
 
@@ -399,5 +423,9 @@ def test_a_photo_whose_object_is_gone_answers_the_specs_500(api, edge_user, stor
     default_storage.delete(photos[0].object_key)
     response = api(edge_user).get(download_url(photos[0]), {"store_id": store.pk})
     assert response.status_code == 500
-    assert response.json() == {"status": "error", "code": "INTERNAL_ERROR", "message": "Internal server error",
-                               "detail": "Failed to download image: FileNotFoundError"}
+    assert response.json() == {
+        "status": "error",
+        "code": "INTERNAL_ERROR",
+        "message": "Internal server error",
+        "detail": "Failed to download image: FileNotFoundError",
+    }

@@ -49,8 +49,17 @@ def ho(transactional_db, edge_settings, make_user, make_store, make_photo, proxy
     make_user("edge", role=Role.EDGE, stores=[store])
     photos = [make_photo(store) for _ in range(20)]
     config = HOConfig(proxy.url, "edge", PASSWORD, str(store.uuid))
-    return type("HO", (), {"store": store, "photos": photos, "config": config, "proxy": proxy,
-                           "root": Path(edge_settings.EDGE_PHOTO_ROOT)})
+    return type(
+        "HO",
+        (),
+        {
+            "store": store,
+            "photos": photos,
+            "config": config,
+            "proxy": proxy,
+            "root": Path(edge_settings.EDGE_PHOTO_ROOT),
+        },
+    )
 
 
 def sync(ho, **kwargs):
@@ -59,8 +68,11 @@ def sync(ho, **kwargs):
 
 def local_files(root: Path) -> dict[str, str]:
     """{relative path: md5} of every file the edge holds (not the incoming folder)."""
-    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
-            for p in root.rglob("*") if p.is_file() and ".incoming" not in p.parts}
+    return {
+        str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and ".incoming" not in p.parts
+    }
 
 
 def assert_edge_matches_ho(ho):
@@ -78,7 +90,7 @@ def assert_edge_matches_ho(ho):
 # The spec's own example, as written
 
 
-SPEC_FULL_SYNC_FLOW = '''
+SPEC_FULL_SYNC_FLOW = """
 headers = {
     'Authorization': f'Bearer {TOKEN}'
 }
@@ -113,19 +125,25 @@ for photo in photos:
         # Save to database...
     else:
         print(f"✗ {photo['filename']} - Checksum mismatch!")
-'''
+"""
 
 
 def test_the_specs_full_sync_flow_prints_checksum_ok_for_every_photo(ho, live_server):
     import requests
 
-    token = requests.post(f"{live_server.url}/api/v1/auth/token/",
-                          json={"username": "edge", "password": PASSWORD}).json()["access"]
-    namespace = {"requests": requests, "hashlib": hashlib, "BASE_URL": live_server.url,
-                 "STORE_ID": str(ho.store.uuid), "TOKEN": token}
+    token = requests.post(
+        f"{live_server.url}/api/v1/auth/token/", json={"username": "edge", "password": PASSWORD}
+    ).json()["access"]
+    namespace = {
+        "requests": requests,
+        "hashlib": hashlib,
+        "BASE_URL": live_server.url,
+        "STORE_ID": str(ho.store.uuid),
+        "TOKEN": token,
+    }
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(SPEC_FULL_SYNC_FLOW, namespace)  # noqa: S102 - the spec's example, verbatim
+        exec(SPEC_FULL_SYNC_FLOW, namespace)
     lines = out.getvalue().splitlines()
     assert len(lines) == 20 and all(line.endswith("Checksum OK") for line in lines)
 
@@ -306,8 +324,9 @@ def test_the_beat_task_does_nothing_outside_edge_mode(settings, db):
     assert edge_sync_task() is None and not EdgeSyncRun.objects.exists()
 
 
-def test_the_demo_pass_pulls_the_store_from_this_hub_over_http(transactional_db, edge_settings, make_store,
-                                                                make_photo, tmp_path):
+def test_the_demo_pass_pulls_the_store_from_this_hub_over_http(
+    transactional_db, edge_settings, make_store, make_photo, tmp_path
+):
     from photosync.edge.demo import run_demo_pass
 
     store = make_store("demo-edge-store")

@@ -16,8 +16,12 @@ def encoded(fmt: str, size=(300, 200), mode="RGB") -> bytes:
 
 @pytest.mark.parametrize(
     ("fmt", "content_type", "extension"),
-    [("JPEG", "image/jpeg", "jpg"), ("PNG", "image/png", "png"), ("GIF", "image/gif", "gif"),
-     ("WEBP", "image/webp", "webp")],
+    [
+        ("JPEG", "image/jpeg", "jpg"),
+        ("PNG", "image/png", "png"),
+        ("GIF", "image/gif", "gif"),
+        ("WEBP", "image/webp", "webp"),
+    ],
 )
 def test_the_type_comes_from_the_bytes(fmt, content_type, extension):
     info, image = open_image(io.BytesIO(encoded(fmt)))

@@ -187,9 +187,7 @@ def test_transient_shop_errors_are_retried(shop_store, shop_simulator):
     assert sim_stats(shop_simulator)["injected_failures"] == 2
 
 
-def test_a_shop_that_times_out_fails_the_run_after_retries_and_touches_nothing(
-    shop_store, shop_simulator, settings
-):
+def test_a_shop_that_times_out_fails_the_run_after_retries_and_touches_nothing(shop_store, shop_simulator, settings):
     sync_images_now(shop_store)
     before = list(ProductPhoto.objects.values_list("pk", "version", "updated_at").order_by("pk"))
     settings.PLATFORM_TIMEOUT = 0.2
@@ -218,8 +216,12 @@ def test_a_product_gone_from_the_shop_is_reported(shop_store):
     run = sync_images_now(shop_store)
     assert run.status == "partial" and run.items_processed == 26
     assert run.errors == [
-        {"product_id": ghost.pk, "id_origin": 99999, "code": "PLATFORM_NOT_FOUND",
-         "message": "Product 99999 is not in the shop."}
+        {
+            "product_id": ghost.pk,
+            "id_origin": 99999,
+            "code": "PLATFORM_NOT_FOUND",
+            "message": "Product 99999 is not in the shop.",
+        }
     ]
 
 

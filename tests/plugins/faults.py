@@ -32,9 +32,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from kombu import pools as kombu_pools
 from django.conf import settings
 from django.db import connection
+from kombu import pools as kombu_pools
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from config.celery import app as celery_app
@@ -67,13 +67,28 @@ class RedisServer:
         self.log_path = ARTIFACTS / f"redis-{self.port}.log"
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115  (kept by the process)
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [
-                REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.root),
-                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.root),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
             ],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         wait_until(self.answers, timeout=20, what=f"redis-server on {self.port}")
@@ -148,11 +163,28 @@ class WebServer:
         self.client = httpx.Client(base_url=self.base, timeout=15)
 
     def start(self, *extra: str) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115  (kept by the process)
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--lifespan", "off", "--log-config", "config/uvicorn_log.json", *extra],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--lifespan",
+                "off",
+                "--log-config",
+                "config/uvicorn_log.json",
+                *extra,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
 

@@ -47,7 +47,8 @@ def tools_available() -> bool:
 def keygen(path: Path, comment: str) -> Path:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     path.chmod(0o600)
     return path
@@ -90,22 +91,24 @@ class SshServer:
         self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {host_public[0]} {host_public[1]}\n")
         self.config = self.root / "sshd_config"
         self.config.write_text(
-            "\n".join([
-                f"Port {self.port}",
-                "ListenAddress 127.0.0.1",
-                f'HostKey "{self.host_key}"',
-                f'PidFile "{self.root / "sshd.pid"}"',
-                f'AuthorizedKeysFile "{self.authorized_keys}"',
-                "PermitRootLogin prohibit-password",
-                "StrictModes no",
-                "PubkeyAuthentication yes",
-                "PasswordAuthentication no",
-                "KbdInteractiveAuthentication no",
-                "UsePAM no",
-                "MaxStartups 50",
-                "LogLevel VERBOSE",
-                "",
-            ])
+            "\n".join(
+                [
+                    f"Port {self.port}",
+                    "ListenAddress 127.0.0.1",
+                    f'HostKey "{self.host_key}"',
+                    f'PidFile "{self.root / "sshd.pid"}"',
+                    f'AuthorizedKeysFile "{self.authorized_keys}"',
+                    "PermitRootLogin prohibit-password",
+                    "StrictModes no",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "MaxStartups 50",
+                    "LogLevel VERBOSE",
+                    "",
+                ]
+            )
         )
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.log_path = ARTIFACTS / f"sshd-{self.port}.log"
@@ -119,7 +122,7 @@ class SshServer:
         command = [SSHD, "-D", "-e", "-f", str(self.config)]
         if os.geteuid() == 0 and shutil.which("setpriv"):
             command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *command]
-        log = open(self.log_path, "ab")  # noqa: SIM115  (kept by the process)
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + 10

@@ -44,14 +44,28 @@ class WorkerProcess:
         self.log_path = ARTIFACTS / f"worker-{queue}.log"
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the process' lifetime)
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "--queues", self.queue, "--hostname", self.name,
-                "--concurrency", str(self.concurrency), "--loglevel", "INFO",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "--include", "tests.plugins.worker_tasks",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--queues",
+                self.queue,
+                "--hostname",
+                self.name,
+                "--concurrency",
+                str(self.concurrency),
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--include",
+                "tests.plugins.worker_tasks",
             ],
             env=self.env,
             stdout=log,

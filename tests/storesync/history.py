@@ -16,15 +16,32 @@ from storesync.watch_models import WebhookAttempt, WebhookDelivery
 def finished_job(store, status: str, seconds: float, *, ago: timedelta = timedelta(minutes=5), now=None):
     end = (now or timezone.now()) - ago
     return StoreSyncJob.objects.create(
-        kind="store_sync", store=store, lock_key=f"store_sync:{store.pk}:{uuid.uuid4().hex}", status=status,
-        started_at=end - timedelta(seconds=seconds), finished_at=end, items_processed=10, entities=["products"],
+        kind="store_sync",
+        store=store,
+        lock_key=f"store_sync:{store.pk}:{uuid.uuid4().hex}",
+        status=status,
+        started_at=end - timedelta(seconds=seconds),
+        finished_at=end,
+        items_processed=10,
+        entities=["products"],
     )
 
 
-def conflicts(store, count: int, *, ago: timedelta = timedelta(minutes=5), status: str = "resolved",
-              first_pk: int = 1000):
-    rows = [SyncConflict(store=store, entity_type="products", record_pk=first_pk + n, field="price",
-                         store_value="1", platform_value="2", status=status) for n in range(count)]
+def conflicts(
+    store, count: int, *, ago: timedelta = timedelta(minutes=5), status: str = "resolved", first_pk: int = 1000
+):
+    rows = [
+        SyncConflict(
+            store=store,
+            entity_type="products",
+            record_pk=first_pk + n,
+            field="price",
+            store_value="1",
+            platform_value="2",
+            status=status,
+        )
+        for n in range(count)
+    ]
     SyncConflict.objects.bulk_create(rows)
     SyncConflict.objects.filter(pk__in=[r.pk for r in rows]).update(created_at=timezone.now() - ago)
     return rows
@@ -33,11 +50,20 @@ def conflicts(store, count: int, *, ago: timedelta = timedelta(minutes=5), statu
 def records_in_sync(store, count: int) -> list[Product]:
     """``count`` platform products whose sync state says both sides agree."""
     products = [Product.objects.create(store=store, name=f"P{n}", price=n + 1, id_origin=n + 1) for n in range(count)]
-    SyncRecordState.objects.bulk_create([
-        SyncRecordState(store=store, entity_type="products", record_pk=p.pk, shop_id=p.id_origin, base={},
-                        platform_modified=p.updated_at, synced_at=timezone.now())
-        for p in products
-    ])
+    SyncRecordState.objects.bulk_create(
+        [
+            SyncRecordState(
+                store=store,
+                entity_type="products",
+                record_pk=p.pk,
+                shop_id=p.id_origin,
+                base={},
+                platform_modified=p.updated_at,
+                synced_at=timezone.now(),
+            )
+            for p in products
+        ]
+    )
     return products
 
 
@@ -49,16 +75,23 @@ def drift_one(product: Product) -> None:
 def deliveries(store, *, succeeded=0, dead=0, pending=0):
     for status, count in (("succeeded", succeeded), ("dead", dead), ("pending", pending)):
         for _ in range(count):
-            WebhookDelivery.objects.create(msg_id=f"msg_{uuid.uuid4().hex}", store=store, event_type="x.y",
-                                           payload={}, status=status)
+            WebhookDelivery.objects.create(
+                msg_id=f"msg_{uuid.uuid4().hex}", store=store, event_type="x.y", payload={}, status=status
+            )
 
 
 def attempts(store, outcomes: list[bool]):
     """Attempts to the store's endpoint, oldest first."""
-    delivery = WebhookDelivery.objects.create(msg_id=f"msg_{uuid.uuid4().hex}", store=store, event_type="x.y",
-                                              payload={})
+    delivery = WebhookDelivery.objects.create(
+        msg_id=f"msg_{uuid.uuid4().hex}", store=store, event_type="x.y", payload={}
+    )
     start = timezone.now() - timedelta(minutes=len(outcomes))
     for number, ok in enumerate(outcomes, 1):
-        WebhookAttempt.objects.create(delivery=delivery, number=number, url="http://127.0.0.1/x",
-                                      attempted_at=start + timedelta(minutes=number), status_code=200 if ok else 500,
-                                      success=ok)
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=number,
+            url="http://127.0.0.1/x",
+            attempted_at=start + timedelta(minutes=number),
+            status_code=200 if ok else 500,
+            success=ok,
+        )

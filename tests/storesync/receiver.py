@@ -35,7 +35,7 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         disable_nagle_algorithm = True
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             hook: Receiver = state["receiver"]
             hook.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)))

@@ -32,12 +32,30 @@ def pending_conflicts(store, sim):
 
 
 def test_configuration_pages_show_entities_rules_and_filters(console, shop_store):
-    configure(shop_store, products={}, orders={}, webhook_config={"endpoint": "http://127.0.0.1:9/hook",
-                                                                  "secret": "s3cret-value"})
-    services.set_rules(shop_store, [{"name": "r1", "entity_type": "products", "field": "price",
-                                     "condition": "conflict_detected", "action": "use_highest_value"}])
-    services.set_filters(shop_store, entity_type="products", exclude_fields=["vendor_code"],
-                         filters=[{"field": "status", "operator": "equals", "value": "active"}])
+    configure(
+        shop_store,
+        products={},
+        orders={},
+        webhook_config={"endpoint": "http://127.0.0.1:9/hook", "secret": "s3cret-value"},
+    )
+    services.set_rules(
+        shop_store,
+        [
+            {
+                "name": "r1",
+                "entity_type": "products",
+                "field": "price",
+                "condition": "conflict_detected",
+                "action": "use_highest_value",
+            }
+        ],
+    )
+    services.set_filters(
+        shop_store,
+        entity_type="products",
+        exclude_fields=["vendor_code"],
+        filters=[{"field": "status", "operator": "equals", "value": "active"}],
+    )
     assert console.get("/admin/storesync/syncconfig/").status_code == 200
     page = console.get(f"/admin/storesync/syncconfig/{shop_store.sync_config.pk}/change/").content.decode()
     assert "use_highest_value" in page and "vendor_code" in page and "to_platform" in page
@@ -47,8 +65,9 @@ def test_configuration_pages_show_entities_rules_and_filters(console, shop_store
 def test_the_sync_now_action_queues_a_job(console, shop_store, django_capture_on_commit_callbacks):
     configure(shop_store, products={})
     with django_capture_on_commit_callbacks(execute=True):
-        console.post("/admin/storesync/syncconfig/", {"action": "full_sync_now",
-                                                      "_selected_action": [shop_store.sync_config.pk]})
+        console.post(
+            "/admin/storesync/syncconfig/", {"action": "full_sync_now", "_selected_action": [shop_store.sync_config.pk]}
+        )
     job = StoreSyncJob.objects.get(store=shop_store)
     assert job.trigger == "admin" and job.sync_type == "full" and job.status == "succeeded"
     page = console.get(f"/admin/storesync/storesyncjob/{job.pk}/change/").content.decode()
@@ -64,8 +83,7 @@ def test_conflicts_side_by_side_and_their_actions(console, shop_store, sim):
     first.refresh_from_db()
     assert first.status == "resolved" and first.resolution == "use_store_value"
     assert platform_product(shop_store, first.shop_id).price == Decimal("11")
-    console.post("/admin/storesync/syncconflict/", {"action": "use_platform_value",
-                                                    "_selected_action": [second.pk]})
+    console.post("/admin/storesync/syncconflict/", {"action": "use_platform_value", "_selected_action": [second.pk]})
     assert sim_get(sim, f"products/{second.shop_id}")["price"] == "22.000000"
 
 

@@ -18,7 +18,6 @@ from storesync.models import SyncRecordState
 from storesync.watch_models import Alert, AlertRule
 from tests.storesync import history
 from tests.storesync.conftest import configure
-from tests.storesync.receiver import receiver  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +57,13 @@ def lifecycle(store, key, *, make_it_hold, make_it_clear, now_after=None):
 
 def test_the_spec_conditions_are_the_default_rules():
     rules = {r.key: (r.threshold, r.window_minutes) for r in AlertRule.objects.all()}
-    assert rules == {"sync_failure_rate": (5.0, 1440), "conflicts_per_hour": (10.0, 60), "sync_duration": (30.0, 60),
-                     "data_drift": (1.0, 0), "webhook_failures": (3.0, 0)}
+    assert rules == {
+        "sync_failure_rate": (5.0, 1440),
+        "conflicts_per_hour": (10.0, 60),
+        "sync_duration": (30.0, 60),
+        "data_drift": (1.0, 0),
+        "webhook_failures": (3.0, 0),
+    }
     tasks = set(PeriodicTask.objects.values_list("task", flat=True))
     assert {"storesync.tasks.evaluate_alerts", "storesync.tasks.dispatch_webhooks"} <= tasks
 
@@ -80,13 +84,22 @@ def test_failure_rate_above_5_percent(store):
 
 
 def test_more_than_10_conflicts_an_hour(store):
-    lifecycle(store, "conflicts_per_hour", make_it_hold=lambda: history.conflicts(store, 11, ago=timedelta(minutes=10)),
-              make_it_clear=lambda: None, now_after=timezone.now() + timedelta(minutes=55))
+    lifecycle(
+        store,
+        "conflicts_per_hour",
+        make_it_hold=lambda: history.conflicts(store, 11, ago=timedelta(minutes=10)),
+        make_it_clear=lambda: None,
+        now_after=timezone.now() + timedelta(minutes=55),
+    )
 
 
 def test_a_sync_over_30_seconds(store):
-    lifecycle(store, "sync_duration", make_it_hold=lambda: history.finished_job(store, "succeeded", 45),
-              make_it_clear=lambda: history.finished_job(store, "succeeded", 3, ago=timedelta(minutes=1)))
+    lifecycle(
+        store,
+        "sync_duration",
+        make_it_hold=lambda: history.finished_job(store, "succeeded", 45),
+        make_it_clear=lambda: history.finished_job(store, "succeeded", 3, ago=timedelta(minutes=1)),
+    )
 
 
 def test_drift_above_1_percent(store):
@@ -103,15 +116,23 @@ def test_drift_above_1_percent(store):
     lifecycle(store, "data_drift", make_it_hold=hold, make_it_clear=clear)
 
 
-def test_more_than_3_consecutive_webhook_failures(store, settings, receiver,  # noqa: F811
-                                                  django_capture_on_commit_callbacks):
+def test_more_than_3_consecutive_webhook_failures(
+    store,
+    settings,
+    receiver,
+    django_capture_on_commit_callbacks,
+):
     settings.STORESYNC_ALERT_WEBHOOK_URL = receiver.url
     settings.STORESYNC_ALERT_WEBHOOK_SECRET = "alert-secret"
     history.attempts(store, [True, False, False, False])
     assert run(store, "webhook_failures") is None  # 3 is not more than 3
     with django_capture_on_commit_callbacks(execute=True):
-        alert = lifecycle(store, "webhook_failures", make_it_hold=lambda: history.attempts(store, [False]),
-                          make_it_clear=lambda: history.attempts(store, [True]))
+        alert = lifecycle(
+            store,
+            "webhook_failures",
+            make_it_hold=lambda: history.attempts(store, [False]),
+            make_it_clear=lambda: history.attempts(store, [True]),
+        )
     posted = [json.loads(r.body) for r in receiver.requests]
     assert [p["type"] for p in posted] == ["alert.opened", "alert.resolved"]
     assert posted[0]["data"]["alert_id"] == alert.pk and posted[0]["data"]["rule"] == "webhook_failures"
@@ -126,9 +147,16 @@ def test_thresholds_are_editable_and_evaluate_all_runs_every_rule(store, client,
     rule = AlertRule.objects.get(key="sync_duration")
     page = client.get(f"/admin/storesync/alertrule/{rule.pk}/change/")
     assert page.status_code == 200
-    response = client.post(f"/admin/storesync/alertrule/{rule.pk}/change/", {
-        "name": rule.name, "threshold": "60", "window_minutes": "60", "enabled": "on", "notify_emails": "[]",
-    })
+    response = client.post(
+        f"/admin/storesync/alertrule/{rule.pk}/change/",
+        {
+            "name": rule.name,
+            "threshold": "60",
+            "window_minutes": "60",
+            "enabled": "on",
+            "notify_emails": "[]",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert alerts.evaluate_all()["opened"] == 0  # 45 s is under the new 60 s threshold
     AlertRule.objects.filter(pk=rule.pk).update(threshold=30)

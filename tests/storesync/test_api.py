@@ -22,26 +22,48 @@ pytestmark = pytest.mark.django_db
 SPEC_CONFIGURE = {
     "sync_frequency": "real_time",
     "entities": [
-        {"type": "products", "direction": "bidirectional", "conflict_resolution": "last_write_wins",
-         "fields": ["title", "price", "inventory", "description"]},
+        {
+            "type": "products",
+            "direction": "bidirectional",
+            "conflict_resolution": "last_write_wins",
+            "fields": ["title", "price", "inventory", "description"],
+        },
         {"type": "orders", "direction": "to_platform", "fields": ["status", "total", "customer_info"]},
     ],
     "webhook_config": {"endpoint": "https://store.example.com/webhooks/sync", "secret": "webhook_secret_123"},
 }
-SPEC_RULES = {"rules": [
-    {"name": "price_conflict_resolution", "entity_type": "products", "field": "price",
-     "condition": "conflict_detected", "action": "use_highest_value"},
-    {"name": "inventory_sync_frequency", "entity_type": "products", "field": "inventory", "condition": "always",
-     "action": "sync_immediately"},
-]}
+SPEC_RULES = {
+    "rules": [
+        {
+            "name": "price_conflict_resolution",
+            "entity_type": "products",
+            "field": "price",
+            "condition": "conflict_detected",
+            "action": "use_highest_value",
+        },
+        {
+            "name": "inventory_sync_frequency",
+            "entity_type": "products",
+            "field": "inventory",
+            "condition": "always",
+            "action": "sync_immediately",
+        },
+    ]
+}
 SPEC_FILTERS = {
     "entity_type": "products",
-    "filters": [{"field": "status", "operator": "equals", "value": "active"},
-                {"field": "price", "operator": "greater_than", "value": 0}],
+    "filters": [
+        {"field": "status", "operator": "equals", "value": "active"},
+        {"field": "price", "operator": "greater_than", "value": 0},
+    ],
     "exclude_fields": ["internal_notes", "vendor_code"],
 }
-SPEC_TRIGGER = {"entities": ["products", "orders"], "sync_type": "incremental", "priority": "high",
-                "options": {"force_full_sync": False, "validate_data": True, "resolve_conflicts": True}}
+SPEC_TRIGGER = {
+    "entities": ["products", "orders"],
+    "sync_type": "incremental",
+    "priority": "high",
+    "options": {"force_full_sync": False, "validate_data": True, "resolve_conflicts": True},
+}
 
 
 @pytest.fixture
@@ -95,8 +117,11 @@ def test_configure_accepts_the_specs_example(client, shop_store, public_dns):
     assert [e["type"] for e in config["entities"]] == ["products", "orders"]
     assert config["entities"][1]["conflict_resolution"] == "last_write_wins"
 
-    again = {**SPEC_CONFIGURE, "entities": SPEC_CONFIGURE["entities"][:1],
-             "webhook_config": {"endpoint": "https://store.example.com/webhooks/v2"}}
+    again = {
+        **SPEC_CONFIGURE,
+        "entities": SPEC_CONFIGURE["entities"][:1],
+        "webhook_config": {"endpoint": "https://store.example.com/webhooks/v2"},
+    }
     assert client.post(url(shop_store, "configure"), again, format="json").status_code == 200
     config = client.get(url(shop_store, "configure")).json()["data"]
     assert config["webhook_config"]["has_secret"] is True  # left out: kept
@@ -172,8 +197,14 @@ def test_trigger_queues_a_job_and_reports_its_place(client, shop_store, sim):
     assert job.priority == "high" and job.sync_type == "incremental" and job.trigger == "api"
     shown = client.get(f"/api/v1/sync/jobs/{job.pk}").json()["data"]
     assert shown["status"] == "queued" and shown["queue_position"] == 1
-    assert shown["progress"] == {"total_entities": 2, "completed_entities": 0, "percentage": 0.0,
-                                 "current_entity": None, "records_processed": 0, "records_total": 0}
+    assert shown["progress"] == {
+        "total_entities": 2,
+        "completed_entities": 0,
+        "percentage": 0.0,
+        "current_entity": None,
+        "records_processed": 0,
+        "records_total": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -219,8 +250,13 @@ def test_a_finished_job_shows_its_results(client, shop_store, sim, django_captur
     assert data["status"] == "completed" and data["sync_type"] == "full"
     assert data["progress"]["percentage"] == 100.0 and data["progress"]["completed_entities"] == 2
     assert data["results"]["products"] == {
-        "status": "completed", "records_synced": 8, "records_updated": 0, "records_created": 8,
-        "conflicts_resolved": 0, "conflicts_pending": 0, "errors": 0,
+        "status": "completed",
+        "records_synced": 8,
+        "records_updated": 0,
+        "records_created": 8,
+        "conflicts_resolved": 0,
+        "conflicts_pending": 0,
+        "errors": 0,
         "duration": data["results"]["products"]["duration"],
     }
     assert data["results"]["products"]["duration"].endswith("s")
@@ -257,8 +293,18 @@ def test_conflicts_list_with_filters_and_pagination(client, shop_store, sim):
     body = response.json()
     assert body["pagination"] == {"page": 1, "limit": 2, "total": 3}
     item = body["data"][0]
-    assert set(item) >= {"conflict_id", "entity_type", "entity_id", "field", "store_value", "platform_value",
-                         "last_modified_store", "last_modified_platform", "status", "created_at"}
+    assert set(item) >= {
+        "conflict_id",
+        "entity_type",
+        "entity_id",
+        "field",
+        "store_value",
+        "platform_value",
+        "last_modified_store",
+        "last_modified_platform",
+        "status",
+        "created_at",
+    }
     assert item["field"] == "price" and isinstance(item["store_value"], float)
     page2 = client.get(url(shop_store, "conflicts/"), {"page": 2, "limit": 2}).json()
     assert len(page2["data"]) == 1
@@ -270,13 +316,15 @@ def test_conflicts_list_with_filters_and_pagination(client, shop_store, sim):
 
 def test_resolving_with_apply_to_similar_and_create_rule(client, shop_store, sim):
     first, *others = manual_conflicts(shop_store, sim)
-    body = {"resolution": "use_store_value", "apply_to_similar": True,
-            "create_rule": {"field": "price", "strategy": "newest_wins"}}
+    body = {
+        "resolution": "use_store_value",
+        "apply_to_similar": True,
+        "create_rule": {"field": "price", "strategy": "newest_wins"},
+    }
     response = client.post(f"/api/v1/sync/conflicts/{first.pk}/resolve", body, format="json")
     assert response.status_code == 200, response.content
     data = response.json()["data"]
-    assert data["status"] == "resolved" and sorted(data["resolved_conflicts"]) == sorted(
-        c.pk for c in [first, *others])
+    assert data["status"] == "resolved" and sorted(data["resolved_conflicts"]) == sorted(c.pk for c in [first, *others])
     assert data["rule_created"]["action"] == "newest_wins" and data["rule_created"]["created_from_conflict"] == first.pk
     for conflict in [first, *others]:
         product = Product.objects.get(pk=conflict.record_pk)
@@ -304,12 +352,16 @@ def test_resolving_with_apply_to_similar_and_create_rule(client, shop_store, sim
 
 def test_resolving_with_the_platform_value_or_a_custom_value_writes_the_shop(client, shop_store, sim):
     first, second, _ = manual_conflicts(shop_store, sim)
-    response = client.post(f"/api/v1/sync/conflicts/{first.pk}/resolve", {"resolution": "use_platform_value"},
-                           format="json")
+    response = client.post(
+        f"/api/v1/sync/conflicts/{first.pk}/resolve", {"resolution": "use_platform_value"}, format="json"
+    )
     assert response.status_code == 200
     assert sim_get(sim, f"products/{first.shop_id}")["price"] == first.platform_value
-    custom = client.post(f"/api/v1/sync/conflicts/{second.pk}/resolve",
-                         {"resolution": "use_custom_value", "custom_value": 12.5}, format="json")
+    custom = client.post(
+        f"/api/v1/sync/conflicts/{second.pk}/resolve",
+        {"resolution": "use_custom_value", "custom_value": 12.5},
+        format="json",
+    )
     assert custom.json()["data"]["resolved_value"] == 12.5
     assert sim_get(sim, f"products/{second.shop_id}")["price"] == "12.500000"
     assert Product.objects.get(pk=second.record_pk).price == 12.5
@@ -337,18 +389,31 @@ def test_resolve_refuses_bad_input(client, shop_store, sim, body):
 
 def test_resolve_unknown_conflicts(client):
     for ref in ("999999", "abc", "99999999999999999999999"):
-        error(client.post(f"/api/v1/sync/conflicts/{ref}/resolve", {"resolution": "use_store_value"}, format="json"),
-              404, "NOT_FOUND")
+        error(
+            client.post(f"/api/v1/sync/conflicts/{ref}/resolve", {"resolution": "use_store_value"}, format="json"),
+            404,
+            "NOT_FOUND",
+        )
 
 
 def test_rules_accept_the_specs_example(client, shop_store):
     configure(shop_store, products={})
     response = client.post(url(shop_store, "rules"), SPEC_RULES, format="json")
     assert response.status_code == 200, response.content
-    assert [rule["name"] for rule in response.json()["data"]] == ["price_conflict_resolution",
-                                                                  "inventory_sync_frequency"]
-    update = {"rules": [{"name": "price_conflict_resolution", "entity_type": "products", "field": "price",
-                         "action": "store_priority"}]}
+    assert [rule["name"] for rule in response.json()["data"]] == [
+        "price_conflict_resolution",
+        "inventory_sync_frequency",
+    ]
+    update = {
+        "rules": [
+            {
+                "name": "price_conflict_resolution",
+                "entity_type": "products",
+                "field": "price",
+                "action": "store_priority",
+            }
+        ]
+    }
     rules = client.post(url(shop_store, "rules/"), update, format="json").json()["data"]
     assert rules[0]["action"] == "use_store_value" and rules[0]["condition"] == "conflict_detected" and len(rules) == 2
     replaced = client.post(url(shop_store, "rules"), {**update, "replace": True}, format="json").json()["data"]
@@ -446,12 +511,19 @@ def test_status_and_history(client, shop_store, sim):
     assert {e["type"] for e in latest["entities_synced"]} == {"products", "customers"}
     assert client.get(url(shop_store, "history"), {"status": "success"}).json()["pagination"]["total"] == 1
     assert client.get(url(shop_store, "history"), {"entity_type": "orders"}).json()["data"] == []
-    assert client.get(url(shop_store, "history"), {"start_date": "2000-01-01", "end_date": "2000-01-02"}).json()[
-        "data"] == []
-    assert client.get(url(shop_store, "history"), {"end_date": "2999-01-01T00:00:00Z"}).json()["pagination"][
-        "total"] == 2
-    for bad in ({"start_date": "yesterday"}, {"status": "ok"}, {"entity_type": "x"},
-                {"start_date": "2024-02-01", "end_date": "2024-01-01"}):
+    assert (
+        client.get(url(shop_store, "history"), {"start_date": "2000-01-01", "end_date": "2000-01-02"}).json()["data"]
+        == []
+    )
+    assert (
+        client.get(url(shop_store, "history"), {"end_date": "2999-01-01T00:00:00Z"}).json()["pagination"]["total"] == 2
+    )
+    for bad in (
+        {"start_date": "yesterday"},
+        {"status": "ok"},
+        {"entity_type": "x"},
+        {"start_date": "2024-02-01", "end_date": "2024-01-01"},
+    ):
         error(client.get(url(shop_store, "history"), bad), 400, "VALIDATION_ERROR")
 
 

@@ -158,12 +158,25 @@ def test_manual_resolution_keeps_both_values_and_a_pending_conflict(shop_store, 
 
 def test_rules_take_precedence_over_the_strategy(shop_store, sim):
     synced(shop_store, conflict_resolution="store_priority")
-    services.set_rules(shop_store, [
-        {"name": "price_conflict_resolution", "entity_type": "products", "field": "price",
-         "condition": "conflict_detected", "action": "use_highest_value"},
-        {"name": "lower", "entity_type": "products", "field": "price", "condition": "conflict_detected",
-         "action": "use_lowest_value"},
-    ])
+    services.set_rules(
+        shop_store,
+        [
+            {
+                "name": "price_conflict_resolution",
+                "entity_type": "products",
+                "field": "price",
+                "condition": "conflict_detected",
+                "action": "use_highest_value",
+            },
+            {
+                "name": "lower",
+                "entity_type": "products",
+                "field": "price",
+                "condition": "conflict_detected",
+                "action": "use_lowest_value",
+            },
+        ],
+    )
     mutate(sim, 4, price="50.000000", name="Shop name")
     set_platform(shop_store, 4, price="70.000000", name="Platform name")
     sync(shop_store)
@@ -176,10 +189,15 @@ def test_rules_take_precedence_over_the_strategy(shop_store, sim):
 
 def test_filters_and_excluded_fields(shop_store, sim):
     configure(shop_store, products={})
-    services.set_filters(shop_store, entity_type="products", filters=[
-        {"field": "status", "operator": "equals", "value": "active"},
-        {"field": "price", "operator": "greater_than", "value": 0},
-    ], exclude_fields=["description", "vendor_code"])
+    services.set_filters(
+        shop_store,
+        entity_type="products",
+        filters=[
+            {"field": "status", "operator": "equals", "value": "active"},
+            {"field": "price", "operator": "greater_than", "value": 0},
+        ],
+        exclude_fields=["description", "vendor_code"],
+    )
     mutate(sim, 2, active=False)
     mutate(sim, 6, price="0.000000")
     sync(shop_store, sync_type="full")
@@ -199,8 +217,12 @@ def test_filters_and_excluded_fields(shop_store, sim):
 
 def test_a_change_that_takes_a_record_out_of_scope_still_reaches_the_other_side(shop_store, sim):
     configure(shop_store, products={})
-    services.set_filters(shop_store, entity_type="products", exclude_fields=[],
-                         filters=[{"field": "status", "operator": "equals", "value": "active"}])
+    services.set_filters(
+        shop_store,
+        entity_type="products",
+        exclude_fields=[],
+        filters=[{"field": "status", "operator": "equals", "value": "active"}],
+    )
     sync(shop_store, sync_type="full")
     shop_id = Product.objects.filter(store=shop_store, status="active").first().id_origin
     mutate(sim, shop_id, active=False)
@@ -211,8 +233,14 @@ def test_a_change_that_takes_a_record_out_of_scope_still_reaches_the_other_side(
 def test_creates_on_both_sides(shop_store, sim):
     configure(shop_store, products={}, customers={})
     sync(shop_store, sync_type="full")
-    new = Product.objects.create(store=shop_store, name="Made on the platform", sku="HUB-1", price="19.900000",
-                                 inventory=5, description="From head office")
+    new = Product.objects.create(
+        store=shop_store,
+        name="Made on the platform",
+        sku="HUB-1",
+        price="19.900000",
+        inventory=5,
+        description="From head office",
+    )
     Customer.objects.create(store=shop_store, email="new@example.com", first_name="Nina", last_name="Neu")
     sim_post(sim, "reset_stats")
     job = sync(shop_store)
@@ -220,7 +248,11 @@ def test_creates_on_both_sides(shop_store, sim):
     assert new.id_origin is not None
     raw = shop(sim, new.id_origin)
     assert (raw["name"]["1"], raw["reference"], raw["price"], raw["quantity"]) == (
-        "Made on the platform", "HUB-1", "19.900000", "5")
+        "Made on the platform",
+        "HUB-1",
+        "19.900000",
+        "5",
+    )
     customer = Customer.objects.get(store=shop_store, email="new@example.com")
     assert sim_get(sim, f"customers/{customer.id_origin}")["firstname"] == "Nina"
     assert sim_stats(sim)["product_post"] == 1 and sim_stats(sim)["customer_post"] == 1
@@ -359,8 +391,7 @@ def test_invalid_values_are_not_written(shop_store, sim):
     assert off.status == "partial"  # the shop refuses an empty name itself
 
 
-def test_a_pause_stops_a_running_job_after_its_batch_and_a_resume_loses_nothing(shop_store, sim, settings,
-                                                                                 monkeypatch):
+def test_a_pause_stops_a_running_job_after_its_batch_and_a_resume_loses_nothing(shop_store, sim, settings, monkeypatch):
     from storesync import engine
 
     settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3

@@ -47,12 +47,27 @@ def live_server_url(django_db_setup, django_db_blocker):
         require_redis()
     port = free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "uvicorn-events.log", "ab")  # noqa: SIM115
+    log = open(ARTIFACTS / "uvicorn-events.log", "ab")
     env = worker_env("unused", ALLOWED_HOSTS="127.0.0.1,localhost")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--lifespan", "off", "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[2],
         start_new_session=True,
     )
     log.close()
@@ -112,9 +127,7 @@ def two_stores(hub_worker, make_store, make_shop_simulator, make_user):
     return store_a, store_b, viewer_a, viewer_b, sim_a
 
 
-def test_a_worker_job_streams_started_progress_conflicts_and_completed_to_its_store_only(
-    two_stores, live_server_url
-):
+def test_a_worker_job_streams_started_progress_conflicts_and_completed_to_its_store_only(two_stores, live_server_url):
     store_a, store_b, viewer_a, viewer_b, sim_a = two_stores
     # A platform record that differs from the shop without a base: a conflict on the first sync.
     Product.objects.create(store=store_a, id_origin=3, name="Platform title", price="1.00")
@@ -196,8 +209,9 @@ def test_progress_events_are_throttled_per_job(hub_worker, live_server_url, make
     settings.STORESYNC_EVENT_PROGRESS_INTERVAL = 0.25
     store = make_store("t")
     viewer = make_user("viewer-t", role=Role.VIEWER, stores=[store])
-    job = StoreSyncJob.objects.create(kind="store_sync", store=store, lock_key=f"t:{uuid.uuid4()}",
-                                      status=JobStatus.RUNNING, entities=["products"])
+    job = StoreSyncJob.objects.create(
+        kind="store_sync", store=store, lock_key=f"t:{uuid.uuid4()}", status=JobStatus.RUNNING, entities=["products"]
+    )
     with stream(live_server_url, store, viewer) as ws:
         started = time.monotonic()
         for _ in range(100):  # 100 progress reports in about a second
@@ -218,8 +232,9 @@ def test_progress_events_are_throttled_per_job(hub_worker, live_server_url, make
     assert received[-1]["data"]["records_processed"] <= 100
 
 
-def test_the_embedded_mode_streams_through_the_in_memory_layer(transactional_db, settings, make_store,
-                                                               make_shop_simulator, make_user):
+def test_the_embedded_mode_streams_through_the_in_memory_layer(
+    transactional_db, settings, make_store, make_shop_simulator, make_user
+):
     """No Redis: the in-memory channel layer, the job run in the web process (eager)."""
     from asgiref.sync import async_to_sync, sync_to_async
     from asgiref.testing import ApplicationCommunicator  # channels.testing needs daphne
@@ -231,8 +246,13 @@ def test_the_embedded_mode_streams_through_the_in_memory_layer(transactional_db,
     store = make_store("mem", platform="prestashop", platform_url=sim.url, platform_api_key=sim.api_key)
     configure(store, products={})
     viewer = make_user("viewer-mem", role=Role.VIEWER, stores=[store])
-    scope = {"type": "websocket", "path": f"/api/v1/stores/{store.uuid}/sync/events/stream",
-             "query_string": f"token={token_for(viewer)}".encode(), "headers": [], "subprotocols": []}
+    scope = {
+        "type": "websocket",
+        "path": f"/api/v1/stores/{store.uuid}/sync/events/stream",
+        "query_string": f"token={token_for(viewer)}".encode(),
+        "headers": [],
+        "subprotocols": [],
+    }
 
     async def scenario():
         communicator = ApplicationCommunicator(application, scope)

@@ -24,8 +24,9 @@ BASE = {"title": "Mug", "price": "10.000000"}
 
 def merge(store, platform, *, base=BASE, store_time=T0, platform_time=T0, **policy):
     policy.setdefault("fields", FIELDS)
-    return merge_record(Policy(**policy), base, store, platform, store_modified=store_time,
-                        platform_modified=platform_time)
+    return merge_record(
+        Policy(**policy), base, store, platform, store_modified=store_time, platform_modified=platform_time
+    )
 
 
 def test_unchanged_record_needs_nothing():
@@ -59,8 +60,12 @@ def test_the_same_change_on_both_sides_is_no_conflict():
     ],
 )
 def test_last_write_wins_by_modification_time_and_ties_go_to_the_platform(store_time, platform_time, winner):
-    result = merge({**BASE, "price": "12.000000"}, {**BASE, "price": "9.000000"},
-                   store_time=store_time, platform_time=platform_time)
+    result = merge(
+        {**BASE, "price": "12.000000"},
+        {**BASE, "price": "9.000000"},
+        store_time=store_time,
+        platform_time=platform_time,
+    )
     [conflict] = result.conflicts
     assert conflict.winner == winner and conflict.decided_by == "strategy:last_write_wins"
     expected = "12.000000" if winner == STORE else "9.000000"
@@ -70,14 +75,20 @@ def test_last_write_wins_by_modification_time_and_ties_go_to_the_platform(store_
 
 @pytest.mark.parametrize(("strategy", "winner"), [("store_priority", STORE), ("platform_priority", PLATFORM)])
 def test_priority_strategies(strategy, winner):
-    result = merge({**BASE, "price": "12.000000"}, {**BASE, "price": "9.000000"}, strategy=strategy,
-                   store_time=T0, platform_time=T0 + timedelta(hours=1))
+    result = merge(
+        {**BASE, "price": "12.000000"},
+        {**BASE, "price": "9.000000"},
+        strategy=strategy,
+        store_time=T0,
+        platform_time=T0 + timedelta(hours=1),
+    )
     assert result.conflicts[0].winner == winner
 
 
 def test_manual_resolution_leaves_both_sides_untouched_and_keeps_the_base():
-    result = merge({**BASE, "price": "12.000000", "title": "Cup"}, {**BASE, "price": "9.000000"},
-                   strategy="manual_resolution")
+    result = merge(
+        {**BASE, "price": "12.000000", "title": "Cup"}, {**BASE, "price": "9.000000"}, strategy="manual_resolution"
+    )
     assert result.to_store == {} and result.to_platform == {"title": "Cup"}
     [conflict] = result.pending
     assert (conflict.field, conflict.store_value, conflict.platform_value) == ("price", "12.000000", "9.000000")
@@ -85,16 +96,23 @@ def test_manual_resolution_leaves_both_sides_untouched_and_keeps_the_base():
 
 
 def test_resolve_conflicts_false_makes_every_conflict_pending():
-    result = merge({**BASE, "price": "12.000000"}, {**BASE, "price": "9.000000"}, strategy="store_priority",
-                   resolve_conflicts=False)
+    result = merge(
+        {**BASE, "price": "12.000000"},
+        {**BASE, "price": "9.000000"},
+        strategy="store_priority",
+        resolve_conflicts=False,
+    )
     assert result.pending and not result.writes
 
 
 def test_a_rule_takes_precedence_over_the_strategy_and_the_first_rule_wins():
-    rules = (Rule("highest", "price", "conflict_detected", "use_highest_value"),
-             Rule("lowest", "price", "conflict_detected", "use_lowest_value"))
-    result = merge({**BASE, "price": "12.000000"}, {**BASE, "price": "90.000000"}, strategy="store_priority",
-                   rules=rules)
+    rules = (
+        Rule("highest", "price", "conflict_detected", "use_highest_value"),
+        Rule("lowest", "price", "conflict_detected", "use_lowest_value"),
+    )
+    result = merge(
+        {**BASE, "price": "12.000000"}, {**BASE, "price": "90.000000"}, strategy="store_priority", rules=rules
+    )
     [conflict] = result.conflicts
     assert conflict.winner == PLATFORM and conflict.decided_by == "rule:highest"
     assert result.to_store == {"price": "90.000000"}
@@ -108,8 +126,12 @@ def test_highest_value_compares_numbers_not_text():
 
 def test_a_manual_rule_on_one_field_under_an_automatic_strategy():
     rules = (Rule("ask", "price", "conflict_detected", "manual_resolution"),)
-    result = merge({"title": "A", "price": "12.000000"}, {"title": "B", "price": "9.000000"}, rules=rules,
-                   strategy="store_priority")
+    result = merge(
+        {"title": "A", "price": "12.000000"},
+        {"title": "B", "price": "9.000000"},
+        rules=rules,
+        strategy="store_priority",
+    )
     assert [c.field for c in result.pending] == ["price"]
     assert result.to_platform == {"title": "A"}
 
@@ -128,8 +150,9 @@ def test_sync_immediately_decides_nothing():
 
 
 def test_without_a_base_a_difference_is_a_conflict():
-    result = merge({"title": "A", "price": "1.000000"}, {"title": "A", "price": "2.000000"}, base={},
-                   strategy="manual_resolution")
+    result = merge(
+        {"title": "A", "price": "1.000000"}, {"title": "A", "price": "2.000000"}, base={}, strategy="manual_resolution"
+    )
     [conflict] = result.pending
     assert conflict.base_value is None and "price" not in result.base and result.base["title"] == "A"
 
@@ -203,9 +226,11 @@ def test_missing_is_not_a_value():
 
 
 def test_the_first_rule_that_applies_decides_and_sync_immediately_is_skipped():
-    rules = (Rule("fast", "price", "always", "sync_immediately"),
-             Rule("high", "price", "conflict_detected", "use_highest_value"),
-             Rule("store", "price", "always", "use_store_value"))
+    rules = (
+        Rule("fast", "price", "always", "sync_immediately"),
+        Rule("high", "price", "conflict_detected", "use_highest_value"),
+        Rule("store", "price", "always", "use_store_value"),
+    )
     conflict = merge({**BASE, "price": "12.000000"}, {**BASE, "price": "90.000000"}, rules=rules)
     assert conflict.conflicts[0].decided_by == "rule:high" and conflict.to_store == {"price": "90.000000"}
     one_sided = merge(BASE, {**BASE, "price": "9.000000"}, rules=rules)

@@ -53,8 +53,11 @@ def test_an_empty_history_reports_nothing_failed(make_store):
 
     store = make_store("empty")
     assert health_metrics(Store.objects.filter(pk=store.pk)) == {
-        "sync_success_rate": 100.0, "avg_sync_duration": None, "conflicts_per_day": 0,
-        "data_drift_percentage": 0.0, "webhook_delivery_rate": 100.0,
+        "sync_success_rate": 100.0,
+        "avg_sync_duration": None,
+        "conflicts_per_day": 0,
+        "data_drift_percentage": 0.0,
+        "webhook_delivery_rate": 100.0,
     }
 
 

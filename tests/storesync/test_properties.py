@@ -70,8 +70,12 @@ class MergeModel(RuleBasedStateMachine):
 
     # Edits
 
-    @rule(side=st.sampled_from(["store", "platform"]), record=st.sampled_from(RECORDS), change=field_values,
-          tick=st.booleans())
+    @rule(
+        side=st.sampled_from(["store", "platform"]),
+        record=st.sampled_from(RECORDS),
+        change=field_values,
+        tick=st.booleans(),
+    )
     def edit(self, side, record, change, tick):
         name, value = change
         self.clock += 1 if tick else 0  # no tick: the same second as the previous edit (ties)
@@ -91,8 +95,12 @@ class MergeModel(RuleBasedStateMachine):
 
     def merge(self, record):
         return merge_record(
-            self.policy, self.base[record], self.sides["store"][record], self.sides["platform"][record],
-            store_modified=self.times["store"][record], platform_modified=self.times["platform"][record],
+            self.policy,
+            self.base[record],
+            self.sides["store"][record],
+            self.sides["platform"][record],
+            store_modified=self.times["store"][record],
+            platform_modified=self.times["platform"][record],
         )
 
     def apply(self, record, result):
@@ -128,8 +136,9 @@ class MergeModel(RuleBasedStateMachine):
         for record in RECORDS:  # a redelivered step finds nothing left to do
             again = self.merge(record)
             assert not again.writes, (record, again)
-            assert not plan_conflicts(again, {f: v for (r, f), v in self.pending.items() if r == record}, {},
-                                      FIELDS).create
+            assert not plan_conflicts(
+                again, {f: v for (r, f), v in self.pending.items() if r == record}, {}, FIELDS
+            ).create
 
     @rule()
     def sync_crashing_after_the_shop_writes(self):
@@ -171,7 +180,8 @@ class MergeModel(RuleBasedStateMachine):
                 reports = [results[record], *([journal[record]] if journal else [])]
                 on_both = all(self.sides[s][record][name] == value for s in ("store", "platform"))
                 conflict = (record, name) in self.pending or any(
-                    c.field == name for report in reports for c in report.conflicts)
+                    c.field == name for report in reports for c in report.conflicts
+                )
                 # A one-way direction, or an ``always`` rule, decided against this side: reported.
                 overwritten = any(name in report.overwritten for report in reports)
                 assert on_both or conflict or overwritten, (side, record, name, value, reports)
@@ -191,8 +201,9 @@ def test_merge_core_schedules():
     """At least 500 random schedules of up to 25 steps, in a few seconds."""
     run_state_machine_as_test(
         MergeModel,
-        settings=hypothesis_settings(max_examples=500, stateful_step_count=25, deadline=None,
-                          suppress_health_check=list(HealthCheck)),
+        settings=hypothesis_settings(
+            max_examples=500, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
     )
 
 
@@ -209,8 +220,9 @@ class EngineModel(RuleBasedStateMachine):
     store_factory = None  # set by the test: () -> (store, simulator handle)
     crashes = 0  # schedules in which a worker died mid-job (checked by the test)
 
-    @initialize(strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority",
-                                          "manual_resolution"]))
+    @initialize(
+        strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority", "manual_resolution"])
+    )
     def setup(self, strategy):
         from storesync import services
         from tests.storesync.conftest import configure
@@ -225,8 +237,9 @@ class EngineModel(RuleBasedStateMachine):
         from catalog.models import Product
         from tests.plugins.simulator import sim_get
 
-        platform = {p.id_origin: {"title": p.name, "price": f"{p.price:.6f}"}
-                    for p in Product.objects.filter(store=self.store)}
+        platform = {
+            p.id_origin: {"title": p.name, "price": f"{p.price:.6f}"} for p in Product.objects.filter(store=self.store)
+        }
         store = {}
         for shop_id in platform:
             raw = sim_get(self.sim, f"products/{shop_id}")
@@ -323,8 +336,7 @@ class EngineModel(RuleBasedStateMachine):
 
         assert job.status == "succeeded", (job.message, job.errors)
         store, platform = self.values()
-        pending = set(SyncConflict.objects.filter(store=self.store, status="pending").values_list("record_pk",
-                                                                                                   "field"))
+        pending = set(SyncConflict.objects.filter(store=self.store, status="pending").values_list("record_pk", "field"))
         pks = {p.id_origin: p.pk for p in job.store.products.all()}
         touched = set(SyncConflict.objects.filter(store=self.store, job=job).values_list("record_pk", "field"))
         for shop_id in store:
@@ -359,8 +371,9 @@ def test_engine_schedules_against_the_simulator(make_store, settings):
 
     def factory():
         sim = run_in_thread(products=len(RECORDS), customers=0, orders=0)
-        store = make_store(f"prop-{next(counter)}", platform="prestashop", platform_url=sim.url,
-                           platform_api_key=sim.api_key)
+        store = make_store(
+            f"prop-{next(counter)}", platform="prestashop", platform_url=sim.url, platform_api_key=sim.api_key
+        )
         return store, sim
 
     EngineModel.store_factory = staticmethod(factory)
@@ -374,6 +387,10 @@ def test_engine_schedules_against_the_simulator(make_store, settings):
 
 def settings_for_engine():
     # No shrinking: with real I/O it takes minutes; a failure prints its whole schedule.
-    return hypothesis_settings(max_examples=25, stateful_step_count=10, deadline=None,
-                               suppress_health_check=list(HealthCheck),
-                               phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    return hypothesis_settings(
+        max_examples=25,
+        stateful_step_count=10,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    )

@@ -80,11 +80,11 @@ def test_rate_limited_writes_are_dead_lettered_as_rate_limit_exceeded(shop_store
     data = job_view(api, make_user, shop_store, job)
     assert data["status"] == "partial" and data["results"]["products"]["errors"] == 1
     assert [(e["code"], e["shop_id"], e["operation"]) for e in data["errors"]] == [
-        ("RATE_LIMIT_EXCEEDED", 2, "update_store")]
+        ("RATE_LIMIT_EXCEEDED", 2, "update_store")
+    ]
 
 
-def test_a_shop_that_never_answers_in_time_fails_the_job_with_sync_timeout(shop_store, sim, settings, api,
-                                                                           make_user):
+def test_a_shop_that_never_answers_in_time_fails_the_job_with_sync_timeout(shop_store, sim, settings, api, make_user):
     synced(shop_store)
     settings.PLATFORM_TIMEOUT, settings.PLATFORM_RETRY_ATTEMPTS = 0.2, 1
     sim_post(sim, "config", {"latency_ms": 600})

@@ -27,8 +27,9 @@ def hook_url(store, entity="products"):
     return f"/api/v1/webhooks/{store.uuid}/{entity}"
 
 
-def post(client, store, body: dict | bytes, *, secret=SECRET, msg_id="msg_1", timestamp=None, entity="products",
-         headers=None):
+def post(
+    client, store, body: dict | bytes, *, secret=SECRET, msg_id="msg_1", timestamp=None, entity="products", headers=None
+):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     signed = sign_headers(secret, msg_id, raw, timestamp=timestamp) if headers is None else headers
     extra = {f"HTTP_{key.upper().replace('-', '_')}": value for key, value in signed.items()}
@@ -41,8 +42,9 @@ def note(ids, action="updated", entity="products"):
 
 @pytest.fixture
 def synced_store(shop_store, sim):
-    configure(shop_store, products={}, customers={},
-              webhook_config={"endpoint": "http://127.0.0.1:9/hook", "secret": SECRET})
+    configure(
+        shop_store, products={}, customers={}, webhook_config={"endpoint": "http://127.0.0.1:9/hook", "secret": SECRET}
+    )
     assert services.run_sync_now(shop_store, sync_type="full").status == "succeeded"
     return shop_store
 
@@ -110,8 +112,9 @@ def test_a_replayed_notification_is_refused(synced_store, api, django_capture_on
 
 def test_rotated_secrets_and_whsec_secrets(synced_store, api):
     whsec = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
-    configure(synced_store, products={}, customers={}, webhook_config={"endpoint": "http://127.0.0.1:9/hook",
-                                                                        "secret": whsec})
+    configure(
+        synced_store, products={}, customers={}, webhook_config={"endpoint": "http://127.0.0.1:9/hook", "secret": whsec}
+    )
     body = json.dumps(note([1])).encode()
     good = sign_headers(whsec, "msg_rot", body)
     old = sign_headers(SECRET, "msg_rot", body)
@@ -122,18 +125,27 @@ def test_rotated_secrets_and_whsec_secrets(synced_store, api):
     import hashlib
     import hmac
 
-    as_text["webhook-signature"] = "v1," + base64.b64encode(hmac.new(
-        whsec.encode(), f"msg_rot2.{as_text['webhook-timestamp']}.".encode() + body, hashlib.sha256).digest()).decode()
+    as_text["webhook-signature"] = (
+        "v1,"
+        + base64.b64encode(
+            hmac.new(
+                whsec.encode(), f"msg_rot2.{as_text['webhook-timestamp']}.".encode() + body, hashlib.sha256
+            ).digest()
+        ).decode()
+    )
     assert post(api(None), synced_store, body, headers=as_text).status_code == 401
 
 
-@pytest.mark.parametrize("body, code", [
-    (b"not json", "VALIDATION_ERROR"),
-    (json.dumps({"type": "orders.updated", "data": {"ids": [1]}}).encode(), "VALIDATION_ERROR"),
-    (json.dumps({"type": "products.updated", "data": {"ids": []}}).encode(), "VALIDATION_ERROR"),
-    (json.dumps({"type": "products.updated", "data": {"ids": ["x", -1]}}).encode(), "VALIDATION_ERROR"),
-    (json.dumps([1, 2]).encode(), "VALIDATION_ERROR"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        (b"not json", "VALIDATION_ERROR"),
+        (json.dumps({"type": "orders.updated", "data": {"ids": [1]}}).encode(), "VALIDATION_ERROR"),
+        (json.dumps({"type": "products.updated", "data": {"ids": []}}).encode(), "VALIDATION_ERROR"),
+        (json.dumps({"type": "products.updated", "data": {"ids": ["x", -1]}}).encode(), "VALIDATION_ERROR"),
+        (json.dumps([1, 2]).encode(), "VALIDATION_ERROR"),
+    ],
+)
 def test_bad_bodies_answer_400(synced_store, api, body, code):
     response = post(api(None), synced_store, body, msg_id=f"msg_{abs(hash(body))}")
     assert response.status_code == 400 and response.json()["code"] == code
@@ -144,8 +156,12 @@ def test_unknown_stores_entities_and_unconfigured_secrets(synced_store, make_sto
     assert post(api(None), synced_store, body, entity="orders").status_code == 400  # orders not configured
     assert post(api(None), synced_store, body, entity="widgets").status_code == 400
     client = api(None)
-    assert client.post("/api/v1/webhooks/00000000-0000-0000-0000-000000000000/products", data=body,
-                       content_type="application/json").status_code == 404
+    assert (
+        client.post(
+            "/api/v1/webhooks/00000000-0000-0000-0000-000000000000/products", data=body, content_type="application/json"
+        ).status_code
+        == 404
+    )
     bare = make_store("bare")
     configure(bare, products={})
     response = post(api(None), bare, json.dumps(note([1])).encode())

@@ -15,7 +15,6 @@ from storesync import services, webhooks_out
 from storesync.signatures import verify
 from storesync.watch_models import WebhookAttempt, WebhookDelivery
 from tests.storesync.conftest import configure
-from tests.storesync.receiver import receiver  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +22,7 @@ SECRET = "webhook_secret_123"
 
 
 @pytest.fixture
-def hooked(shop_store, receiver):  # noqa: F811
+def hooked(shop_store, receiver):
     configure(shop_store, products={}, webhook_config={"endpoint": receiver.url, "secret": SECRET})
     return shop_store
 
@@ -42,7 +41,7 @@ def run_due(at):
     return webhooks_out.dispatch_due(now=at)
 
 
-def test_a_job_end_is_posted_signed_in_the_envelope(hooked, receiver, django_capture_on_commit_callbacks):  # noqa: F811
+def test_a_job_end_is_posted_signed_in_the_envelope(hooked, receiver, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         job = services.run_sync_now(hooked, sync_type="full")
     assert job.status == "succeeded"
@@ -60,7 +59,9 @@ def test_a_job_end_is_posted_signed_in_the_envelope(hooked, receiver, django_cap
 
 
 def test_failures_retry_with_backoff_under_one_delivery_id_then_succeed(
-    hooked, receiver, django_capture_on_commit_callbacks  # noqa: F811
+    hooked,
+    receiver,
+    django_capture_on_commit_callbacks,
 ):
     receiver.fail(2, status=503)
     delivery = product_event(hooked, django_capture_on_commit_callbacks)
@@ -93,7 +94,11 @@ def test_failures_retry_with_backoff_under_one_delivery_id_then_succeed(
 
 
 def test_five_failures_make_a_dead_letter_that_an_operator_redelivers(
-    hooked, receiver, client, superuser, django_capture_on_commit_callbacks  # noqa: F811
+    hooked,
+    receiver,
+    client,
+    superuser,
+    django_capture_on_commit_callbacks,
 ):
     receiver.default = (500, {})
     delivery = product_event(hooked, django_capture_on_commit_callbacks)
@@ -112,9 +117,13 @@ def test_five_failures_make_a_dead_letter_that_an_operator_redelivers(
     receiver.default = (200, {})
     client.force_login(superuser)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/admin/storesync/webhookdelivery/", {
-            "action": "redeliver", "_selected_action": [str(delivery.pk)],
-        })
+        response = client.post(
+            "/admin/storesync/webhookdelivery/",
+            {
+                "action": "redeliver",
+                "_selected_action": [str(delivery.pk)],
+            },
+        )
     assert response.status_code == 302
     delivery.refresh_from_db()
     assert delivery.status == "succeeded" and delivery.attempt_rows.count() == 6
@@ -124,8 +133,13 @@ def test_five_failures_make_a_dead_letter_that_an_operator_redelivers(
 
 
 @pytest.mark.parametrize("status, retried", [(410, False), (301, False), (400, False), (408, True), (429, True)])
-def test_final_answers_are_not_retried(hooked, receiver, status, retried,  # noqa: F811
-                                       django_capture_on_commit_callbacks):
+def test_final_answers_are_not_retried(
+    hooked,
+    receiver,
+    status,
+    retried,
+    django_capture_on_commit_callbacks,
+):
     receiver.fail(1, status=status)
     delivery = product_event(hooked, django_capture_on_commit_callbacks)
     delivery.refresh_from_db()
@@ -133,7 +147,7 @@ def test_final_answers_are_not_retried(hooked, receiver, status, retried,  # noq
     assert delivery.last_status_code == status
 
 
-def test_retry_after_is_honoured(hooked, receiver, django_capture_on_commit_callbacks):  # noqa: F811
+def test_retry_after_is_honoured(hooked, receiver, django_capture_on_commit_callbacks):
     receiver.fail(1, status=429, headers={"Retry-After": "7200"})
     delivery = product_event(hooked, django_capture_on_commit_callbacks)
     delivery.refresh_from_db()
@@ -141,8 +155,12 @@ def test_retry_after_is_honoured(hooked, receiver, django_capture_on_commit_call
     assert 7200 - 10 <= wait <= 7200 + 5
 
 
-def test_the_endpoint_goes_through_the_url_guard(hooked, receiver, settings,  # noqa: F811
-                                                 django_capture_on_commit_callbacks):
+def test_the_endpoint_goes_through_the_url_guard(
+    hooked,
+    receiver,
+    settings,
+    django_capture_on_commit_callbacks,
+):
     settings.PLATFORM_URL_ALLOWLIST = []  # loopback is private: refused at connection time
     delivery = product_event(hooked, django_capture_on_commit_callbacks)
     delivery.refresh_from_db()
@@ -151,10 +169,14 @@ def test_the_endpoint_goes_through_the_url_guard(hooked, receiver, settings,  # 
     assert attempt.status_code is None and "UnsafeURLError" in attempt.error
 
 
-def test_records_only_synced_to_the_platform_are_not_posted(shop_store, receiver,  # noqa: F811
-                                                          django_capture_on_commit_callbacks):
-    configure(shop_store, products={"direction": "to_platform"},
-              webhook_config={"endpoint": receiver.url, "secret": SECRET})
+def test_records_only_synced_to_the_platform_are_not_posted(
+    shop_store,
+    receiver,
+    django_capture_on_commit_callbacks,
+):
+    configure(
+        shop_store, products={"direction": "to_platform"}, webhook_config={"endpoint": receiver.url, "secret": SECRET}
+    )
     product = Product.objects.create(store=shop_store, name="Desk", price="99")
     with django_capture_on_commit_callbacks(execute=True):
         product.save()

@@ -53,7 +53,10 @@ def fragile_worker(transactional_db, settings):
     require_redis()
     queue = f"test-kill-{uuid.uuid4().hex[:8]}"
     env = worker_env(
-        queue, CELERY_VISIBILITY_TIMEOUT="3", STORESYNC_WRITE_CONCURRENCY="1", STORESYNC_BATCH_SIZE="4",
+        queue,
+        CELERY_VISIBILITY_TIMEOUT="3",
+        STORESYNC_WRITE_CONCURRENCY="1",
+        STORESYNC_BATCH_SIZE="4",
         STORESYNC_PAGE_SIZE="4",
     )
     worker = WorkerProcess(queue, env, concurrency=1)
@@ -72,8 +75,7 @@ def test_a_worker_killed_mid_job_finishes_it_after_redelivery_without_writing_tw
     store = shop_store_for(make_store, sim)
     configure(store, products={})
     assert services.run_sync_now(store, sync_type="full").status == "succeeded"
-    Product.objects.filter(store=store).update(price=F("price") + 1, inventory=F("inventory") + 3,
-                                               updated_at=Now())
+    Product.objects.filter(store=store).update(price=F("price") + 1, inventory=F("inventory") + 3, updated_at=Now())
     sim_post(sim, "reset_stats")
     sim_post(sim, "config", {"latency_ms": 30})
 

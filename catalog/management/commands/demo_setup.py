@@ -59,8 +59,10 @@ class Command(BaseCommand):
         from photosync.edge.demo import run_demo_pass
 
         edge = run_demo_pass(store)
-        self.stdout.write(f"  head office -> edge: {edge.summary.line()}; edge coverage "
-                          f"{edge.coverage.synced}/{edge.coverage.photos} confirmed ({edge.root})")
+        self.stdout.write(
+            f"  head office -> edge: {edge.summary.line()}; edge coverage "
+            f"{edge.coverage.synced}/{edge.coverage.photos} confirmed ({edge.root})"
+        )
         from nasync.config import load_config
         from nasync.services import ensure_demo_documents
 

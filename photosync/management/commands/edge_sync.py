@@ -15,9 +15,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--full", action="store_true",
-                            help="List every photo (not only those changed since the watermark) and remove "
-                                 "local photos head office no longer has.")
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="List every photo (not only those changed since the watermark) and remove "
+            "local photos head office no longer has.",
+        )
 
     def handle(self, *args, full, **options):
         bar = tqdm(total=0, unit="photo", desc="edge sync", disable=not sys.stderr.isatty())

@@ -16,7 +16,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--store", required=True, help="Store id, UUID or code.")
         parser.add_argument(
-            "--force", action="store_true",
+            "--force",
+            action="store_true",
             help="Ask the shop about every image, even for products unchanged since the last sync.",
         )
 
