@@ -37,7 +37,7 @@ simulator: install
 	@if [ -f var/simulator.pid ] && kill -0 $$(cat var/simulator.pid) 2>/dev/null; then \
 		echo "shop simulator already running (pid $$(cat var/simulator.pid))"; \
 	else \
-		nohup $(PY) -m catalog.platforms.simulator --host 127.0.0.1 --port $(SHOP_PORT) \
+		nohup $(PY) -m shopsim --host 127.0.0.1 --port $(SHOP_PORT) \
 			--products $(SHOP_PRODUCTS) > var/simulator.log 2>&1 & echo $$! > var/simulator.pid; \
 		$(PY) -c "import socket,time,sys;\
 		[time.sleep(0.2) for _ in range(50) if socket.socket().connect_ex(('127.0.0.1',$(SHOP_PORT)))];" ; \

@@ -108,7 +108,7 @@ def _start_simulator() -> tuple[subprocess.Popen, str]:
         [
             sys.executable,
             "-m",
-            "catalog.platforms.simulator",
+            "shopsim",
             "--port",
             str(port),
             "--products",
@@ -238,9 +238,9 @@ def main() -> None:
     from django.conf import settings
 
     from catalog.models import Platform, Store
-    from catalog.platforms.simulator import DEMO_API_KEY
     from catalog.services import import_products_now
     from photosync.models import ProductPhoto
+    from shopsim import DEMO_API_KEY
 
     simulator, url = _start_simulator()
     workers = _start_workers() if production else None

@@ -74,7 +74,7 @@ def _start_simulator() -> tuple[subprocess.Popen, str]:
         [
             sys.executable,
             "-m",
-            "catalog.platforms.simulator",
+            "shopsim",
             "--port",
             str(port),
             "--products",
@@ -147,7 +147,7 @@ def main() -> None:
         import httpx
 
         from catalog.models import Store
-        from catalog.platforms.simulator import DEMO_API_KEY
+        from shopsim import DEMO_API_KEY
         from storesync import services
 
         def store(code):

@@ -7,6 +7,10 @@ class CatalogConfig(AppConfig):
     name = "catalog"
 
     def ready(self) -> None:
+        from catalog.error_codes import CatalogErrorCode
+        from config.errors import register_error_codes
+
+        register_error_codes(self.label, CatalogErrorCode)
         from catalog.models import ImportRun
         from catalog.roles import sync_role_permissions
         from config import retention

@@ -10,7 +10,8 @@ import json
 
 from django.conf import settings
 
-from config.api.exceptions import ErrorCode, envelope
+from config.api.exceptions import envelope
+from config.error_codes import ErrorCode
 
 
 def _declared_length(scope) -> int | None:

@@ -18,8 +18,8 @@ from django.db.models import Count, Model, OuterRef, QuerySet, Subquery
 from django.urls import reverse
 from django.utils.module_loading import autodiscover_modules
 
+from catalog.access import visible_stores
 from catalog.models import Store
-from config.api.stores import visible_stores
 from config.jobs import JobStatus
 
 STORES_PER_PAGE = 50

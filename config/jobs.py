@@ -30,6 +30,8 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from config.celery import HubTask
+from config.error_codes import ErrorCode
+from config.errors import DomainError
 from config.observability import log_context
 
 logger = logging.getLogger(__name__)
@@ -64,12 +66,19 @@ class JobInterrupted(Exception):
     """The job lost its database connection: it stays active and its task is retried."""
 
 
-class JobAlreadyRunning(Exception):
-    """A job of the same kind is already active for this store."""
+class JobAlreadyRunning(DomainError):
+    """A job of the same kind is already active for this store (409 ``SYNC_IN_PROGRESS``)."""
+
+    code = ErrorCode.SYNC_IN_PROGRESS
+    http_status = 409
 
     def __init__(self, job: Job):
         self.job = job
-        super().__init__(f"A {job.kind} job is already in progress ({job.pk}).")
+        where = " for this store." if job.store_id else "."
+        super().__init__(
+            message=f"A sync of this kind is already in progress{where}",
+            detail={"job_id": str(job.pk), "status": job.status},
+        )
 
 
 class Job(models.Model):

@@ -7,6 +7,10 @@ class NasSyncConfig(AppConfig):
     verbose_name = "NAS documents"
 
     def ready(self) -> None:
+        from config.errors import register_error_codes
+        from nasync.error_codes import NasErrorCode
+
+        register_error_codes(self.label, NasErrorCode)
         from config import retention
         from nasync.models import NasSyncRun
 

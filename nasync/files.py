@@ -9,7 +9,8 @@ from pathlib import PurePosixPath
 
 from django.core.files.uploadhandler import FileUploadHandler
 
-from config.api.exceptions import ApiError, ErrorCode
+from config.error_codes import ErrorCode
+from config.errors import DomainError
 
 # Accepted types, recognised by their first bytes (the client's Content-Type is ignored).
 SIGNATURES: list[tuple[bytes, str]] = [
@@ -84,14 +85,14 @@ def sha256_of(uploaded) -> str:
     return digest.hexdigest()
 
 
-class UploadTooLarge(ApiError):
+class UploadTooLarge(DomainError):
     """The upload passed NAS_MAX_UPLOAD_BYTES: 413 in the error envelope, wherever the body is read."""
 
     def __init__(self, limit: int):
         from nasync.messages import UPLOAD_TOO_LARGE
 
         self.limit = limit
-        super().__init__(413, ErrorCode.PAYLOAD_TOO_LARGE, str(UPLOAD_TOO_LARGE) % {"limit": limit})
+        super().__init__(ErrorCode.PAYLOAD_TOO_LARGE, 413, str(UPLOAD_TOO_LARGE) % {"limit": limit})
 
 
 # Multipart framing around the file (boundaries, headers, the other small fields).

@@ -143,7 +143,7 @@ def run(stack: Stack) -> None:
     stack.manage("createsuperuser", "--noinput", "--username", "smoke", "--email", "smoke@example.com")
 
     step("shop simulator, web (uvicorn x2), worker, beat")
-    stack.start("shop", PYTHON, "-m", "catalog.platforms.simulator", "--port", str(stack.shop_port), "--products", "40")
+    stack.start("shop", PYTHON, "-m", "shopsim", "--port", str(stack.shop_port), "--products", "40")
     stack.start(
         "web",
         PYTHON,
@@ -198,7 +198,7 @@ def run(stack: Stack) -> None:
     step("a store on the shop, through the API")
     token = httpx.post(f"{base}/api/v1/auth/token/", json={"username": "smoke", "password": ADMIN_PASSWORD}).json()
     headers = {"Authorization": f"Bearer {token['access']}"}
-    from catalog.platforms.simulator import DEMO_API_KEY
+    from shopsim import DEMO_API_KEY
 
     store = httpx.post(
         f"{base}/api/v1/stores/",

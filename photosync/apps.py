@@ -7,6 +7,10 @@ class PhotoSyncConfig(AppConfig):
     verbose_name = "Product photos"
 
     def ready(self) -> None:
+        from config.errors import register_error_codes
+        from photosync.error_codes import PhotoErrorCode
+
+        register_error_codes(self.label, PhotoErrorCode)
         from django.conf import settings
         from PIL import Image
 

@@ -7,6 +7,10 @@ class StoreSyncConfig(AppConfig):
     verbose_name = "Store sync"
 
     def ready(self) -> None:
+        from config.errors import register_error_codes
+        from storesync.error_codes import SyncErrorCode
+
+        register_error_codes(self.label, SyncErrorCode)
         from django.db.models import Q
 
         from config import retention

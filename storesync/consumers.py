@@ -20,8 +20,7 @@ FORBIDDEN = 4403
 
 @database_sync_to_async
 def visible_store_id(user, ref):
-    from config.api.permissions import has_letters
-    from config.api.stores import store_lookup, visible_stores
+    from catalog.access import has_letters, store_lookup, visible_stores
 
     if not has_letters(user, "storesync.syncconfig", "R"):
         return None

@@ -2,12 +2,12 @@ from django.contrib.auth import get_user_model
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.response import Response
 
+from catalog.access import visible_stores
 from catalog.api import filters, serializers
+from catalog.api.permissions import ModelPermissions, RoleRequired
+from catalog.api.viewsets import IdOrUuidLookupMixin, StoreNestedViewSet
 from catalog.models import Customer, Order, Product
 from catalog.roles import Role
-from config.api.permissions import ModelPermissions, RoleRequired
-from config.api.stores import visible_stores
-from config.api.viewsets import IdOrUuidLookupMixin, StoreNestedViewSet
 
 
 class StoreViewSet(IdOrUuidLookupMixin, viewsets.ModelViewSet):

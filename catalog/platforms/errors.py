@@ -13,6 +13,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from catalog.error_codes import CatalogErrorCode
+from config.error_codes import ErrorCode
+from config.errors import DomainError
+
 _WS_KEY_IN_URL = re.compile(r"(ws_key=)[^&\s]+", re.IGNORECASE)
 REDACTED = "********"
 
@@ -36,10 +40,10 @@ class ShopError:
         return f"[{self.code}] {self.message}" if self.code is not None else self.message
 
 
-class PlatformError(Exception):
+class PlatformError(DomainError):
     """Base class of every connector error."""
 
-    code = "PLATFORM_ERROR"
+    code = CatalogErrorCode.PLATFORM_ERROR
     http_status = 502
     transient = False
 
@@ -59,7 +63,7 @@ class PlatformError(Exception):
         self.message = redact(message, secrets)
         self.status_code = status_code
         self.retry_after = retry_after
-        super().__init__(self.message)
+        super().__init__(message=self.message)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r})"
@@ -70,59 +74,59 @@ class PlatformError(Exception):
 
 
 class PlatformNotConfigured(PlatformError):
-    code = "PLATFORM_NOT_CONFIGURED"
+    code = CatalogErrorCode.PLATFORM_NOT_CONFIGURED
     http_status = 400
 
 
 class PlatformUnsupported(PlatformError):
-    code = "PLATFORM_UNSUPPORTED"
+    code = CatalogErrorCode.PLATFORM_UNSUPPORTED
     http_status = 400
 
 
 class UnsafeURLError(PlatformError):
-    code = "UNSAFE_URL"
+    code = CatalogErrorCode.UNSAFE_URL
     http_status = 400
 
 
 class PlatformAuthError(PlatformError):
-    code = "PLATFORM_AUTH_FAILED"
+    code = CatalogErrorCode.PLATFORM_AUTH_FAILED
 
 
 class PlatformNotFound(PlatformError):
-    code = "PLATFORM_NOT_FOUND"
+    code = CatalogErrorCode.PLATFORM_NOT_FOUND
 
 
 class PlatformRateLimited(PlatformError):
-    code = "RATE_LIMIT_EXCEEDED"
+    code = ErrorCode.RATE_LIMIT_EXCEEDED
     transient = True
 
 
 class PlatformTimeout(PlatformError):
-    code = "SYNC_TIMEOUT"
+    code = ErrorCode.SYNC_TIMEOUT
     transient = True
 
 
 class PlatformNetworkError(PlatformError):
-    code = "NETWORK_ERROR"
+    code = ErrorCode.NETWORK_ERROR
     transient = True
 
 
 class PlatformServerError(PlatformError):
-    code = "PLATFORM_SERVER_ERROR"
+    code = CatalogErrorCode.PLATFORM_SERVER_ERROR
     transient = True
 
 
 class PlatformBadResponse(PlatformError):
     """The shop answered something that is not the webservice speaking (HTML, garbage)."""
 
-    code = "INVALID_DATA_FORMAT"
+    code = ErrorCode.INVALID_DATA_FORMAT
 
 
 class PlatformValidationError(PlatformError):
     """The shop refused the request (HTTP 400 and other client errors)."""
 
-    code = "INVALID_DATA_FORMAT"
+    code = ErrorCode.INVALID_DATA_FORMAT
 
 
 class ImageTooLarge(PlatformError):
-    code = "IMAGE_TOO_LARGE"
+    code = CatalogErrorCode.IMAGE_TOO_LARGE

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -16,43 +15,10 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from catalog.platforms.errors import PlatformError
-from config.jobs import JobAlreadyRunning
+from config.error_codes import ErrorCode
+from config.errors import DomainError
 
 logger = logging.getLogger(__name__)
-
-
-class ErrorCode(StrEnum):
-    VALIDATION_ERROR = "VALIDATION_ERROR"
-    INVALID_DATA_FORMAT = "INVALID_DATA_FORMAT"
-    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
-    PERMISSION_DENIED = "PERMISSION_DENIED"
-    NOT_FOUND = "NOT_FOUND"
-    STORE_NOT_FOUND = "STORE_NOT_FOUND"
-    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
-    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
-    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
-    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
-    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
-    SYNC_IN_PROGRESS = "SYNC_IN_PROGRESS"
-    SYNC_TIMEOUT = "SYNC_TIMEOUT"
-    DATA_CONFLICT = "DATA_CONFLICT"
-    WEBHOOK_FAILED = "WEBHOOK_FAILED"
-    NETWORK_ERROR = "NETWORK_ERROR"
-    PLATFORM_UNSUPPORTED = "PLATFORM_UNSUPPORTED"
-    NAS_NOT_CONFIGURED = "NAS_NOT_CONFIGURED"
-    INTERNAL_ERROR = "INTERNAL_ERROR"
-
-
-class ApiError(drf.APIException):
-    """An error with its HTTP status, machine code, message and optional detail."""
-
-    def __init__(self, status_code: int, code: str, message: str, detail=None):
-        self.status_code = status_code
-        self.code = str(code)
-        self.message = message
-        self.extra = detail
-        super().__init__(detail=message, code=self.code)
 
 
 def envelope(code: str, message: str, detail=None) -> dict:
@@ -88,27 +54,17 @@ _DRF_CODES: list[tuple[type[Exception], str]] = [
 
 
 def _translate(exc: Exception) -> Exception:
-    """Map Django's and our domain exceptions onto DRF exceptions or ApiError."""
+    """Map Django's and simplejwt's exceptions onto DRF exceptions or DomainError."""
     if isinstance(exc, (InvalidToken, TokenError)):
-        return ApiError(401, ErrorCode.NOT_AUTHENTICATED, "The access token is invalid or expired.")
+        return DomainError(ErrorCode.NOT_AUTHENTICATED, 401, "The access token is invalid or expired.")
     if isinstance(exc, Http404):
-        return ApiError(404, ErrorCode.NOT_FOUND, "Not found.")
+        return DomainError(ErrorCode.NOT_FOUND, 404, "Not found.")
     if isinstance(exc, DjangoPermissionDenied):
         return drf.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):
-        return ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.")
+        return DomainError(ErrorCode.PAYLOAD_TOO_LARGE, 413, "The request body is too large.")
     if isinstance(exc, SuspiciousOperation):
-        return ApiError(400, ErrorCode.VALIDATION_ERROR, "The request was refused as malformed.")
-    if isinstance(exc, JobAlreadyRunning):
-        return ApiError(
-            409,
-            ErrorCode.SYNC_IN_PROGRESS,
-            "A sync of this kind is already in progress"
-            + (" for this store." if getattr(exc.job, "store_id", None) else "."),
-            {"job_id": str(exc.job.pk), "status": exc.job.status},
-        )
-    if isinstance(exc, PlatformError):
-        return ApiError(exc.http_status, exc.code, str(exc))
+        return DomainError(ErrorCode.VALIDATION_ERROR, 400, "The request was refused as malformed.")
     return exc
 
 
@@ -116,8 +72,8 @@ def exception_handler(exc: Exception, context) -> Response:
     """DRF's EXCEPTION_HANDLER: every error in the envelope, never a bare 500."""
     exc = _translate(exc)
     headers = {}
-    if isinstance(exc, ApiError):
-        return Response(envelope(exc.code, exc.message, exc.extra), status=exc.status_code)
+    if isinstance(exc, DomainError):
+        return Response(envelope(exc.code, exc.message, exc.detail), status=exc.http_status)
     if isinstance(exc, drf.APIException):
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header

@@ -15,13 +15,15 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.exceptions import ApiError, ErrorCode
-from config.api.permissions import LettersRequired, ModelPermissions
+from catalog.api.permissions import LettersRequired, ModelPermissions
 from config.api.schema import error_response
+from config.error_codes import ErrorCode
+from config.errors import DomainError
 from config.jobs import JobAlreadyRunning, wait_for_job
 from nasync import messages, services
 from nasync.api import serializers
 from nasync.config import load_config, public_config
+from nasync.error_codes import NasErrorCode
 from nasync.files import SizeLimitUploadHandler
 from nasync.models import Document, NasSyncRun, SyncState
 
@@ -31,8 +33,8 @@ TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 MAX_ID = 2**63 - 1
 
 
-def _not_configured(problem) -> ApiError:
-    return ApiError(400, ErrorCode.NAS_NOT_CONFIGURED, problem.text())
+def _not_configured(problem) -> DomainError:
+    return DomainError(NasErrorCode.NAS_NOT_CONFIGURED, 400, problem.text())
 
 
 # --- spec 002 -------------------------------------------------------------------------
@@ -112,16 +114,16 @@ class SyncTestView(APIView):
 def _flag(request, name: str) -> bool:
     value = request.query_params.get(name, "").strip().lower()
     if value not in TRUE | FALSE:
-        raise ApiError(400, ErrorCode.VALIDATION_ERROR, gettext("%(name)s must be true or false") % {"name": name})
+        raise DomainError(ErrorCode.VALIDATION_ERROR, 400, gettext("%(name)s must be true or false") % {"name": name})
     return value in TRUE
 
 
 RUN_FAILURES = {
     "timeout": (504, ErrorCode.SYNC_TIMEOUT),
     "io_timeout": (504, ErrorCode.SYNC_TIMEOUT),
-    "not_configured": (400, ErrorCode.NAS_NOT_CONFIGURED),
-    "invalid_config": (400, ErrorCode.NAS_NOT_CONFIGURED),
-    "key_unreadable": (400, ErrorCode.NAS_NOT_CONFIGURED),
+    "not_configured": (400, NasErrorCode.NAS_NOT_CONFIGURED),
+    "invalid_config": (400, NasErrorCode.NAS_NOT_CONFIGURED),
+    "key_unreadable": (400, NasErrorCode.NAS_NOT_CONFIGURED),
 }
 
 
@@ -174,9 +176,9 @@ class SyncRunView(APIView):
         try:
             run = services.start_nas_sync(user=request.user)
         except JobAlreadyRunning as exc:
-            raise ApiError(
-                409,
+            raise DomainError(
                 ErrorCode.SYNC_IN_PROGRESS,
+                409,
                 str(messages.IN_PROGRESS),
                 {
                     "job_id": str(exc.job.pk),
@@ -200,7 +202,7 @@ class SyncRunView(APIView):
         problem = services.run_problem(run)
         if problem is not None and not run.items_succeeded:
             http_status, code = RUN_FAILURES.get(problem.code, (502, ErrorCode.NETWORK_ERROR))
-            raise ApiError(http_status, code, problem.text(), summary)
+            raise DomainError(code, http_status, problem.text(), summary)
         return Response(serializers.NasSyncRunResultSerializer(summary).data)
 
 
@@ -230,7 +232,7 @@ class SyncDocumentView(APIView):
         document_id = int(document_id)
         document = Document.objects.filter(pk=document_id).first() if document_id <= MAX_ID else None
         if document is None:
-            raise ApiError(404, ErrorCode.NOT_FOUND, str(messages.DOCUMENT_NOT_FOUND))
+            raise DomainError(ErrorCode.NOT_FOUND, 404, str(messages.DOCUMENT_NOT_FOUND))
         outcome = services.sync_document_now(document)
         return Response({"success": outcome.code == "synced_to", "message": outcome.text()})
 
@@ -259,10 +261,10 @@ class NasSyncRunDetailView(RunQuerysetMixin, generics.RetrieveAPIView):
         try:
             run_id = uuid.UUID(str(self.kwargs["run_id"]))
         except ValueError:
-            raise ApiError(404, ErrorCode.NOT_FOUND, str(messages.RUN_NOT_FOUND)) from None
+            raise DomainError(ErrorCode.NOT_FOUND, 404, str(messages.RUN_NOT_FOUND)) from None
         run = self.get_queryset().filter(pk=run_id).first()
         if run is None:
-            raise ApiError(404, ErrorCode.NOT_FOUND, str(messages.RUN_NOT_FOUND))
+            raise DomainError(ErrorCode.NOT_FOUND, 404, str(messages.RUN_NOT_FOUND))
         self.check_object_permissions(self.request, run)
         return run
 
@@ -353,12 +355,12 @@ class DocumentViewSet(
         uploaded = request.FILES.get("file")
         if uploaded is None:
             message = str(messages.UPLOAD_MISSING)
-            raise ApiError(400, ErrorCode.VALIDATION_ERROR, message, {"file": [message]})
+            raise DomainError(ErrorCode.VALIDATION_ERROR, 400, message, {"file": [message]})
         return uploaded
 
-    def _rejected(self, exc: services.DocumentRejected) -> ApiError:
+    def _rejected(self, exc: services.DocumentRejected) -> DomainError:
         message = str(exc.message)
-        return ApiError(400, ErrorCode.VALIDATION_ERROR, message, {"file": [message]})
+        return DomainError(ErrorCode.VALIDATION_ERROR, 400, message, {"file": [message]})
 
     def create(self, request, *args, **kwargs):
         uploaded = self._upload(request)

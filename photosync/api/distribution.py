@@ -17,11 +17,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from config.api.exceptions import ApiError, ErrorCode
-from config.api.permissions import LettersRequired
+from catalog.access import get_visible_store
+from catalog.api.permissions import LettersRequired
 from config.api.schema import error_response
-from config.api.stores import get_visible_store
 from config.api.throttling import AnonThrottle, SettingsRateMixin
+from config.error_codes import ErrorCode
+from config.errors import DomainError
 from photosync import distribution, storage
 from photosync.api import distribution_serializers as schema
 from photosync.models import ProductPhoto
@@ -32,8 +33,8 @@ DEFAULT_LIMIT = 100
 RENDITIONS = ("thumb", "medium")
 
 
-def _bad(message: str) -> ApiError:
-    return ApiError(400, ErrorCode.VALIDATION_ERROR, message)
+def _bad(message: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_ERROR, 400, message)
 
 
 def _integer(params, name: str, default: int, low: int, high: int | None = None) -> int:
@@ -148,12 +149,12 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     if not match[1]:
         length = int(match[2])
         if length == 0:
-            raise ApiError(416, ErrorCode.VALIDATION_ERROR, "Range not satisfiable", {"size": size})
+            raise DomainError(ErrorCode.VALIDATION_ERROR, 416, "Range not satisfiable", {"size": size})
         return max(0, size - length), size - 1
     start = int(match[1])
     end = min(int(match[2]), size - 1) if match[2] else size - 1
     if start >= size or start > end:
-        raise ApiError(416, ErrorCode.VALIDATION_ERROR, "Range not satisfiable", {"size": size})
+        raise DomainError(ErrorCode.VALIDATION_ERROR, 416, "Range not satisfiable", {"size": size})
     return start, end
 
 
@@ -206,7 +207,7 @@ class PhotoDownloadView(APIView):
         if rendition:
             info = photo.renditions.get(rendition) or {}
             if not info.get("key"):
-                raise ApiError(404, ErrorCode.NOT_FOUND, "Rendition not found")
+                raise DomainError(ErrorCode.NOT_FOUND, 404, "Rendition not found")
             key, size, content_type = info["key"], int(info.get("size") or 0), "image/webp"
             size = size or storage.default_storage.size(key)
             etag, filename = f'"{photo.checksum}-{rendition}"', _rendition_name(photo.filename, rendition)
@@ -231,9 +232,9 @@ class PhotoDownloadView(APIView):
             chunks = storage.stream_object(key, start, end if byte_range else None)
         except Exception as exc:  # the spec's 500: storage unreachable or the object missing
             logger.exception("could not open %s for download", key)
-            raise ApiError(
-                500,
+            raise DomainError(
                 ErrorCode.INTERNAL_ERROR,
+                500,
                 "Internal server error",
                 f"Failed to download image: {type(exc).__name__}",
             ) from None
@@ -274,10 +275,10 @@ def _live_photo(store, photo_id: str) -> ProductPhoto:
     try:
         pk = uuid.UUID(str(photo_id))
     except ValueError:
-        raise ApiError(404, ErrorCode.NOT_FOUND, "Photo not found") from None
+        raise DomainError(ErrorCode.NOT_FOUND, 404, "Photo not found") from None
     photo = ProductPhoto.objects.filter(pk=pk, store=store, deleted_at__isnull=True).first()
     if photo is None:
-        raise ApiError(404, ErrorCode.NOT_FOUND, "Photo not found")
+        raise DomainError(ErrorCode.NOT_FOUND, 404, "Photo not found")
     return photo
 
 
@@ -319,7 +320,7 @@ class StatusReportView(APIView):
         try:
             count = distribution.record_status_reports(store, body.get("sync_batch"), user=request.user)
         except distribution.InvalidBatch as exc:
-            raise ApiError(
-                400, ErrorCode.VALIDATION_ERROR, exc.message, {"items": exc.items} if exc.items else None
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR, 400, exc.message, {"items": exc.items} if exc.items else None
             ) from None
         return Response({"status": "success", "message": f"Sync status updated for {count} photos"})

@@ -9,11 +9,12 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.access import get_visible_store, visible_stores
+from catalog.api.permissions import LettersRequired, ModelPermissions, RoleRequired
 from catalog.roles import Role
-from config.api.exceptions import ApiError, ErrorCode
-from config.api.permissions import LettersRequired, ModelPermissions, RoleRequired
 from config.api.schema import error_response
-from config.api.stores import get_visible_store, visible_stores
+from config.error_codes import ErrorCode
+from config.errors import DomainError
 from config.jobs import JobStatus, wait_for_job
 from photosync import services
 from photosync.api import serializers
@@ -25,7 +26,7 @@ TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 def _flag(request, name: str) -> bool:
     value = request.query_params.get(name, "").strip().lower()
     if value not in TRUE | FALSE:
-        raise ApiError(400, ErrorCode.VALIDATION_ERROR, f"{name} must be true or false")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, 400, f"{name} must be true or false")
     return value in TRUE
 
 
@@ -116,7 +117,7 @@ class SyncImagesView(APIView):
             return Response(serializers.ImageSyncResultSerializer(body).data)
         failure = services.run_failure(run)
         detail = {"run_id": str(run.pk), "id_store": store.pk}
-        raise ApiError(failure["http_status"], failure["code"], failure["message"], detail)
+        raise DomainError(failure["code"], failure["http_status"], failure["message"], detail)
 
     def _queued(self, request, run: ImageSyncRun) -> Response:
         url = serializers.run_url(request, run)
@@ -162,7 +163,9 @@ class ImageSyncRunListView(RunQuerysetMixin, generics.ListAPIView):
             queryset = queryset.filter(store=get_visible_store(self.request.user, params["id_store"], param="id_store"))
         if "status" in params:
             if params["status"] not in JobStatus.values:
-                raise ApiError(400, ErrorCode.VALIDATION_ERROR, f"status must be one of {', '.join(JobStatus.values)}")
+                raise DomainError(
+                    ErrorCode.VALIDATION_ERROR, 400, f"status must be one of {', '.join(JobStatus.values)}"
+                )
             queryset = queryset.filter(status=params["status"])
         return queryset
 
@@ -178,8 +181,8 @@ class ImageSyncRunDetailView(RunQuerysetMixin, generics.RetrieveAPIView):
         try:
             run_id = uuid.UUID(str(self.kwargs["run_id"]))
         except ValueError:
-            raise ApiError(404, ErrorCode.NOT_FOUND, "Run not found") from None
+            raise DomainError(ErrorCode.NOT_FOUND, 404, "Run not found") from None
         run = self.get_queryset().filter(pk=run_id).first()
         if run is None:
-            raise ApiError(404, ErrorCode.NOT_FOUND, "Run not found")
+            raise DomainError(ErrorCode.NOT_FOUND, 404, "Run not found")
         return run

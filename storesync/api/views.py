@@ -12,10 +12,11 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.exceptions import ApiError, ErrorCode
-from config.api.permissions import LettersRequired
+from catalog.access import get_visible_store, visible_stores
+from catalog.api.permissions import LettersRequired
 from config.api.schema import error_response
-from config.api.stores import get_visible_store, visible_stores
+from config.error_codes import ErrorCode
+from config.errors import DomainError
 from storesync import resolution, selectors, services
 from storesync.api import serializers as s
 from storesync.exceptions import SyncError
@@ -56,7 +57,7 @@ class SyncView(APIView):
 
     def handle_exception(self, exc):
         if isinstance(exc, SyncError):
-            exc = ApiError(exc.status, exc.code, exc.message, exc.detail)
+            exc = DomainError(exc.code, exc.status, exc.message, exc.detail)
         return super().handle_exception(exc)
 
     @staticmethod
@@ -147,7 +148,7 @@ class JobView(SyncView):
             pk = None
         job = selectors.visible_jobs(visible_stores(request.user)).filter(pk=pk).first() if pk else None
         if job is None:
-            raise ApiError(404, ErrorCode.NOT_FOUND, "Sync job not found")
+            raise DomainError(ErrorCode.NOT_FOUND, 404, "Sync job not found")
         return self.data(selectors.job_detail(job))
 
 
@@ -193,7 +194,7 @@ class ResolveView(SyncView):
                 .first()
             )
         if conflict is None:
-            raise ApiError(404, ErrorCode.NOT_FOUND, "Conflict not found")
+            raise DomainError(ErrorCode.NOT_FOUND, 404, "Conflict not found")
         data = self.valid(s.ResolveSerializer, request.data)
         outcome = resolution.resolve_conflict(
             conflict,

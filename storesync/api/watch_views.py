@@ -8,11 +8,13 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import SimpleRateThrottle
 
+from catalog.access import get_visible_store, store_lookup, visible_stores
+from catalog.error_codes import CatalogErrorCode
 from catalog.models import Store
-from config.api.exceptions import ApiError, ErrorCode
 from config.api.schema import error_response
-from config.api.stores import get_visible_store, store_lookup, visible_stores
 from config.api.throttling import SettingsRateMixin
+from config.error_codes import ErrorCode
+from config.errors import DomainError
 from storesync import alerts, metrics, webhooks_in
 from storesync.api import serializers as s
 from storesync.api.views import SyncView
@@ -90,7 +92,7 @@ class InboundWebhookView(SyncView):
         except (ValueError, AttributeError):
             found = None
         if found is None:
-            raise ApiError(404, ErrorCode.STORE_NOT_FOUND, "Store not found")
+            raise DomainError(CatalogErrorCode.STORE_NOT_FOUND, 404, "Store not found")
         notification = webhooks_in.receive(found, entity, request.headers, request.body)
         return self.data(webhooks_in.response(notification), status.HTTP_202_ACCEPTED)
 
@@ -209,5 +211,5 @@ class AcknowledgeView(SyncView):
         if str(alert_id).isdigit() and len(str(alert_id)) < 19:
             alert = Alert.objects.filter(pk=int(alert_id), store__in=visible_stores(request.user)).first()
         if alert is None:
-            raise ApiError(404, ErrorCode.NOT_FOUND, "Alert not found")
+            raise DomainError(ErrorCode.NOT_FOUND, 404, "Alert not found")
         return self.data(alerts.alert_item(alerts.acknowledge(alert, request.user)))

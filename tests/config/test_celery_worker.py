@@ -64,9 +64,9 @@ def kind_queues(hub_worker_process):
 
 
 def test_with_a_queue_per_kind_a_worker_takes_only_its_kind(kind_queues, transactional_db, settings, make_store):
-    from catalog.platforms.simulator import DEMO_API_KEY, run_in_thread
     from catalog.services import start_product_import
     from config.celery import app as celery_app
+    from shopsim import DEMO_API_KEY, run_in_thread
     from tests.plugins.worker import WorkerProcess, worker_env
 
     settings.PLATFORM_URL_ALLOWLIST = ["127.0.0.1"]

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from catalog.platforms.simulator import SimulatorHandle, run_in_thread
+from shopsim import SimulatorHandle, run_in_thread
 
 __all__ = ["make_shop_simulator", "platform_settings", "shop_simulator", "sim_get", "sim_post", "sim_stats"]
 

@@ -363,7 +363,7 @@ class EngineModel(RuleBasedStateMachine):
 
 @pytest.mark.django_db
 def test_engine_schedules_against_the_simulator(make_store, settings):
-    from catalog.platforms.simulator import run_in_thread
+    from shopsim import run_in_thread
 
     settings.STORESYNC_WRITE_CONCURRENCY = 1
     settings.STORESYNC_BATCH_SIZE = 1  # a batch per record: a crash can fall between any two

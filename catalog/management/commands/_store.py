@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
+from catalog.access import store_lookup
 from catalog.models import Store
-from config.api.stores import store_lookup
 
 
 def store_from_option(ref: str) -> Store:

@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--password", default=None, help="Default: a new random password, printed.")
 
     def handle(self, *args, shop_url, hub_url, api_key, username, password, **options):
-        from catalog.platforms.simulator import DEMO_API_KEY
+        from shopsim import DEMO_API_KEY
 
         password = password or secrets.token_urlsafe(12)
         user, _ = get_user_model().objects.get_or_create(username=username)

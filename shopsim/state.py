@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .simulator_data import (
+from shopsim.data import (
     DATETIME_FORMAT,
     customer_values,
     hash_password,
@@ -27,7 +27,7 @@ from .simulator_data import (
     render_image,
     stock_values,
 )
-from .simulator_schema import (
+from shopsim.schema import (
     CUSTOMERS,
     ORDERS,
     PRODUCTS,

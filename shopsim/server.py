@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from .simulator_formats import (
+from shopsim.formats import (
     Reply,
     Request,
     blank_view,
@@ -31,8 +31,8 @@ from .simulator_formats import (
     render_list,
     xml_reply,
 )
-from .simulator_schema import PRODUCTS, RESOURCES, Resource, SimError
-from .simulator_state import Failure, ShopSimulator
+from shopsim.schema import PRODUCTS, RESOURCES, Resource, SimError
+from shopsim.state import Failure, ShopSimulator
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 from django.http import Http404
 from rest_framework import viewsets
 
-from config.api.permissions import ModelPermissions
-from config.api.stores import get_visible_store, store_lookup
+from catalog.access import get_visible_store, store_lookup
+from catalog.api.permissions import ModelPermissions
 
 
 class IdOrUuidLookupMixin:

@@ -1,4 +1,4 @@
-"""Store scoping: who sees which store, and store lookup by integer id or UUID."""
+"""Store scoping and access: roles and permission letters, who sees which store, store lookup by id or UUID."""
 
 from __future__ import annotations
 
@@ -6,9 +6,22 @@ import uuid
 
 from django.db.models import QuerySet
 
+from catalog.error_codes import CatalogErrorCode
 from catalog.models import Store
-from config.api.exceptions import ApiError, ErrorCode
-from config.api.permissions import is_admin
+from catalog.roles import LETTER_TO_ACTION, Role, user_role
+from config.error_codes import ErrorCode
+from config.errors import DomainError
+
+
+def is_admin(user) -> bool:
+    """Superusers and the ADMIN role see and manage every store."""
+    return bool(user and user.is_authenticated and (user.is_superuser or user_role(user) == Role.ADMIN))
+
+
+def has_letters(user, model_label: str, letters: str) -> bool:
+    """True if the user holds every permission letter (C/R/U/D) on ``app_label.model``."""
+    app_label, model = model_label.lower().split(".")
+    return all(user.has_perm(f"{app_label}.{LETTER_TO_ACTION[letter]}_{model}") for letter in letters)
 
 
 def visible_stores(user) -> QuerySet[Store]:
@@ -31,12 +44,12 @@ def store_lookup(ref) -> dict:
 def get_visible_store(user, ref, *, param: str = "store_id") -> Store:
     """The store ``ref`` names if the user may see it; 404 ``Store not found`` otherwise."""
     if ref is None or str(ref).strip() == "":
-        raise ApiError(400, ErrorCode.VALIDATION_ERROR, f"{param} is required")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, 400, f"{param} is required")
     try:
         lookup = store_lookup(ref)
     except (ValueError, AttributeError):
-        raise ApiError(400, ErrorCode.VALIDATION_ERROR, f"{param} must be a store id or UUID") from None
+        raise DomainError(ErrorCode.VALIDATION_ERROR, 400, f"{param} must be a store id or UUID") from None
     store = visible_stores(user).filter(**lookup).first()
     if store is None:
-        raise ApiError(404, ErrorCode.STORE_NOT_FOUND, "Store not found")
+        raise DomainError(CatalogErrorCode.STORE_NOT_FOUND, 404, "Store not found")
     return store

@@ -1,6 +1,6 @@
 """A PrestaShop-compatible shop over real HTTP, for the demo, tests and benchmarks.
 
-It speaks the webservice as ``shared/prestashop-webservice.md`` describes it
+It speaks the PrestaShop webservice as PrestaShop documents it
 (XML by default, JSON on request, the error envelopes, the 401/404 quirks,
 PUT wiping omitted fields, images with ``Content-Sha1``) and adds a JSON
 control API under ``/_sim/`` (no auth) to count requests and inject trouble:
@@ -14,7 +14,8 @@ control API under ``/_sim/`` (no auth) to count requests and inject trouble:
 * ``POST /_sim/products/<id>/delete_image`` ``{"image_id": optional}``
 * ``GET /_sim/<products|customers|orders|stock_availables>/<id>``: a record's raw state
 
-Run it with ``python -m catalog.platforms.simulator --port 8090 --products 500``.
+Run it with ``python -m shopsim --port 8090 --products 500``. It imports nothing from Django or
+the hub, so tests, benchmarks, the demo and the ops scripts all use the same shop.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .simulator_http import SimulatorServer
-from .simulator_state import DEMO_API_KEY, ShopSimulator
+from shopsim.server import SimulatorServer
+from shopsim.state import DEMO_API_KEY, ShopSimulator
 
 __all__ = ["DEMO_API_KEY", "ShopSimulator", "SimulatorHandle", "SimulatorServer", "main", "run_in_thread"]
 
@@ -68,7 +69,7 @@ def _mutate_periodically(shop: ShopSimulator, every: float, stop: threading.Even
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m catalog.platforms.simulator", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m shopsim", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--products", type=int, default=500)
@@ -121,7 +122,3 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         stop.set()
         server.server_close()
-
-
-if __name__ == "__main__":
-    main()

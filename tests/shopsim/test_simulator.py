@@ -14,7 +14,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from catalog.platforms.simulator import DEMO_API_KEY, ShopSimulator
+from shopsim import DEMO_API_KEY, ShopSimulator
 from tests.plugins.simulator import sim_get, sim_post, sim_stats
 
 
@@ -297,7 +297,7 @@ def test_unknown_control_requests_are_json_errors(shop_simulator):
 
 def test_the_command_line_starts_a_shop():
     process = subprocess.Popen(
-        [sys.executable, "-m", "catalog.platforms.simulator", "--port", "0", "--products", "3"],
+        [sys.executable, "-m", "shopsim", "--port", "0", "--products", "3"],
         cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.PIPE,
         text=True,

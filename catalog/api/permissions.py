@@ -2,18 +2,8 @@
 
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
-from catalog.roles import LETTER_TO_ACTION, Role, user_role
-
-
-def is_admin(user) -> bool:
-    """Superusers and the ADMIN role see and manage every store."""
-    return bool(user and user.is_authenticated and (user.is_superuser or user_role(user) == Role.ADMIN))
-
-
-def has_letters(user, model_label: str, letters: str) -> bool:
-    """True if the user holds every permission letter (C/R/U/D) on ``app_label.model``."""
-    app_label, model = model_label.lower().split(".")
-    return all(user.has_perm(f"{app_label}.{LETTER_TO_ACTION[letter]}_{model}") for letter in letters)
+from catalog.access import has_letters
+from catalog.roles import Role, user_role
 
 
 def RoleRequired(*roles: Role) -> type[BasePermission]:

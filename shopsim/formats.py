@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 from xml.sax.saxutils import quoteattr
 
-from .simulator_schema import Resource, SimError
+from shopsim.schema import Resource, SimError
 
 XML_TYPE = "text/xml;charset=utf-8"
 JSON_TYPE = "application/json"

@@ -1,0 +1,12 @@
+"""Error codes of the store sync (seed 003 names most of them)."""
+
+from enum import StrEnum
+
+
+class SyncErrorCode(StrEnum):
+    DATA_CONFLICT = "DATA_CONFLICT"
+    WEBHOOK_FAILED = "WEBHOOK_FAILED"
+    SYNC_PAUSED = "SYNC_PAUSED"
+    SYNC_NOT_CONFIGURED = "SYNC_NOT_CONFIGURED"
+    WEBHOOK_SIGNATURE_INVALID = "WEBHOOK_SIGNATURE_INVALID"
+    WEBHOOK_REPLAYED = "WEBHOOK_REPLAYED"
