@@ -281,7 +281,8 @@ CELERY_TASK_ROUTES = (
 # A task whose worker died this many times is dropped (and its job marked failed).
 CELERY_MAX_REDELIVERIES = env.int("CELERY_MAX_REDELIVERIES", default=3)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Project-wide tasks outside the apps' tasks.py modules.
+# Project-wide tasks outside the apps' tasks.py modules (a worker registers only these and the
+# apps' autodiscovered tasks): the nightly prune and the stale-job reaper, both scheduled by beat.
 CELERY_IMPORTS = ("config.retention", "config.reaper")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -298,7 +299,6 @@ PLATFORM_RETRY_ATTEMPTS = env.int("PLATFORM_RETRY_ATTEMPTS", default=4)
 PLATFORM_RETRY_BACKOFF = env.float("PLATFORM_RETRY_BACKOFF", default=0.5)
 PLATFORM_MAX_IMAGE_BYTES = env.int("PLATFORM_MAX_IMAGE_BYTES", default=20 * 1024 * 1024)
 
-CELERY_IMPORTS = ["config.retention"]
 # Finished jobs, history, delivered webhook attempts, superseded reports and resolved
 # alerts older than this are pruned daily (manage.py prune).
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
