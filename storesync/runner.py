@@ -24,12 +24,15 @@ from django.utils import timezone
 from catalog.platforms import PlatformError, create_ecommerce_service
 from config.jobs import JobStatus, finish_job, job_changed
 from config.observability import log_context
-from storesync.batch import ShopUnavailable, SyncCancelled, new_entity_result
-from storesync.constants import CELERY_PRIORITIES, PRIORITY_RANK
-from storesync.engine import EntitySync
+from storesync.constants import CELERY_PRIORITIES
+from storesync.engine.batch import ShopUnavailable, SyncCancelled, new_entity_result
+from storesync.engine.scanning import iso
+from storesync.engine.shop_writer import ShopWriter, backoff_delay
+from storesync.engine.sync import EntitySync
 from storesync.models import StoreSyncJob, SyncConfig
-from storesync.scanning import iso
-from storesync.shop_writer import ShopWriter, backoff_delay
+from storesync.presenters import job_summary as summary
+from storesync.selectors import waiting_jobs
+from storesync.task_names import RUN_STORE_SYNC, task_by_name
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +44,6 @@ def send_job(
     job: StoreSyncJob, *, token: str | None = None, countdown: float | None = None, on_commit: bool = True
 ) -> None:
     """Send a message for the job (a new token unless one is given)."""
-    from storesync.tasks import run_store_sync_task
-
     token = token or uuid.uuid4().hex
     task_id = str(uuid.uuid4())
     StoreSyncJob.objects.filter(pk=job.pk).update(celery_task_id=task_id, heartbeat_at=timezone.now())
@@ -51,26 +52,12 @@ def send_job(
         options["countdown"] = max(0.0, min(countdown, settings.CELERY_MAX_COUNTDOWN))
 
     def send():
-        run_store_sync_task.apply_async(args=[str(job.pk), token], **options)
+        task_by_name(RUN_STORE_SYNC).apply_async(args=[str(job.pk), token], **options)
 
     if on_commit:
         transaction.on_commit(send)
     else:
         send()
-
-
-def waiting_jobs(store_id) -> list[StoreSyncJob]:
-    """The store's queued jobs in the order they will run."""
-    queued = StoreSyncJob.objects.filter(store_id=store_id, status=JobStatus.QUEUED)
-    return sorted(queued, key=lambda job: (PRIORITY_RANK.get(job.priority, 1), job.created_at, str(job.pk)))
-
-
-def queue_position(job: StoreSyncJob) -> int:
-    """1 for the job that runs next; 0 once it runs or has finished."""
-    if job.status != JobStatus.QUEUED:
-        return 0
-    line = waiting_jobs(job.store_id)
-    return next((index for index, queued in enumerate(line, 1) if queued.pk == job.pk), 0)
 
 
 def claim(job_id, token: str) -> StoreSyncJob | None:
@@ -192,13 +179,3 @@ def kick_next(store_id) -> StoreSyncJob | None:
         return None
     send_job(line[0])
     return line[0]
-
-
-def summary(job: StoreSyncJob) -> dict:
-    results = job.entity_results
-    return {
-        "total_records": sum(r.get("records_synced", 0) for r in results.values()),
-        "successful": max(0, job.items_processed - job.items_failed),
-        "failed": job.items_failed,
-        "conflicts": sum(r.get("conflicts_resolved", 0) + r.get("conflicts_pending", 0) for r in results.values()),
-    }

@@ -1,8 +1,8 @@
 """Store sync operations, shared by the API, the admin, the tasks and the demo command.
 
 Conflict resolution lives in ``storesync.resolution``, the job runner in
-``storesync.runner``, the engine in ``storesync.engine`` (with its pure core in
-``storesync.merge``).
+``storesync.runner``, the engine in ``storesync.engine.sync`` (with its pure core in
+``storesync.engine.merge``).
 """
 
 from __future__ import annotations
@@ -18,10 +18,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Store
-from catalog.platforms import validate_platform_url
+from catalog.platforms import (
+    NO_PLATFORM,
+    PLATFORMS,
+    PlatformNotConfigured,
+    PlatformUnsupported,
+    validate_platform_url,
+)
 from config.jobs import JobStatus, JobTrigger, fail_stale_jobs, finish_job, start_job
 from storesync import runner
-from storesync.batch import new_entity_result
 from storesync.constants import (
     DEFAULT_DIRECTIONS,
     FREQUENCY_INTERVALS,
@@ -32,6 +37,7 @@ from storesync.constants import (
     Strategy,
     SyncType,
 )
+from storesync.engine.batch import new_entity_result
 from storesync.exceptions import InvalidSyncInput, QueueFull, SyncNotConfigured, SyncPaused
 from storesync.models import (
     DeadLetter,
@@ -42,6 +48,7 @@ from storesync.models import (
     SyncFilter,
     SyncRule,
 )
+from storesync.signals import sync_resumed
 from storesync.validation import normalize_action
 
 logger = logging.getLogger(__name__)
@@ -63,7 +70,7 @@ def get_config_or_404(store: Store) -> SyncConfig:
     try:
         return get_config(store)
     except SyncNotConfigured as exc:
-        exc.status = 404
+        exc.http_status = 404
         raise
 
 
@@ -163,8 +170,6 @@ def set_filters(
 
 def check_platform(store: Store) -> None:
     """The errors ``create_ecommerce_service`` raises, without building a client."""
-    from catalog.platforms import NO_PLATFORM, PLATFORMS, PlatformNotConfigured, PlatformUnsupported
-
     platform = (store.platform or "").strip().lower()
     if platform in NO_PLATFORM:
         raise PlatformNotConfigured("This store is not connected to an e-commerce platform.")
@@ -263,22 +268,11 @@ def resume_sync(store: Store) -> SyncConfig:
         if config.paused:
             config.paused, config.paused_at, config.last_scheduled_at = False, None, None
             config.save(update_fields=["paused", "paused_at", "last_scheduled_at", "updated_at"])
-    from storesync.webhooks_in import release_held
-
-    release_held(store)  # notifications received while paused
+    sync_resumed.send(sender=SyncConfig, store=store, config=config)  # the webhooks wing releases held notifications
     return config
 
 
 # Scheduling
-
-
-def next_sync_at(config: SyncConfig) -> datetime | None:
-    interval = FREQUENCY_INTERVALS.get(config.sync_frequency)
-    if interval is None or config.paused:
-        return None
-    if config.last_scheduled_at is None:
-        return timezone.now()
-    return config.last_scheduled_at + interval
 
 
 def dispatch_due_syncs(now: datetime | None = None) -> dict[str, int]:

@@ -10,9 +10,9 @@ import pytest
 from catalog.platforms import create_ecommerce_service
 from catalog.roles import Role
 from storesync import services
-from storesync.entities import ADAPTERS
+from storesync.engine.entities import ADAPTERS
+from storesync.engine.shop_writer import ShopWriter, WriteOp, backoff_delay
 from storesync.models import DeadLetter
-from storesync.shop_writer import ShopWriter, WriteOp, backoff_delay
 from tests.plugins.simulator import sim_post, sim_stats
 from tests.storesync.conftest import configure, edit_platform, platform_product
 

@@ -29,7 +29,8 @@ from catalog.platforms import (
     PlatformServerError,
     create_ecommerce_service,
 )
-from storesync.entities import EntityAdapter, InvalidValue, Remote
+from config.error_codes import ErrorCode
+from storesync.engine.entities import EntityAdapter, InvalidValue, Remote
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class WriteOutcome:
 def error_code(exc: Exception) -> str:
     if isinstance(exc, PlatformError):
         return exc.code
-    return "INVALID_DATA_FORMAT"
+    return ErrorCode.INVALID_DATA_FORMAT
 
 
 def retryable(exc: Exception, kind: str) -> bool:

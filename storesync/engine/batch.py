@@ -8,8 +8,8 @@ from typing import Any
 
 from django.db import models
 
-from storesync import merge
-from storesync.entities import Remote
+from storesync.engine import merge
+from storesync.engine.entities import Remote
 from storesync.models import SyncRecordState
 
 

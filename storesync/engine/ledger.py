@@ -10,11 +10,11 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from config.jobs import MAX_RECORDED_ERRORS, job_changed
-from storesync import merge
-from storesync.batch import BatchOutcome, BatchPlan, Item, SyncCancelled, new_entity_result
 from storesync.constants import ConflictStatus, SyncType
+from storesync.engine import merge
+from storesync.engine.batch import BatchOutcome, BatchPlan, Item, SyncCancelled, new_entity_result
+from storesync.engine.scanning import from_iso, iso
 from storesync.models import DeadLetter, DeadLetterStatus, StoreSyncJob, SyncConflict, SyncEntity, SyncRecordState
-from storesync.scanning import from_iso, iso
 
 
 class Ledger:
@@ -186,7 +186,7 @@ class Ledger:
             raise SyncCancelled()
 
     def add_total(self, amount: int) -> None:
-        self._extra_total = getattr(self, "_extra_total", 0) + amount
+        self._extra_total += amount
 
     def save_checkpoint(self, checkpoint: dict) -> None:
         with transaction.atomic():
@@ -202,9 +202,7 @@ class Ledger:
         result = job.entity_results.setdefault(self.name, new_entity_result())
         for key, value in counts.as_dict().items():
             result[key] = result.get(key, 0) + value
-        result["records_total"] = max(
-            result.get("records_total", 0) + getattr(self, "_extra_total", 0), result["records_synced"]
-        )
+        result["records_total"] = max(result.get("records_total", 0) + self._extra_total, result["records_synced"])
         self._extra_total = 0
         result["status"] = "in_progress"
         if checkpoint is not None:
