@@ -18,7 +18,19 @@ from storesync.models import DeadLetter, DeadLetterStatus, StoreSyncJob, SyncCon
 
 
 class Ledger:
-    """Bookkeeping of :class:`storesync.engine.EntitySync` (its ``job``, ``store``, ``name``...)."""
+    """The bookkeeping of one entity of one job; :class:`storesync.engine.sync.EntitySync` is given one."""
+
+    def __init__(self, job: StoreSyncJob, entity: SyncEntity, model: type[models.Model]):
+        self.job, self.entity, self.model = job, entity, model
+        self.store = job.store
+        self.name = entity.entity_type
+        self._extra_total = 0
+        self._pending_rows: dict[tuple[int, str], SyncConflict] = {}
+        self.has_dead_letters = DeadLetter.objects.filter(
+            store=self.store,
+            entity_type=self.name,
+            status__in=[DeadLetterStatus.PENDING, DeadLetterStatus.REQUEUED],
+        ).exists()
 
     def existing_conflicts(self, record_pks: list[int]):
         pending: dict[int, dict[str, tuple]] = defaultdict(dict)
