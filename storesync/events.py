@@ -14,7 +14,6 @@ group. Jobs without a store (NAS runs) go to the hub group that every stream joi
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from typing import Any
@@ -37,7 +36,6 @@ logger = logging.getLogger(__name__)
 HUB_GROUP = "storesync.hub"
 # Entity label of jobs that are not store syncs.
 KIND_ENTITIES = {"image_sync": "images", "nas_sync": "documents", "catalog_import": "catalog"}
-ERROR_CODE = re.compile(r"^([A-Z][A-Z_]{2,}):")
 MAX_CONFLICT_EVENTS = 100  # per progress step; the rest are in GET sync/conflicts
 
 
@@ -102,8 +100,7 @@ def finished_message(job: Job) -> dict[str, Any]:
     }
     if event == "sync_failed":
         data["error"] = job.message
-        code = ERROR_CODE.match(job.message)
-        data["code"] = code.group(1) if code else None
+        data["code"] = job.error_code or None
     return {"event": event, "data": data}
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from catalog.models import Store
 from config.jobs import JobStatus
+from config.jobs.queued import line_key
 from storesync.constants import FREQUENCY_INTERVALS, PRIORITY_RANK, Direction
 from storesync.models import (
     DeadLetter,
@@ -48,9 +49,10 @@ def next_sync_at(config: SyncConfig) -> datetime | None:
 
 
 def waiting_jobs(store_id) -> list[StoreSyncJob]:
-    """The store's queued jobs in the order they will run: priority, then age."""
+    """The store's queued jobs in the order they will run: priority, then age (the order of
+    ``StoreSyncRunner.line``, read here without the runner)."""
     queued = StoreSyncJob.objects.filter(store_id=store_id, status=JobStatus.QUEUED)
-    return sorted(queued, key=lambda job: (PRIORITY_RANK.get(job.priority, 1), job.created_at, str(job.pk)))
+    return sorted(queued, key=line_key(PRIORITY_RANK))
 
 
 def queue_position(job: StoreSyncJob) -> int:

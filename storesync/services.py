@@ -25,12 +25,10 @@ from catalog.platforms import (
     PlatformUnsupported,
     validate_platform_url,
 )
-from config.jobs import JobStatus, JobTrigger, fail_stale_jobs, finish_job, start_job
-from storesync import runner
+from config.jobs import JobStatus, JobTrigger, fail_stale_jobs
 from storesync.constants import (
     DEFAULT_DIRECTIONS,
     FREQUENCY_INTERVALS,
-    JOB_KIND,
     SYNCABLE_FIELDS,
     Frequency,
     Priority,
@@ -48,6 +46,7 @@ from storesync.models import (
     SyncFilter,
     SyncRule,
 )
+from storesync.runner import StoreSyncRunner
 from storesync.signals import sync_resumed
 from storesync.validation import normalize_action
 
@@ -213,19 +212,14 @@ def trigger_sync(
         waiting = StoreSyncJob.objects.filter(store=store, status=JobStatus.QUEUED).count()
         if waiting >= settings.STORESYNC_MAX_QUEUED_JOBS:
             raise QueueFull(f"{waiting} syncs are already waiting for this store.", {"queued_jobs": waiting})
-        job = start_job(
-            StoreSyncJob,
-            kind=JOB_KIND,
-            store=store,
-            trigger=trigger,
-            requested_by=user,
-            params={"records": records} if records else {},
+        job = StoreSyncRunner.create(
+            store=store, trigger=trigger, requested_by=user, params={"records": records} if records else {}
         )
         job.sync_type, job.priority, job.entities, job.options = sync_type, priority, wanted, options
         job.entity_results = {name: new_entity_result() for name in wanted}
         job.save(update_fields=["sync_type", "priority", "entities", "options", "entity_results"])
         if send:
-            runner.send_job(job)
+            StoreSyncRunner.send(job)
     return job
 
 
@@ -233,8 +227,7 @@ def run_sync_now(store: Store, **kwargs) -> StoreSyncJob:
     """Queue a job and run it in this process (demo, tests, benchmarks, commands)."""
     kwargs.setdefault("trigger", JobTrigger.COMMAND)
     job = trigger_sync(store, send=False, **kwargs)
-    token = "inline"
-    runner.execute_job(job.pk, token)
+    StoreSyncRunner.execute(job.pk, "inline")
     job.refresh_from_db()
     return job
 
@@ -254,7 +247,7 @@ def pause_sync(store: Store) -> tuple[SyncConfig, int]:
         StoreSyncJob.objects.filter(store=store, status=JobStatus.RUNNING).update(cancel_requested=True)
         waiting = list(StoreSyncJob.objects.filter(store=store, status=JobStatus.QUEUED))
     for job in waiting:
-        finish_job(job, status=JobStatus.CANCELLED, message="Cancelled: the store's sync was paused.")
+        StoreSyncRunner(job).finish(status=JobStatus.CANCELLED, message=StoreSyncRunner.cancel_message)
     return config, len(waiting)
 
 
@@ -310,7 +303,7 @@ def dispatch_due_syncs(now: datetime | None = None) -> dict[str, int]:
         StoreSyncJob.objects.filter(status=JobStatus.QUEUED, heartbeat_at__lt=cutoff).values_list("store_id", flat=True)
     )
     for store_id in waiting_stores:
-        if runner.kick_next(store_id) is not None:
+        if StoreSyncRunner.kick_next(store_id) is not None:
             kicked += 1
     return {"queued": queued, "kicked": kicked, "stale_failed": stale}
 

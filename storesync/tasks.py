@@ -6,14 +6,15 @@ Nothing in storesync imports this module: jobs and webhook attempts are sent by 
 from celery import shared_task
 
 from config.jobs import JobTask
-from storesync import runner, services, task_names
+from storesync import services, task_names
 from storesync.health import alerts
+from storesync.runner import StoreSyncRunner
 from storesync.webhooks import outbound
 
 
 @shared_task(base=JobTask, job_model="storesync.StoreSyncJob", name=task_names.RUN_STORE_SYNC)
 def run_store_sync_task(job_id: str, token: str) -> None:
-    runner.execute_job(job_id, token)
+    StoreSyncRunner.execute(job_id, token)
 
 
 @shared_task(name=task_names.DISPATCH_DUE_SYNCS)

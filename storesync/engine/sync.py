@@ -59,15 +59,13 @@ logger = logging.getLogger(__name__)
 class EntitySync:
     """One entity of one job."""
 
-    def __init__(
-        self, job: StoreSyncJob, entity: SyncEntity, service, writer: ShopWriter, ledger: Ledger | None = None
-    ):
+    def __init__(self, job: StoreSyncJob, entity: SyncEntity, service, writer: ShopWriter, ledger: Ledger):
         self.job, self.entity, self.service, self.writer = job, entity, service, writer
         self.store = job.store
         self.adapter: EntityAdapter = ADAPTERS[entity.entity_type]
         self.model = self.adapter.model
         # What the job writes besides the records (conflicts, dead letters, progress, watermarks).
-        self.ledger = ledger if ledger is not None else Ledger(job, entity, self.model)
+        self.ledger = ledger
         config = entity.config
         rules = tuple(
             merge.Rule(r.name, r.field, r.condition, r.action)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.platforms import guarded_client
+from config.jobs.backoff import backoff_delay
 from storesync.constants import Direction
 from storesync.engine.entities import ADAPTERS, InvalidValue
 from storesync.models import SyncConfig, SyncEntity
@@ -247,8 +247,8 @@ def _head(response, limit: int = 500) -> str:
 
 def backoff(attempts: int) -> timedelta:
     """Delay after the ``attempts``-th failure: base x 4^(n-1), +-20% jitter (5 attempts: ~7 h)."""
-    base = settings.STORESYNC_WEBHOOK_BACKOFF * 4 ** (attempts - 1)
-    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+    seconds = backoff_delay(attempts, base=settings.STORESYNC_WEBHOOK_BACKOFF, factor=4.0, jitter=(0.8, 1.2))
+    return timedelta(seconds=seconds)
 
 
 def _retry_after(value: str | None, now: datetime) -> timedelta | None:
