@@ -2,7 +2,10 @@ from django.apps import AppConfig
 from django.db.models import Q
 from django.db.models.signals import post_save
 
+from config import retention
 from config.errors import register_error_codes
+from storesync.error_codes import SyncErrorCode
+from storesync.signals import sync_resumed
 
 
 class StoreSyncConfig(AppConfig):
@@ -13,13 +16,13 @@ class StoreSyncConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: models may only be imported once the app registry is ready.
         from catalog.models import Customer, Order, Product
-        from config import retention
         from config.jobs import job_changed
-        from storesync import events
-        from storesync.error_codes import SyncErrorCode
+        from storesync import (
+            events,
+            runner,  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
+        )
         from storesync.health.models import Alert
         from storesync.models import DeadLetter, DeadLetterStatus, StoreSyncJob, SyncConflict
-        from storesync.signals import sync_resumed
         from storesync.webhooks import receivers
         from storesync.webhooks.models import InboundWebhook, WebhookDelivery
 

@@ -29,7 +29,7 @@ from django.utils import timezone
 from config.error_codes import ErrorCode
 from config.jobs.backoff import backoff_delay
 from config.jobs.lifecycle import _drop_lost_connection
-from config.jobs.models import ACTIVE_STATUSES, Job, JobInterrupted, JobStatus, job_changed
+from config.jobs.models import ACTIVE_STATUSES, Job, JobInterrupted, JobStatus, JobTrigger, job_changed
 from config.jobs.runner import JobRunner
 from config.observability import log_context
 
@@ -108,11 +108,34 @@ class QueuedRunner(JobRunner, register=False):
     # Sending
 
     @classmethod
-    def send(cls, job: Job, *, token: str | None = None, countdown: float | None = None, on_commit: bool = True):
-        """Send a message for the job (a new token unless one is given)."""
+    def start(
+        cls,
+        *,
+        store=None,
+        trigger: str = JobTrigger.API,
+        params: dict | None = None,
+        requested_by=None,
+        task_options: dict | None = None,
+    ) -> Job:
+        """Insert the queued row and send its message (with a token) once the transaction commits."""
+        job = cls.create(store=store, trigger=trigger, params=params, requested_by=requested_by)
+        cls.send(job, **(task_options or {}))
+        return job
+
+    @classmethod
+    def send(
+        cls,
+        job: Job,
+        *,
+        token: str | None = None,
+        countdown: float | None = None,
+        on_commit: bool = True,
+        **task_options,
+    ) -> None:
+        """Send a message for the job (a new token unless one is given), its priority from the job's."""
         token = token or uuid.uuid4().hex
         cls.model.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
-        options = {"priority": cls.celery_priorities.get(job.priority, cls.default_celery_priority)}
+        options = {"priority": cls.celery_priorities.get(job.priority, cls.default_celery_priority), **task_options}
         if countdown:
             options["countdown"] = max(0.0, min(countdown, settings.CELERY_MAX_COUNTDOWN))
         cls.enqueue(job, token, on_commit=on_commit, **options)
