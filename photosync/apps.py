@@ -8,9 +8,12 @@ class PhotoSyncConfig(AppConfig):
 
     def ready(self) -> None:
         from config.errors import register_error_codes
+        from config.metrics import register_collector
+        from photosync import prometheus as photosync_prometheus
         from photosync.error_codes import PhotoErrorCode
 
         register_error_codes(self.label, PhotoErrorCode)
+        register_collector(self.label, photosync_prometheus.collect)
         from django.conf import settings
         from PIL import Image
 
