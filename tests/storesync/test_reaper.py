@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from config.jobs import JobStatus
-from config.reaper import reap_stale_jobs
+from operations.reaper import reap_stale_jobs
 from storesync import services
 from storesync.models import StoreSyncJob
 from tests.storesync.conftest import configure
