@@ -2,7 +2,6 @@ from django.apps import AppConfig
 from django.db.models import Q
 from django.db.models.signals import post_save
 
-from config import retention
 from config.errors import register_error_codes
 from storesync.error_codes import SyncErrorCode
 from storesync.signals import sync_resumed
@@ -16,6 +15,7 @@ class StoreSyncConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: models may only be imported once the app registry is ready.
         from catalog.models import Customer, Order, Product
+        from config import retention
         from config.jobs import job_changed
         from storesync import (
             events,
