@@ -11,6 +11,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from catalog.access import has_letters, store_lookup, visible_stores
 from storesync import events
 
 # Close codes sent when a handshake is refused (the HTTP answer is 403 either way).
@@ -20,8 +21,6 @@ FORBIDDEN = 4403
 
 @database_sync_to_async
 def visible_store_id(user, ref):
-    from catalog.access import has_letters, store_lookup, visible_stores
-
     if not has_letters(user, "storesync.syncconfig", "R"):
         return None
     try:

@@ -7,36 +7,35 @@ into ``sync_started``, ``sync_progress`` (throttled per job), ``sync_completed``
 (channels-redis in production, so a Celery worker reaches the web processes) to the store's
 group. Jobs without a store (NAS runs) go to the hub group that every stream joins.
 
-The same receiver queues the outbound ``sync.completed`` / ``sync.failed`` webhook.
+(The outbound ``sync.completed`` / ``sync.failed`` webhook is storesync's own receiver's,
+``storesync.webhooks.receivers.store_sync_finished``.)
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.apps import apps
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 
 from config.jobs import Job, JobStatus
+from storesync.models import SyncConflict
+from storesync.presenters import FINISHED_EVENTS, TRIGGERS, display_value, job_detail, seconds_text
 
 logger = logging.getLogger(__name__)
 
 HUB_GROUP = "storesync.hub"
 # Entity label of jobs that are not store syncs.
 KIND_ENTITIES = {"image_sync": "images", "nas_sync": "documents", "catalog_import": "catalog"}
-FINISHED_EVENTS = {
-    JobStatus.SUCCEEDED: ("sync_completed", "success"),
-    JobStatus.PARTIAL: ("sync_completed", "partial"),
-    JobStatus.FAILED: ("sync_failed", "failed"),
-    JobStatus.CANCELLED: ("sync_failed", "cancelled"),
-}
-ERROR_CODE = re.compile(r"^([A-Z][A-Z_]{2,}):")
 MAX_CONFLICT_EVENTS = 100  # per progress step; the rest are in GET sync/conflicts
 
 
@@ -51,21 +50,13 @@ def group_for(job: Job) -> str:
 # Messages
 
 
-def seconds_text(seconds: float | None) -> str | None:
-    return None if seconds is None else f"{seconds:.1f}s"
-
-
 def _percentage(job: Job) -> float:
     if job.kind == "store_sync":
-        from storesync.selectors import job_detail
-
         return job_detail(job)["progress"]["percentage"]
     return job.progress
 
 
 def started_message(job: Job) -> dict[str, Any]:
-    from storesync.selectors import TRIGGERS
-
     entities = list(getattr(job, "entities", None) or [KIND_ENTITIES.get(job.kind, job.kind)])
     return {
         "event": "sync_started",
@@ -109,14 +100,11 @@ def finished_message(job: Job) -> dict[str, Any]:
     }
     if event == "sync_failed":
         data["error"] = job.message
-        code = ERROR_CODE.match(job.message)
-        data["code"] = code.group(1) if code else None
+        data["code"] = job.error_code or None
     return {"event": event, "data": data}
 
 
 def conflict_message(conflict) -> dict[str, Any]:
-    from storesync.selectors import display_value
-
     return {
         "event": "conflict_detected",
         "data": {
@@ -145,8 +133,6 @@ def snapshot(store_id) -> list[dict[str, Any]]:
 
 
 def job_models() -> list[type[Job]]:
-    from django.apps import apps
-
     return [m for m in apps.get_models() if issubclass(m, Job)]
 
 
@@ -155,8 +141,6 @@ def job_models() -> list[type[Job]]:
 
 def send(group: str, message: dict[str, Any]) -> None:
     """Send one message to a group; a broken channel layer never breaks the job."""
-    from channels.layers import get_channel_layer
-
     layer = get_channel_layer()
     if layer is None:
         return
@@ -175,8 +159,6 @@ def _mark(key: str, seconds: float) -> bool:
     """True the first time ``key`` is marked within ``seconds`` (across processes with Redis)."""
     global _redis
     if settings.REDIS_URL:
-        import redis
-
         if _redis is None:
             _redis = redis.Redis.from_url(settings.REDIS_URL)
         try:
@@ -211,10 +193,6 @@ def publish_job(job: Job) -> None:
 
 def publish_conflicts(job: Job) -> None:
     """The job's conflict rows not announced yet (they are written in bulk, without signals)."""
-    from django.core.cache import cache
-
-    from storesync.models import SyncConflict
-
     key = f"storesync:events:conflicts:{job.pk}"
     last = cache.get(key, 0)
     rows = list(SyncConflict.objects.filter(job_id=job.pk, pk__gt=last).order_by("pk")[:MAX_CONFLICT_EVENTS])
@@ -231,10 +209,6 @@ def on_job_changed(sender, job: Job, **kwargs) -> None:
     def run():
         try:
             publish_job(job)
-            if job.kind == "store_sync" and job.status in FINISHED_EVENTS:
-                from storesync.webhooks_out import job_finished
-
-                job_finished(job)
         except Exception:
             logger.warning("could not publish the change of job %s", job.pk, exc_info=True)
 

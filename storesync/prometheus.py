@@ -11,6 +11,7 @@ import hmac
 import logging
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Count, F
@@ -19,6 +20,12 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
+from storesync import events
+from storesync.health.metrics import drift
+from storesync.health.models import Alert
+from storesync.models import DeadLetter, SyncConflict
+from storesync.webhooks.models import WebhookAttempt, WebhookDelivery
+
 logger = logging.getLogger(__name__)
 
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -26,8 +33,6 @@ DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 class HubCollector:
     def collect(self):
-        from storesync import events
-
         now = timezone.now()
         jobs = GaugeMetricFamily("rsh_jobs", "Jobs by kind and status (all job tables).", labels=["kind", "status"])
         durations = {}
@@ -54,10 +59,6 @@ class HubCollector:
         yield from self.other_apps()
 
     def store_sync(self):
-        from storesync.metrics import drift
-        from storesync.models import DeadLetter, SyncConflict
-        from storesync.watch_models import Alert, WebhookAttempt, WebhookDelivery
-
         yield _by("rsh_sync_conflicts", "Store sync conflicts by status.", SyncConflict.objects, "status")
         yield _by(
             "rsh_sync_dead_letters", "Store sync dead letters (record writes) by status.", DeadLetter.objects, "status"
@@ -85,8 +86,6 @@ class HubCollector:
         yield GaugeMetricFamily("rsh_sync_records_drifted", "Records in sync whose sides differ now.", value=drifted)
 
     def other_apps(self):
-        from django.apps import apps
-
         from nasync.models import Document
 
         yield GaugeMetricFamily(

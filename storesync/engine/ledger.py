@@ -4,21 +4,36 @@ written), dead letters, the job's progress and checkpoint, and each entity's wat
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from config.jobs import MAX_RECORDED_ERRORS, job_changed
-from storesync import merge
-from storesync.batch import BatchOutcome, BatchPlan, Item, SyncCancelled, new_entity_result
+from config.jobs import job_changed
 from storesync.constants import ConflictStatus, SyncType
+from storesync.engine import merge
+from storesync.engine.batch import BatchOutcome, BatchPlan, Item, SyncCancelled, new_entity_result
+from storesync.engine.scanning import from_iso, iso
 from storesync.models import DeadLetter, DeadLetterStatus, StoreSyncJob, SyncConflict, SyncEntity, SyncRecordState
-from storesync.scanning import from_iso, iso
 
 
 class Ledger:
-    """Bookkeeping of :class:`storesync.engine.EntitySync` (its ``job``, ``store``, ``name``...)."""
+    """The bookkeeping of one entity of one job; :class:`storesync.engine.sync.EntitySync` is given one."""
+
+    def __init__(self, job: StoreSyncJob, entity: SyncEntity, model: type[models.Model], *, progress: Callable):
+        """``progress``: the job runner's ``progress()``, the one writer of the job's counters and errors."""
+        self.job, self.entity, self.model = job, entity, model
+        self.progress = progress
+        self.store = job.store
+        self.name = entity.entity_type
+        self._extra_total = 0
+        self._pending_rows: dict[tuple[int, str], SyncConflict] = {}
+        self.has_dead_letters = DeadLetter.objects.filter(
+            store=self.store,
+            entity_type=self.name,
+            status__in=[DeadLetterStatus.PENDING, DeadLetterStatus.REQUEUED],
+        ).exists()
 
     def existing_conflicts(self, record_pks: list[int]):
         pending: dict[int, dict[str, tuple]] = defaultdict(dict)
@@ -186,7 +201,7 @@ class Ledger:
             raise SyncCancelled()
 
     def add_total(self, amount: int) -> None:
-        self._extra_total = getattr(self, "_extra_total", 0) + amount
+        self._extra_total += amount
 
     def save_checkpoint(self, checkpoint: dict) -> None:
         with transaction.atomic():
@@ -196,46 +211,28 @@ class Ledger:
             self.job.checkpoint = job.checkpoint
 
     def save_progress(self, outcome: BatchOutcome, checkpoint: dict | None) -> None:
-        """Add a batch's counts to the job, with its checkpoint (inside the batch's transaction)."""
+        """Add a batch's counts to the entity's result and the job's counters (through the runner),
+        with its checkpoint (inside the batch's transaction)."""
         counts = outcome.counts
         job = StoreSyncJob.objects.select_for_update().get(pk=self.job.pk)
         result = job.entity_results.setdefault(self.name, new_entity_result())
         for key, value in counts.as_dict().items():
             result[key] = result.get(key, 0) + value
-        result["records_total"] = max(
-            result.get("records_total", 0) + getattr(self, "_extra_total", 0), result["records_synced"]
-        )
+        result["records_total"] = max(result.get("records_total", 0) + self._extra_total, result["records_synced"])
         self._extra_total = 0
         result["status"] = "in_progress"
         if checkpoint is not None:
             job.checkpoint = {**job.checkpoint, self.name: checkpoint}
-        job.items_total = sum(r.get("records_total", 0) for r in job.entity_results.values())
-        job.items_processed += counts.records_synced
-        job.items_failed += counts.errors
-        job.items_succeeded += max(0, counts.records_synced - counts.errors)
-        room = MAX_RECORDED_ERRORS - len(job.errors)
-        if room > 0:
-            job.errors.extend(outcome.errors[:room])
-        job.error_count += len(outcome.errors)
-        for key in ("records_updated", "records_created", "conflicts_resolved", "conflicts_pending", "shop_writes"):
-            job.counters[key] = job.counters.get(key, 0) + getattr(counts, key)
-        job.heartbeat_at = timezone.now()
-        job.save(
-            update_fields=[
-                "entity_results",
-                "checkpoint",
-                "items_total",
-                "items_processed",
-                "items_failed",
-                "items_succeeded",
-                "errors",
-                "error_count",
-                "counters",
-                "heartbeat_at",
-            ]
+        job.save(update_fields=["entity_results", "checkpoint"])
+        self.job.entity_results, self.job.checkpoint = job.entity_results, job.checkpoint
+        self.progress(
+            total=sum(r.get("records_total", 0) for r in job.entity_results.values()),
+            processed=counts.records_synced,
+            succeeded=max(0, counts.records_synced - counts.errors),
+            failed=counts.errors,
+            counters={key: getattr(counts, key) for key in PROGRESS_COUNTERS},
+            errors=outcome.errors,
         )
-        _copy(job, self.job)
-        transaction.on_commit(lambda: job_changed.send(sender=StoreSyncJob, job=self.job))
 
     def finish(self, *, store_watermark: datetime | None, platform_started: datetime | None) -> None:
         result = self.job.entity_results.get(self.name) or {}
@@ -274,6 +271,8 @@ class Ledger:
             transaction.on_commit(lambda: job_changed.send(sender=StoreSyncJob, job=self.job))
 
 
+# Per-batch counts added to the job's ``counters``.
+PROGRESS_COUNTERS = ("records_updated", "records_created", "conflicts_resolved", "conflicts_pending", "shop_writes")
 # After a sync that wrote this many records (a first full sync), the tables' planner
 # statistics are refreshed at once rather than at autovacuum's next round.
 ANALYZE_AFTER = 5000

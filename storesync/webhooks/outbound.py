@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -30,8 +29,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.platforms import guarded_client
-from storesync.signatures import new_message_id, sign_headers
-from storesync.watch_models import DeliveryStatus, DeliveryTarget, WebhookAttempt, WebhookDelivery
+from config.jobs.backoff import backoff_delay
+from storesync.constants import Direction
+from storesync.engine.entities import ADAPTERS, InvalidValue
+from storesync.models import SyncConfig, SyncEntity
+from storesync.presenters import FINISHED_EVENTS, display_value, job_summary, seconds_text
+from storesync.task_names import DELIVER_WEBHOOK, task_by_name
+from storesync.webhooks.models import DeliveryStatus, DeliveryTarget, WebhookAttempt, WebhookDelivery
+from storesync.webhooks.signatures import new_message_id, sign_headers
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +51,6 @@ def _endpoint(delivery: WebhookDelivery) -> tuple[str, str]:
     """(url, secret) of the delivery's target now: an operator's fix applies to retries."""
     if delivery.target == DeliveryTarget.ALERTS:
         return settings.STORESYNC_ALERT_WEBHOOK_URL, settings.STORESYNC_ALERT_WEBHOOK_SECRET
-    from storesync.models import SyncConfig
-
     config = SyncConfig.objects.filter(store_id=delivery.store_id).only("webhook_endpoint", "webhook_secret").first()
     return (config.webhook_endpoint, config.webhook_secret) if config else ("", "")
 
@@ -87,9 +90,7 @@ def queue_event(
 
 
 def _send(delivery_id, token: str) -> None:
-    from storesync.tasks import deliver_webhook_task
-
-    transaction.on_commit(lambda: deliver_webhook_task.delay(str(delivery_id), token))
+    transaction.on_commit(lambda: task_by_name(DELIVER_WEBHOOK).delay(str(delivery_id), token))
 
 
 def lease() -> timedelta:
@@ -98,9 +99,6 @@ def lease() -> timedelta:
 
 def job_finished(job) -> WebhookDelivery | None:
     """``sync.completed`` / ``sync.failed`` for a store sync that ended."""
-    from storesync.events import FINISHED_EVENTS, seconds_text
-    from storesync.runner import summary
-
     event, status = FINISHED_EVENTS[job.status]
     data = {
         "sync_id": str(job.pk),
@@ -110,7 +108,7 @@ def job_finished(job) -> WebhookDelivery | None:
         "entities": list(job.entities),
         "duration": seconds_text(job.duration),
         "records_synced": job.items_processed,
-        "summary": summary(job),
+        "summary": job_summary(job),
         "message": job.message,
     }
     name = "sync.completed" if event == "sync_completed" else "sync.failed"
@@ -119,11 +117,6 @@ def job_finished(job) -> WebhookDelivery | None:
 
 def record_changed(instance, created: bool) -> WebhookDelivery | None:
     """``{entity}.created|updated`` when the platform side changes a record that syncs to the store."""
-    from storesync.constants import Direction
-    from storesync.entities import ADAPTERS, InvalidValue
-    from storesync.models import SyncEntity
-    from storesync.selectors import display_value
-
     entity_type = {"product": "products", "customer": "customers", "order": "orders"}[instance._meta.model_name]
     entity = (
         SyncEntity.objects.filter(config__store_id=instance.store_id, entity_type=entity_type, enabled=True)
@@ -254,8 +247,8 @@ def _head(response, limit: int = 500) -> str:
 
 def backoff(attempts: int) -> timedelta:
     """Delay after the ``attempts``-th failure: base x 4^(n-1), +-20% jitter (5 attempts: ~7 h)."""
-    base = settings.STORESYNC_WEBHOOK_BACKOFF * 4 ** (attempts - 1)
-    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+    seconds = backoff_delay(attempts, base=settings.STORESYNC_WEBHOOK_BACKOFF, factor=4.0, jitter=(0.8, 1.2))
+    return timedelta(seconds=seconds)
 
 
 def _retry_after(value: str | None, now: datetime) -> timedelta | None:

@@ -21,23 +21,15 @@ from django.utils import timezone
 
 from config.jobs import JobStatus, JobTrigger
 from storesync.constants import EntityType, Priority, SyncType
-from storesync.exceptions import InvalidSyncInput, SyncError
+from storesync.engine.batch import new_entity_result
+from storesync.exceptions import InvalidSyncInput, WebhookRejected, WebhookReplayed
 from storesync.models import StoreSyncJob, SyncConfig
-from storesync.signatures import SignatureInvalid, verify
-from storesync.watch_models import InboundStatus, InboundWebhook
+from storesync.services import trigger_sync
+from storesync.webhooks.models import InboundStatus, InboundWebhook
+from storesync.webhooks.signatures import SignatureInvalid, verify
 
 ACTIONS = ("created", "updated", "deleted")
 MAX_IDS = 1000
-
-
-class WebhookRejected(SyncError):
-    status = 401
-    code = "WEBHOOK_SIGNATURE_INVALID"
-
-
-class WebhookReplayed(SyncError):
-    status = 409
-    code = "WEBHOOK_REPLAYED"
 
 
 def receive(
@@ -107,8 +99,6 @@ def parse_body(body: bytes, entity_type: str) -> tuple[str, list[int]]:
 
 def queue_records(store, entity_type: str, ids: list[int]) -> StoreSyncJob:
     """Add the ids to the store's waiting webhook job, or queue one (high priority)."""
-    from storesync.services import trigger_sync
-
     waiting = (
         StoreSyncJob.objects.select_for_update()
         .filter(store=store, status=JobStatus.QUEUED, trigger=JobTrigger.WEBHOOK, sync_type=SyncType.RECORDS)
@@ -124,8 +114,6 @@ def queue_records(store, entity_type: str, ids: list[int]) -> StoreSyncJob:
             trigger=JobTrigger.WEBHOOK,
             records={entity_type: {"record_pks": [], "shop_ids": ids}},
         )
-    from storesync.batch import new_entity_result
-
     records = waiting.params.setdefault("records", {})
     wanted = records.setdefault(entity_type, {"record_pks": [], "shop_ids": []})
     wanted["shop_ids"] = sorted(set(wanted.get("shop_ids", [])) | set(ids))

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storesync.merge import (
+from storesync.engine.merge import (
     MISSING,
     PLATFORM,
     STORE,

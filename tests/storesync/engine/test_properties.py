@@ -10,7 +10,7 @@ sync:
   or a one-way direction overwrote it (reported as such);
 * applying the same change twice changes nothing: a replayed sync writes nothing.
 
-The first machine drives the pure merge core (``storesync.merge``) over an in-memory model
+The first machine drives the pure merge core (``storesync.engine.merge``) over an in-memory model
 of both sides: at least 500 schedules, fast. The second drives the real engine against
 the shop simulator over HTTP and the database, for fewer schedules, with pauses and a
 worker dying between a batch's shop writes and its commit, its message then redelivered.
@@ -33,7 +33,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from storesync.merge import Policy, Rule, merge_record, plan_conflicts
+from storesync.engine.merge import Policy, Rule, merge_record, plan_conflicts
 
 FIELDS = ("title", "price")
 VALUES = {"title": ["Mug", "Cup", "Bowl"], "price": ["1.000000", "2.000000", "3.000000"]}

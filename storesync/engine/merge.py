@@ -2,7 +2,7 @@
 
 For one record, each synced field is compared on the store side (the shop), the
 platform side (the hub's catalogue) and the *base*: the value both sides agreed on at
-the last sync. Values arrive normalised (``storesync.entities``), so ``==`` is the
+the last sync. Values arrive normalised (``storesync.engine.entities``), so ``==`` is the
 comparison.
 
 * equal on both sides: nothing to do, the base becomes that value;

@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from config.jobs import JobStatus
 from storesync.constants import Direction
-from storesync.entities import ADAPTERS
+from storesync.engine.entities import ADAPTERS
 from storesync.models import StoreSyncJob, SyncConflict, SyncEntity, SyncRecordState
-from storesync.watch_models import DeliveryStatus, WebhookDelivery
+from storesync.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
 DAY = timedelta(hours=24)
 
@@ -115,8 +115,6 @@ def health_metrics(
 
 def consecutive_webhook_failures(store_id) -> int:
     """Failed attempts to the store's endpoint since its last success."""
-    from storesync.watch_models import WebhookAttempt
-
     attempts = WebhookAttempt.objects.filter(delivery__store_id=store_id, delivery__target="store")
     last_ok = (
         attempts.filter(success=True).order_by("-attempted_at", "-id").values_list("attempted_at", flat=True).first()

@@ -13,9 +13,9 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from catalog.roles import Role
-from storesync import alerts
+from storesync.health import alerts
+from storesync.health.models import Alert, AlertRule
 from storesync.models import SyncRecordState
-from storesync.watch_models import Alert, AlertRule
 from tests.storesync import history
 from tests.storesync.conftest import configure
 
@@ -136,7 +136,7 @@ def test_more_than_3_consecutive_webhook_failures(
     posted = [json.loads(r.body) for r in receiver.requests]
     assert [p["type"] for p in posted] == ["alert.opened", "alert.resolved"]
     assert posted[0]["data"]["alert_id"] == alert.pk and posted[0]["data"]["rule"] == "webhook_failures"
-    from storesync.signatures import verify
+    from storesync.webhooks.signatures import verify
 
     verify("alert-secret", receiver.requests[0].headers, receiver.requests[0].body, tolerance=300)
 

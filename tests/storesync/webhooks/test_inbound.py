@@ -13,8 +13,8 @@ from catalog.models import Product
 from config.jobs import JobTrigger
 from storesync import services
 from storesync.models import StoreSyncJob
-from storesync.signatures import sign_headers, signature
-from storesync.watch_models import InboundWebhook
+from storesync.webhooks.models import InboundWebhook
+from storesync.webhooks.signatures import sign_headers, signature
 from tests.plugins.simulator import sim_get, sim_post
 from tests.storesync.conftest import configure
 

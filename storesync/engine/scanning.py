@@ -8,7 +8,7 @@ from itertools import islice
 
 from django.utils.dateparse import parse_datetime
 
-from storesync.entities import EntityAdapter, Remote
+from storesync.engine.entities import EntityAdapter, Remote
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -296,7 +296,7 @@ def test_incremental_reads_only_changes_and_full_reads_everything(shop_store, si
 def test_a_product_changed_in_the_shop_during_a_sync_is_not_skipped(shop_store, sim, settings, monkeypatch):
     """The shop is read by keyset: a record changed mid-scan moves behind the cursor and is
     read again; with offsets, the record after the first page would slide into it, unread."""
-    from storesync import engine
+    from storesync.engine import sync as engine
 
     settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3
     synced(shop_store)
@@ -392,7 +392,7 @@ def test_invalid_values_are_not_written(shop_store, sim):
 
 
 def test_a_pause_stops_a_running_job_after_its_batch_and_a_resume_loses_nothing(shop_store, sim, settings, monkeypatch):
-    from storesync import engine
+    from storesync.engine import sync as engine
 
     settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3
     synced(shop_store)

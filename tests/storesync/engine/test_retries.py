@@ -10,9 +10,9 @@ import pytest
 from catalog.platforms import create_ecommerce_service
 from catalog.roles import Role
 from storesync import services
-from storesync.entities import ADAPTERS
+from storesync.engine.entities import ADAPTERS
+from storesync.engine.shop_writer import ShopWriter, WriteOp, backoff_delay
 from storesync.models import DeadLetter
-from storesync.shop_writer import ShopWriter, WriteOp, backoff_delay
 from tests.plugins.simulator import sim_post, sim_stats
 from tests.storesync.conftest import configure, edit_platform, platform_product
 
@@ -118,3 +118,25 @@ def test_a_shop_that_recovers_within_the_retries_loses_nothing(shop_store, sim, 
     from tests.plugins.simulator import sim_get
 
     assert sim_get(sim, "products/3")["price"] == "31.000000"
+
+
+def test_a_failed_job_carries_its_error_code_in_its_own_column(shop_store, sim, settings):
+    synced(shop_store)
+    settings.PLATFORM_TIMEOUT, settings.PLATFORM_RETRY_ATTEMPTS = 0.2, 1
+    sim_post(sim, "config", {"latency_ms": 600})
+    job = services.run_sync_now(shop_store)
+    sim_post(sim, "config", {"latency_ms": 0})
+
+    assert job.status == "failed" and job.error_code == "SYNC_TIMEOUT"
+    assert job.message.startswith("SYNC_TIMEOUT: ")  # the text the API shows is unchanged
+
+
+def test_the_sync_failed_event_reads_the_code_from_the_job_not_its_message(shop_store):
+    from storesync.events import finished_message
+
+    configure(shop_store, products={})
+    job = services.trigger_sync(shop_store, send=False)
+    job.status, job.message, job.error_code = "failed", "The worker running this job stopped reporting.", "SYNC_TIMEOUT"
+    assert finished_message(job)["data"]["code"] == "SYNC_TIMEOUT"
+    job.message, job.error_code = "ValueError: boom", ""
+    assert finished_message(job)["data"]["code"] is None

@@ -20,10 +20,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from catalog.models import Store
 from config.jobs import JobStatus
-from storesync import metrics
+from storesync.health import metrics
+from storesync.health.models import Alert, AlertRule, AlertStatus
 from storesync.models import StoreSyncJob, SyncConfig, SyncConflict
-from storesync.watch_models import Alert, AlertRule, AlertStatus, DeliveryTarget
+from storesync.webhooks.models import DeliveryTarget
+from storesync.webhooks.outbound import queue_event
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +69,6 @@ def _duration(store, window: timedelta, now: datetime) -> float:
 
 
 def _drift(store, window: timedelta, now: datetime) -> float:
-    from catalog.models import Store
-
     drifted, in_sync = metrics.drift(Store.objects.filter(pk=store.pk))
     return round(100.0 * drifted / in_sync, 2) if in_sync else 0.0
 
@@ -185,6 +186,4 @@ def notify(alert: Alert, what: str) -> None:
         except Exception:
             logger.exception("could not e-mail alert %s", alert.pk)
     if settings.STORESYNC_ALERT_WEBHOOK_URL:
-        from storesync.webhooks_out import queue_event
-
         queue_event(store=None, target=DeliveryTarget.ALERTS, event_type=f"alert.{what}", data=alert_item(alert))

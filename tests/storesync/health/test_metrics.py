@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from catalog.roles import Role
-from storesync.metrics import health_metrics
+from storesync.health.metrics import health_metrics
 from tests.storesync import history
 from tests.storesync.conftest import configure
 

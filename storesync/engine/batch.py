@@ -8,13 +8,14 @@ from typing import Any
 
 from django.db import models
 
-from storesync import merge
-from storesync.entities import Remote
+from config.jobs.queued import JobCancelled
+from storesync.engine import merge
+from storesync.engine.entities import Remote
 from storesync.models import SyncRecordState
 
 
-class SyncCancelled(Exception):
-    """The store was paused while the job ran."""
+class SyncCancelled(JobCancelled):
+    """The store was paused while the job ran (the runner cancels the job)."""
 
 
 class ShopUnavailable(Exception):

@@ -11,9 +11,10 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Product
-from storesync import services, webhooks_out
-from storesync.signatures import verify
-from storesync.watch_models import WebhookAttempt, WebhookDelivery
+from storesync import services
+from storesync.webhooks import outbound as webhooks_out
+from storesync.webhooks.models import WebhookAttempt, WebhookDelivery
+from storesync.webhooks.signatures import verify
 from tests.storesync.conftest import configure
 
 pytestmark = pytest.mark.django_db

@@ -1,13 +1,11 @@
-"""Admin pages of the watched sync: webhook deliveries (attempts inline, redeliver), inbound
-notifications, alert rules (thresholds) and alerts (acknowledge)."""
+"""Admin pages of the webhooks: deliveries (attempts inline, redeliver) and inbound notifications."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.utils import timezone
 
-from storesync import alerts, webhooks_out
-from storesync.watch_models import Alert, AlertRule, InboundWebhook, WebhookAttempt, WebhookDelivery
+from storesync.webhooks import outbound
+from storesync.webhooks.models import InboundWebhook, WebhookAttempt, WebhookDelivery
 
 
 class AttemptInline(admin.TabularInline):
@@ -45,7 +43,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Redeliver (same delivery id, a new round of attempts)", permissions=["change"])
     def redeliver(self, request, queryset):
-        count = webhooks_out.redeliver(queryset)
+        count = outbound.redeliver(queryset)
         self.message_user(request, f"{count} deliveries sent again; pending ones were left alone.", messages.SUCCESS)
 
 
@@ -58,42 +56,3 @@ class InboundWebhookAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
-
-
-@admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "key", "threshold", "window_minutes", "enabled"]
-    list_editable = ["threshold", "window_minutes", "enabled"]
-    readonly_fields = ["key"]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # the rules are the spec's conditions; each is measured by code (storesync/alerts.py)
-
-
-@admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
-    list_display = [
-        "rule",
-        "store",
-        "status",
-        "value",
-        "threshold",
-        "opened_at",
-        "resolved_at",
-        "acknowledged_at",
-        "acknowledged_by",
-    ]
-    list_filter = ["status", "rule", ("acknowledged_at", admin.EmptyFieldListFilter)]
-    readonly_fields = [f.name for f in Alert._meta.fields]
-    actions = ["acknowledge"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    @admin.action(description="Acknowledge", permissions=["change"])
-    def acknowledge(self, request, queryset):
-        count = 0
-        for alert in queryset.filter(acknowledged_at__isnull=True):
-            alerts.acknowledge(alert, request.user)
-            count += 1
-        self.message_user(request, f"{count} alerts acknowledged at {timezone.now():%H:%M}.", messages.SUCCESS)

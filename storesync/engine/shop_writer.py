@@ -12,7 +12,6 @@ letter an operator can check.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +28,9 @@ from catalog.platforms import (
     PlatformServerError,
     create_ecommerce_service,
 )
-from storesync.entities import EntityAdapter, InvalidValue, Remote
+from config.error_codes import ErrorCode
+from config.jobs.backoff import backoff_delay as jobs_backoff_delay
+from storesync.engine.entities import EntityAdapter, InvalidValue, Remote
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class WriteOutcome:
 def error_code(exc: Exception) -> str:
     if isinstance(exc, PlatformError):
         return exc.code
-    return "INVALID_DATA_FORMAT"
+    return ErrorCode.INVALID_DATA_FORMAT
 
 
 def retryable(exc: Exception, kind: str) -> bool:
@@ -72,8 +73,9 @@ def retryable(exc: Exception, kind: str) -> bool:
 
 
 def backoff_delay(attempt: int, base: float) -> float:
-    """Exponential backoff with jitter: base, 2 base, 4 base... each times 0.5 to 1.5."""
-    return min(MAX_BACKOFF, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+    """A record write's retry delay: base, 2 base, 4 base... (at most ``MAX_BACKOFF``), each
+    times 0.5 to 1.5 (the hub's one backoff, ``config.jobs.backoff_delay``)."""
+    return jobs_backoff_delay(attempt, base=base, cap=MAX_BACKOFF)
 
 
 class ShopWriter:

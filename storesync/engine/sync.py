@@ -1,4 +1,4 @@
-"""The sync engine: read what changed on both sides, merge each record (``storesync.merge``),
+"""The sync engine: read what changed on both sides, merge each record (``storesync.engine.merge``),
 write the outcome to both sides, remember the new base.
 
 For each entity of a job, two passes:
@@ -12,7 +12,7 @@ For each entity of a job, two passes:
    fetched by id in batches of 100; records that exist only on the platform are created
    in the shop when the direction allows.
 
-A batch runs under the store's lock (``storesync.locks``), so a conflict resolution
+A batch runs under the store's lock (``storesync.engine.locks``), so a conflict resolution
 cannot interleave with it, in three steps: merge it and commit the decisions (conflict
 rows, dead letters); write the shop through the connector, a few records at a time
 (``ShopWriter``); commit the platform's writes (bulk operations), the new bases and the
@@ -20,8 +20,8 @@ job's progress with its checkpoint. A redelivered job resumes after its last com
 batch. Replaying a batch whose shop writes happened finds both sides equal and writes
 nothing again, and its conflicts were recorded before those writes.
 
-The reading of the shop is in ``storesync.scanning``, the bookkeeping (conflict rows, dead
-letters, progress, watermarks) in ``storesync.ledger``.
+The reading of the shop is in ``storesync.engine.scanning``, the bookkeeping (conflict rows, dead
+letters, progress, watermarks) in ``storesync.engine.ledger``.
 """
 
 from __future__ import annotations
@@ -36,12 +36,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Customer
-from storesync import merge
-from storesync.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
+from config.error_codes import ErrorCode
 from storesync.constants import CREATE_FIELDS, Direction, SyncType
-from storesync.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
-from storesync.ledger import Ledger
-from storesync.locks import store_lock
+from storesync.engine import merge
+from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
+from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
+from storesync.engine.ledger import Ledger
+from storesync.engine.locks import store_lock
+from storesync.engine.scanning import ShopScanner, chunks, from_iso, iso
+from storesync.engine.shop_writer import ShopWriter, WriteOp
 from storesync.models import (
     DeadLetter,
     DeadLetterStatus,
@@ -49,20 +52,20 @@ from storesync.models import (
     SyncEntity,
     SyncRecordState,
 )
-from storesync.scanning import ShopScanner, chunks, from_iso, iso
-from storesync.shop_writer import ShopWriter, WriteOp
 
 logger = logging.getLogger(__name__)
 
 
-class EntitySync(Ledger):
+class EntitySync:
     """One entity of one job."""
 
-    def __init__(self, job: StoreSyncJob, entity: SyncEntity, service, writer: ShopWriter):
+    def __init__(self, job: StoreSyncJob, entity: SyncEntity, service, writer: ShopWriter, ledger: Ledger):
         self.job, self.entity, self.service, self.writer = job, entity, service, writer
         self.store = job.store
         self.adapter: EntityAdapter = ADAPTERS[entity.entity_type]
         self.model = self.adapter.model
+        # What the job writes besides the records (conflicts, dead letters, progress, watermarks).
+        self.ledger = ledger
         config = entity.config
         rules = tuple(
             merge.Rule(r.name, r.field, r.condition, r.action)
@@ -91,11 +94,6 @@ class EntitySync(Ledger):
         self.batch_size = settings.STORESYNC_BATCH_SIZE
         self.page_size = settings.STORESYNC_PAGE_SIZE
         self.handled: set[int] = set()  # platform pks merged by the store pass of this run
-        self.has_dead_letters = DeadLetter.objects.filter(
-            store=self.store,
-            entity_type=entity.entity_type,
-            status__in=[DeadLetterStatus.PENDING, DeadLetterStatus.REQUEUED],
-        ).exists()
 
     @property
     def name(self) -> str:
@@ -106,7 +104,7 @@ class EntitySync(Ledger):
     def run(self) -> None:
         if self.job.sync_type == SyncType.RECORDS:
             self.run_records()
-            self.finish(store_watermark=None, platform_started=None)
+            self.ledger.finish(store_watermark=None, platform_started=None)
             return
         full = self.job.sync_type == SyncType.FULL
         checkpoint = dict(self.job.checkpoint.get(self.name) or {})
@@ -121,16 +119,16 @@ class EntitySync(Ledger):
                 after_id=_after_id(checkpoint),
             )
             for batch in chunks(scanner, self.batch_size):
-                self.check_cancelled()
+                self.ledger.check_cancelled()
                 checkpoint = {"phase": "store", "cursor": iso(scanner.cursor), "after_id": scanner.after_id}
                 self.store_batch(batch, checkpoint)
             reached = scanner.cursor
             if self.entity.store_watermark and (reached is None or reached < self.entity.store_watermark):
                 reached = self.entity.store_watermark
             checkpoint = {"phase": "platform", "store_watermark": iso(reached), "platform_started": iso(timezone.now())}
-            self.save_checkpoint(checkpoint)
+            self.ledger.save_checkpoint(checkpoint)
         self.platform_pass(checkpoint, full=full)
-        self.finish(
+        self.ledger.finish(
             store_watermark=from_iso(checkpoint.get("store_watermark")),
             platform_started=from_iso(checkpoint.get("platform_started")),
         )
@@ -153,7 +151,7 @@ class EntitySync(Ledger):
         states = SyncRecordState.objects.filter(store=self.store, entity_type=self.name)
         exhausted = False
         while not exhausted:
-            self.check_cancelled()
+            self.ledger.check_cancelled()
             todo: list[int] = []
             while len(todo) < self.batch_size:
                 cursor = checkpoint.get("platform_cursor")
@@ -171,12 +169,12 @@ class EntitySync(Ledger):
                     exhausted = True
                     break
             if not todo:
-                self.save_checkpoint(dict(checkpoint))
+                self.ledger.save_checkpoint(dict(checkpoint))
                 continue
 
             def load(todo=todo) -> list[Pair]:
                 rows = list(self.model.objects.filter(pk__in=todo).order_by("pk"))
-                self.add_total(len(rows))
+                self.ledger.add_total(len(rows))
                 return self.platform_pairs(rows)
 
             self.process(load, checkpoint)
@@ -186,7 +184,7 @@ class EntitySync(Ledger):
         wanted = (self.job.params.get("records") or {}).get(self.name) or {}
         pks = [int(pk) for pk in wanted.get("record_pks", [])]
         shop_ids = [int(i) for i in wanted.get("shop_ids", [])]
-        self.add_total(len(pks) + len(shop_ids))
+        self.ledger.add_total(len(pks) + len(shop_ids))
 
         def load() -> list[Pair]:
             rows = list(self.model.objects.filter(store=self.store).filter(Q(pk__in=pks) | Q(id_origin__in=shop_ids)))
@@ -200,7 +198,7 @@ class EntitySync(Ledger):
         self.process(load, None)
 
     def store_batch(self, remotes: list[Remote], checkpoint: dict) -> None:
-        self.add_total(len(remotes))
+        self.ledger.add_total(len(remotes))
 
         def load() -> list[Pair]:
             ids = [remote.id for remote in remotes]
@@ -233,7 +231,7 @@ class EntitySync(Ledger):
             self.write_shop(plan)
             with transaction.atomic():
                 self.apply(plan)
-                self.save_progress(plan.outcome, dict(checkpoint) if checkpoint is not None else None)
+                self.ledger.save_progress(plan.outcome, dict(checkpoint) if checkpoint is not None else None)
         self.create_in_shop(plan.outcome.shop_creates)
         return True
 
@@ -260,7 +258,7 @@ class EntitySync(Ledger):
         plan = BatchPlan(now=timezone.now())
         outcome, counts = plan.outcome, plan.outcome.counts
         record_pks = [p.obj.pk for p in pairs if p.obj is not None and p.remote is not None]
-        pending, ignored = self.existing_conflicts(record_pks)
+        pending, ignored = self.ledger.existing_conflicts(record_pks)
         for pair in pairs:
             obj, remote, state = pair.obj, pair.remote, pair.state
             if remote is None:
@@ -289,7 +287,9 @@ class EntitySync(Ledger):
             try:
                 platform_values = self.adapter.platform_values(obj)
             except InvalidValue as exc:
-                self.dead_letter(outcome, "update_store", obj.pk, remote.id, {}, str(exc), "INVALID_DATA_FORMAT")
+                self.ledger.dead_letter(
+                    outcome, "update_store", obj.pk, remote.id, {}, str(exc), ErrorCode.INVALID_DATA_FORMAT
+                )
                 continue
             if not merge.in_scope(remote.values, platform_values, self.filters):
                 counts.skipped += 1
@@ -310,7 +310,7 @@ class EntitySync(Ledger):
                 result, pending.get(obj.pk, {}), ignored.get(obj.pk, {}), self.policy.fields
             )
             plan.items.append(Item(pair, result, conflicts, platform_modified=obj.updated_at))
-        self.journal_conflicts(plan)
+        self.ledger.journal_conflicts(plan)
         return plan
 
     def rejected(self, outcome: BatchOutcome, operation: str, record_pk, shop_id, values: dict) -> bool:
@@ -319,7 +319,9 @@ class EntitySync(Ledger):
         problems = validate(self.name, values)
         if problems:
             message = "; ".join(f"{name}: {problem}" for name, problem in sorted(problems.items()))
-            self.dead_letter(outcome, operation, record_pk, shop_id, values, message, "INVALID_DATA_FORMAT")
+            self.ledger.dead_letter(
+                outcome, operation, record_pk, shop_id, values, message, ErrorCode.INVALID_DATA_FORMAT
+            )
         return bool(problems)
 
     def write_shop(self, plan: BatchPlan) -> None:
@@ -332,7 +334,7 @@ class EntitySync(Ledger):
         failures = [r for r in results if not r.ok]
         transient = [r for r in failures if r.transient]
         if len(transient) >= 3 and len(transient) == len(failures) and 2 * len(transient) >= len(results):
-            self.forget_conflicts(plan, writes)
+            self.ledger.forget_conflicts(plan, writes)
             raise ShopUnavailable(transient[0].error, transient[0].code)
         failed = []
         for item, result in zip(writes, results, strict=True):
@@ -343,7 +345,7 @@ class EntitySync(Ledger):
                 failed.append(item)
                 plan.failures.append((item, result))
         if failed:
-            self.forget_conflicts(plan, failed)
+            self.ledger.forget_conflicts(plan, failed)
             dropped = {id(item) for item in failed}
             plan.items = [item for item in plan.items if id(item) not in dropped]
 
@@ -352,7 +354,7 @@ class EntitySync(Ledger):
         outcome, now, adapter = plan.outcome, plan.now, self.adapter
         counts = outcome.counts
         for item, result in plan.failures:
-            self.dead_letter(
+            self.ledger.dead_letter(
                 outcome,
                 "update_store",
                 item.pair.obj.pk,
@@ -420,7 +422,7 @@ class EntitySync(Ledger):
                 unique_fields=["store", "entity_type", "shop_id"],
                 update_fields=["record_pk", "base", "store_modified", "platform_modified", "synced_at"],
             )
-        if self.has_dead_letters and (done_pks or done_shop_ids):
+        if self.ledger.has_dead_letters and (done_pks or done_shop_ids):
             DeadLetter.objects.filter(
                 store=self.store,
                 entity_type=self.name,
@@ -470,7 +472,9 @@ class EntitySync(Ledger):
             try:
                 values = self.adapter.platform_values(obj)
             except InvalidValue as exc:
-                self.dead_letter(outcome, "create_store", obj.pk, None, {}, str(exc), "INVALID_DATA_FORMAT")
+                self.ledger.dead_letter(
+                    outcome, "create_store", obj.pk, None, {}, str(exc), ErrorCode.INVALID_DATA_FORMAT
+                )
                 continue
             if not merge.in_scope(None, values, self.filters):
                 outcome.counts.skipped += 1
@@ -483,7 +487,7 @@ class EntitySync(Ledger):
         for obj, result in zip(targets, self.writer.run(self.adapter, ops), strict=True):
             outcome.counts.shop_writes += 1
             if not result.ok:
-                self.dead_letter(
+                self.ledger.dead_letter(
                     outcome,
                     "create_store",
                     obj.pk,
@@ -515,7 +519,7 @@ class EntitySync(Ledger):
                 )
             outcome.counts.records_created += 1
         with transaction.atomic():
-            self.save_progress(outcome, None)
+            self.ledger.save_progress(outcome, None)
 
 
 def _after_id(checkpoint: dict) -> int | None:
