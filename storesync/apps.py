@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.db.models.signals import post_save
 
 from config.errors import register_error_codes
+from config.metrics import register_collector
 from storesync.error_codes import SyncErrorCode
 from storesync.signals import sync_resumed
 
@@ -17,16 +18,15 @@ class StoreSyncConfig(AppConfig):
         from catalog.models import Customer, Order, Product
         from config import retention
         from config.jobs import job_changed
-        from storesync import (
-            events,
-            runner,  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
-        )
+        from storesync import runner  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
+        from storesync.health import prometheus
         from storesync.health.models import Alert
         from storesync.models import DeadLetter, DeadLetterStatus, StoreSyncJob, SyncConflict
         from storesync.webhooks import receivers
         from storesync.webhooks.models import InboundWebhook, WebhookDelivery
 
         register_error_codes(self.label, SyncErrorCode)
+        register_collector(self.label, prometheus.collect)
 
         retention.register("store sync jobs", retention.finished_jobs(StoreSyncJob))
         retention.register(
@@ -38,8 +38,6 @@ class StoreSyncConfig(AppConfig):
             lambda cutoff: DeadLetter.objects.filter(status=DeadLetterStatus.RESOLVED, updated_at__lt=cutoff),
         )
 
-        # The event stream (storesync.events, the operations app's to be).
-        job_changed.connect(events.on_job_changed, dispatch_uid="storesync.events")
         # The webhooks wing: sync.completed / sync.failed, platform changes, notifications held while paused.
         job_changed.connect(receivers.store_sync_finished, dispatch_uid="storesync.webhooks.job_finished")
         for model in (Product, Customer, Order):

@@ -15,8 +15,8 @@ from config.jobs import JobStatus, JobTrigger
 from storesync import selectors
 from storesync.constants import Frequency
 from storesync.engine.entities import ADAPTERS
-from storesync.engine.merge import as_number
 from storesync.models import StoreSyncJob, SyncConfig, SyncConflict
+from storesync.values import as_number
 
 JOB_STATUSES = {
     JobStatus.QUEUED: "queued",

@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from storesync.constants import (
@@ -40,6 +39,7 @@ from storesync.constants import (
     RuleCondition,
     Strategy,
 )
+from storesync.values import as_number
 
 STORE = "store"
 PLATFORM = "platform"
@@ -258,16 +258,6 @@ def newest(store_modified: datetime | None, platform_modified: datetime | None) 
     store_second = store_modified.replace(microsecond=0)
     platform_second = platform_modified.replace(microsecond=0)
     return STORE if store_second > platform_second else PLATFORM
-
-
-def as_number(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
 
 
 def compare(left: Any, right: Any) -> int:

@@ -132,7 +132,7 @@ def test_a_failed_job_carries_its_error_code_in_its_own_column(shop_store, sim, 
 
 
 def test_the_sync_failed_event_reads_the_code_from_the_job_not_its_message(shop_store):
-    from storesync.events import finished_message
+    from operations.events import finished_message
 
     configure(shop_store, products={})
     job = services.trigger_sync(shop_store, send=False)

@@ -3,7 +3,7 @@
 import pytest
 
 from catalog.models import Product
-from storesync.demo import run_demo
+from operations.demo.storesync import run_demo
 from tests.plugins.simulator import sim_get
 
 pytestmark = pytest.mark.django_db

@@ -21,13 +21,12 @@ from typing import Any
 import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 
-from config.jobs import Job, JobStatus
+from config.jobs import Job, JobStatus, job_models
 from storesync.models import SyncConflict
 from storesync.presenters import FINISHED_EVENTS, TRIGGERS, display_value, job_detail, seconds_text
 
@@ -130,10 +129,6 @@ def snapshot(store_id) -> list[dict[str, Any]]:
         for job in rows.order_by("started_at"):
             messages += [started_message(job), progress_message(job)]
     return messages
-
-
-def job_models() -> list[type[Job]]:
-    return [m for m in apps.get_models() if issubclass(m, Job)]
 
 
 # Publishing

@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from catalog.access import has_letters, store_lookup, visible_stores
-from storesync import events
+from operations import events
 
 # Close codes sent when a handshake is refused (the HTTP answer is 403 either way).
 UNAUTHENTICATED = 4401
