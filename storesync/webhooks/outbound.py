@@ -29,12 +29,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.platforms import guarded_client
+from config.jobs import celery_task
 from config.jobs.backoff import backoff_delay
 from storesync.constants import Direction
 from storesync.engine.entities import ADAPTERS, InvalidValue
 from storesync.models import SyncConfig, SyncEntity
 from storesync.presenters import FINISHED_EVENTS, display_value, job_summary, seconds_text
-from storesync.task_names import DELIVER_WEBHOOK, task_by_name
+from storesync.task_names import DELIVER_WEBHOOK
 from storesync.webhooks.models import DeliveryStatus, DeliveryTarget, WebhookAttempt, WebhookDelivery
 from storesync.webhooks.signatures import new_message_id, sign_headers
 
@@ -90,7 +91,7 @@ def queue_event(
 
 
 def _send(delivery_id, token: str) -> None:
-    transaction.on_commit(lambda: task_by_name(DELIVER_WEBHOOK).delay(str(delivery_id), token))
+    transaction.on_commit(lambda: celery_task(DELIVER_WEBHOOK).delay(str(delivery_id), token))
 
 
 def lease() -> timedelta:
