@@ -1,6 +1,7 @@
 """NAS document operations: upload, replace, delete, sync runs, single syncs, checks.
 
-Views, tasks, admin actions and the demo all call these functions.
+Views, tasks, admin actions and the demo all call these functions. Runs are sent to Celery
+by task name: this module never imports ``nasync.tasks``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import CharField, Count, Max, Q, QuerySet, Value
 from django.db.models.functions import Concat, Substr
@@ -33,21 +36,23 @@ from config.jobs import (
     start_and_enqueue,
     start_job,
 )
-from nasync import rsync
+from nasync import messages, rsync
 from nasync.config import NasConfig, load_config
+from nasync.errors import DocumentRejected
 from nasync.files import detect_content_type, safe_filename, sha256_of
-from nasync.messages import Problem
+from nasync.messages import Problem, render_error
 from nasync.models import DOCUMENTS_DIR, Document, NasSyncRun
 
 logger = logging.getLogger(__name__)
 
+RUN_TASK = "nasync.tasks.nas_sync_task"
 
-class DocumentRejected(ValueError):
-    """An upload that is not an accepted document (the message names why)."""
 
-    def __init__(self, message):
-        self.message = message
-        super().__init__(str(message))
+def _task(name: str):
+    """A registered Celery task by its name (the app's task modules are imported on demand)."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
+    return current_app.tasks[name]
 
 
 # --- documents ------------------------------------------------------------------------
@@ -55,8 +60,6 @@ class DocumentRejected(ValueError):
 
 def _store_file(uploaded) -> dict:
     """Check the upload's bytes, write it under today's date folder; the values of its row."""
-    from nasync import messages
-
     if not uploaded.size:
         raise DocumentRejected(messages.UPLOAD_EMPTY)
     uploaded.seek(0)
@@ -357,13 +360,11 @@ def start_nas_sync(
     *, trigger: str = JobTrigger.API, user=None, document_ids: list[int] | None = None, due_only: bool = False
 ) -> NasSyncRun:
     """Queue a NAS run (JobAlreadyRunning when one is active)."""
-    from nasync.tasks import nas_sync_task
-
     params: dict = {"due_only": True} if due_only else {}
     if document_ids is not None:
         params["document_ids"] = sorted(set(document_ids))
     return start_and_enqueue(
-        NasSyncRun, nas_sync_task, kind=NasSyncRun.KIND, trigger=trigger, params=params, requested_by=user
+        NasSyncRun, _task(RUN_TASK), kind=NasSyncRun.KIND, trigger=trigger, params=params, requested_by=user
     )
 
 
@@ -393,8 +394,6 @@ def scheduled_nas_sync() -> str:
 
 def run_summary(job: NasSyncRun) -> dict:
     """The figures of spec 002's POST /run answer (errors rendered in the active language)."""
-    from nasync.messages import render_error
-
     return {
         "total": job.items_total,
         "synced": job.items_succeeded,
@@ -461,8 +460,6 @@ def _demo_pdf(number: int) -> bytes:
 
 def ensure_demo_documents(count: int = 3) -> int:
     """A few demo invoices (once); returns how many demo documents exist."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     existing = Document.objects.filter(original_name__startswith="demo-invoice-").count()
     for number in range(existing + 1, count + 1):
         document_create(uploaded=SimpleUploadedFile(f"demo-invoice-{number:04d}.pdf", _demo_pdf(number)))

@@ -5,7 +5,7 @@ from nasync import services
 from nasync.models import NasSyncRun
 
 
-@shared_task(base=JobTask, job_model="nasync.NasSyncRun")
+@shared_task(base=JobTask, job_model="nasync.NasSyncRun", name="nasync.tasks.nas_sync_task")
 def nas_sync_task(job_id: str) -> None:
     run_job(NasSyncRun, job_id, services.sync_documents)
 

@@ -7,7 +7,8 @@ from django.utils.html import format_html
 
 from catalog.models import Store
 from config.admin import JobAdmin
-from photosync import distribution, selectors
+from photosync.distribution import feed, selectors
+from photosync.imagesync.storage import object_url
 from photosync.models import (
     ChunkStatus,
     EdgePhoto,
@@ -17,7 +18,6 @@ from photosync.models import (
     ImageSyncRun,
     ProductPhoto,
 )
-from photosync.storage import object_url
 
 
 class EdgeConfirmedFilter(admin.SimpleListFilter):
@@ -119,14 +119,14 @@ class ProductPhotoAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete (tombstone: edges remove them on their next pass)", permissions=["delete"])
     def delete_as_tombstones(self, request, queryset) -> None:
-        count = distribution.tombstone_photos(queryset)
+        count = feed.tombstone_photos(queryset)
         self.message_user(request, f"{count} photo(s) deleted; edges remove them on their next pass.", messages.SUCCESS)
 
     def delete_model(self, request, obj) -> None:
-        distribution.tombstone_photos(ProductPhoto.objects.filter(pk=obj.pk))
+        feed.tombstone_photos(ProductPhoto.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset) -> None:
-        distribution.tombstone_photos(queryset)
+        feed.tombstone_photos(queryset)
 
 
 @admin.register(ImageSyncRun)

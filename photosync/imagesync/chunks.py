@@ -26,12 +26,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from catalog.models import Product
+from config.error_codes import ErrorCode
 from config.jobs import ACTIVE_STATUSES, finish_job, outcome_status, record_progress
-from photosync import downloads, storage
-from photosync.downloads import FAILED, SKIPPED, Outcome, ProductWork, ShopSession
+from photosync.error_codes import PhotoErrorCode
+from photosync.imagesync import downloads, storage
+from photosync.imagesync.downloads import FAILED, SKIPPED, Outcome, ProductWork, ShopSession
+from photosync.imagesync.photos import apply_outcomes, live_primary_photos
+from photosync.imagesync.planning import remote_from_item
+from photosync.imagesync.reporting import completion_message, run_summary
 from photosync.models import ChunkStatus, ImageSyncChunk, ImageSyncRun
-from photosync.photos import apply_outcomes, live_primary_photos
-from photosync.planning import remote_from_item
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +84,10 @@ def process_chunk(session: ShopSession, run: ImageSyncRun, chunk: ImageSyncChunk
     """Sync the chunk's products and complete it (or give it up if the lease is lost)."""
     if chunk.attempts > MAX_CHUNK_ATTEMPTS:
         message = f"Gave up after {MAX_CHUNK_ATTEMPTS} attempts: the worker processing it kept dying."
-        outcomes = [downloads.failure(i["product"], i["id_origin"], "CHUNK_ABANDONED", message) for i in chunk.items]
+        outcomes = [
+            downloads.failure(i["product"], i["id_origin"], PhotoErrorCode.CHUNK_ABANDONED, message)
+            for i in chunk.items
+        ]
     else:
         try:
             outcomes = sync_products(session, run, chunk)
@@ -114,7 +120,7 @@ def sync_products(session: ShopSession, run: ImageSyncRun, chunk: ImageSyncChunk
             work = works[future]
             logger.exception("syncing the image of product %s failed", work.product_id)
             message = f"{type(exc).__name__}: {exc}"
-            outcomes.append(downloads.failure(work.product_id, work.id_origin, "INTERNAL_ERROR", message))
+            outcomes.append(downloads.failure(work.product_id, work.id_origin, ErrorCode.INTERNAL_ERROR, message))
     return outcomes
 
 
@@ -180,8 +186,6 @@ def finish_if_complete(run: ImageSyncRun) -> bool:
     The run row is locked before the chunks are counted, so of two workers completing the
     last two chunks at once, the second one sees both done and finishes the run.
     """
-    from photosync.services import completion_message, run_summary
-
     with transaction.atomic():
         row = ImageSyncRun.objects.select_for_update().get(pk=run.pk)
         if not row.is_active:

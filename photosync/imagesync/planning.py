@@ -24,10 +24,10 @@ from django.utils import timezone
 from catalog.models import Product
 from catalog.platforms import PlatformError, RemoteProduct
 from config.jobs import record_progress
-from photosync import downloads
-from photosync.downloads import SKIPPED, Outcome, ProductWork, ShopSession
+from photosync.imagesync import downloads
+from photosync.imagesync.downloads import SKIPPED, Outcome, ProductWork, ShopSession
+from photosync.imagesync.photos import live_primary_photos
 from photosync.models import ChunkStatus, ImageSyncChunk, ImageSyncRun, PhotoSource
-from photosync.photos import live_primary_photos
 
 PLAN_PAGE = 1000  # products per planning transaction
 STRIDE = 10_000  # chunk index = page * STRIDE + position

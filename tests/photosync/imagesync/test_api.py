@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group, Permission
 from catalog.models import Store
 from catalog.roles import Role
 from config.jobs import JobStatus, start_job
+from photosync.imagesync.runner import sync_images_now
 from photosync.models import ImageSyncRun, ProductPhoto
-from photosync.services import sync_images_now
 from tests.plugins.simulator import sim_post
 
 URL = "/api/v1/sync/sync-images"
