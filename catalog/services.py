@@ -8,7 +8,7 @@ from itertools import islice
 
 from catalog.models import ImportRun, Product, ProductStatus, Store
 from catalog.platforms import RemoteProduct, create_ecommerce_service
-from config.jobs import JobTrigger, record_progress, run_job, start_and_enqueue, start_job
+from config.jobs import JobRunner, JobTrigger
 
 logger = logging.getLogger(__name__)
 
@@ -49,32 +49,33 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def import_store_products(job: ImportRun) -> None:
-    """Work function of an import job: page through the shop and upsert every product."""
-    store = job.store
-    with create_ecommerce_service(store) as service:
-        for batch in _batches(service.iter_products(), IMPORT_BATCH_SIZE):
-            created, updated = upsert_products(store, batch)
-            record_progress(
-                job,
-                total=job.items_total + len(batch),
-                processed=len(batch),
-                succeeded=len(batch),
-                counters={"created": created, "updated": updated},
-            )
-    logger.info("imported %s products into store %s", job.items_processed, store.pk)
+class ProductImportRunner(JobRunner):
+    """An import job: page through the store's shop and upsert every product."""
+
+    model = ImportRun
+    kind = ImportRun.KIND
+    task_name = "catalog.tasks.import_products_task"
+
+    def run(self) -> None:
+        store = self.job.store
+        with create_ecommerce_service(store) as service:
+            for batch in _batches(service.iter_products(), IMPORT_BATCH_SIZE):
+                created, updated = upsert_products(store, batch)
+                self.progress(
+                    total=self.job.items_total + len(batch),
+                    processed=len(batch),
+                    succeeded=len(batch),
+                    counters={"created": created, "updated": updated},
+                )
+        logger.info("imported %s products into store %s", self.job.items_processed, store.pk)
 
 
 def start_product_import(store: Store, *, trigger: str = JobTrigger.API, user=None) -> ImportRun:
     """Queue an import job for the store (409 ``SYNC_IN_PROGRESS`` if one is active)."""
-    from catalog.tasks import import_products_task
-
-    return start_and_enqueue(
-        ImportRun, import_products_task, kind=ImportRun.KIND, store=store, trigger=trigger, requested_by=user
-    )
+    return ProductImportRunner.start(store=store, trigger=trigger, requested_by=user)
 
 
 def import_products_now(store: Store, *, trigger: str = JobTrigger.COMMAND, user=None) -> ImportRun:
     """Run an import job in this process (management command, demo)."""
-    job = start_job(ImportRun, kind=ImportRun.KIND, store=store, trigger=trigger, requested_by=user)
-    return run_job(ImportRun, job.pk, import_store_products) or job
+    job = ProductImportRunner.create(store=store, trigger=trigger, requested_by=user)
+    return ProductImportRunner.execute(job.pk) or job

@@ -1,10 +1,11 @@
+"""Celery tasks of the catalog: one-line wrappers around its job runners."""
+
 from celery import shared_task
 
-from catalog.models import ImportRun
-from catalog.services import import_store_products
-from config.jobs import JobTask, run_job
+from catalog.services import ProductImportRunner
+from config.jobs import JobTask
 
 
-@shared_task(base=JobTask, job_model="catalog.ImportRun")
+@shared_task(base=JobTask, job_model="catalog.ImportRun", name="catalog.tasks.import_products_task")
 def import_products_task(job_id: str) -> None:
-    run_job(ImportRun, job_id, import_store_products)
+    ProductImportRunner.execute(job_id)

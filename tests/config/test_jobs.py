@@ -6,13 +6,18 @@ from django.db import connection
 from django.utils import timezone
 
 from catalog.models import ImportRun
+from config.errors import DomainError
 from config.jobs import (
     JobAlreadyRunning,
+    JobRunner,
     JobStatus,
+    backoff_delay,
+    celery_task,
     fail_stale_jobs,
     finish_job,
     record_progress,
     run_job,
+    runner_for,
     start_job,
     wait_for_job,
 )
@@ -172,7 +177,8 @@ def test_stale_running_jobs_are_failed(store, settings):
 def test_the_reaper_fails_lost_jobs_of_every_kind_and_spares_live_ones(store, other_store, settings):
     from django_celery_beat.models import PeriodicTask
 
-    from config.reaper import NEVER_STARTED, reap_stale_jobs
+    from config.jobs.runner import NEVER_STARTED
+    from config.reaper import reap_stale_jobs
     from nasync.models import NasSyncRun
 
     settings.JOB_STALE_AFTER = 60
@@ -228,3 +234,50 @@ def test_a_failed_jobs_log_lines_carry_its_id_and_store(store):
     assert failed and failed[0].job_id == str(job.pk) and failed[0].store_id == str(store.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and "the shop sent nonsense" in job.message
+
+
+class _FailingImport(JobRunner, register=False):
+    """A runner whose work raises a domain error (a second runner on the import table)."""
+
+    model = ImportRun
+    kind = "failing_import"
+    task_name = "catalog.tasks.import_products_task"
+
+    def run(self) -> None:
+        raise DomainError("PLATFORM_AUTH_FAILED", 502, "The shop refused the API key.")
+
+
+@pytest.mark.django_db
+def test_a_domain_error_finishes_the_job_with_its_code(store):
+    job = _FailingImport.create(store=store)
+    finished = _FailingImport.execute(job.pk)
+    assert finished.status == JobStatus.FAILED
+    assert finished.error_code == "PLATFORM_AUTH_FAILED"
+    assert "The shop refused the API key." in finished.message
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_finishes_the_job_as_an_internal_error(store):
+    def explode(job):
+        raise RuntimeError("boom")
+
+    finished = run_job(ImportRun, start(store).pk, explode)
+    assert finished.status == JobStatus.FAILED and finished.error_code == "INTERNAL_ERROR"
+
+
+def test_runners_are_found_by_their_table_and_tasks_by_their_name():
+    from catalog.services import ProductImportRunner
+
+    assert runner_for("catalog.ImportRun") is ProductImportRunner
+    assert runner_for(ImportRun) is ProductImportRunner
+    assert celery_task(ProductImportRunner.task_name).name == "catalog.tasks.import_products_task"
+
+
+@pytest.mark.parametrize(
+    ("attempt", "low", "high"),
+    [(1, 1.0, 3.0), (2, 2.0, 6.0), (3, 4.0, 12.0), (10, 5.0, 15.0)],
+)
+def test_backoff_grows_exponentially_with_jitter_and_a_cap(attempt, low, high):
+    delays = [backoff_delay(attempt, base=2.0, cap=10.0) for _ in range(200)]
+    assert all(low <= delay <= high for delay in delays)
+    assert len(set(delays)) > 1

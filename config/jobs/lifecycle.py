@@ -1,16 +1,8 @@
-"""Tracked long-running jobs, written once for every app.
+"""The life of a job row: start exclusively, enqueue on commit, claim, progress, finish, wait.
 
-Each app's run table inherits :class:`Job`. The life of a job:
-
-1. ``start_job`` inserts the row (status ``queued``). At most one active job exists per
-   store and kind: a partial unique index enforces it, so two concurrent starts cannot
-   both succeed; the loser gets :class:`JobAlreadyRunning` (409 ``SYNC_IN_PROGRESS``).
-2. ``enqueue_job`` sends the Celery task once the transaction commits.
-3. The task calls ``run_job``, which claims the row (``running``), calls the work
-   function, and finishes it; the work reports with ``record_progress``.
-4. HTTP callers that must answer with the finished summary use ``wait_for_job``.
-
-Tasks are safe to redeliver: ``run_job`` skips a finished job and resumes a running one.
+These functions are the job runner's internals (``config.jobs.runner``); app code goes
+through a runner. At most one active job exists per (kind, store): a partial unique index
+enforces it, so two concurrent starts cannot both succeed.
 """
 
 from __future__ import annotations
@@ -24,132 +16,24 @@ from typing import TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, models, transaction
-from django.db.models import Q
-from django.dispatch import Signal
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from config.celery import HubTask
 from config.error_codes import ErrorCode
 from config.errors import DomainError
+from config.jobs.models import (
+    ACTIVE_STATUSES,
+    MAX_RECORDED_ERRORS,
+    Job,
+    JobAlreadyRunning,
+    JobInterrupted,
+    JobStatus,
+    JobTrigger,
+    job_changed,
+)
 from config.observability import log_context
 
 logger = logging.getLogger(__name__)
-
-MAX_RECORDED_ERRORS = 500
-
-# Sent after every change of a job row (progress, status); the event stream listens.
-job_changed = Signal()
-
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    PARTIAL = "partial", "Partially succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
-
-
-class JobTrigger(models.TextChoices):
-    API = "api", "API"
-    SCHEDULE = "schedule", "Schedule"
-    WEBHOOK = "webhook", "Webhook"
-    ADMIN = "admin", "Admin"
-    COMMAND = "command", "Command"
-
-
-class JobInterrupted(Exception):
-    """The job lost its database connection: it stays active and its task is retried."""
-
-
-class JobAlreadyRunning(DomainError):
-    """A job of the same kind is already active for this store (409 ``SYNC_IN_PROGRESS``)."""
-
-    code = ErrorCode.SYNC_IN_PROGRESS
-    http_status = 409
-
-    def __init__(self, job: Job):
-        self.job = job
-        where = " for this store." if job.store_id else "."
-        super().__init__(
-            message=f"A sync of this kind is already in progress{where}",
-            detail={"job_id": str(job.pk), "status": job.status},
-        )
-
-
-class Job(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField(max_length=40)
-    store = models.ForeignKey(
-        "catalog.Store",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="%(app_label)s_%(class)s_jobs",
-    )
-    lock_key = models.CharField(max_length=120, editable=False)
-    trigger = models.CharField(max_length=20, choices=JobTrigger.choices, default=JobTrigger.API)
-    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    params = models.JSONField(default=dict, blank=True)
-    items_total = models.PositiveIntegerField(default=0)
-    items_processed = models.PositiveIntegerField(default=0)
-    items_succeeded = models.PositiveIntegerField(default=0)
-    items_failed = models.PositiveIntegerField(default=0)
-    counters = models.JSONField(default=dict, blank=True)
-    errors = models.JSONField(default=list, blank=True, help_text="Per-item errors (the first 500).")
-    error_count = models.PositiveIntegerField(default=0)
-    message = models.TextField(blank=True)
-    result = models.JSONField(default=dict, blank=True)
-    celery_task_id = models.CharField(max_length=255, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started this job.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["lock_key"],
-                condition=Q(status__in=ACTIVE_STATUSES),
-                name="%(app_label)s_%(class)s_one_active",
-            ),
-        ]
-        indexes = [models.Index(fields=["store", "kind", "created_at"], name="%(app_label)s_%(class)s_sk")]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.pk} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-    @property
-    def progress(self) -> float:
-        """Percentage of items processed, one decimal."""
-        if self.status == JobStatus.SUCCEEDED:
-            return 100.0
-        if not self.items_total:
-            return 0.0
-        return round(min(100.0, 100.0 * self.items_processed / self.items_total), 1)
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds from start to finish (or to now while running)."""
-        if not self.started_at:
-            return None
-        end = self.finished_at or timezone.now()
-        return (end - self.started_at).total_seconds()
-
 
 JobT = TypeVar("JobT", bound=Job)
 
@@ -232,14 +116,20 @@ def run_job(model: type[JobT], job_id, work: Callable[[JobT], None]) -> JobT | N
             work(job)
         except SoftTimeLimitExceeded:
             logger.warning("job %s hit its time limit", job.pk)
-            finish_job(job, status=JobStatus.FAILED, message="SYNC_TIMEOUT: the job exceeded its time limit.")
+            finish_job(
+                job,
+                status=JobStatus.FAILED,
+                message="SYNC_TIMEOUT: the job exceeded its time limit.",
+                error_code=ErrorCode.SYNC_TIMEOUT,
+            )
         except Exception as exc:  # the job row must end in a final state whatever broke
             if isinstance(exc, InterfaceError | OperationalError) and _drop_lost_connection():
                 # The row cannot be written without a connection; a retry resumes the job, as a redelivery does.
                 logger.warning("job %s lost its database connection; retrying", job.pk)
                 raise JobInterrupted(f"{type(exc).__name__}: {exc}") from exc
             logger.exception("job %s failed", job.pk)
-            finish_job(job, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
+            code = exc.code if isinstance(exc, DomainError) else ErrorCode.INTERNAL_ERROR
+            finish_job(job, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}", error_code=code)
         else:
             job.refresh_from_db()
             if job.is_active:
@@ -306,7 +196,9 @@ def outcome_status(job: Job) -> str:
     return JobStatus.SUCCEEDED
 
 
-def finish_job(job: Job, *, status: str | None = None, message: str = "", result: dict | None = None) -> Job:
+def finish_job(
+    job: Job, *, status: str | None = None, message: str = "", result: dict | None = None, error_code: str = ""
+) -> Job:
     """Put the job in a final state (computed from its counters unless given)."""
     with transaction.atomic():
         row = type(job).objects.select_for_update().get(pk=job.pk)
@@ -317,17 +209,19 @@ def finish_job(job: Job, *, status: str | None = None, message: str = "", result
             row.message = message
         if result is not None:
             row.result = result
-        row.save(update_fields=["status", "finished_at", "started_at", "message", "result"])
+        if error_code:
+            row.error_code = str(error_code)
+        row.save(update_fields=["status", "finished_at", "started_at", "message", "result", "error_code"])
     _copy_fields(row, job)
     job_changed.send(sender=type(job), job=job)
     return job
 
 
-def fail_job(model: type[Job], job_id, message: str) -> None:
+def fail_job(model: type[Job], job_id, message: str, *, error_code: str = ErrorCode.INTERNAL_ERROR) -> None:
     """Mark an active job failed without a worker (lost worker, redelivery limit)."""
     job = model.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).first()
     if job is not None:
-        finish_job(job, status=JobStatus.FAILED, message=message)
+        finish_job(job, status=JobStatus.FAILED, message=message, error_code=error_code)
 
 
 def wait_for_job(job: JobT, *, timeout: float | None = None, poll: float = 0.1) -> JobT:
@@ -350,29 +244,6 @@ def fail_stale_jobs(model: type[Job]) -> int:
         fail_job(model, job_id, "The worker running this job stopped reporting.")
         count += 1
     return count
-
-
-class JobTask(HubTask):
-    """Base for tasks whose first argument is a job id; ``job_model`` names the table."""
-
-    job_model: str = ""
-    # A job whose database connection was cut resumes on a retry (Celery's autoretry).
-    autoretry_for = (JobInterrupted,)
-    retry_backoff = 1
-    retry_backoff_max = 60
-    max_retries = 5
-
-    def on_redelivery_limit(self, args, kwargs) -> None:
-        from django.apps import apps
-
-        if self.job_model and args:
-            fail_job(apps.get_model(self.job_model), args[0], "The job kept killing its worker and was stopped.")
-
-    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        from django.apps import apps
-
-        if isinstance(exc, JobInterrupted) and self.job_model and args:  # out of retries
-            fail_job(apps.get_model(self.job_model), args[0], f"The job kept losing its database connection: {exc}")
 
 
 def _copy_fields(source: Job, target: Job) -> None:

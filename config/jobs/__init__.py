@@ -1,0 +1,61 @@
+"""Tracked long-running jobs, written once for every app (NetBox keeps its job runner the same way).
+
+Each app's run table inherits :class:`Job`; each kind of job has a :class:`JobRunner`
+subclass (``runner``) that starts, enqueues, runs, reports and finishes it. ``queued`` and
+``chunked`` hold the two specialised runners (a per-store line of waiting jobs; a job split
+into leased chunks), ``backoff`` the one retry delay, ``tasks`` the Celery base task.
+"""
+
+from config.jobs.backoff import backoff_delay
+from config.jobs.lifecycle import (
+    enqueue_job,
+    fail_job,
+    fail_stale_jobs,
+    finish_job,
+    lock_key_for,
+    outcome_status,
+    record_progress,
+    run_job,
+    start_and_enqueue,
+    start_job,
+    wait_for_job,
+)
+from config.jobs.models import (
+    ACTIVE_STATUSES,
+    MAX_RECORDED_ERRORS,
+    Job,
+    JobAlreadyRunning,
+    JobInterrupted,
+    JobStatus,
+    JobTrigger,
+    job_changed,
+)
+from config.jobs.runner import JobRunner, celery_task, runner_for
+from config.jobs.tasks import JobTask
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "MAX_RECORDED_ERRORS",
+    "Job",
+    "JobAlreadyRunning",
+    "JobInterrupted",
+    "JobRunner",
+    "JobStatus",
+    "JobTask",
+    "JobTrigger",
+    "backoff_delay",
+    "celery_task",
+    "enqueue_job",
+    "fail_job",
+    "fail_stale_jobs",
+    "finish_job",
+    "job_changed",
+    "lock_key_for",
+    "outcome_status",
+    "record_progress",
+    "run_job",
+    "runner_for",
+    "start_and_enqueue",
+    "start_job",
+    "wait_for_job",
+]
