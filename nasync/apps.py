@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+from config.errors import register_error_codes
+from nasync.error_codes import NasErrorCode
+
 
 class NasSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
@@ -7,10 +10,8 @@ class NasSyncConfig(AppConfig):
     verbose_name = "NAS documents"
 
     def ready(self) -> None:
-        from config.errors import register_error_codes
-        from nasync.error_codes import NasErrorCode
-
         register_error_codes(self.label, NasErrorCode)
+        # Models (and what imports them) only once the app registry is ready.
         from config import retention
         from nasync.models import NasSyncRun
 

@@ -1,4 +1,9 @@
 from django.apps import AppConfig
+from django.conf import settings
+from PIL import Image
+
+from config.errors import register_error_codes
+from photosync.error_codes import PhotoErrorCode
 
 
 class PhotoSyncConfig(AppConfig):
@@ -7,13 +12,8 @@ class PhotoSyncConfig(AppConfig):
     verbose_name = "Product photos"
 
     def ready(self) -> None:
-        from config.errors import register_error_codes
-        from photosync.error_codes import PhotoErrorCode
-
         register_error_codes(self.label, PhotoErrorCode)
-        from django.conf import settings
-        from PIL import Image
-
+        # Models (and what imports them) only once the app registry is ready.
         from config import retention
         from photosync.models import EdgeStatusReport, EdgeSyncRun, ImageSyncRun
 
