@@ -37,7 +37,7 @@ class StoreAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "uuid"]
     readonly_fields = ["uuid", "created_at", "updated_at"]
     inlines = [MembershipInline]
-    actions = ["import_products", "sync_images"]
+    actions = ["import_products"]
 
     @admin.action(description="Import products from the shop")
     def import_products(self, request, queryset) -> None:
@@ -49,22 +49,10 @@ class StoreAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{store}: import queued ({job.pk}).", messages.SUCCESS)
 
-    @admin.action(description="Sync images now")
-    def sync_images(self, request, queryset) -> None:
-        from catalog.platforms import PlatformError
-        from photosync.services import start_image_sync
-
-        for store in queryset:
-            try:
-                run = start_image_sync(store, trigger=JobTrigger.ADMIN, user=request.user)
-            except JobAlreadyRunning as exc:
-                self.message_user(
-                    request, f"{store}: an image sync is already running ({exc.job.pk}).", messages.WARNING
-                )
-            except PlatformError as exc:
-                self.message_user(request, f"{store}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"{store}: image sync queued ({run.pk}).", messages.SUCCESS)
+    @classmethod
+    def add_action(cls, action) -> None:
+        """Feature apps add their store actions here (photosync's "Sync images now")."""
+        cls.actions = [*cls.actions, action]
 
 
 @admin.register(Product)

@@ -1,35 +1,6 @@
-"""Admin pieces shared by every app: the job tables' admin and the operators' dashboard."""
+"""Admin pieces shared by every app: the job tables' admin."""
 
 from django.contrib import admin
-from django.template.response import TemplateResponse
-
-from config.dashboard import dashboard
-
-
-def dashboard_view(request):
-    """The operators' dashboard (staff only: wrapped in ``admin.site.admin_view`` in the URLs)."""
-    context = {
-        **admin.site.each_context(request),
-        "title": "Operations dashboard",
-        **dashboard(request.user, page=request.GET.get("page", 1)),
-    }
-    return TemplateResponse(request, "admin/dashboard.html", context)
-
-
-def retention_view(request):
-    """What the next prune (nightly, or ``manage.py prune``) would delete, per retention rule."""
-    from django.conf import settings
-
-    from config.retention import prune_preview, retention_cutoff
-
-    context = {
-        **admin.site.each_context(request),
-        "title": "Next prune",
-        "cutoff": retention_cutoff(),
-        "retention_days": settings.RETENTION_DAYS,
-        "preview": sorted(prune_preview().items()),
-    }
-    return TemplateResponse(request, "admin/retention.html", context)
 
 
 class JobAdmin(admin.ModelAdmin):

@@ -10,8 +10,8 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
 
 from config.body_limit import BodySizeLimit  # noqa: E402
-from config.routing import websocket_urlpatterns  # noqa: E402
 from config.ws_auth import websocket_stack  # noqa: E402  (JWT ?token= auth, origin check)
+from operations.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

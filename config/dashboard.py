@@ -1,5 +1,5 @@
-"""The operators' dashboard: one row per store, one column per registered section, and
-hub-wide panels for what belongs to no store (the NAS).
+"""The operators' dashboard registry: one column per registered section, and hub-wide panels
+for what belongs to no store (the NAS). ``operations.console`` builds the page from it.
 
 Each app declares its sections in its own ``dashboard.py`` (found by autodiscovery, like
 ``admin.py``) with :func:`register_column` or :func:`register_panel`. A column provider
@@ -13,16 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
 from django.db.models import Count, Model, OuterRef, QuerySet, Subquery
 from django.urls import reverse
 from django.utils.module_loading import autodiscover_modules
 
-from catalog.access import visible_stores
-from catalog.models import Store
 from config.jobs import JobStatus
-
-STORES_PER_PAGE = 50
 
 # CSS tone of a cell: the template colours it.
 OK, BUSY, WARN, BAD, MUTED = "ok", "busy", "warn", "bad", "muted"
@@ -48,7 +43,7 @@ class Cell:
 
 NONE = Cell("none", tone=MUTED)
 
-ColumnCells = Callable[[Sequence[Store]], Mapping[int, Cell]]
+ColumnCells = Callable[[Sequence[Model]], Mapping[int, Cell]]
 PanelRows = Callable[[], Sequence[tuple[str, Cell]]]
 
 
@@ -150,20 +145,21 @@ def job_cell(job, *, all_url: str) -> Cell:
     )
 
 
-def last_job_cells(model, stores: Sequence[Store], *, kind: str | None = None) -> dict[int, Cell]:
+def last_job_cells(model, stores: Sequence[Model], *, kind: str | None = None) -> dict[int, Cell]:
     """The newest job of ``model`` (of ``kind``, by default the model's KIND) for each store, in
     one query: a LIMIT 1 subquery per store row, read in order from the job tables'
     (store, kind, created_at) index."""
     newest = (
         model.objects.filter(store=OuterRef("pk"), kind=kind or model.KIND).order_by("-created_at").values("pk")[:1]
     )
-    ids = Store.objects.filter(pk__in=[s.pk for s in stores]).annotate(job=Subquery(newest)).values("job")
+    store_model = model._meta.get_field("store").related_model
+    ids = store_model.objects.filter(pk__in=[s.pk for s in stores]).annotate(job=Subquery(newest)).values("job")
     jobs = model.objects.filter(pk__in=ids).only(*JOB_FIELDS)
     return {job.store_id: job_cell(job, all_url=changelist_url(model, store__id__exact=job.store_id)) for job in jobs}
 
 
 def count_cells(
-    queryset: QuerySet, stores: Sequence[Store], *, url: Callable[[int], str], tone: str = WARN
+    queryset: QuerySet, stores: Sequence[Model], *, url: Callable[[int], str], tone: str = WARN
 ) -> dict[int, Cell]:
     """One grouped count per store; zero shows "0" (good news, still linked)."""
     counts = dict(
@@ -173,39 +169,3 @@ def count_cells(
         .values_list("store_id", "n")
     )
     return {s.pk: Cell(str(counts.get(s.pk, 0)), url=url(s.pk), tone=tone if counts.get(s.pk) else OK) for s in stores}
-
-
-# --- the page ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    store: Store
-    url: str
-    cells: list[tuple[StoreColumn, Cell]]
-
-
-def dashboard(user, *, page: int | str = 1) -> dict:
-    """Everything the page shows, for the stores ``user`` may see."""
-    columns = columns_for(user)
-    stores_qs = visible_stores(user).order_by("code", "pk").only("id", "code", "name", "platform", "is_active")
-    paginator = Paginator(stores_qs, STORES_PER_PAGE)
-    page_obj = paginator.get_page(page)
-    stores = list(page_obj.object_list)
-    per_column = [column.cells(stores) if stores else {} for column in columns]
-    rows = [
-        Row(
-            store,
-            change_url(store),
-            [(column, cells.get(store.pk, column.empty)) for column, cells in zip(columns, per_column, strict=True)],
-        )
-        for store in stores
-    ]
-    panels = []
-    for panel in panels_for(user):
-        lines = list(panel.rows())
-        if lines:  # a panel with nothing to say in this mode (e.g. edge pulls at head office) is left out
-            panels.append(
-                {"panel": panel, "rows": lines, "links": [(label, reverse(name)) for label, name in panel.links]}
-            )
-    return {"columns": columns, "rows": rows, "panels": panels, "page_obj": page_obj, "paginator": paginator}

@@ -8,9 +8,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 
 from config import health
-from config.admin import dashboard_view, retention_view
 from config.api.auth import ThrottledTokenObtainPairView
 from config.api.routers import path_optional_slash
+from operations.console import dashboard_view, retention_view
 from storesync.prometheus import metrics_view
 
 api_v1 = [

@@ -5,9 +5,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from catalog.admin import StoreAdmin
 from catalog.models import Store
+from catalog.platforms import PlatformError
 from config.admin import JobAdmin
+from config.jobs import JobAlreadyRunning, JobTrigger
 from photosync.distribution import feed, selectors
+from photosync.imagesync.runner import start_image_sync
 from photosync.imagesync.storage import object_url
 from photosync.models import (
     ChunkStatus,
@@ -221,3 +225,22 @@ class EdgePhotoAdmin(admin.ModelAdmin):
 @admin.register(EdgeSyncRun)
 class EdgeSyncRunAdmin(JobAdmin):
     pass
+
+
+@admin.action(description="Sync images now")
+def sync_images(modeladmin, request, queryset) -> None:
+    """An action of the store list (added to catalog's StoreAdmin)."""
+    for store in queryset:
+        try:
+            run = start_image_sync(store, trigger=JobTrigger.ADMIN, user=request.user)
+        except JobAlreadyRunning as exc:
+            modeladmin.message_user(
+                request, f"{store}: an image sync is already running ({exc.job.pk}).", messages.WARNING
+            )
+        except PlatformError as exc:
+            modeladmin.message_user(request, f"{store}: {exc}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{store}: image sync queued ({run.pk}).", messages.SUCCESS)
+
+
+StoreAdmin.add_action(sync_images)

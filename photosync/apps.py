@@ -3,6 +3,7 @@ from django.conf import settings
 from PIL import Image
 
 from config.errors import register_error_codes
+from config.metrics import register_collector
 from photosync.error_codes import PhotoErrorCode
 
 
@@ -15,8 +16,10 @@ class PhotoSyncConfig(AppConfig):
         register_error_codes(self.label, PhotoErrorCode)
         # Models (and what imports them) only once the app registry is ready.
         from config import retention
+        from photosync import prometheus as photosync_prometheus
         from photosync.models import EdgeStatusReport, EdgeSyncRun, ImageSyncRun
 
+        register_collector(self.label, photosync_prometheus.collect)
         retention.register("image sync runs", retention.finished_jobs(ImageSyncRun))
         retention.register("edge sync runs", retention.finished_jobs(EdgeSyncRun))
         # A report is superseded once its photo is deleted (the tombstone stays for the edges).

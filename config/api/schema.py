@@ -1,6 +1,13 @@
-"""OpenAPI: every operation documents the error envelope for the errors it can answer."""
+"""OpenAPI: every operation documents the error envelope for the errors it can answer.
+
+The envelope's ``code`` lists every registered code (``config.errors.all_error_codes``).
+"""
+
+import copy
 
 from drf_spectacular.utils import OpenApiResponse
+
+from config.errors import all_error_codes
 
 ERROR_ENVELOPE = {
     "type": "object",
@@ -28,7 +35,9 @@ BODY_ERRORS = {
 
 def add_error_responses(result, generator, request, public):
     """drf-spectacular postprocessing hook."""
-    result.setdefault("components", {}).setdefault("schemas", {})["ErrorEnvelope"] = ERROR_ENVELOPE
+    envelope = copy.deepcopy(ERROR_ENVELOPE)
+    envelope["properties"]["code"]["enum"] = all_error_codes()
+    result.setdefault("components", {}).setdefault("schemas", {})["ErrorEnvelope"] = envelope
     ref = {"$ref": "#/components/schemas/ErrorEnvelope"}
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():

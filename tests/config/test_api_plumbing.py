@@ -94,3 +94,31 @@ def test_openapi_schema_and_docs_are_served(client):
     assert "/api/v1/stores/" in paths or "/api/v1/stores" in paths
     assert any(path.startswith("/api/v1/auth/token") for path in paths)
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_the_error_envelope_lists_every_apps_codes(client):
+    """The OpenAPI enum of ``code`` is the union of the apps' error_codes enums."""
+    from catalog.error_codes import CatalogErrorCode
+    from config.error_codes import ErrorCode
+    from nasync.error_codes import NasErrorCode
+    from photosync.error_codes import PhotoErrorCode
+    from storesync.error_codes import SyncErrorCode
+
+    schema = client.get("/api/schema/?format=json").json()
+    listed = schema["components"]["schemas"]["ErrorEnvelope"]["properties"]["code"]["enum"]
+    for codes in (ErrorCode, CatalogErrorCode, NasErrorCode, PhotoErrorCode, SyncErrorCode):
+        assert {str(code) for code in codes} <= set(listed)
+    assert listed == sorted(set(listed))
+
+
+def test_a_domain_error_renders_as_the_envelope_with_its_status():
+    from config.errors import DomainError
+
+    response = exception_handler(DomainError("NAS_NOT_CONFIGURED", 400, "NAS_HOST is not set.", {"x": 1}), {})
+    assert response.status_code == 400
+    assert response.data == {
+        "status": "error",
+        "code": "NAS_NOT_CONFIGURED",
+        "message": "NAS_HOST is not set.",
+        "detail": {"x": 1},
+    }

@@ -178,8 +178,8 @@ def test_the_reaper_fails_lost_jobs_of_every_kind_and_spares_live_ones(store, ot
     from django_celery_beat.models import PeriodicTask
 
     from config.jobs.runner import NEVER_STARTED
-    from config.reaper import reap_stale_jobs
     from nasync.models import NasSyncRun
+    from operations.reaper import reap_stale_jobs
 
     settings.JOB_STALE_AFTER = 60
     long_ago = timezone.now() - timedelta(minutes=5)

@@ -2,7 +2,7 @@
 
 ``s3_storage`` creates a fresh bucket and makes it Django's default storage for the test;
 ``s3_storage.env`` holds the variables a worker subprocess needs to use the same bucket
-(``config/settings.py`` builds its S3 storage from them).
+(``config/settings/storage.py`` builds its S3 storage from them).
 """
 
 from __future__ import annotations

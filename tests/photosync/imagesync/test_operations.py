@@ -10,7 +10,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from catalog.models import Store
 from config.jobs import JobStatus, start_job
-from config.retention import prune_preview
+from operations.retention import prune_preview
 from photosync.models import ImageSyncRun, ProductPhoto
 from photosync.tasks import nightly_image_sync
 from tests.plugins.simulator import sim_post

@@ -7,7 +7,7 @@ from django_celery_beat.models import PeriodicTask
 
 from catalog.models import ImportRun
 from config.jobs import JobStatus, lock_key_for
-from config.retention import prune, prune_preview
+from operations.retention import prune, prune_preview
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from config.retention import prune, prune_preview
+from operations.retention import prune, prune_preview
 
 
 class Command(BaseCommand):

@@ -7,7 +7,6 @@ worker consumes its queue) would otherwise keep the store's one active slot fore
 
 import logging
 
-from celery import shared_task
 from django.apps import apps
 
 from config.jobs import Job, runner_for
@@ -31,8 +30,3 @@ def reap_stale_jobs() -> dict[str, int]:
             logger.warning("failed %s stale %s", count, model._meta.verbose_name_plural)
             reaped[model._meta.label] = count
     return reaped
-
-
-@shared_task(name="config.reaper.reap_stale_jobs")
-def reap_stale_jobs_task() -> dict[str, int]:
-    return reap_stale_jobs()

@@ -1,4 +1,4 @@
-"""WebSocket routes; each app adds its consumers here."""
+"""WebSocket routes: the job event stream."""
 
 from django.urls import re_path
 

@@ -1,4 +1,4 @@
-"""The operators' dashboard (config/dashboard.py): staff only, one row per visible store, every
+"""The operators' dashboard (operations/console.py, fed by the config/dashboard.py registry): staff only, one row per visible store, every
 link a working filtered admin list, a fixed number of queries whatever the number of stores."""
 
 from __future__ import annotations

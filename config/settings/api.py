@@ -1,0 +1,60 @@
+"""The API: Django REST framework, simplejwt tokens, throttle rates and the drf-spectacular schema."""
+
+from datetime import timedelta
+
+from config.settings.base import DEBUG, env
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.StandardPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.exceptions.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.AnonThrottle", "config.api.throttling.UserThrottle"],
+    # Trust X-Forwarded-For for the client address only behind this many proxies.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+# Read at request time (config/api/throttling.py); a throttled request gets 429 RATE_LIMIT_EXCEEDED.
+API_THROTTLE_RATES = {
+    "anon": env.str("THROTTLE_ANON", default="120/min"),
+    "user": env.str("THROTTLE_USER", default="2000/min"),
+    "login_address": env.str("THROTTLE_LOGIN_ADDRESS", default="30/min"),
+    "login_user": env.str("THROTTLE_LOGIN_USER", default="5/min"),
+    "webhook": env.str("THROTTLE_WEBHOOK", default="600/min"),
+    # Photo downloads of the edges (spec 001): a full sync of a large catalogue is many small requests.
+    "photo_download": env.str("THROTTLE_PHOTO_DOWNLOAD", default="30000/min"),
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "UPDATE_LAST_LOGIN": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Retail Sync Hub API",
+    "DESCRIPTION": "Product images, head office to edge photo distribution, NAS documents and store sync.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.schema.add_error_responses",
+    ],
+    # Stable names of enums in the schema; the apps' settings modules add their own (storesync).
+    "ENUM_NAME_OVERRIDES": {
+        # Job statuses (every app's run table) get one stable name.
+        "JobStatusEnum": "config.jobs.JobStatus",
+    },
+}

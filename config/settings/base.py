@@ -1,0 +1,136 @@
+"""The environment (read once), runtime mode, paths, apps, middleware, templates, database, cache, i18n and static files."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+# The only place the environment (and .env, see .env.example) is read: the other settings
+# modules import ``env`` from here.
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# Runtime modes:
+# - embedded (the default, nothing set): SQLite and media under ``var/``, Celery tasks run
+#   in-process, in-memory channel layer and cache;
+# - production: ``DATABASE_URL`` and ``REDIS_URL`` set (broker, channel layer, cache), S3
+#   storage when ``AWS_STORAGE_BUCKET_NAME`` is set;
+# - edge: ``HO_URL`` set; the edge agent pulls photos from head office.
+REDIS_URL = env.str("REDIS_URL", default="")
+EMBEDDED = not REDIS_URL
+HO_URL = env.str("HO_URL", default="")
+EDGE_MODE = bool(HO_URL)
+RUNTIME_MODE = "edge" if EDGE_MODE else ("embedded" if EMBEDDED else "production")
+
+DEBUG = env.bool("DEBUG", default=False)
+
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "channels",
+    "storages",
+    "catalog",
+    "photosync",
+    "nasync",
+    "storesync",
+    "operations",
+]
+
+MIDDLEWARE = [
+    "config.observability.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+# 0 by default: under ASGI every request runs in a thread of its own, and persistent
+# connections (kept per thread) pile up until PostgreSQL refuses clients (bench/api_load.py
+# answered 500s at 50 clients with 60). Pool with PgBouncer instead.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if EMBEDDED:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Separates hubs (or test runs) sharing one Redis database.
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
+        }
+    }
+    # The prefix keeps apart the hubs (or test runs) that share one Redis. redis-py 6+ reads
+    # with a 5 s socket timeout, the length of channels-redis' blocking pop: an idle
+    # WebSocket consumer would die after 5 s, so the timeout is longer here.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi" + env.str("CACHE_KEY_PREFIX", default="")),
+            },
+        },
+    }
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Serve static files from the apps directly where no collectstatic ran (embedded mode).
+WHITENOISE_USE_FINDERS = EMBEDDED or DEBUG
