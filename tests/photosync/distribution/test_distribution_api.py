@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from catalog.roles import Role
-from config import retention
+from operations import retention
 from photosync.distribution.feed import tombstone_photos
 from photosync.distribution.selectors import edge_coverage, unconfirmed_photos
 from photosync.models import EdgeStatusReport, ProductPhoto
