@@ -179,9 +179,9 @@ def stream_latency(env: dict[str, str], store, token: str, job) -> dict[str, flo
 def webhook_throughput(store) -> dict[str, float]:
     from django.test import Client
 
-    from storesync import webhooks_in
-    from storesync.signatures import read_headers, sign_headers
-    from storesync.watch_models import InboundWebhook
+    from storesync.webhooks import inbound as webhooks_in
+    from storesync.webhooks.models import InboundWebhook
+    from storesync.webhooks.signatures import read_headers, sign_headers
 
     client = Client()
     url = f"/api/v1/webhooks/{store.uuid}/products"

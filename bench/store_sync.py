@@ -106,7 +106,7 @@ def _baseline(store) -> float:
     from catalog.models import Product
     from catalog.platforms import create_ecommerce_service
     from catalog.services import product_values
-    from storesync.scanning import chunks
+    from storesync.engine.scanning import chunks
 
     started = time.perf_counter()
     with create_ecommerce_service(store) as service:

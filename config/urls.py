@@ -11,7 +11,7 @@ from config import health
 from config.api.auth import ThrottledTokenObtainPairView
 from config.api.routers import path_optional_slash
 from operations.console import dashboard_view, retention_view
-from storesync.prometheus import metrics_view
+from operations.metrics import metrics_view
 
 api_v1 = [
     path_optional_slash("auth/token", ThrottledTokenObtainPairView.as_view(), name="token-obtain"),

@@ -11,7 +11,6 @@ import hmac
 import logging
 from datetime import timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Count
@@ -20,16 +19,12 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
-from config.jobs import Job
+from config.jobs import job_models
 from config.metrics import collectors
 
 logger = logging.getLogger(__name__)
 
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
-
-
-def job_models() -> list[type[Job]]:
-    return [model for model in apps.get_models() if issubclass(model, Job)]
 
 
 def job_metrics():

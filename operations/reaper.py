@@ -7,15 +7,9 @@ worker consumes its queue) would otherwise keep the store's one active slot fore
 
 import logging
 
-from django.apps import apps
-
-from config.jobs import Job, runner_for
+from config.jobs import job_models, runner_for
 
 logger = logging.getLogger(__name__)
-
-
-def job_models() -> list[type[Job]]:
-    return [model for model in apps.get_models() if issubclass(model, Job)]
 
 
 def reap_stale_jobs() -> dict[str, int]:

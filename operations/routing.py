@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from storesync.consumers import SyncEventConsumer
+from operations.consumers import SyncEventConsumer
 
 websocket_urlpatterns: list = [
     re_path(r"^api/v1/stores/(?P<store_id>[^/]+)/sync/events/stream/?$", SyncEventConsumer.as_asgi()),

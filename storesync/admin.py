@@ -1,5 +1,8 @@
 """The operator console for store sync: configurations (entities, rules and filters inline),
-jobs with their progress, conflicts side by side, dead letters with a requeue action."""
+jobs with their progress, conflicts side by side, dead letters with a requeue action.
+
+The wings' pages (``storesync.webhooks.admin``, ``storesync.health.admin``) are imported here:
+the admin's autodiscovery looks for an app's ``admin`` module."""
 
 from __future__ import annotations
 
@@ -9,12 +12,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from catalog.platforms import PlatformError
+from catalog.platforms import PlatformError, UnsafeURLError, validate_platform_url
 from config.admin import JobAdmin
 from config.jobs import JobTrigger
 from storesync import resolution, services
 from storesync.constants import ConflictStatus, Resolution
 from storesync.exceptions import SyncError
+from storesync.health import admin as health_admin  # noqa: F401  (registers the health pages)
 from storesync.models import (
     DeadLetter,
     StoreSyncJob,
@@ -24,7 +28,8 @@ from storesync.models import (
     SyncFilter,
     SyncRule,
 )
-from storesync.selectors import job_detail
+from storesync.presenters import job_detail
+from storesync.webhooks import admin as webhooks_admin  # noqa: F401  (registers the webhook pages)
 
 
 class SyncConfigForm(forms.ModelForm):
@@ -43,8 +48,6 @@ class SyncConfigForm(forms.ModelForm):
         return self.cleaned_data["webhook_secret"] or (self.instance.webhook_secret if self.instance.pk else "")
 
     def clean_webhook_endpoint(self) -> str:
-        from catalog.platforms import UnsafeURLError, validate_platform_url
-
         endpoint = self.cleaned_data["webhook_endpoint"]
         if endpoint:
             try:
@@ -297,6 +300,3 @@ class DeadLetterAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"Requeued in {len(jobs)} job(s): {', '.join(str(j.pk) for j in jobs)}.", messages.SUCCESS
         )
-
-
-from storesync import watch_admin  # noqa: E402,F401  (webhooks and alerts pages)

@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models import Q
+from django.db.models.signals import post_save
+
+from config.errors import register_error_codes
+from config.metrics import register_collector
+from storesync.error_codes import SyncErrorCode
+from storesync.signals import sync_resumed
 
 
 class StoreSyncConfig(AppConfig):
@@ -7,14 +14,19 @@ class StoreSyncConfig(AppConfig):
     verbose_name = "Store sync"
 
     def ready(self) -> None:
-        from config.errors import register_error_codes
-        from storesync.error_codes import SyncErrorCode
+        # Imported here: models may only be imported once the app registry is ready.
+        from catalog.models import Customer, Order, Product
+        from config import retention
+        from config.jobs import job_changed
+        from storesync import runner  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
+        from storesync.health import prometheus
+        from storesync.health.models import Alert
+        from storesync.models import DeadLetter, DeadLetterStatus, StoreSyncJob, SyncConflict
+        from storesync.webhooks import receivers
+        from storesync.webhooks.models import InboundWebhook, WebhookDelivery
 
         register_error_codes(self.label, SyncErrorCode)
-        from django.db.models import Q
-
-        from config import retention
-        from storesync.models import DeadLetter, DeadLetterStatus, StoreSyncJob, SyncConflict
+        register_collector(self.label, prometheus.collect)
 
         retention.register("store sync jobs", retention.finished_jobs(StoreSyncJob))
         retention.register(
@@ -25,21 +37,12 @@ class StoreSyncConfig(AppConfig):
             "store sync dead letters (resolved)",
             lambda cutoff: DeadLetter.objects.filter(status=DeadLetterStatus.RESOLVED, updated_at__lt=cutoff),
         )
-        self.ready_watch()
 
-    def ready_watch(self) -> None:
-        """The event stream, outbound webhooks on platform changes, retention of their rows."""
-        from django.db.models.signals import post_save
-
-        from catalog.models import Customer, Order, Product
-        from config import retention
-        from config.jobs import job_changed
-        from storesync import events, receivers
-        from storesync.watch_models import Alert, InboundWebhook, WebhookDelivery
-
-        job_changed.connect(events.on_job_changed, dispatch_uid="storesync.events")
+        # The webhooks wing: sync.completed / sync.failed, platform changes, notifications held while paused.
+        job_changed.connect(receivers.store_sync_finished, dispatch_uid="storesync.webhooks.job_finished")
         for model in (Product, Customer, Order):
             post_save.connect(receivers.platform_record_saved, sender=model, dispatch_uid=f"storesync.out.{model}")
+        sync_resumed.connect(receivers.sync_resumed, dispatch_uid="storesync.webhooks.release_held")
         retention.register(
             "store sync inbound webhooks", lambda cutoff: InboundWebhook.objects.filter(received_at__lt=cutoff)
         )

@@ -1,5 +1,5 @@
 """The vocabulary of store sync (seed 003): entities, directions, strategies, frequencies,
-rule conditions and actions, filter operators, and the error codes this app adds.
+rule conditions and actions, filter operators (the error codes are in ``storesync.error_codes``).
 
 No Django imports: the pure merge core uses these too.
 """
@@ -134,10 +134,6 @@ DEFAULT_DIRECTIONS = {
     EntityType.CUSTOMERS: Direction.BIDIRECTIONAL,
     EntityType.ORDERS: Direction.TO_PLATFORM,
 }
-
-# Error codes this app adds to the project's (config.api.exceptions.ErrorCode).
-SYNC_PAUSED = "SYNC_PAUSED"
-SYNC_NOT_CONFIGURED = "SYNC_NOT_CONFIGURED"
 
 JOB_KIND = "store_sync"
 

@@ -1,44 +1,41 @@
-"""Domain errors of store sync; each knows its HTTP status and machine code for the API."""
+"""Domain errors of store sync: :class:`config.errors.DomainError` subclasses, so the one DRF
+exception handler renders them (their ``code`` and ``http_status`` are class attributes)."""
 
 from __future__ import annotations
 
-from storesync.constants import SYNC_NOT_CONFIGURED, SYNC_PAUSED
+from config.error_codes import ErrorCode
+from config.errors import DomainError
+from storesync.error_codes import SyncErrorCode
 
 
-class SyncError(Exception):
-    status = 400
-    code = "VALIDATION_ERROR"
+class SyncError(DomainError):
+    code = ErrorCode.VALIDATION_ERROR
+    http_status = 400
 
-    def __init__(self, message: str, detail=None):
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
+    def __init__(self, message: str = "", detail=None, *, code: str | None = None, http_status: int | None = None):
+        super().__init__(code, http_status, message, detail)
 
 
 class SyncNotConfigured(SyncError):
-    status = 409
-    code = SYNC_NOT_CONFIGURED
-
-    def __init__(self, message: str = "Store sync is not configured for this store; POST sync/configure first."):
-        super().__init__(message)
+    code = SyncErrorCode.SYNC_NOT_CONFIGURED
+    http_status = 409
+    default_message = "Store sync is not configured for this store; POST sync/configure first."
 
 
 class SyncPaused(SyncError):
-    status = 409
-    code = SYNC_PAUSED
-
-    def __init__(self, message: str = "Sync is paused for this store; POST sync/resume first."):
-        super().__init__(message)
+    code = SyncErrorCode.SYNC_PAUSED
+    http_status = 409
+    default_message = "Sync is paused for this store; POST sync/resume first."
 
 
 class QueueFull(SyncError):
-    status = 409
-    code = "SYNC_IN_PROGRESS"
+    code = ErrorCode.SYNC_IN_PROGRESS
+    http_status = 409
 
 
 class ConflictNotPending(SyncError):
-    status = 409
-    code = "DATA_CONFLICT"
+    code = SyncErrorCode.DATA_CONFLICT
+    http_status = 409
 
 
 class InvalidSyncInput(SyncError):
@@ -48,8 +45,17 @@ class InvalidSyncInput(SyncError):
 class ShopWriteFailed(SyncError):
     """The shop refused or did not take a write; ``code`` is the connector's."""
 
-    status = 502
+    http_status = 502
 
     def __init__(self, message: str, code: str):
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
+
+
+class WebhookRejected(SyncError):
+    code = SyncErrorCode.WEBHOOK_SIGNATURE_INVALID
+    http_status = 401
+
+
+class WebhookReplayed(SyncError):
+    code = SyncErrorCode.WEBHOOK_REPLAYED
+    http_status = 409

@@ -1,5 +1,9 @@
 """Store sync: configuration (per store and per entity), rules, filters, the per-record sync
-state the three-way merge needs, jobs, conflicts and dead letters."""
+state the three-way merge needs, jobs, conflicts and dead letters.
+
+The tables of the wings (``storesync.webhooks.models``, ``storesync.health.models``) are
+imported here: Django looks for an app's models in its ``models`` module.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,9 @@ from storesync.constants import (
     Strategy,
     SyncType,
 )
+from storesync.health.models import Alert, AlertRule  # noqa: F401  (Django finds models here)
+from storesync.validation import check_direction, check_entity_type, check_fields, check_filter, check_rule
+from storesync.webhooks.models import InboundWebhook, WebhookAttempt, WebhookDelivery  # noqa: F401  (as above)
 
 
 def _choices(enum) -> list[tuple[str, str]]:
@@ -76,8 +83,6 @@ class SyncEntity(models.Model):
         return f"{self.entity_type} ({self.direction})"
 
     def clean(self) -> None:
-        from storesync.validation import check_direction, check_entity_type, check_fields
-
         check_entity_type(self.entity_type)
         check_direction(self.entity_type, self.direction)
         if not isinstance(self.fields, list) or not all(isinstance(f, str) for f in self.fields):
@@ -120,8 +125,6 @@ class SyncRule(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from storesync.validation import check_rule
-
         check_rule(self.entity_type, self.field, self.condition, self.action)
 
 
@@ -140,8 +143,6 @@ class SyncFilter(models.Model):
         return f"{self.entity_type}.{self.field} {self.operator} {self.value!r}"
 
     def clean(self) -> None:
-        from storesync.validation import check_filter
-
         check_filter(self.entity_type, self.field, self.operator, self.value)
 
 
@@ -271,13 +272,3 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.entity_type} {self.record_pk or self.shop_id}: {self.code}"
-
-
-# Webhooks in and out, alerts (storesync/watch_models.py).
-from storesync.watch_models import (  # noqa: E402,F401
-    Alert,
-    AlertRule,
-    InboundWebhook,
-    WebhookAttempt,
-    WebhookDelivery,
-)

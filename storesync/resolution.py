@@ -16,12 +16,12 @@ from django.utils import timezone
 
 from catalog.platforms import create_ecommerce_service
 from storesync.constants import ConflictStatus, Resolution, RuleCondition
-from storesync.entities import ADAPTERS, InvalidValue, normalize, validate
+from storesync.engine.entities import ADAPTERS, InvalidValue, normalize, validate
+from storesync.engine.locks import store_lock
+from storesync.engine.merge import MISSING
+from storesync.engine.shop_writer import ShopWriter, WriteOp
 from storesync.exceptions import ConflictNotPending, InvalidSyncInput, ShopWriteFailed
-from storesync.locks import store_lock
-from storesync.merge import MISSING
 from storesync.models import SyncConfig, SyncConflict, SyncRecordState, SyncRule
-from storesync.shop_writer import ShopWriter, WriteOp
 from storesync.validation import check_rule, normalize_action
 
 # Interactive: fail fast rather than keep an HTTP request waiting through long backoffs.

@@ -1,237 +1,85 @@
-"""Reads for the API and the admin: configuration, status, history, jobs and conflicts in
-the shapes of seed 003."""
+"""Reads of store sync: query sets and figures for the API, the admin, the health wing and
+the runner. Nothing here writes; the response shapes are built by ``storesync.presenters``."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from catalog.models import Store
-from config.jobs import JobStatus, JobTrigger
-from storesync.constants import Direction, Frequency
-from storesync.entities import ADAPTERS
-from storesync.merge import as_number
+from config.jobs import JobStatus
+from config.jobs.queued import line_key
+from storesync.constants import FREQUENCY_INTERVALS, PRIORITY_RANK, Direction
 from storesync.models import (
     DeadLetter,
     DeadLetterStatus,
     StoreSyncJob,
     SyncConfig,
     SyncConflict,
+    SyncEntity,
     SyncRecordState,
 )
-from storesync.runner import queue_position
-from storesync.services import next_sync_at
 
-JOB_STATUSES = {
-    JobStatus.QUEUED: "queued",
-    JobStatus.RUNNING: "in_progress",
-    JobStatus.SUCCEEDED: "completed",
-    JobStatus.PARTIAL: "partial",
-    JobStatus.FAILED: "failed",
-    JobStatus.CANCELLED: "cancelled",
-}
-AMOUNT_FIELDS = frozenset({"price", "total"})
-HISTORY_STATUSES = {
-    JobStatus.SUCCEEDED: "success",
-    JobStatus.PARTIAL: "partial",
-    JobStatus.FAILED: "failed",
-    JobStatus.CANCELLED: "cancelled",
-}
-HISTORY_FILTERS = {label: status for status, label in HISTORY_STATUSES.items()}
-TRIGGERS = {
-    JobTrigger.API: "manual",
-    JobTrigger.SCHEDULE: "scheduled",
-    JobTrigger.WEBHOOK: "webhook",
-    JobTrigger.ADMIN: "admin",
-    JobTrigger.COMMAND: "command",
-}
 FINISHED = [JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED]
+# The history's ``status`` filter: API word -> job status.
+HISTORY_FILTERS = {
+    "success": JobStatus.SUCCEEDED,
+    "partial": JobStatus.PARTIAL,
+    "failed": JobStatus.FAILED,
+    "cancelled": JobStatus.CANCELLED,
+}
 
 
-def seconds_text(seconds: float | None) -> str | None:
-    return None if seconds is None else f"{seconds:.1f}s"
+# Scheduling
 
 
-def webhook_urls(store: Store, entity_types: list[str]) -> list[str]:
-    return [f"{settings.PUBLIC_BASE_URL}/api/v1/webhooks/{store.uuid}/{name}" for name in entity_types]
-
-
-def next_sync_label(config: SyncConfig) -> str | None:
-    """``real_time`` and ``manual`` as such, else the time of the next scheduled sync."""
-    if config.paused:
+def next_sync_at(config: SyncConfig) -> datetime | None:
+    interval = FREQUENCY_INTERVALS.get(config.sync_frequency)
+    if interval is None or config.paused:
         return None
-    if config.sync_frequency in (Frequency.REAL_TIME, Frequency.MANUAL):
-        return config.sync_frequency
-    moment = next_sync_at(config)
-    return moment.isoformat() if moment else None
+    if config.last_scheduled_at is None:
+        return timezone.now()
+    return config.last_scheduled_at + interval
 
 
-def config_detail(config: SyncConfig) -> dict[str, Any]:
-    entities = list(config.entities.filter(enabled=True).order_by("position", "id"))
-    return {
-        "sync_config_id": config.pk,
-        "store_id": config.store_id,
-        "sync_frequency": config.sync_frequency,
-        "paused": config.paused,
-        "entities": [
-            {
-                "type": e.entity_type,
-                "direction": e.direction,
-                "conflict_resolution": e.conflict_resolution,
-                "fields": list(e.fields),
-                "exclude_fields": list(e.exclude_fields or []),
-            }
-            for e in entities
-        ],
-        "webhook_config": {"endpoint": config.webhook_endpoint or None, "has_secret": bool(config.webhook_secret)},
-        "webhook_urls": webhook_urls(config.store, [e.entity_type for e in entities]),
-        "next_sync": next_sync_label(config),
-        "updated_at": config.updated_at.isoformat(),
-    }
+# A store's line of waiting jobs
 
 
-def configure_response(config: SyncConfig, entities_configured: int) -> dict[str, Any]:
-    types = list(config.entities.filter(enabled=True).order_by("position", "id").values_list("entity_type", flat=True))
-    return {
-        "sync_config_id": config.pk,
-        "status": "configured",
-        "entities_configured": entities_configured,
-        "next_sync": next_sync_label(config),
-        "webhook_urls": webhook_urls(config.store, types),
-    }
+def waiting_jobs(store_id) -> list[StoreSyncJob]:
+    """The store's queued jobs in the order they will run: priority, then age (the order of
+    ``StoreSyncRunner.line``, read here without the runner)."""
+    queued = StoreSyncJob.objects.filter(store_id=store_id, status=JobStatus.QUEUED)
+    return sorted(queued, key=line_key(PRIORITY_RANK))
 
 
-# Estimates
-
-
-def _duration_text(low: float, high: float) -> str:
-    for unit, size in (("seconds", 1), ("minutes", 60), ("hours", 3600)):
-        if high < 90 * size or unit == "hours":
-            lo, hi = max(1, round(low / size)), max(1, round(high / size))
-            return f"about {hi} {unit}" if lo == hi else f"{lo}-{hi} {unit}"
-    return "unknown"
-
-
-def estimated_duration(store_id: int, sync_type: str) -> str:
-    """From the store's last ten finished runs of the same type."""
-    runs = list(
-        StoreSyncJob.objects.filter(
-            store_id=store_id, sync_type=sync_type, status__in=[JobStatus.SUCCEEDED, JobStatus.PARTIAL]
-        )
-        .exclude(started_at=None)
-        .exclude(finished_at=None)
-        .order_by("-finished_at")[:10]
-    )
-    if not runs:
-        return "unknown"
-    durations = [(job.finished_at - job.started_at).total_seconds() for job in runs]
-    return _duration_text(min(durations), max(durations))
-
-
-def _average_seconds(store_id: int, sync_type: str) -> float | None:
-    runs = list(
-        StoreSyncJob.objects.filter(store_id=store_id, sync_type=sync_type, status=JobStatus.SUCCEEDED)
-        .exclude(started_at=None)
-        .exclude(finished_at=None)
-        .order_by("-finished_at")[:10]
-    )
-    if not runs:
-        return None
-    return sum((job.finished_at - job.started_at).total_seconds() for job in runs) / len(runs)
+def queue_position(job: StoreSyncJob) -> int:
+    """1 for the job that runs next; 0 once it runs or has finished."""
+    if job.status != JobStatus.QUEUED:
+        return 0
+    line = waiting_jobs(job.store_id)
+    return next((index for index, queued in enumerate(line, 1) if queued.pk == job.pk), 0)
 
 
 # Jobs
-
-
-def trigger_response(job: StoreSyncJob) -> dict[str, Any]:
-    return {
-        "sync_job_id": str(job.pk),
-        "status": JOB_STATUSES[job.status],
-        "estimated_duration": estimated_duration(job.store_id, job.sync_type),
-        "entities_to_sync": list(job.entities),
-        "queue_position": queue_position(job),
-    }
 
 
 def visible_jobs(stores: QuerySet[Store]) -> QuerySet[StoreSyncJob]:
     return StoreSyncJob.objects.filter(store__in=stores)
 
 
-def entity_results(job: StoreSyncJob) -> dict[str, dict[str, Any]]:
-    keys = ("records_synced", "records_updated", "records_created", "conflicts_resolved", "conflicts_pending")
-    return {
-        name: {
-            "status": result.get("status", "pending"),
-            **{k: result.get(k, 0) for k in keys},
-            "errors": result.get("errors", 0),
-            "duration": seconds_text(result.get("duration")),
-        }
-        for name, result in ordered_results(job)
-    }
-
-
-def ordered_results(job: StoreSyncJob) -> list[tuple[str, dict]]:
-    """Per-entity results in the job's order (the JSON column does not keep key order)."""
-    results = job.entity_results
-    return [
-        (name, results[name]) for name in [*job.entities, *sorted(set(results) - set(job.entities))] if name in results
-    ]
-
-
-def job_detail(job: StoreSyncJob) -> dict[str, Any]:
-    results = job.entity_results
-    total = len(job.entities)
-    done = sum(1 for name in job.entities if (results.get(name) or {}).get("status") in ("completed", "skipped"))
-    fraction = 0.0
-    current = job.current_entity if job.status == JobStatus.RUNNING else ""
-    if current and current in results:
-        r = results[current]
-        # The total grows batch by batch while the entity runs: never report it as done.
-        fraction = min(0.99, r.get("records_synced", 0) / r["records_total"]) if r.get("records_total") else 0.0
-    if job.status == JobStatus.SUCCEEDED:
-        percentage = 100.0
-    else:
-        percentage = round(100.0 * (done + fraction) / total, 1) if total else 0.0
-    estimated = None
-    if job.status == JobStatus.RUNNING and job.started_at:
-        elapsed = (timezone.now() - job.started_at).total_seconds()
-        if percentage > 0:
-            estimated = job.started_at + timedelta(seconds=elapsed * 100.0 / percentage)
-        elif (average := _average_seconds(job.store_id, job.sync_type)) is not None:
-            estimated = job.started_at + timedelta(seconds=average)
-    elif job.finished_at:
-        estimated = job.finished_at
-    return {
-        "job_id": str(job.pk),
-        "store_id": job.store_id,
-        "status": JOB_STATUSES[job.status],
-        "sync_type": job.sync_type,
-        "priority": job.priority,
-        "trigger": TRIGGERS.get(job.trigger, job.trigger),
-        "queue_position": queue_position(job),
-        "created_at": job.created_at.isoformat(),
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "progress": {
-            "total_entities": total,
-            "completed_entities": done,
-            "percentage": percentage,
-            "current_entity": current or None,
-            "records_processed": job.items_processed,
-            "records_total": job.items_total,
-        },
-        "results": entity_results(job),
-        "estimated_completion": estimated.isoformat() if estimated else None,
-        "message": job.message,
-        "errors": job.errors[:50],
-    }
-
-
-# History
+def finished_durations(store_id: int, sync_type: str, statuses, limit: int = 10) -> list[float]:
+    """Seconds taken by the store's last ``limit`` finished runs of the type (newest first)."""
+    runs = (
+        StoreSyncJob.objects.filter(store_id=store_id, sync_type=sync_type, status__in=list(statuses))
+        .exclude(started_at=None)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:limit]
+    )
+    return [(finished - started).total_seconds() for started, finished in runs]
 
 
 def history(
@@ -254,31 +102,6 @@ def history(
     return jobs.order_by("-created_at", "-id")
 
 
-def history_item(job: StoreSyncJob) -> dict[str, Any]:
-    from storesync.runner import summary
-
-    return {
-        "sync_id": str(job.pk),
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "completed_at": job.finished_at.isoformat() if job.finished_at else None,
-        "status": HISTORY_STATUSES.get(job.status, job.status),
-        "trigger": TRIGGERS.get(job.trigger, job.trigger),
-        "sync_type": job.sync_type,
-        "entities_synced": [
-            {
-                "type": name,
-                "records_processed": r.get("records_synced", 0),
-                "records_updated": r.get("records_updated", 0),
-                "records_created": r.get("records_created", 0),
-                "duration": seconds_text(r.get("duration")),
-            }
-            for name, r in ordered_results(job)
-        ],
-        "summary": summary(job),
-        "message": job.message,
-    }
-
-
 # Conflicts
 
 
@@ -291,41 +114,18 @@ def conflicts(store: Store, *, status: str | None = None, entity_type: str | Non
     return rows.order_by("-created_at", "-id")
 
 
-def conflict_item(conflict: SyncConflict) -> dict[str, Any]:
-    return {
-        "conflict_id": conflict.pk,
-        "entity_type": conflict.entity_type,
-        "entity_id": conflict.record_pk,
-        "store_entity_id": conflict.shop_id,
-        "field": conflict.field,
-        "store_value": display_value(conflict.field, conflict.store_value),
-        "platform_value": display_value(conflict.field, conflict.platform_value),
-        "last_modified_store": conflict.last_modified_store.isoformat() if conflict.last_modified_store else None,
-        "last_modified_platform": (
-            conflict.last_modified_platform.isoformat() if conflict.last_modified_platform else None
-        ),
-        "status": conflict.status,
-        "resolution": conflict.resolution or None,
-        "resolved_value": display_value(conflict.field, conflict.resolved_value),
-        "resolved_at": conflict.resolved_at.isoformat() if conflict.resolved_at else None,
-        "created_at": conflict.created_at.isoformat(),
-    }
-
-
-def display_value(field: str, value: Any) -> Any:
-    """Amounts are kept as exact strings; the API shows them as numbers, like the seed."""
-    if field in AMOUNT_FIELDS and isinstance(value, str):
-        number = as_number(value)
-        return float(number) if number is not None else value
-    return value
+def pending_conflict_counts(store: Store) -> dict[str, int]:
+    """Pending conflicts per entity type."""
+    return dict(
+        SyncConflict.objects.filter(store=store, status="pending").values_list("entity_type").annotate(n=Count("id"))
+    )
 
 
 # Status
 
 
-def sync_status(config: SyncConfig, now: datetime | None = None) -> dict[str, Any]:
-    now = now or timezone.now()
-    store = config.store
+def day_stats(store: Store, now: datetime) -> dict[str, Any]:
+    """The store's syncs finished in the 24 hours before ``now`` (cancelled ones left out)."""
     day = StoreSyncJob.objects.filter(store=store, status__in=FINISHED[:3], finished_at__gte=now - timedelta(hours=24))
     stats = day.aggregate(
         total=Count("id"),
@@ -333,67 +133,31 @@ def sync_status(config: SyncConfig, now: datetime | None = None) -> dict[str, An
         failed=Count("id", filter=Q(status=JobStatus.FAILED)),
         errors=Sum("error_count"),
     )
-    durations = [
+    stats["durations"] = [
         (j.finished_at - j.started_at).total_seconds()
         for j in day.exclude(started_at=None).only("started_at", "finished_at")
     ]
-    success_rate = round(100.0 * stats["ok"] / stats["total"], 1) if stats["total"] else 100.0
-    last = StoreSyncJob.objects.filter(store=store, status__in=FINISHED[:3]).order_by("-finished_at").first()
-    running = StoreSyncJob.objects.filter(store=store, status=JobStatus.RUNNING).first()
-    open_dead = DeadLetter.objects.filter(store=store, status=DeadLetterStatus.PENDING).exists()
-    if config.paused:
-        overall = "paused"
-    elif (last and last.status == JobStatus.FAILED) or (stats["total"] and stats["failed"] * 2 >= stats["total"]):
-        overall = "failing"
-    elif (last and last.status == JobStatus.PARTIAL) or success_rate < 95.0 or open_dead:
-        overall = "degraded"
-    else:
-        overall = "healthy"
-    entities = list(config.entities.filter(enabled=True).order_by("position", "id"))
-    pending_conflicts = dict(
-        SyncConflict.objects.filter(store=store, status="pending").values_list("entity_type").annotate(n=Count("id"))
-    )
-    last_syncs = [e.last_sync_at for e in entities if e.last_sync_at]
-    return {
-        "store_id": store.pk,
-        "overall_status": overall,
-        "last_sync": max(last_syncs).isoformat() if last_syncs else None,
-        "next_sync": next_sync_label(config),
-        "entities": [_entity_status(config, e, running, pending_conflicts.get(e.entity_type, 0)) for e in entities],
-        "sync_health": {
-            "success_rate": success_rate,
-            "avg_sync_time": seconds_text(sum(durations) / len(durations)) if durations else None,
-            "error_count_24h": (stats["errors"] or 0) + stats["failed"],
-        },
-    }
+    return stats
 
 
-def _entity_status(config: SyncConfig, entity, running: StoreSyncJob | None, conflicts_pending: int) -> dict[str, Any]:
-    adapter = ADAPTERS[entity.entity_type]
-    store = config.store
-    synced = SyncRecordState.objects.filter(store=store, entity_type=entity.entity_type)
-    if config.paused:
-        status = "paused"
-    elif (
-        running
-        and entity.entity_type in running.entities
-        and ((running.entity_results.get(entity.entity_type) or {}).get("status") in ("pending", "in_progress"))
-    ):
-        status = "syncing"
-    elif entity.last_sync_at is None:
-        status = "never_synced"
-    elif entity.last_status == "partial":
-        status = "error"
-    else:
-        status = "synced"
-    return {
-        "type": entity.entity_type,
-        "status": status,
-        "last_sync": entity.last_sync_at.isoformat() if entity.last_sync_at else None,
-        "records_count": synced.count(),
-        "pending_changes": pending_platform_changes(store, entity, adapter),
-        "conflicts": conflicts_pending,
-    }
+def last_finished_job(store: Store) -> StoreSyncJob | None:
+    return StoreSyncJob.objects.filter(store=store, status__in=FINISHED[:3]).order_by("-finished_at").first()
+
+
+def running_job(store: Store) -> StoreSyncJob | None:
+    return StoreSyncJob.objects.filter(store=store, status=JobStatus.RUNNING).first()
+
+
+def has_open_dead_letters(store: Store) -> bool:
+    return DeadLetter.objects.filter(store=store, status=DeadLetterStatus.PENDING).exists()
+
+
+def enabled_entities(config: SyncConfig) -> list[SyncEntity]:
+    return list(config.entities.filter(enabled=True).order_by("position", "id"))
+
+
+def synced_record_count(store: Store, entity_type: str) -> int:
+    return SyncRecordState.objects.filter(store=store, entity_type=entity_type).count()
 
 
 def pending_platform_changes(store: Store, entity, adapter) -> int:
@@ -408,39 +172,5 @@ def pending_platform_changes(store: Store, entity, adapter) -> int:
     return rows.count()
 
 
-# Rules, filters, pause
-
-
-def rule_item(rule) -> dict[str, Any]:
-    return {
-        "name": rule.name,
-        "entity_type": rule.entity_type,
-        "field": rule.field,
-        "condition": rule.condition,
-        "action": rule.action,
-        "created_from_conflict": rule.created_from_id,
-    }
-
-
-def filter_set(entity) -> dict[str, Any]:
-    rows = entity.config.filters.filter(entity_type=entity.entity_type).order_by("position", "id")
-    return {
-        "entity_type": entity.entity_type,
-        "filters": [{"field": f.field, "operator": f.operator, "value": f.value} for f in rows],
-        "exclude_fields": list(entity.exclude_fields or []),
-        "effective_fields": list(entity.effective_fields),
-    }
-
-
-def filter_sets(config: SyncConfig) -> list[dict[str, Any]]:
-    return [filter_set(entity) for entity in config.entities.filter(enabled=True).order_by("position", "id")]
-
-
-def pause_item(config: SyncConfig, cancelled: int) -> dict[str, Any]:
-    return {
-        "store_id": config.store_id,
-        "status": "paused" if config.paused else "active",
-        "paused_at": config.paused_at.isoformat() if config.paused_at else None,
-        "cancelled_jobs": cancelled,
-        "next_sync": next_sync_label(config),
-    }
+def filters_of(entity) -> QuerySet:
+    return entity.config.filters.filter(entity_type=entity.entity_type).order_by("position", "id")

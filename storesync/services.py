@@ -1,8 +1,8 @@
 """Store sync operations, shared by the API, the admin, the tasks and the demo command.
 
 Conflict resolution lives in ``storesync.resolution``, the job runner in
-``storesync.runner``, the engine in ``storesync.engine`` (with its pure core in
-``storesync.merge``).
+``storesync.runner``, the engine in ``storesync.engine.sync`` (with its pure core in
+``storesync.engine.merge``).
 """
 
 from __future__ import annotations
@@ -18,20 +18,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Store
-from catalog.platforms import validate_platform_url
-from config.jobs import JobStatus, JobTrigger, fail_stale_jobs, finish_job, start_job
-from storesync import runner
-from storesync.batch import new_entity_result
+from catalog.platforms import (
+    NO_PLATFORM,
+    PLATFORMS,
+    PlatformNotConfigured,
+    PlatformUnsupported,
+    validate_platform_url,
+)
+from config.jobs import JobStatus, JobTrigger, fail_stale_jobs
 from storesync.constants import (
     DEFAULT_DIRECTIONS,
     FREQUENCY_INTERVALS,
-    JOB_KIND,
     SYNCABLE_FIELDS,
     Frequency,
     Priority,
     Strategy,
     SyncType,
 )
+from storesync.engine.batch import new_entity_result
 from storesync.exceptions import InvalidSyncInput, QueueFull, SyncNotConfigured, SyncPaused
 from storesync.models import (
     DeadLetter,
@@ -42,6 +46,8 @@ from storesync.models import (
     SyncFilter,
     SyncRule,
 )
+from storesync.runner import StoreSyncRunner
+from storesync.signals import sync_resumed
 from storesync.validation import normalize_action
 
 logger = logging.getLogger(__name__)
@@ -63,7 +69,7 @@ def get_config_or_404(store: Store) -> SyncConfig:
     try:
         return get_config(store)
     except SyncNotConfigured as exc:
-        exc.status = 404
+        exc.http_status = 404
         raise
 
 
@@ -163,8 +169,6 @@ def set_filters(
 
 def check_platform(store: Store) -> None:
     """The errors ``create_ecommerce_service`` raises, without building a client."""
-    from catalog.platforms import NO_PLATFORM, PLATFORMS, PlatformNotConfigured, PlatformUnsupported
-
     platform = (store.platform or "").strip().lower()
     if platform in NO_PLATFORM:
         raise PlatformNotConfigured("This store is not connected to an e-commerce platform.")
@@ -208,19 +212,14 @@ def trigger_sync(
         waiting = StoreSyncJob.objects.filter(store=store, status=JobStatus.QUEUED).count()
         if waiting >= settings.STORESYNC_MAX_QUEUED_JOBS:
             raise QueueFull(f"{waiting} syncs are already waiting for this store.", {"queued_jobs": waiting})
-        job = start_job(
-            StoreSyncJob,
-            kind=JOB_KIND,
-            store=store,
-            trigger=trigger,
-            requested_by=user,
-            params={"records": records} if records else {},
+        job = StoreSyncRunner.create(
+            store=store, trigger=trigger, requested_by=user, params={"records": records} if records else {}
         )
         job.sync_type, job.priority, job.entities, job.options = sync_type, priority, wanted, options
         job.entity_results = {name: new_entity_result() for name in wanted}
         job.save(update_fields=["sync_type", "priority", "entities", "options", "entity_results"])
         if send:
-            runner.send_job(job)
+            StoreSyncRunner.send(job)
     return job
 
 
@@ -228,8 +227,7 @@ def run_sync_now(store: Store, **kwargs) -> StoreSyncJob:
     """Queue a job and run it in this process (demo, tests, benchmarks, commands)."""
     kwargs.setdefault("trigger", JobTrigger.COMMAND)
     job = trigger_sync(store, send=False, **kwargs)
-    token = "inline"
-    runner.execute_job(job.pk, token)
+    StoreSyncRunner.execute(job.pk, "inline")
     job.refresh_from_db()
     return job
 
@@ -249,7 +247,7 @@ def pause_sync(store: Store) -> tuple[SyncConfig, int]:
         StoreSyncJob.objects.filter(store=store, status=JobStatus.RUNNING).update(cancel_requested=True)
         waiting = list(StoreSyncJob.objects.filter(store=store, status=JobStatus.QUEUED))
     for job in waiting:
-        finish_job(job, status=JobStatus.CANCELLED, message="Cancelled: the store's sync was paused.")
+        StoreSyncRunner(job).finish(status=JobStatus.CANCELLED, message=StoreSyncRunner.cancel_message)
     return config, len(waiting)
 
 
@@ -263,22 +261,11 @@ def resume_sync(store: Store) -> SyncConfig:
         if config.paused:
             config.paused, config.paused_at, config.last_scheduled_at = False, None, None
             config.save(update_fields=["paused", "paused_at", "last_scheduled_at", "updated_at"])
-    from storesync.webhooks_in import release_held
-
-    release_held(store)  # notifications received while paused
+    sync_resumed.send(sender=SyncConfig, store=store, config=config)  # the webhooks wing releases held notifications
     return config
 
 
 # Scheduling
-
-
-def next_sync_at(config: SyncConfig) -> datetime | None:
-    interval = FREQUENCY_INTERVALS.get(config.sync_frequency)
-    if interval is None or config.paused:
-        return None
-    if config.last_scheduled_at is None:
-        return timezone.now()
-    return config.last_scheduled_at + interval
 
 
 def dispatch_due_syncs(now: datetime | None = None) -> dict[str, int]:
@@ -316,7 +303,7 @@ def dispatch_due_syncs(now: datetime | None = None) -> dict[str, int]:
         StoreSyncJob.objects.filter(status=JobStatus.QUEUED, heartbeat_at__lt=cutoff).values_list("store_id", flat=True)
     )
     for store_id in waiting_stores:
-        if runner.kick_next(store_id) is not None:
+        if StoreSyncRunner.kick_next(store_id) is not None:
             kicked += 1
     return {"queued": queued, "kicked": kicked, "stale_failed": stale}
 

@@ -15,7 +15,7 @@ from storesync.constants import (
     RuleAction,
     RuleCondition,
 )
-from storesync.merge import as_number
+from storesync.values import as_number
 
 
 def check_entity_type(entity_type: str) -> None:

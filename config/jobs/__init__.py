@@ -29,6 +29,7 @@ from config.jobs.models import (
     JobStatus,
     JobTrigger,
     job_changed,
+    job_models,
 )
 from config.jobs.runner import JobRunner, celery_task, runner_for
 from config.jobs.tasks import JobTask
@@ -50,6 +51,7 @@ __all__ = [
     "fail_stale_jobs",
     "finish_job",
     "job_changed",
+    "job_models",
     "lock_key_for",
     "outcome_status",
     "record_progress",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -129,3 +130,8 @@ class Job(models.Model):
             return None
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
+
+
+def job_models() -> list[type[Job]]:
+    """Every concrete job table of the installed apps."""
+    return [model for model in apps.get_models() if issubclass(model, Job)]

@@ -35,7 +35,7 @@ STORESYNC_WEBHOOK_LEASE = env.int("STORESYNC_WEBHOOK_LEASE", default=300)
 STORESYNC_ALERT_EMAILS = env.list("STORESYNC_ALERT_EMAILS", default=[])
 STORESYNC_ALERT_WEBHOOK_URL = env.str("STORESYNC_ALERT_WEBHOOK_URL", default="")
 STORESYNC_ALERT_WEBHOOK_SECRET = env.str("STORESYNC_ALERT_WEBHOOK_SECRET", default="")
-# Prometheus /metrics (storesync/prometheus.py): with a token set, scrapes must send "Authorization: Bearer <token>".
+# Prometheus /metrics (operations/metrics.py): with a token set, scrapes must send "Authorization: Bearer <token>".
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Names of store sync's enums in the OpenAPI schema (several "status" fields mean different things).

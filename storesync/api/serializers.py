@@ -1,12 +1,17 @@
 """Seed 003's bodies: input serializers validate them; output serializers document the
-``{"data": ...}`` answers (the selectors build the data)."""
+``{"data": ...}`` answers (``storesync.presenters`` builds the data)."""
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_date
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from catalog.platforms import UnsafeURLError, validate_platform_url
 from storesync import validation
 from storesync.constants import (
     API_ENTITY_RESULT_STATUSES,
@@ -78,8 +83,6 @@ class WebhookConfigSerializer(serializers.Serializer):
     )
 
     def validate_endpoint(self, value: str) -> str:
-        from catalog.platforms import UnsafeURLError, validate_platform_url
-
         try:
             return validate_platform_url(value)
         except UnsafeURLError as exc:
@@ -190,11 +193,6 @@ class FlexibleDateTimeField(serializers.DateTimeField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, value):
-        from datetime import datetime, time
-
-        from django.utils import timezone
-        from django.utils.dateparse import parse_date
-
         if isinstance(value, str) and len(value.strip()) == 10:
             try:
                 day = parse_date(value.strip())

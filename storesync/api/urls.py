@@ -1,5 +1,7 @@
 from config.api.routers import path_optional_slash
 from storesync.api import views
+from storesync.health import views as health_views
+from storesync.webhooks import views as webhook_views
 
 STORE = r"stores/(?P<store_id>[^/]+)/sync"
 
@@ -19,20 +21,18 @@ urlpatterns = [
     ),
 ]
 
-# Webhooks in, health metrics, alerts (storesync/api/watch_views.py).
-from storesync.api import watch_views  # noqa: E402
-
+# The wings: webhooks in (storesync/webhooks/views.py), health metrics and alerts (storesync/health/views.py).
 urlpatterns += [
     path_optional_slash(
         r"webhooks/(?P<store>[^/]+)/(?P<entity>[^/]+)",
-        watch_views.InboundWebhookView.as_view(),
+        webhook_views.InboundWebhookView.as_view(),
         name="store-sync-webhook",
     ),
-    path_optional_slash(r"sync/metrics", watch_views.MetricsView.as_view(), name="sync-metrics"),
-    path_optional_slash(r"sync/alerts", watch_views.AlertsView.as_view(), name="sync-alerts"),
+    path_optional_slash(r"sync/metrics", health_views.MetricsView.as_view(), name="sync-metrics"),
+    path_optional_slash(r"sync/alerts", health_views.AlertsView.as_view(), name="sync-alerts"),
     path_optional_slash(
         r"sync/alerts/(?P<alert_id>[^/]+)/acknowledge",
-        watch_views.AcknowledgeView.as_view(),
+        health_views.AcknowledgeView.as_view(),
         name="sync-alert-acknowledge",
     ),
 ]

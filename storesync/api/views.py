@@ -17,10 +17,9 @@ from catalog.api.permissions import LettersRequired
 from config.api.schema import error_response
 from config.error_codes import ErrorCode
 from config.errors import DomainError
-from storesync import resolution, selectors, services
+from storesync import presenters, resolution, selectors, services
 from storesync.api import serializers as s
-from storesync.exceptions import SyncError
-from storesync.merge import MISSING
+from storesync.engine.merge import MISSING
 from storesync.models import SyncConflict
 
 CONFIG = "storesync.syncconfig"
@@ -39,7 +38,7 @@ def errors(*codes: int) -> dict:
 
 
 class SyncView(APIView):
-    """Base: JSON in, ``{"data": ...}`` out, domain errors in the project's envelope."""
+    """Base: JSON in, ``{"data": ...}`` out; domain errors (DomainError) go to the project's handler."""
 
     parser_classes = [JSONParser]
     read_letters = (CONFIG, "R")
@@ -54,11 +53,6 @@ class SyncView(APIView):
         if not hasattr(self, "_store"):
             self._store = get_visible_store(self.request.user, self.kwargs.get("store_id"))
         return self._store
-
-    def handle_exception(self, exc):
-        if isinstance(exc, SyncError):
-            exc = DomainError(exc.code, exc.status, exc.message, exc.detail)
-        return super().handle_exception(exc)
 
     @staticmethod
     def valid(serializer_class, data):
@@ -79,7 +73,7 @@ class ConfigureView(SyncView):
         summary="The store's sync configuration (without the webhook secret)",
     )
     def get(self, request, store_id):
-        return self.data(selectors.config_detail(services.get_config_or_404(self.store)))
+        return self.data(presenters.config_detail(services.get_config_or_404(self.store)))
 
     @extend_schema(
         operation_id="store_sync_configure",
@@ -95,7 +89,7 @@ class ConfigureView(SyncView):
         config = services.configure_sync(
             store, sync_frequency=data["sync_frequency"], entities=data["entities"], webhook_config=webhook
         )
-        return self.data(selectors.configure_response(config, len(data["entities"])))
+        return self.data(presenters.configure_response(config, len(data["entities"])))
 
 
 class StatusView(SyncView):
@@ -106,7 +100,7 @@ class StatusView(SyncView):
         summary="Sync status of the store and each entity",
     )
     def get(self, request, store_id):
-        return self.data(selectors.sync_status(services.get_config_or_404(self.store)))
+        return self.data(presenters.sync_status(services.get_config_or_404(self.store)))
 
 
 class TriggerView(SyncView):
@@ -129,7 +123,7 @@ class TriggerView(SyncView):
             options=dict(data.get("options") or {}),
             user=request.user,
         )
-        return self.data(selectors.trigger_response(job), status.HTTP_202_ACCEPTED)
+        return self.data(presenters.trigger_response(job), status.HTTP_202_ACCEPTED)
 
 
 class JobView(SyncView):
@@ -149,7 +143,7 @@ class JobView(SyncView):
         job = selectors.visible_jobs(visible_stores(request.user)).filter(pk=pk).first() if pk else None
         if job is None:
             raise DomainError(ErrorCode.NOT_FOUND, 404, "Sync job not found")
-        return self.data(selectors.job_detail(job))
+        return self.data(presenters.job_detail(job))
 
 
 class ConflictsView(SyncView):
@@ -171,7 +165,7 @@ class ConflictsView(SyncView):
         rows = selectors.conflicts(store, status=query.get("status"), entity_type=query.get("entity_type"))
         page, limit = query["page"], query["limit"]
         total = rows.count()
-        items = [selectors.conflict_item(c) for c in rows[(page - 1) * limit : page * limit]]
+        items = [presenters.conflict_item(c) for c in rows[(page - 1) * limit : page * limit]]
         return self.data(items, pagination={"page": page, "limit": limit, "total": total})
 
 
@@ -209,10 +203,10 @@ class ResolveView(SyncView):
                 "conflict_id": conflict.pk,
                 "status": outcome.conflict.status,
                 "resolution": data["resolution"],
-                "resolved_value": selectors.display_value(conflict.field, outcome.value),
+                "resolved_value": presenters.display_value(conflict.field, outcome.value),
                 "resolved_conflicts": outcome.resolved,
                 "failed_conflicts": outcome.failed,
-                "rule_created": selectors.rule_item(outcome.rule) if outcome.rule else None,
+                "rule_created": presenters.rule_item(outcome.rule) if outcome.rule else None,
             }
         )
 
@@ -237,7 +231,7 @@ class HistoryView(SyncView):
         )
         page, limit = query["page"], query["limit"]
         total = jobs.count()
-        items = [selectors.history_item(job) for job in jobs[(page - 1) * limit : page * limit]]
+        items = [presenters.history_item(job) for job in jobs[(page - 1) * limit : page * limit]]
         return self.data(items, pagination={"page": page, "limit": limit, "total": total})
 
 
@@ -250,7 +244,7 @@ class RulesView(SyncView):
     )
     def get(self, request, store_id):
         config = services.get_config_or_404(self.store)
-        return self.data([selectors.rule_item(rule) for rule in config.rules.order_by("position", "id")])
+        return self.data([presenters.rule_item(rule) for rule in config.rules.order_by("position", "id")])
 
     @extend_schema(
         operation_id="store_sync_rules",
@@ -262,7 +256,7 @@ class RulesView(SyncView):
     def post(self, request, store_id):
         data = self.valid(s.RulesSerializer, request.data)
         rules = services.set_rules(self.store, data["rules"], replace=data["replace"])
-        return self.data([selectors.rule_item(rule) for rule in rules])
+        return self.data([presenters.rule_item(rule) for rule in rules])
 
 
 class FiltersView(SyncView):
@@ -274,7 +268,7 @@ class FiltersView(SyncView):
     )
     def get(self, request, store_id):
         config = services.get_config_or_404(self.store)
-        return self.data(selectors.filter_sets(config))
+        return self.data(presenters.filter_sets(config))
 
     @extend_schema(
         operation_id="store_sync_filters",
@@ -288,7 +282,7 @@ class FiltersView(SyncView):
         entity = services.set_filters(
             self.store, entity_type=data["entity_type"], filters=data["filters"], exclude_fields=data["exclude_fields"]
         )
-        return self.data(selectors.filter_set(entity))
+        return self.data(presenters.filter_set(entity))
 
 
 class PauseView(SyncView):
@@ -301,7 +295,7 @@ class PauseView(SyncView):
     )
     def post(self, request, store_id):
         config, cancelled = services.pause_sync(self.store)
-        return self.data(selectors.pause_item(config, cancelled))
+        return self.data(presenters.pause_item(config, cancelled))
 
 
 class ResumeView(SyncView):
@@ -314,4 +308,4 @@ class ResumeView(SyncView):
     )
     def post(self, request, store_id):
         config = services.resume_sync(self.store)
-        return self.data(selectors.pause_item(config, 0))
+        return self.data(presenters.pause_item(config, 0))

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from catalog.models import Product
 from storesync.models import StoreSyncJob, SyncConflict, SyncRecordState
-from storesync.watch_models import WebhookAttempt, WebhookDelivery
+from storesync.webhooks.models import WebhookAttempt, WebhookDelivery
 
 
 def finished_job(store, status: str, seconds: float, *, ago: timedelta = timedelta(minutes=5), now=None):

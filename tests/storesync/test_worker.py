@@ -14,7 +14,7 @@ from catalog.models import Product
 from config.celery import app as celery_app
 from config.jobs import wait_for_job
 from storesync import services
-from storesync.selectors import job_detail
+from storesync.presenters import job_detail
 from tests.plugins.services import require_postgres, require_redis
 from tests.plugins.simulator import sim_get, sim_post, sim_stats
 from tests.plugins.worker import WorkerProcess, worker_env

@@ -69,7 +69,7 @@ class Command(BaseCommand):
         nas = load_config()
         state = f"configured ({nas.user}@{nas.host}:{nas.path})" if nas.problem() is None else nas.problem().english()
         self.stdout.write(f"  NAS documents: {ensure_demo_documents()} demo invoices; NAS {state}")
-        from storesync.demo import run_demo
+        from operations.demo.storesync import run_demo
 
         sync, conflicts = run_demo(store, shop_url)
         results = sync.entity_results["products"]

@@ -1,0 +1,162 @@
+"""Writes to a store's shop: a bounded pool of connectors (one per thread, as the connector
+is not thread-safe) and record-level retries.
+
+The connector already retries each idempotent request (GET, PUT) on transient errors.
+On top of that, a record write that still fails transiently is attempted again, up to
+``STORESYNC_MAX_ATTEMPTS`` attempts in all, with exponential backoff and jitter. A create
+(POST) is attempted again only when the shop certainly did not process it (429, 503):
+after a timeout the product may exist, and creating it twice would be worse than a dead
+letter an operator can check.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from catalog.platforms import (
+    EcommerceService,
+    PlatformError,
+    PlatformRateLimited,
+    PlatformServerError,
+    create_ecommerce_service,
+)
+from config.error_codes import ErrorCode
+from config.jobs.backoff import backoff_delay as jobs_backoff_delay
+from storesync.engine.entities import EntityAdapter, InvalidValue, Remote
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0
+
+
+@dataclass(frozen=True)
+class WriteOp:
+    kind: str  # update | create
+    shop_id: int | None
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    op: WriteOp
+    remote: Remote | None = None
+    error: str = ""
+    code: str = ""
+    transient: bool = False
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.remote is not None
+
+
+def error_code(exc: Exception) -> str:
+    if isinstance(exc, PlatformError):
+        return exc.code
+    return ErrorCode.INVALID_DATA_FORMAT
+
+
+def retryable(exc: Exception, kind: str) -> bool:
+    if not isinstance(exc, PlatformError) or not exc.transient:
+        return False
+    if kind == "update":
+        return True
+    return isinstance(exc, PlatformRateLimited) or (isinstance(exc, PlatformServerError) and exc.status_code == 503)
+
+
+def backoff_delay(attempt: int, base: float) -> float:
+    """A record write's retry delay: base, 2 base, 4 base... (at most ``MAX_BACKOFF``), each
+    times 0.5 to 1.5 (the hub's one backoff, ``config.jobs.backoff_delay``)."""
+    return jobs_backoff_delay(attempt, base=base, cap=MAX_BACKOFF)
+
+
+class ShopWriter:
+    """Runs write operations on the shop with ``concurrency`` connectors."""
+
+    def __init__(
+        self,
+        store,
+        service: EcommerceService,
+        *,
+        concurrency: int | None = None,
+        max_attempts: int | None = None,
+        backoff: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.service = service
+        self.concurrency = max(1, concurrency or settings.STORESYNC_WRITE_CONCURRENCY)
+        self.max_attempts = max(1, max_attempts or settings.STORESYNC_MAX_ATTEMPTS)
+        self.backoff = settings.STORESYNC_RETRY_BACKOFF if backoff is None else backoff
+        self.sleep = sleep
+        self._local = threading.local()
+        self._services: list[EcommerceService] = []
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> ShopWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        for service in self._services:
+            service.close()
+        self._services.clear()
+
+    def run(self, adapter: EntityAdapter, ops: Sequence[WriteOp]) -> list[WriteOutcome]:
+        """Every operation's outcome, in the order of ``ops``."""
+        if not ops:
+            return []
+        if self.concurrency == 1 or len(ops) == 1:
+            return [self._attempt(adapter, op, self.service) for op in ops]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="shop-writer")
+        return list(self._pool.map(lambda op: self._attempt(adapter, op, self._thread_service()), ops))
+
+    def _thread_service(self) -> EcommerceService:
+        service = getattr(self._local, "service", None)
+        if service is None:
+            service = create_ecommerce_service(self.store)
+            self._local.service = service
+            with self._lock:
+                self._services.append(service)
+        return service
+
+    def _attempt(self, adapter: EntityAdapter, op: WriteOp, service: EcommerceService) -> WriteOutcome:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if op.kind == "create":
+                    remote = adapter.create_store(service, op.values)
+                else:
+                    remote = adapter.update_store(service, op.shop_id, op.values)
+                return WriteOutcome(op, remote=remote, attempts=attempt)
+            except (PlatformError, InvalidValue, ValueError) as exc:
+                if attempt < self.max_attempts and retryable(exc, op.kind):
+                    delay = backoff_delay(attempt, self.backoff)
+                    logger.info(
+                        "shop write %s %s failed (%s); attempt %d in %.2fs",
+                        op.kind,
+                        op.shop_id,
+                        exc,
+                        attempt + 1,
+                        delay,
+                    )
+                    self.sleep(delay)
+                    continue
+                transient = isinstance(exc, PlatformError) and exc.transient
+                return WriteOutcome(op, error=str(exc), code=error_code(exc), transient=transient, attempts=attempt)

@@ -1,0 +1,396 @@
+"""Stateful property tests of the sync (Hypothesis ``RuleBasedStateMachine``).
+
+Random schedules of edits on both sides, syncs, redelivered sync steps, crashes between
+the shop's writes and the database commit, pauses and manual resolutions. After every
+sync:
+
+* wherever no manual conflict is pending, both sides hold the same value;
+* no update is lost silently: an edit made since the last sync is on both sides, or the
+  sync recorded a conflict for that field (settled by the strategy or a rule, or pending),
+  or a one-way direction overwrote it (reported as such);
+* applying the same change twice changes nothing: a replayed sync writes nothing.
+
+The first machine drives the pure merge core (``storesync.engine.merge``) over an in-memory model
+of both sides: at least 500 schedules, fast. The second drives the real engine against
+the shop simulator over HTTP and the database, for fewer schedules, with pauses and a
+worker dying between a batch's shop writes and its commit, its message then redelivered.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, Phase
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from storesync.engine.merge import Policy, Rule, merge_record, plan_conflicts
+
+FIELDS = ("title", "price")
+VALUES = {"title": ["Mug", "Cup", "Bowl"], "price": ["1.000000", "2.000000", "3.000000"]}
+RECORDS = (1, 2, 3)
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+field_values = st.sampled_from(FIELDS).flatmap(lambda name: st.tuples(st.just(name), st.sampled_from(VALUES[name])))
+edit_steps = st.tuples(st.sampled_from(["store", "platform"]), st.sampled_from(RECORDS), field_values)
+
+
+class MergeModel(RuleBasedStateMachine):
+    """Both sides in memory, synced by the pure merge core."""
+
+    @initialize(
+        strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority", "manual_resolution"]),
+        direction=st.sampled_from(["bidirectional"] * 4 + ["to_platform", "to_store"]),
+        rule=st.sampled_from([None, "use_highest_value", "manual_resolution", "always_store"]),
+    )
+    def setup(self, strategy, direction, rule):
+        rules = ()
+        if rule == "always_store":
+            rules = (Rule("r", "title", "always", "use_store_value"),)
+        elif rule:
+            rules = (Rule("r", "price", "conflict_detected", rule),)
+        self.policy = Policy(fields=FIELDS, direction=direction, strategy=strategy, rules=rules)
+        start = {f: VALUES[f][0] for f in FIELDS}
+        self.sides = {"store": {r: dict(start) for r in RECORDS}, "platform": {r: dict(start) for r in RECORDS}}
+        self.times = {"store": dict.fromkeys(RECORDS, EPOCH), "platform": dict.fromkeys(RECORDS, EPOCH)}
+        self.base = {r: dict(start) for r in RECORDS}
+        self.pending: dict[tuple[int, str], tuple] = {}
+        self.edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
+        self.clock = 0
+        self.paused = False
+
+    # Edits
+
+    @rule(
+        side=st.sampled_from(["store", "platform"]),
+        record=st.sampled_from(RECORDS),
+        change=field_values,
+        tick=st.booleans(),
+    )
+    def edit(self, side, record, change, tick):
+        name, value = change
+        self.clock += 1 if tick else 0  # no tick: the same second as the previous edit (ties)
+        self.sides[side][record][name] = value
+        self.times[side][record] = EPOCH + timedelta(seconds=self.clock)
+        self.edits[side][(record, name)] = value
+
+    @rule()
+    def pause(self):
+        self.paused = True
+
+    @rule()
+    def resume(self):
+        self.paused = False
+
+    # Syncs
+
+    def merge(self, record):
+        return merge_record(
+            self.policy,
+            self.base[record],
+            self.sides["store"][record],
+            self.sides["platform"][record],
+            store_modified=self.times["store"][record],
+            platform_modified=self.times["platform"][record],
+        )
+
+    def apply(self, record, result):
+        self.clock += 1
+        now = EPOCH + timedelta(seconds=self.clock)
+        if result.to_store:
+            self.sides["store"][record].update(result.to_store)
+            self.times["store"][record] = now
+        if result.to_platform:
+            self.sides["platform"][record].update(result.to_platform)
+            self.times["platform"][record] = now
+        pending = {f: v for (r, f), v in self.pending.items() if r == record}
+        plan = plan_conflicts(result, pending, {}, FIELDS)
+        for conflict in [*plan.create, *plan.update]:
+            if conflict.pending:
+                self.pending[(record, conflict.field)] = (conflict.store_value, conflict.platform_value)
+            else:
+                self.pending.pop((record, conflict.field), None)
+        for name, _reason in plan.close:
+            self.pending.pop((record, name), None)
+        self.base[record] = dict(result.base)
+
+    @rule()
+    def sync(self):
+        if self.paused:
+            return  # a paused store is not synced; its edits wait
+        before = {r: dict(self.base[r]) for r in RECORDS}
+        results = {}
+        for record in RECORDS:
+            results[record] = self.merge(record)
+            self.apply(record, results[record])
+        self.check_nothing_lost(before, results)
+        for record in RECORDS:  # a redelivered step finds nothing left to do
+            again = self.merge(record)
+            assert not again.writes, (record, again)
+            assert not plan_conflicts(
+                again, {f: v for (r, f), v in self.pending.items() if r == record}, {}, FIELDS
+            ).create
+
+    @rule()
+    def sync_crashing_after_the_shop_writes(self):
+        """The shop took its writes, the database rolled back; the redelivered sync must not
+        write the shop again."""
+        if self.paused:
+            return
+        written, journal = {}, {}
+        for record in RECORDS:
+            journal[record] = self.merge(record)  # its conflicts are committed before the shop writes
+            if journal[record].to_store:
+                self.sides["store"][record].update(journal[record].to_store)
+                written[record] = dict(journal[record].to_store)
+        before = {r: dict(self.base[r]) for r in RECORDS}
+        results = {}
+        for record in RECORDS:
+            results[record] = self.merge(record)
+            for name, value in written.get(record, {}).items():
+                assert results[record].to_store.get(name) != value, "a shop write was applied twice"
+            self.apply(record, results[record])
+        self.check_nothing_lost(before, results, journal)
+
+    @precondition(lambda self: bool(self.pending))
+    @rule(data=st.data())
+    def resolve(self, data):
+        record, name = data.draw(st.sampled_from(sorted(self.pending)))
+        side = data.draw(st.sampled_from(["store", "platform"]))
+        value = self.sides[side][record][name]
+        for each in ("store", "platform"):
+            self.sides[each][record][name] = value
+        self.base[record][name] = value
+        del self.pending[(record, name)]
+
+    def check_nothing_lost(self, before, results, journal=None):
+        for side, edits in self.edits.items():
+            for (record, name), value in edits.items():
+                if value == before[record].get(name):
+                    continue  # edited back to the agreed value: nothing to carry
+                reports = [results[record], *([journal[record]] if journal else [])]
+                on_both = all(self.sides[s][record][name] == value for s in ("store", "platform"))
+                conflict = (record, name) in self.pending or any(
+                    c.field == name for report in reports for c in report.conflicts
+                )
+                # A one-way direction, or an ``always`` rule, decided against this side: reported.
+                overwritten = any(name in report.overwritten for report in reports)
+                assert on_both or conflict or overwritten, (side, record, name, value, reports)
+        self.edits = {"store": {}, "platform": {}}
+
+    @invariant()
+    def sides_agree_unless_a_conflict_is_pending(self):
+        if not hasattr(self, "sides") or self.edits["store"] or self.edits["platform"]:
+            return  # edits since the last sync are allowed to differ
+        for record in RECORDS:
+            for name in FIELDS:
+                if (record, name) not in self.pending:
+                    assert self.sides["store"][record][name] == self.sides["platform"][record][name], (record, name)
+
+
+def test_merge_core_schedules():
+    """At least 500 random schedules of up to 25 steps, in a few seconds."""
+    run_state_machine_as_test(
+        MergeModel,
+        settings=hypothesis_settings(
+            max_examples=500, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
+    )
+
+
+# End to end: the engine, the shop simulator over HTTP and the database.
+
+
+class WorkerLost(BaseException):
+    """A worker dying mid-task: not an ``Exception``, so nothing in the task catches it."""
+
+
+class EngineModel(RuleBasedStateMachine):
+    """The same schedules through the real engine (fewer of them: each sync is real I/O)."""
+
+    store_factory = None  # set by the test: () -> (store, simulator handle)
+    crashes = 0  # schedules in which a worker died mid-job (checked by the test)
+
+    @initialize(
+        strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority", "manual_resolution"])
+    )
+    def setup(self, strategy):
+        from storesync import services
+        from tests.storesync.conftest import configure
+
+        self.store, self.sim = type(self).store_factory()
+        configure(self.store, products={"conflict_resolution": strategy, "fields": list(FIELDS)})
+        job = services.run_sync_now(self.store, sync_type="full")
+        assert job.status == "succeeded", job.message
+        self.edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
+
+    def values(self):
+        from catalog.models import Product
+        from tests.plugins.simulator import sim_get
+
+        platform = {
+            p.id_origin: {"title": p.name, "price": f"{p.price:.6f}"} for p in Product.objects.filter(store=self.store)
+        }
+        store = {}
+        for shop_id in platform:
+            raw = sim_get(self.sim, f"products/{shop_id}")
+            store[shop_id] = {"title": raw["name"]["1"], "price": raw["price"]}
+        return store, platform
+
+    def apply_edit(self, side, record, change):
+        from tests.plugins.simulator import sim_post
+        from tests.storesync.conftest import edit_platform, platform_product
+
+        name, value = change
+        attribute = "name" if name == "title" else name
+        if side == "store":
+            sim_post(self.sim, "mutate", {"products": [record], "fields": {attribute: value}})
+        else:
+            edit_platform(platform_product(self.store, record), **{attribute: value})
+        self.edits[side][(record, name)] = value
+
+    @rule(edits=st.lists(edit_steps, min_size=1, max_size=3))
+    def edit(self, edits):
+        for side, record, change in edits:
+            self.apply_edit(side, record, change)
+
+    @rule(edits=st.lists(edit_steps, min_size=1, max_size=3), full=st.booleans())
+    def edit_then_sync(self, edits, full):
+        self.edit(edits)
+        self.sync(full)
+
+    @rule(edits=st.lists(edit_steps, max_size=3))
+    def paused_window(self, edits):
+        """Paused: no sync is accepted; the edits made meanwhile wait for the resume."""
+        from storesync import services
+        from storesync.exceptions import SyncPaused
+
+        services.pause_sync(self.store)
+        with pytest.raises(SyncPaused):
+            services.trigger_sync(self.store)
+        for side, record, change in edits:
+            self.apply_edit(side, record, change)
+        services.resume_sync(self.store)
+
+    @rule(full=st.booleans())
+    def sync(self, full):
+        from storesync import services
+        from storesync.models import SyncRecordState
+
+        bases = {state.shop_id: state.base for state in SyncRecordState.objects.filter(store=self.store)}
+        job = services.run_sync_now(self.store, sync_type="full" if full else "incremental")
+        self.check(job, bases)
+
+    @rule(edits=st.lists(edit_steps, min_size=1, max_size=3), full=st.booleans(), crash_at=st.integers(1, 3))
+    def sync_redelivered_after_a_crash(self, edits, full, crash_at):
+        """The worker dies after a batch's shop writes, before its database commit (the
+        ``crash_at``-th commit of sync states); the broker hands the same message out again.
+        The redelivered task finishes the job, and writes no record to the shop twice."""
+        from django.db import connection
+
+        from storesync import runner, services
+        from storesync.models import SyncRecordState
+        from tests.plugins.simulator import sim_post, sim_stats
+
+        self.edit(edits)
+        bases = {state.shop_id: state.base for state in SyncRecordState.objects.filter(store=self.store)}
+        job = services.trigger_sync(self.store, sync_type="full" if full else "incremental", send=False)
+        sim_post(self.sim, "reset_stats")
+        commits = iter(range(1, 100))
+
+        def die_at_commit(execute, sql, params, many, context):
+            if sql.lstrip().startswith('INSERT INTO "storesync_syncrecordstate"') and next(commits) == crash_at:
+                raise WorkerLost()
+            return execute(sql, params, many, context)
+
+        crashed = False
+        with connection.execute_wrapper(die_at_commit):
+            try:
+                runner.execute_job(job.pk, "message-1")
+            except WorkerLost:
+                crashed = True
+        job.refresh_from_db()
+        if crashed:
+            assert job.status == "running"
+            type(self).crashes += 1
+            runner.execute_job(job.pk, "message-1")  # the same message, redelivered
+            job.refresh_from_db()
+            assert job.attempts == 2
+        puts = [line.split("?")[0] for line in sim_stats(self.sim)["recent"] if line.startswith("PUT /api/products/")]
+        assert len(puts) == len(set(puts)), puts  # no record written twice
+        self.check(job, bases)
+
+    def check(self, job, bases):
+        from storesync import services
+        from storesync.models import SyncConflict
+        from tests.plugins.simulator import sim_stats
+
+        assert job.status == "succeeded", (job.message, job.errors)
+        store, platform = self.values()
+        pending = set(SyncConflict.objects.filter(store=self.store, status="pending").values_list("record_pk", "field"))
+        pks = {p.id_origin: p.pk for p in job.store.products.all()}
+        touched = set(SyncConflict.objects.filter(store=self.store, job=job).values_list("record_pk", "field"))
+        for shop_id in store:
+            for name in FIELDS:
+                if (pks[shop_id], name) not in pending:
+                    assert store[shop_id][name] == platform[shop_id][name], (shop_id, name, store, platform)
+        for side, edits in self.edits.items():
+            for (record, name), value in edits.items():
+                if value == bases.get(record, {}).get(name):
+                    continue  # edited back to the agreed value: nothing to carry
+                on_both = store[record][name] == value == platform[record][name]
+                assert on_both or (pks[record], name) in touched | pending, (side, record, name, value)
+        self.edits = {"store": {}, "platform": {}}
+        # A redelivered sync (nothing changed since) writes nothing.
+        puts = sim_stats(self.sim).get("product_put", 0)
+        again = services.run_sync_now(self.store)
+        assert again.counters.get("records_updated", 0) == 0
+        assert sim_stats(self.sim).get("product_put", 0) == puts
+
+    def teardown(self):
+        if getattr(self, "sim", None) is not None:
+            self.sim.shutdown()
+
+
+@pytest.mark.django_db
+def test_engine_schedules_against_the_simulator(make_store, settings):
+    from shopsim import run_in_thread
+
+    settings.STORESYNC_WRITE_CONCURRENCY = 1
+    settings.STORESYNC_BATCH_SIZE = 1  # a batch per record: a crash can fall between any two
+    counter = iter(range(10_000))
+
+    def factory():
+        sim = run_in_thread(products=len(RECORDS), customers=0, orders=0)
+        store = make_store(
+            f"prop-{next(counter)}", platform="prestashop", platform_url=sim.url, platform_api_key=sim.api_key
+        )
+        return store, sim
+
+    EngineModel.store_factory = staticmethod(factory)
+    EngineModel.crashes = 0
+    run_state_machine_as_test(
+        EngineModel,
+        settings=settings_for_engine(),
+    )
+    assert EngineModel.crashes > 0  # the redelivery path was exercised
+
+
+def settings_for_engine():
+    # No shrinking: with real I/O it takes minutes; a failure prints its whole schedule.
+    return hypothesis_settings(
+        max_examples=25,
+        stateful_step_count=10,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    )
