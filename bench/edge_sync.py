@@ -52,8 +52,8 @@ def _seed(store, count: int) -> None:
     from django.utils import timezone
 
     from catalog.models import Product
+    from photosync.imagesync.storage import original_key, put_object
     from photosync.models import ProductPhoto
-    from photosync.storage import original_key, put_object
 
     products = Product.objects.bulk_create(
         [Product(store=store, sku=f"B{n:06d}", name=f"Bench product {n}") for n in range(count)], batch_size=2000
@@ -89,8 +89,8 @@ def _change(store, count: int) -> int:
     """Give ``count`` photos new bytes (what the image sync does); returns their total size."""
     from django.utils import timezone
 
+    from photosync.imagesync.storage import original_key, put_object
     from photosync.models import ProductPhoto
-    from photosync.storage import original_key, put_object
 
     total = 0
     for photo in ProductPhoto.objects.filter(store=store).select_related("product").order_by("?")[:count]:

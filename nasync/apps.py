@@ -1,5 +1,9 @@
 from django.apps import AppConfig
 
+from config.errors import register_error_codes
+from config.metrics import register_collector
+from nasync.error_codes import NasErrorCode
+
 
 class NasSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
@@ -7,14 +11,11 @@ class NasSyncConfig(AppConfig):
     verbose_name = "NAS documents"
 
     def ready(self) -> None:
-        from config.errors import register_error_codes
-        from config.metrics import register_collector
-        from nasync import prometheus as nasync_prometheus
-        from nasync.error_codes import NasErrorCode
-
         register_error_codes(self.label, NasErrorCode)
-        register_collector(self.label, nasync_prometheus.collect)
+        # Models (and what imports them) only once the app registry is ready.
         from config import retention
+        from nasync import prometheus as nasync_prometheus
         from nasync.models import NasSyncRun
 
+        register_collector(self.label, nasync_prometheus.collect)
         retention.register("NAS runs", retention.finished_jobs(NasSyncRun))

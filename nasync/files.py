@@ -11,6 +11,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 
 from config.error_codes import ErrorCode
 from config.errors import DomainError
+from nasync.messages import UPLOAD_TOO_LARGE
 
 # Accepted types, recognised by their first bytes (the client's Content-Type is ignored).
 SIGNATURES: list[tuple[bytes, str]] = [
@@ -89,8 +90,6 @@ class UploadTooLarge(DomainError):
     """The upload passed NAS_MAX_UPLOAD_BYTES: 413 in the error envelope, wherever the body is read."""
 
     def __init__(self, limit: int):
-        from nasync.messages import UPLOAD_TOO_LARGE
-
         self.limit = limit
         super().__init__(ErrorCode.PAYLOAD_TOO_LARGE, 413, str(UPLOAD_TOO_LARGE) % {"limit": limit})
 

@@ -1,13 +1,13 @@
 """NAS document operations: upload, replace, delete, sync runs, single syncs, checks.
 
-Views, tasks, admin actions and the demo all call these functions.
+Views, tasks, admin actions and the demo all call these functions. Runs are sent to Celery
+by task name: this module never imports ``nasync.tasks``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -17,37 +17,25 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import CharField, Count, Max, Q, QuerySet, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
-from config.jobs import (
-    JobAlreadyRunning,
-    JobStatus,
-    JobTrigger,
-    fail_stale_jobs,
-    finish_job,
-    record_progress,
-    run_job,
-    start_and_enqueue,
-    start_job,
-)
-from nasync import rsync
+from config.jobs import JobAlreadyRunning, JobRunner, JobStatus, JobTrigger, fail_stale_jobs
+from config.jobs.backoff import backoff_delay
+from nasync import messages, rsync
 from nasync.config import NasConfig, load_config
+from nasync.errors import DocumentRejected, problem_answer
 from nasync.files import detect_content_type, safe_filename, sha256_of
-from nasync.messages import Problem
+from nasync.messages import Problem, render_error
 from nasync.models import DOCUMENTS_DIR, Document, NasSyncRun
 
 logger = logging.getLogger(__name__)
 
-
-class DocumentRejected(ValueError):
-    """An upload that is not an accepted document (the message names why)."""
-
-    def __init__(self, message):
-        self.message = message
-        super().__init__(str(message))
+# A failed document is retried after NAS_RETRY_BACKOFF * 2**(attempts-1) s, times 1 to 1.25.
+RETRY_JITTER = (1.0, 1.25)
 
 
 # --- documents ------------------------------------------------------------------------
@@ -55,8 +43,6 @@ class DocumentRejected(ValueError):
 
 def _store_file(uploaded) -> dict:
     """Check the upload's bytes, write it under today's date folder; the values of its row."""
-    from nasync import messages
-
     if not uploaded.size:
         raise DocumentRejected(messages.UPLOAD_EMPTY)
     uploaded.seek(0)
@@ -289,8 +275,8 @@ def _mark_failed(documents: list[Document], failed: dict[int, Problem]) -> None:
             if row.sync_attempts >= settings.NAS_MAX_ATTEMPTS:
                 row.held_for_operator, row.next_attempt_at = True, None
             else:
-                delay = settings.NAS_RETRY_BACKOFF * 2 ** (row.sync_attempts - 1)
-                row.next_attempt_at = now + timedelta(seconds=delay * random.uniform(1.0, 1.25))
+                delay = backoff_delay(row.sync_attempts, base=settings.NAS_RETRY_BACKOFF, jitter=RETRY_JITTER)
+                row.next_attempt_at = now + timedelta(seconds=delay)
             row.save(
                 update_fields=["sync_attempts", "sync_error", "held_for_operator", "next_attempt_at", "updated_at"]
             )
@@ -309,44 +295,53 @@ def _selection(job: NasSyncRun) -> QuerySet:
     return queryset
 
 
-def sync_documents(job: NasSyncRun) -> None:
-    """Work function of a NAS run: the selected documents, one rsync per batch."""
-    config = load_config()
-    problem = config.problem()
-    if problem is not None:
-        _finish_with_problem(job, problem)
-        return
-    ids = list(_selection(job).order_by("pk").values_list("pk", flat=True))
-    record_progress(job, total=len(ids))
-    for batch_ids in rsync.batches(ids, max(1, settings.NAS_RSYNC_BATCH_SIZE)):
-        documents = list(Document.objects.filter(pk__in=batch_ids).order_by("pk"))
-        outcome = sync_batch(config, documents)
-        errors = [
-            {"document_id": pk, **problem.as_dict(), "message": problem.english()}
-            for pk, problem in sorted(outcome.failed.items())
-        ]
-        record_progress(
-            job,
-            processed=len(outcome.synced) + len(outcome.failed),
-            succeeded=len(outcome.synced),
-            failed=len(outcome.failed),
-            counters={"sent": outcome.sent, "unchanged": outcome.unchanged, "bytes_sent": outcome.bytes_sent},
-            errors=errors,
-        )
-        if outcome.warnings:
-            logger.warning("rsync warnings in run %s: %s", job.pk, "; ".join(outcome.warnings[:5]))
-        if outcome.problem is not None:
-            _finish_with_problem(job, outcome.problem)
+class NasSyncRunner(JobRunner):
+    """A NAS run: the selected documents, one rsync per batch."""
+
+    model = NasSyncRun
+    kind = NasSyncRun.KIND
+    task_name = "nasync.tasks.nas_sync_task"
+
+    def run(self) -> None:
+        job = self.job
+        config = load_config()
+        problem = config.problem()
+        if problem is not None:
+            self.stop(problem)
             return
+        ids = list(_selection(job).order_by("pk").values_list("pk", flat=True))
+        self.progress(total=len(ids))
+        for batch_ids in rsync.batches(ids, max(1, settings.NAS_RSYNC_BATCH_SIZE)):
+            documents = list(Document.objects.filter(pk__in=batch_ids).order_by("pk"))
+            outcome = sync_batch(config, documents)
+            errors = [
+                {"document_id": pk, **problem.as_dict(), "message": problem.english()}
+                for pk, problem in sorted(outcome.failed.items())
+            ]
+            self.progress(
+                processed=len(outcome.synced) + len(outcome.failed),
+                succeeded=len(outcome.synced),
+                failed=len(outcome.failed),
+                counters={"sent": outcome.sent, "unchanged": outcome.unchanged, "bytes_sent": outcome.bytes_sent},
+                errors=errors,
+            )
+            if outcome.warnings:
+                logger.warning("rsync warnings in run %s: %s", job.pk, "; ".join(outcome.warnings[:5]))
+            if outcome.problem is not None:
+                self.stop(outcome.problem)
+                return
 
-
-def _finish_with_problem(job: NasSyncRun, problem: Problem) -> None:
-    """The NAS could not be used: the run ends, the documents not sent stay pending."""
-    job.refresh_from_db()
-    status = JobStatus.PARTIAL if job.items_succeeded else JobStatus.FAILED
-    record_progress(job, errors=[{"document_id": None, **problem.as_dict(), "message": problem.english()}])
-    finish_job(job, status=status, message=problem.english(), result={"problem": problem.as_dict()})
-    logger.warning("NAS run %s stopped: %s", job.pk, problem.english())
+    def stop(self, problem: Problem) -> None:
+        """The NAS could not be used: the run ends, the documents not sent stay pending."""
+        job = self.job
+        job.refresh_from_db()
+        status = JobStatus.PARTIAL if job.items_succeeded else JobStatus.FAILED
+        error_code = problem_answer(problem)[1] if status == JobStatus.FAILED else ""
+        self.progress(errors=[{"document_id": None, **problem.as_dict(), "message": problem.english()}])
+        self.finish(
+            status=status, message=problem.english(), result={"problem": problem.as_dict()}, error_code=error_code
+        )
+        logger.warning("NAS run %s stopped: %s", job.pk, problem.english())
 
 
 def run_problem(job: NasSyncRun) -> Problem | None:
@@ -357,21 +352,17 @@ def start_nas_sync(
     *, trigger: str = JobTrigger.API, user=None, document_ids: list[int] | None = None, due_only: bool = False
 ) -> NasSyncRun:
     """Queue a NAS run (JobAlreadyRunning when one is active)."""
-    from nasync.tasks import nas_sync_task
-
     params: dict = {"due_only": True} if due_only else {}
     if document_ids is not None:
         params["document_ids"] = sorted(set(document_ids))
-    return start_and_enqueue(
-        NasSyncRun, nas_sync_task, kind=NasSyncRun.KIND, trigger=trigger, params=params, requested_by=user
-    )
+    return NasSyncRunner.start(trigger=trigger, params=params, requested_by=user)
 
 
 def nas_sync_now(*, trigger: str = JobTrigger.COMMAND, user=None, document_ids: list[int] | None = None) -> NasSyncRun:
     """Run a NAS run in this process (management commands, benchmark)."""
     params = {"document_ids": sorted(set(document_ids))} if document_ids is not None else {}
-    job = start_job(NasSyncRun, kind=NasSyncRun.KIND, trigger=trigger, params=params, requested_by=user)
-    return run_job(NasSyncRun, job.pk, sync_documents) or job
+    job = NasSyncRunner.create(trigger=trigger, params=params, requested_by=user)
+    return NasSyncRunner.execute(job.pk) or job
 
 
 def scheduled_nas_sync() -> str:
@@ -393,8 +384,6 @@ def scheduled_nas_sync() -> str:
 
 def run_summary(job: NasSyncRun) -> dict:
     """The figures of spec 002's POST /run answer (errors rendered in the active language)."""
-    from nasync.messages import render_error
-
     return {
         "total": job.items_total,
         "synced": job.items_succeeded,
@@ -461,8 +450,6 @@ def _demo_pdf(number: int) -> bytes:
 
 def ensure_demo_documents(count: int = 3) -> int:
     """A few demo invoices (once); returns how many demo documents exist."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     existing = Document.objects.filter(original_name__startswith="demo-invoice-").count()
     for number in range(existing + 1, count + 1):
         document_create(uploaded=SimpleUploadedFile(f"demo-invoice-{number:04d}.pdf", _demo_pdf(number)))

@@ -1,13 +1,14 @@
+"""Celery tasks of the NAS sync: one-line wrappers around its runner and services. Names never change."""
+
 from celery import shared_task
 
-from config.jobs import JobTask, run_job
+from config.jobs import JobTask
 from nasync import services
-from nasync.models import NasSyncRun
 
 
-@shared_task(base=JobTask, job_model="nasync.NasSyncRun")
+@shared_task(base=JobTask, job_model="nasync.NasSyncRun", name="nasync.tasks.nas_sync_task")
 def nas_sync_task(job_id: str) -> None:
-    run_job(NasSyncRun, job_id, services.sync_documents)
+    services.NasSyncRunner.execute(job_id)
 
 
 @shared_task(name="nasync.tasks.scheduled_nas_sync")

@@ -10,7 +10,9 @@ from catalog.models import Store
 from catalog.platforms import PlatformError
 from config.admin import JobAdmin
 from config.jobs import JobAlreadyRunning, JobTrigger
-from photosync import distribution, selectors
+from photosync.distribution import feed, selectors
+from photosync.imagesync.runner import start_image_sync
+from photosync.imagesync.storage import object_url
 from photosync.models import (
     ChunkStatus,
     EdgePhoto,
@@ -20,8 +22,6 @@ from photosync.models import (
     ImageSyncRun,
     ProductPhoto,
 )
-from photosync.services import start_image_sync
-from photosync.storage import object_url
 
 
 class EdgeConfirmedFilter(admin.SimpleListFilter):
@@ -123,14 +123,14 @@ class ProductPhotoAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete (tombstone: edges remove them on their next pass)", permissions=["delete"])
     def delete_as_tombstones(self, request, queryset) -> None:
-        count = distribution.tombstone_photos(queryset)
+        count = feed.tombstone_photos(queryset)
         self.message_user(request, f"{count} photo(s) deleted; edges remove them on their next pass.", messages.SUCCESS)
 
     def delete_model(self, request, obj) -> None:
-        distribution.tombstone_photos(ProductPhoto.objects.filter(pk=obj.pk))
+        feed.tombstone_photos(ProductPhoto.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset) -> None:
-        distribution.tombstone_photos(queryset)
+        feed.tombstone_photos(queryset)
 
 
 @admin.register(ImageSyncRun)

@@ -1,4 +1,10 @@
 from django.apps import AppConfig
+from django.conf import settings
+from PIL import Image
+
+from config.errors import register_error_codes
+from config.metrics import register_collector
+from photosync.error_codes import PhotoErrorCode
 
 
 class PhotoSyncConfig(AppConfig):
@@ -7,19 +13,13 @@ class PhotoSyncConfig(AppConfig):
     verbose_name = "Product photos"
 
     def ready(self) -> None:
-        from config.errors import register_error_codes
-        from config.metrics import register_collector
-        from photosync import prometheus as photosync_prometheus
-        from photosync.error_codes import PhotoErrorCode
-
         register_error_codes(self.label, PhotoErrorCode)
-        register_collector(self.label, photosync_prometheus.collect)
-        from django.conf import settings
-        from PIL import Image
-
+        # Models (and what imports them) only once the app registry is ready.
         from config import retention
+        from photosync import prometheus as photosync_prometheus
         from photosync.models import EdgeStatusReport, EdgeSyncRun, ImageSyncRun
 
+        register_collector(self.label, photosync_prometheus.collect)
         retention.register("image sync runs", retention.finished_jobs(ImageSyncRun))
         retention.register("edge sync runs", retention.finished_jobs(EdgeSyncRun))
         # A report is superseded once its photo is deleted (the tombstone stays for the edges).

@@ -4,7 +4,7 @@
 from django.conf import settings
 
 from config import dashboard
-from photosync import selectors
+from photosync.distribution import selectors
 from photosync.models import EdgeStatusReport, EdgeSyncRun, ImageSyncRun, ProductPhoto
 
 

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from config.jobs import Job
 
@@ -19,8 +20,6 @@ def tombstone_on_product_delete(collector, field, sub_objs, using):
     """``on_delete`` of ProductPhoto.product: the photos of a deleted product stay as
     tombstones (``deleted_at`` and ``updated_at`` set, product emptied), so edges that sync
     incrementally still learn of the deletion, whichever way the product was deleted."""
-    from django.utils import timezone
-
     now = timezone.now()
     model = field.model
     live_pks = list(sub_objs.filter(deleted_at__isnull=True).values_list("pk", flat=True))

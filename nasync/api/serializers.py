@@ -1,6 +1,6 @@
-from django.urls import reverse
 from rest_framework import serializers
 
+from config.api.jobs import job_url
 from nasync.messages import render_error
 from nasync.models import Document, NasSyncRun, SyncState
 
@@ -79,7 +79,7 @@ class NasSyncRunQueuedSerializer(serializers.Serializer):
 
 
 def run_url(request, run: NasSyncRun) -> str:
-    return request.build_absolute_uri(reverse("nas-run-detail", kwargs={"run_id": run.pk}))
+    return job_url(request, "nas-run-detail", run)
 
 
 class NasSyncRunSerializer(serializers.ModelSerializer):

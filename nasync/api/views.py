@@ -1,40 +1,38 @@
 """The NAS sync API: the five endpoints of spec 002 under /api/v1/sync, documents, runs."""
 
-import uuid
 from datetime import UTC
 
 from django import forms
 from django.conf import settings
-from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, mixins, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api.permissions import LettersRequired, ModelPermissions
+from config.api import params
+from config.api.jobs import JobRunDetailView, JobRunListView, JobRunsMixin, job_answer
 from config.api.schema import error_response
 from config.error_codes import ErrorCode
 from config.errors import DomainError
-from config.jobs import JobAlreadyRunning, wait_for_job
+from config.jobs import JobAlreadyRunning
 from nasync import messages, services
 from nasync.api import serializers
 from nasync.config import load_config, public_config
-from nasync.error_codes import NasErrorCode
+from nasync.errors import DocumentRejected, NasProblem
 from nasync.files import SizeLimitUploadHandler
 from nasync.models import Document, NasSyncRun, SyncState
 
 READ = LettersRequired("nasync.Document", "R")
 CHANGE = LettersRequired("nasync.Document", "U")
-TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 MAX_ID = 2**63 - 1
-
-
-def _not_configured(problem) -> DomainError:
-    return DomainError(NasErrorCode.NAS_NOT_CONFIGURED, 400, problem.text())
+RUN_DETAIL_ROUTE = "nas-run-detail"
+FLAG_MESSAGE = _("%(name)s must be true or false")
 
 
 # --- spec 002 -------------------------------------------------------------------------
@@ -111,22 +109,6 @@ class SyncTestView(APIView):
         return Response({"success": problem.code == "connected", "message": problem.text()})
 
 
-def _flag(request, name: str) -> bool:
-    value = request.query_params.get(name, "").strip().lower()
-    if value not in TRUE | FALSE:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, 400, gettext("%(name)s must be true or false") % {"name": name})
-    return value in TRUE
-
-
-RUN_FAILURES = {
-    "timeout": (504, ErrorCode.SYNC_TIMEOUT),
-    "io_timeout": (504, ErrorCode.SYNC_TIMEOUT),
-    "not_configured": (400, NasErrorCode.NAS_NOT_CONFIGURED),
-    "invalid_config": (400, NasErrorCode.NAS_NOT_CONFIGURED),
-    "key_unreadable": (400, NasErrorCode.NAS_NOT_CONFIGURED),
-}
-
-
 class SyncRunView(APIView):
     permission_classes = [CHANGE]
 
@@ -169,10 +151,10 @@ class SyncRunView(APIView):
         ],
     )
     def post(self, request):
-        run_async = _flag(request, "async")
+        run_async = params.flag(request.query_params, "async", message=FLAG_MESSAGE)
         problem = load_config().problem()
         if problem is not None:
-            raise _not_configured(problem)
+            raise NasProblem(problem)
         try:
             run = services.start_nas_sync(user=request.user)
         except JobAlreadyRunning as exc:
@@ -186,24 +168,27 @@ class SyncRunView(APIView):
                     "url": serializers.run_url(request, exc.job),
                 },
             ) from None
-        if run_async:
-            run.refresh_from_db()
-        else:
-            run = wait_for_job(run, timeout=settings.NAS_SYNC_WAIT_TIMEOUT)
-        if run_async or run.is_active:
-            url = serializers.run_url(request, run)
+
+        def queued(run: NasSyncRun, url: str) -> dict:
             body = {"run_id": run.pk, "status": run.status, "url": url, "message": str(messages.QUEUED)}
-            return Response(
-                serializers.NasSyncRunQueuedSerializer(body).data,
-                status=status.HTTP_202_ACCEPTED,
-                headers={"Location": url},
-            )
-        summary = {**services.run_summary(run), "run_id": str(run.pk)}
-        problem = services.run_problem(run)
-        if problem is not None and not run.items_succeeded:
-            http_status, code = RUN_FAILURES.get(problem.code, (502, ErrorCode.NETWORK_ERROR))
-            raise DomainError(code, http_status, problem.text(), summary)
-        return Response(serializers.NasSyncRunResultSerializer(summary).data)
+            return serializers.NasSyncRunQueuedSerializer(body).data
+
+        def finished(run: NasSyncRun) -> Response:
+            summary = {**services.run_summary(run), "run_id": str(run.pk)}
+            problem = services.run_problem(run)
+            if problem is not None and not run.items_succeeded:
+                raise NasProblem(problem, summary)
+            return Response(serializers.NasSyncRunResultSerializer(summary).data)
+
+        return job_answer(
+            request,
+            run,
+            run_async=run_async,
+            route=RUN_DETAIL_ROUTE,
+            queued=queued,
+            finished=finished,
+            timeout=settings.NAS_SYNC_WAIT_TIMEOUT,
+        )
 
 
 class SyncDocumentView(APIView):
@@ -228,7 +213,7 @@ class SyncDocumentView(APIView):
     def post(self, request, document_id):
         problem = load_config().problem()
         if problem is not None:
-            raise _not_configured(problem)
+            raise NasProblem(problem)
         document_id = int(document_id)
         document = Document.objects.filter(pk=document_id).first() if document_id <= MAX_ID else None
         if document is None:
@@ -240,13 +225,13 @@ class SyncDocumentView(APIView):
 # --- runs -----------------------------------------------------------------------------
 
 
-class RunQuerysetMixin:
+class RunQuerysetMixin(JobRunsMixin):
+    model = NasSyncRun
     permission_classes = [ModelPermissions]
-    queryset = NasSyncRun.objects.order_by("-created_at", "-pk")
 
 
 @extend_schema(summary="NAS runs, newest first")
-class NasSyncRunListView(RunQuerysetMixin, generics.ListAPIView):
+class NasSyncRunListView(RunQuerysetMixin, JobRunListView):
     serializer_class = serializers.NasSyncRunSerializer
 
 
@@ -254,19 +239,9 @@ class NasSyncRunListView(RunQuerysetMixin, generics.ListAPIView):
     summary="One NAS run with its counters and errors",
     parameters=[OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
 )
-class NasSyncRunDetailView(RunQuerysetMixin, generics.RetrieveAPIView):
+class NasSyncRunDetailView(RunQuerysetMixin, JobRunDetailView):
     serializer_class = serializers.NasSyncRunSerializer
-
-    def get_object(self):
-        try:
-            run_id = uuid.UUID(str(self.kwargs["run_id"]))
-        except ValueError:
-            raise DomainError(ErrorCode.NOT_FOUND, 404, str(messages.RUN_NOT_FOUND)) from None
-        run = self.get_queryset().filter(pk=run_id).first()
-        if run is None:
-            raise DomainError(ErrorCode.NOT_FOUND, 404, str(messages.RUN_NOT_FOUND))
-        self.check_object_permissions(self.request, run)
-        return run
+    not_found_message = messages.RUN_NOT_FOUND
 
 
 # --- documents ------------------------------------------------------------------------
@@ -354,29 +329,18 @@ class DocumentViewSet(
     def _upload(self, request):
         uploaded = request.FILES.get("file")
         if uploaded is None:
-            message = str(messages.UPLOAD_MISSING)
-            raise DomainError(ErrorCode.VALIDATION_ERROR, 400, message, {"file": [message]})
+            raise DocumentRejected(messages.UPLOAD_MISSING)
         return uploaded
-
-    def _rejected(self, exc: services.DocumentRejected) -> DomainError:
-        message = str(exc.message)
-        return DomainError(ErrorCode.VALIDATION_ERROR, 400, message, {"file": [message]})
 
     def create(self, request, *args, **kwargs):
         uploaded = self._upload(request)
-        try:
-            document = services.document_create(uploaded=uploaded, user=request.user)
-        except services.DocumentRejected as exc:
-            raise self._rejected(exc) from None
+        document = services.document_create(uploaded=uploaded, user=request.user)
         return Response(self.get_serializer(document).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         document = self.get_object()
         uploaded = self._upload(request)
-        try:
-            document = services.document_replace_file(document=document, uploaded=uploaded, user=request.user)
-        except services.DocumentRejected as exc:
-            raise self._rejected(exc) from None
+        document = services.document_replace_file(document=document, uploaded=uploaded, user=request.user)
         return Response(self.get_serializer(document).data)
 
     def partial_update(self, request, *args, **kwargs):

@@ -1,7 +1,10 @@
+"""The app's routes (included by config.urls): the image sync and the distribution to the edges."""
+
 from django.urls import re_path
 
 from config.api.routers import path_optional_slash
-from photosync.api import distribution, views
+from photosync.distribution import views as distribution
+from photosync.imagesync import views
 
 urlpatterns = [
     path_optional_slash("sync/product-photos", distribution.PhotoListView.as_view(), name="product-photo-list"),

@@ -25,7 +25,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from photosync.distribution import parse_timestamp
+from config.api.params import parse_timestamp
 from photosync.edge.client import HOClient, HOError
 from photosync.edge.files import Fetched, fetch_photo, local_path, remove_file
 from photosync.models import EdgePhoto, EdgeSyncState

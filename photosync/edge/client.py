@@ -7,13 +7,14 @@ tokens are renewed under a lock, once for all the threads that saw them expire.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
+
+from config.jobs.backoff import backoff_delay
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +47,13 @@ class HOConfig:
         return cls(settings.HO_URL.rstrip("/"), settings.HO_USERNAME, settings.HO_PASSWORD, str(settings.HO_STORE_ID))
 
 
-def backoff_delay(attempt: int) -> float:
-    """Exponential backoff with full jitter: up to base * 2**attempt seconds."""
-    return random.uniform(0.5, 1.0) * settings.EDGE_RETRY_BACKOFF * (2**attempt)
+# Retry n (1 for the first) waits EDGE_RETRY_BACKOFF * 2**(n-1) seconds times 0.5 to 1.
+RETRY_JITTER = (0.5, 1.0)
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before retrying after failed attempt number ``attempt`` (0 for the first attempt)."""
+    return backoff_delay(attempt + 1, base=settings.EDGE_RETRY_BACKOFF, jitter=RETRY_JITTER)
 
 
 class HOClient:
@@ -129,7 +134,7 @@ class HOClient:
     def _wait(self, attempt: int, what: str) -> None:
         if attempt >= self.retries:
             return
-        delay = backoff_delay(attempt)
+        delay = retry_delay(attempt)
         logger.info("transient head office error (%s); retrying in %.2fs", what, delay)
         time.sleep(delay)
 

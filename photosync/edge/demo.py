@@ -18,11 +18,11 @@ from django.db import connections
 
 from catalog.models import StoreMembership
 from catalog.roles import Role
+from photosync.distribution.selectors import EdgeCoverage, edge_coverage
 from photosync.edge.agent import PassSummary
 from photosync.edge.client import HOConfig
 from photosync.edge.service import edge_sync_now
 from photosync.models import EdgeSyncRun
-from photosync.selectors import EdgeCoverage, edge_coverage
 
 DEMO_EDGE_USER = "demo-edge"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from photosync.edge.client import HOClient, HOError, backoff_delay
+from photosync.edge.client import HOClient, HOError, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def fetch_photo(client: HOClient, root: Path, item: dict) -> Fetched:
             except httpx.TransportError as exc:  # the body broke off: resume from the part
                 if attempt >= client.retries:
                     raise HOError(f"download kept failing: {exc}", transient=True) from exc
-                delay = backoff_delay(attempt)
+                delay = retry_delay(attempt)
                 attempt += 1
                 logger.info("download of %s broke off (%s); resuming in %.2fs", photo_id, exc, delay)
                 time.sleep(delay)

@@ -217,3 +217,11 @@ def test_a_big_run_is_sent_in_batches(nas, make_document, settings):
         make_document()
     run = run_now()
     assert run.items_succeeded == 5 and len(nas.files()) == 5
+
+
+def test_a_run_that_cannot_use_the_nas_fails_with_its_error_code(db, make_document):
+    make_document()
+    run = run_now()
+    assert run.status == JobStatus.FAILED and run.error_code == "NAS_NOT_CONFIGURED"
+    assert run.message.startswith("NAS sync is not configured.")  # the message itself is unchanged
+    assert run.result["problem"]["code"] == "not_configured"

@@ -69,7 +69,7 @@ def make_photo(db):
     import hashlib
 
     from catalog.models import Product
-    from photosync.storage import original_key, put_object
+    from photosync.imagesync.storage import original_key, put_object
 
     counter = iter(range(1, 1_000_000))
 
@@ -101,7 +101,7 @@ def replace_photo_bytes(photo: ProductPhoto, data: bytes) -> ProductPhoto:
 
     from django.utils import timezone
 
-    from photosync.storage import original_key, put_object
+    from photosync.imagesync.storage import original_key, put_object
 
     checksum = hashlib.md5(data).hexdigest()
     key = original_key(photo.product.uuid, checksum, "jpg")

@@ -6,8 +6,9 @@ from tqdm import tqdm
 from catalog.management.commands._store import store_from_option
 from catalog.platforms import PlatformError
 from config.jobs import JobAlreadyRunning, JobStatus, job_changed
+from photosync.imagesync.reporting import run_summary
+from photosync.imagesync.runner import sync_images_now
 from photosync.models import ImageSyncRun
-from photosync.services import run_summary, sync_images_now
 
 
 class Command(BaseCommand):

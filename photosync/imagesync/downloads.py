@@ -24,7 +24,7 @@ from django.utils.text import slugify
 from PIL import Image
 
 from catalog.platforms import EcommerceService, PlatformError, PlatformNotFound, RemoteProduct, create_ecommerce_service
-from photosync import images, storage
+from photosync.imagesync import images, storage
 from photosync.models import PhotoSource, ProductPhoto
 
 logger = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ def _failed(work: ProductWork, code: str, message: str) -> Outcome:
 
 
 def failure(product_id: int, id_origin: int, code: str, message: str) -> Outcome:
-    error = {"product_id": product_id, "id_origin": id_origin, "code": code, "message": message}
+    error = {"product_id": product_id, "id_origin": id_origin, "code": str(code), "message": message}
     return Outcome(product_id, FAILED, error=error)
 
 

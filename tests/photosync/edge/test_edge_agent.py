@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from catalog.roles import Role
 from config.jobs import JobStatus
-from photosync.distribution import tombstone_photos
+from photosync.distribution.feed import tombstone_photos
+from photosync.distribution.selectors import edge_coverage
 from photosync.edge.client import HOConfig
 from photosync.edge.service import edge_sync_now
 from photosync.models import EdgePhoto, EdgeStatusReport, EdgeSyncRun, EdgeSyncState, ProductPhoto
-from photosync.selectors import edge_coverage
 from tests.photosync.conftest import image_bytes, replace_photo_bytes
-from tests.photosync.ho_proxy import HOProxy
+from tests.photosync.edge.ho_proxy import HOProxy
 
 PASSWORD = "pass-Word-123"
 

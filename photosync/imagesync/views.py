@@ -1,33 +1,24 @@
 """POST /sync/sync-images (spec 000) and the runs it starts."""
 
-import uuid
-
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.access import get_visible_store, visible_stores
 from catalog.api.permissions import LettersRequired, ModelPermissions, RoleRequired
 from catalog.roles import Role
+from config.api import params
+from config.api.jobs import JobRunDetailView, JobRunListView, JobRunsMixin, job_answer
 from config.api.schema import error_response
-from config.error_codes import ErrorCode
 from config.errors import DomainError
-from config.jobs import JobStatus, wait_for_job
-from photosync import services
-from photosync.api import serializers
+from config.jobs import JobStatus
+from photosync.imagesync import runner, serializers
+from photosync.imagesync.reporting import run_failure, run_summary
 from photosync.models import ImageSyncRun
 
-TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
-
-
-def _flag(request, name: str) -> bool:
-    value = request.query_params.get(name, "").strip().lower()
-    if value not in TRUE | FALSE:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, 400, f"{name} must be true or false")
-    return value in TRUE
+RUN_DETAIL_ROUTE = "image-sync-run-detail"
 
 
 STORE_PARAMETER = OpenApiParameter(
@@ -100,48 +91,46 @@ class SyncImagesView(APIView):
     )
     def post(self, request):
         store = get_visible_store(request.user, request.query_params.get("id_store"), param="id_store")
-        run_async, force = _flag(request, "async"), _flag(request, "force")
-        run = services.start_image_sync(store, user=request.user, force=force)
-        if run_async:
-            run.refresh_from_db()
-        else:
-            run = wait_for_job(run, timeout=settings.IMAGE_SYNC_WAIT_TIMEOUT)
-        if run_async or run.is_active:
-            return self._queued(request, run)
-        if run.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL):
-            body = services.run_summary(run) | {
-                "success": True,
-                "message": run.message,
-                "run_id": str(run.pk),
-            }
-            return Response(serializers.ImageSyncResultSerializer(body).data)
-        failure = services.run_failure(run)
-        detail = {"run_id": str(run.pk), "id_store": store.pk}
-        raise DomainError(failure["code"], failure["http_status"], failure["message"], detail)
+        run_async, force = params.flag(request.query_params, "async"), params.flag(request.query_params, "force")
+        run = runner.start_image_sync(store, user=request.user, force=force)
 
-    def _queued(self, request, run: ImageSyncRun) -> Response:
-        url = serializers.run_url(request, run)
-        message = "Image sync queued." if run.status == JobStatus.QUEUED else f"Image sync {run.status}."
-        body = {
-            "id_store": run.store_id,
-            "success": True,
-            "run_id": run.pk,
-            "status": run.status,
-            "url": url,
-            "message": message,
-        }
-        return Response(
-            serializers.ImageSyncQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED, headers={"Location": url}
+        def queued(run: ImageSyncRun, url: str) -> dict:
+            message = "Image sync queued." if run.status == JobStatus.QUEUED else f"Image sync {run.status}."
+            body = {
+                "id_store": run.store_id,
+                "success": True,
+                "run_id": run.pk,
+                "status": run.status,
+                "url": url,
+                "message": message,
+            }
+            return serializers.ImageSyncQueuedSerializer(body).data
+
+        def finished(run: ImageSyncRun) -> Response:
+            if run.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL):
+                body = run_summary(run) | {"success": True, "message": run.message, "run_id": str(run.pk)}
+                return Response(serializers.ImageSyncResultSerializer(body).data)
+            failure = run_failure(run)
+            detail = {"run_id": str(run.pk), "id_store": store.pk}
+            raise DomainError(failure["code"], failure["http_status"], failure["message"], detail)
+
+        return job_answer(
+            request,
+            run,
+            run_async=run_async,
+            route=RUN_DETAIL_ROUTE,
+            queued=queued,
+            finished=finished,
+            timeout=settings.IMAGE_SYNC_WAIT_TIMEOUT,
         )
 
 
-class RunQuerysetMixin:
+class RunQuerysetMixin(JobRunsMixin):
+    model = ImageSyncRun
     permission_classes = [ModelPermissions]
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ImageSyncRun.objects.none()
-        return ImageSyncRun.objects.filter(store__in=visible_stores(self.request.user)).order_by("-created_at", "-pk")
+    def runs(self):
+        return ImageSyncRun.objects.filter(store__in=visible_stores(self.request.user))
 
 
 @extend_schema(
@@ -151,22 +140,19 @@ class RunQuerysetMixin:
         OpenApiParameter("status", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=JobStatus.values),
     ],
 )
-class ImageSyncRunListView(RunQuerysetMixin, generics.ListAPIView):
+class ImageSyncRunListView(RunQuerysetMixin, JobRunListView):
     serializer_class = serializers.ImageSyncRunSerializer
 
     def get_queryset(self):
         queryset = super().get_queryset()
         if getattr(self, "swagger_fake_view", False):
             return queryset
-        params = self.request.query_params
-        if "id_store" in params:
-            queryset = queryset.filter(store=get_visible_store(self.request.user, params["id_store"], param="id_store"))
-        if "status" in params:
-            if params["status"] not in JobStatus.values:
-                raise DomainError(
-                    ErrorCode.VALIDATION_ERROR, 400, f"status must be one of {', '.join(JobStatus.values)}"
-                )
-            queryset = queryset.filter(status=params["status"])
+        query = self.request.query_params
+        if "id_store" in query:
+            queryset = queryset.filter(store=get_visible_store(self.request.user, query["id_store"], param="id_store"))
+        status = params.choice(query, "status", JobStatus.values)
+        if status is not None:
+            queryset = queryset.filter(status=status)
         return queryset
 
 
@@ -174,15 +160,5 @@ class ImageSyncRunListView(RunQuerysetMixin, generics.ListAPIView):
     summary="One image sync run with its progress and per-product errors",
     parameters=[OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
 )
-class ImageSyncRunDetailView(RunQuerysetMixin, generics.RetrieveAPIView):
+class ImageSyncRunDetailView(RunQuerysetMixin, JobRunDetailView):
     serializer_class = serializers.ImageSyncRunDetailSerializer
-
-    def get_object(self):
-        try:
-            run_id = uuid.UUID(str(self.kwargs["run_id"]))
-        except ValueError:
-            raise DomainError(ErrorCode.NOT_FOUND, 404, "Run not found") from None
-        run = self.get_queryset().filter(pk=run_id).first()
-        if run is None:
-            raise DomainError(ErrorCode.NOT_FOUND, 404, "Run not found")
-        return run

@@ -62,7 +62,7 @@ def test_the_admin_action_queues_a_sync(client, superuser, shop_store, django_ca
 
 
 def test_the_admin_shows_photos_with_thumbnails_and_runs(client, superuser, shop_store):
-    from photosync.services import sync_images_now
+    from photosync.imagesync.runner import sync_images_now
 
     run = sync_images_now(shop_store)
     photo = ProductPhoto.objects.filter(source="platform").first()

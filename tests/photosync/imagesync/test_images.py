@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from photosync.images import InvalidImage, make_renditions, open_image, placeholder
+from photosync.imagesync.images import InvalidImage, make_renditions, open_image, placeholder
 
 
 def encoded(fmt: str, size=(300, 200), mode="RGB") -> bytes:

@@ -15,7 +15,7 @@ def _iso(value) -> str | None:
 
 
 def photo_item(photo: ProductPhoto, url_for: Callable[[str], str]) -> dict:
-    """``url_for``: ``photosync.storage.object_url_builder(request)``, built once per page."""
+    """``url_for``: ``photosync.imagesync.storage.object_url_builder(request)``, built once per page."""
     product = photo.product
     deleted = photo.deleted_at is not None
     url = None if deleted else url_for(photo.object_key)

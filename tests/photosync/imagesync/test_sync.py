@@ -8,8 +8,8 @@ import pytest
 from django.core.files.storage import default_storage
 
 from catalog.models import Product
+from photosync.imagesync.runner import sync_images_now
 from photosync.models import PhotoSource, ProductPhoto
-from photosync.services import sync_images_now
 from tests.photosync.conftest import missing_objects, stored_bytes
 from tests.plugins.simulator import sim_get, sim_post, sim_stats
 

@@ -8,9 +8,9 @@ import pytest
 
 from config.celery import app as celery_app
 from config.jobs import wait_for_job
+from photosync.imagesync.planning import STRIDE
+from photosync.imagesync.runner import start_image_sync
 from photosync.models import ChunkStatus, ImageSyncChunk, ImageSyncRun, ProductPhoto
-from photosync.planning import STRIDE
-from photosync.services import start_image_sync
 from tests.plugins.services import require_postgres, require_redis
 from tests.plugins.worker import WorkerProcess, worker_env
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
-from photosync.downloads import DOWNLOADED, FALLBACK, UNCHANGED, Outcome
+from photosync.imagesync.downloads import DOWNLOADED, FALLBACK, UNCHANGED, Outcome
 from photosync.models import PhotoSource, ProductPhoto
 
 VALIDATOR_FIELDS = ["shop_sha1", "etag", "last_modified", "origin_date_upd"]

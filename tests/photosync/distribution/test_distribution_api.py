@@ -8,10 +8,10 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from catalog.roles import Role
-from config import retention
-from photosync.distribution import tombstone_photos
+from operations import retention
+from photosync.distribution.feed import tombstone_photos
+from photosync.distribution.selectors import edge_coverage, unconfirmed_photos
 from photosync.models import EdgeStatusReport, ProductPhoto
-from photosync.selectors import edge_coverage, unconfirmed_photos
 from tests.photosync.conftest import image_bytes, replace_photo_bytes, stored_bytes
 
 LIST = "/api/v1/sync/product-photos/"

@@ -17,6 +17,9 @@ from typing import BinaryIO
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from config.errors import DomainError
+from photosync.error_codes import PhotoErrorCode
+
 # Pillow format -> (content type, file extension). Anything else is refused.
 ALLOWED_FORMATS = {
     "JPEG": ("image/jpeg", "jpg"),
@@ -30,10 +33,15 @@ PLACEHOLDER_SIZE = 200  # the default thumbnail size: one rendition to encode
 MARKUP_PREFIXES = (b"<", b"{", b"[")
 
 
-class InvalidImage(Exception):
-    """The bytes are not an image we accept; the message says why."""
+class InvalidImage(DomainError):
+    """The bytes are not an image we accept; the message says why. The product's sync fails
+    with this code; a run that failed on it answers 502 (the shop sent the bytes)."""
 
-    code = "IMAGE_INVALID"
+    code = PhotoErrorCode.IMAGE_INVALID
+    http_status = 502
+
+    def __init__(self, message: str):
+        super().__init__(message=message)
 
 
 @dataclass(frozen=True)

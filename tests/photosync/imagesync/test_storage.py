@@ -7,9 +7,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import default_storage
 
+from photosync.imagesync.runner import sync_images_now
+from photosync.imagesync.storage import put_object
 from photosync.models import ProductPhoto
-from photosync.services import sync_images_now
-from photosync.storage import put_object
 from tests.plugins.simulator import sim_post
 
 

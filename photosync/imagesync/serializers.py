@@ -1,6 +1,8 @@
-from django.urls import reverse
+"""The image sync's answers (spec 000) and its runs."""
+
 from rest_framework import serializers
 
+from config.api.jobs import job_url
 from photosync.models import ImageSyncRun
 
 
@@ -38,7 +40,7 @@ class ImageSyncQueuedSerializer(serializers.Serializer):
 
 
 def run_url(request, run: ImageSyncRun) -> str:
-    return request.build_absolute_uri(reverse("image-sync-run-detail", kwargs={"run_id": run.pk}))
+    return job_url(request, "image-sync-run-detail", run)
 
 
 class ImageSyncRunSerializer(serializers.ModelSerializer):

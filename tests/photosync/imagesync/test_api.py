@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group, Permission
 from catalog.models import Store
 from catalog.roles import Role
 from config.jobs import JobStatus, start_job
+from photosync.imagesync.runner import sync_images_now
 from photosync.models import ImageSyncRun, ProductPhoto
-from photosync.services import sync_images_now
 from tests.plugins.simulator import sim_post
 
 URL = "/api/v1/sync/sync-images"
@@ -215,3 +215,14 @@ def test_the_schema_documents_every_answer(db, api, admin_user):
     assert {"200", "202", "400", "401", "403", "404", "409", "502"} <= set(operation["responses"])
     assert {p["name"] for p in operation["parameters"]} >= {"id_store", "async", "force"}
     assert "/api/v1/sync/sync-images/runs/{run_id}/" in schema["paths"]
+
+
+def test_a_run_failed_on_the_shop_keeps_the_shops_code_in_error_code(transactional_db, api, admin_user, shop_store):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    Store.objects.filter(pk=shop_store.pk).update(platform_url=f"http://127.0.0.1:{port}")
+    response = api(admin_user).post(f"{URL}?id_store={shop_store.pk}")
+    run = ImageSyncRun.objects.get()
+    assert run.status == JobStatus.FAILED and run.error_code == "NETWORK_ERROR"
+    assert run.message == response.json()["message"] and not run.message.startswith("NETWORK_ERROR")

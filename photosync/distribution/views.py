@@ -19,34 +19,20 @@ from rest_framework.views import APIView
 
 from catalog.access import get_visible_store
 from catalog.api.permissions import LettersRequired
+from config.api import params
 from config.api.schema import error_response
 from config.api.throttling import AnonThrottle, SettingsRateMixin
 from config.error_codes import ErrorCode
 from config.errors import DomainError
-from photosync import distribution, storage
-from photosync.api import distribution_serializers as schema
+from photosync.distribution import feed, reports
+from photosync.distribution import serializers as schema
+from photosync.imagesync import storage
 from photosync.models import ProductPhoto
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 100
 RENDITIONS = ("thumb", "medium")
-
-
-def _bad(message: str) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION_ERROR, 400, message)
-
-
-def _integer(params, name: str, default: int, low: int, high: int | None = None) -> int:
-    text = params.get(name)
-    if text is None or text == "":
-        return default
-    if not re.fullmatch(r"\d{1,9}", text.strip()):
-        raise _bad(f"{name} must be a whole number" + (f" from {low} to {high}" if high else f" of at least {low}"))
-    value = int(text)
-    if value < low or (high is not None and value > high):
-        raise _bad(f"{name} must be from {low} to {high}" if high else f"{name} must be at least {low}")
-    return value
 
 
 def _store(request):
@@ -99,22 +85,15 @@ class PhotoListView(APIView):
         },
     )
     def get(self, request):
-        params = request.query_params
+        query = request.query_params
         store = _store(request)
-        since = None
-        if params.get("since", "") != "":
-            since = distribution.parse_timestamp(params["since"])
-            if since is None:
-                raise _bad("since must be an ISO 8601 timestamp, e.g. 2026-02-03T10:00:00Z")
-        limit = _integer(params, "limit", DEFAULT_LIMIT, 1, distribution.MAX_LIMIT)
-        offset = _integer(params, "offset", 0, 0)
-        cursor = params.get("cursor") or None
+        since = params.timestamp(query, "since")
+        limit = params.bounded_int(query, "limit", default=DEFAULT_LIMIT, low=1, high=feed.MAX_LIMIT)
+        offset = params.bounded_int(query, "offset", default=0, low=0)
+        cursor = query.get("cursor") or None
         if cursor and offset:
-            raise _bad("pass either cursor or offset, not both")
-        try:
-            page = distribution.list_photos(store, since=since, limit=limit, offset=offset, cursor=cursor)
-        except distribution.InvalidCursor as exc:
-            raise _bad(str(exc)) from None
+            raise params.invalid("pass either cursor or offset, not both")
+        page = feed.list_photos(store, since=since, limit=limit, offset=offset, cursor=cursor)
         url_for = storage.object_url_builder(request)
         data = {
             "photos": [schema.photo_item(photo, url_for) for photo in page.photos],
@@ -202,7 +181,7 @@ class PhotoDownloadView(APIView):
         store = _store(request)
         rendition = request.query_params.get("rendition") or None
         if rendition is not None and rendition not in RENDITIONS:
-            raise _bad(f"rendition must be one of {', '.join(RENDITIONS)}")
+            raise params.invalid(f"rendition must be one of {', '.join(RENDITIONS)}")
         photo = _live_photo(store, photo_id)
         if rendition:
             info = photo.renditions.get(rendition) or {}
@@ -315,12 +294,7 @@ class StatusReportView(APIView):
     def post(self, request):
         body = request.data
         if not isinstance(body, dict):
-            raise _bad("The body must be a JSON object with store_id and sync_batch")
+            raise params.invalid("The body must be a JSON object with store_id and sync_batch")
         store = get_visible_store(request.user, body.get("store_id"), param="store_id")
-        try:
-            count = distribution.record_status_reports(store, body.get("sync_batch"), user=request.user)
-        except distribution.InvalidBatch as exc:
-            raise DomainError(
-                ErrorCode.VALIDATION_ERROR, 400, exc.message, {"items": exc.items} if exc.items else None
-            ) from None
+        count = reports.record_status_reports(store, body.get("sync_batch"), user=request.user)
         return Response({"status": "success", "message": f"Sync status updated for {count} photos"})

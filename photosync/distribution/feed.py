@@ -1,0 +1,114 @@
+"""Head office to edge distribution (spec 001): the photo feed pages, and deleting photos
+as tombstones (the status reports the edges send back are in :mod:`.reports`).
+
+Pages follow (``updated_at``, ``id``). ``offset`` paging is the spec's; ``cursor`` is
+keyset paging (its cost does not grow with the page number, and a photo that changes
+while an edge pages moves behind the cursor instead of shifting the pages). ``server_time``
+lags the clock by ``PHOTO_SYNC_WATERMARK_LAG`` so a change committed a moment late is
+still listed by the next incremental pass (listing a photo twice is harmless: the edge
+compares checksums).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from config.error_codes import ErrorCode
+from config.errors import DomainError
+from photosync.distribution.selectors import after_position, photo_feed
+from photosync.models import ProductPhoto
+
+MAX_LIMIT = 1000
+
+
+class InvalidCursor(DomainError):
+    """A ``cursor`` this server did not issue (400 VALIDATION_ERROR)."""
+
+    code = ErrorCode.VALIDATION_ERROR
+    http_status = 400
+
+    def __init__(self, message: str = "cursor is not a cursor this server issued"):
+        super().__init__(message=message)
+
+
+def encode_cursor(photo: ProductPhoto) -> str:
+    raw = json.dumps([photo.updated_at.isoformat(), str(photo.pk)], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        updated_text, photo_text = json.loads(raw)
+        updated_at, photo_id = parse_datetime(updated_text), uuid.UUID(photo_text)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidCursor() from None
+    if updated_at is None or timezone.is_naive(updated_at):
+        raise InvalidCursor()
+    return updated_at, photo_id
+
+
+@dataclass
+class PhotoPage:
+    photos: list[ProductPhoto]
+    total: int
+    has_more: bool
+    next_offset: int | None
+    next_cursor: str | None
+    server_time: datetime
+
+
+def list_photos(
+    store, *, since: datetime | None = None, limit: int = 100, offset: int = 0, cursor: str | None = None
+) -> PhotoPage:
+    """One page of the store's feed (``cursor`` wins over ``offset``)."""
+    server_time = timezone.now() - timedelta(seconds=settings.PHOTO_SYNC_WATERMARK_LAG)
+    feed = photo_feed(store, since=since)
+    total = feed.count()
+    page = feed.select_related("product").only(
+        "id",
+        "product__uuid",
+        "product__sku",
+        "product__name",
+        "object_key",
+        "filename",
+        "size",
+        "content_type",
+        "checksum",
+        "version",
+        "is_primary",
+        "sort_order",
+        "updated_at",
+        "deleted_at",
+        "renditions",
+    )
+    if cursor:
+        page = after_position(page, *decode_cursor(cursor))
+        rows = list(page[: limit + 1])
+        next_offset = None
+    else:
+        rows = list(page[offset : offset + limit + 1])
+        next_offset = offset + limit if len(rows) > limit else None
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1]) if has_more else None
+    return PhotoPage(rows, total, has_more, next_offset, next_cursor, server_time)
+
+
+# Deleting photos
+
+
+def tombstone_photos(queryset) -> int:
+    """Delete photos as tombstones (``deleted_at`` and ``updated_at`` set): the edges of
+    their store remove them on their next incremental pass. Objects stay in storage."""
+    now = timezone.now()
+    return queryset.filter(deleted_at__isnull=True).update(deleted_at=now, updated_at=now)
