@@ -208,8 +208,8 @@ def _cpu_seconds(pid: int) -> float:
 
 def _timed_sync(store, production: bool):
     """(seconds, finished run): on the workers through the queue, or in this process."""
+    from photosync.imagesync.runner import start_image_sync, sync_images_now
     from photosync.models import ImageSyncRun
-    from photosync.services import start_image_sync, sync_images_now
 
     started = time.perf_counter()
     if not production:

@@ -90,13 +90,3 @@ def test_an_import_runs_on_a_real_worker_and_refuses_a_second_start(hub_worker, 
     assert job.attempts == 1 and job.celery_task_id
     assert Product.objects.filter(store=shop_store).count() == job.items_processed > 0
     assert sim_stats(shop_simulator)["total"] > 0
-
-
-def test_demo_setup_creates_the_admin_and_the_imported_demo_store(db, shop_simulator, client, capsys):
-    call_command("demo_setup", "--shop-url", shop_simulator.url, "--api-key", shop_simulator.api_key)
-    out = capsys.readouterr().out
-    password = out.split("password: ")[1].split()[0]
-    store = Store.objects.get(code="demo")
-    assert Product.objects.filter(store=store).count() == 25
-    assert client.login(username="admin", password=password)
-    assert shop_simulator.api_key not in out

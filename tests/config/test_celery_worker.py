@@ -83,7 +83,7 @@ def test_with_a_queue_per_kind_a_worker_takes_only_its_kind(kind_queues, transac
         assert imported.status == JobStatus.SUCCEEDED and imported.items_processed == 5
 
         # An image sync goes to the photosync queue, which this worker does not consume.
-        from photosync.services import start_image_sync
+        from photosync.imagesync.runner import start_image_sync
 
         images = start_image_sync(store)
         time.sleep(3)

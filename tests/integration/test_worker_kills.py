@@ -21,8 +21,8 @@ from catalog.models import Product
 from config.jobs import JobStatus, wait_for_job
 from nasync import services as nas_services
 from nasync.models import Document, NasSyncRun
+from photosync.imagesync.runner import start_image_sync
 from photosync.models import ImageSyncRun, ProductPhoto
-from photosync.services import start_image_sync
 from storesync import services as store_services
 from tests.nasync.conftest import pdf_bytes, uploaded
 from tests.plugins.faults import in_process, wait_until

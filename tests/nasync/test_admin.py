@@ -112,11 +112,3 @@ def test_the_beat_schedule_runs_every_15_minutes_and_is_editable(db):
     assert task.task == "nasync.tasks.scheduled_nas_sync" and task.enabled
     assert (task.interval.every, task.interval.period) == (15, "minutes")
     assert task.task in app.tasks
-
-
-def test_the_demo_adds_a_few_documents_once(db):
-    from nasync.services import ensure_demo_documents
-
-    assert ensure_demo_documents() == 3 and ensure_demo_documents() == 3
-    documents = Document.objects.all()
-    assert len(documents) == 3 and {d.content_type for d in documents} == {"application/pdf"}

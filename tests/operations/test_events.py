@@ -22,7 +22,7 @@ from catalog.models import Product
 from catalog.roles import Role
 from config.jobs import JobStatus, record_progress
 from nasync.services import nas_sync_now
-from photosync.services import start_image_sync
+from photosync.imagesync.runner import start_image_sync
 from storesync import services
 from storesync.models import StoreSyncJob
 from tests.plugins.services import require_postgres, require_redis

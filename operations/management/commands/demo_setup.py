@@ -6,6 +6,13 @@ from django.core.management.base import BaseCommand, CommandError
 from catalog.models import Platform, Store
 from catalog.services import import_products_now
 from config.jobs import JobStatus
+from nasync.config import load_config
+from operations.demo.documents import ensure_demo_documents
+from operations.demo.edge import run_demo_pass
+from operations.demo.storesync import run_demo
+from photosync.imagesync.reporting import run_summary
+from photosync.imagesync.runner import sync_images_now
+from shopsim import DEMO_API_KEY
 
 DEMO_STORE_CODE = "demo"
 
@@ -21,7 +28,6 @@ class Command(BaseCommand):
         parser.add_argument("--password", default=None, help="Default: a new random password, printed.")
 
     def handle(self, *args, shop_url, hub_url, api_key, username, password, **options):
-        from shopsim import DEMO_API_KEY
 
         password = password or secrets.token_urlsafe(12)
         user, _ = get_user_model().objects.get_or_create(username=username)
@@ -43,7 +49,6 @@ class Command(BaseCommand):
         job = import_products_now(store)
         if job.status != JobStatus.SUCCEEDED:
             raise CommandError(f"Importing the demo products failed: {job.message}")
-        from photosync.services import run_summary, sync_images_now
 
         images = sync_images_now(store)
         if images.status != JobStatus.SUCCEEDED:
@@ -56,20 +61,16 @@ class Command(BaseCommand):
             f"  product images: {figures['downloaded']} downloaded, {figures['fallback']} fallback, "
             f"{figures['unchanged']} unchanged"
         )
-        from photosync.edge.demo import run_demo_pass
 
         edge = run_demo_pass(store)
         self.stdout.write(
             f"  head office -> edge: {edge.summary.line()}; edge coverage "
             f"{edge.coverage.synced}/{edge.coverage.photos} confirmed ({edge.root})"
         )
-        from nasync.config import load_config
-        from nasync.services import ensure_demo_documents
 
         nas = load_config()
         state = f"configured ({nas.user}@{nas.host}:{nas.path})" if nas.problem() is None else nas.problem().english()
         self.stdout.write(f"  NAS documents: {ensure_demo_documents()} demo invoices; NAS {state}")
-        from operations.demo.storesync import run_demo
 
         sync, conflicts = run_demo(store, shop_url)
         results = sync.entity_results["products"]

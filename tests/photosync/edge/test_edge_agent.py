@@ -327,7 +327,7 @@ def test_the_beat_task_does_nothing_outside_edge_mode(settings, db):
 def test_the_demo_pass_pulls_the_store_from_this_hub_over_http(
     transactional_db, edge_settings, make_store, make_photo, tmp_path
 ):
-    from photosync.edge.demo import run_demo_pass
+    from operations.demo.edge import run_demo_pass
 
     store = make_store("demo-edge-store")
     for _ in range(4):
