@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import random
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
@@ -21,6 +20,8 @@ from typing import Any, BinaryIO
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from config.jobs.backoff import backoff_delay
 
 from . import prestashop_xml as psxml
 from .errors import (
@@ -177,7 +178,7 @@ class Webservice:
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             return min(retry_after, RETRY_AFTER_CAP)
-        return self._backoff * 2 ** (state.attempt_number - 1) * random.uniform(0.5, 1.5)
+        return backoff_delay(state.attempt_number, base=self._backoff)
 
     def _status_error(self, response: httpx.Response) -> PlatformError:
         status, where = response.status_code, f"{response.request.method} {response.request.url.path}"
