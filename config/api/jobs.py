@@ -59,8 +59,9 @@ def job_answer(
     return finished(job)
 
 
+# The run views carry no docstrings: drf-spectacular would publish them as each endpoint's description.
 class JobRunsMixin:
-    """``model``: the run table; override ``runs()`` to scope it (e.g. to the caller's stores)."""
+    # ``model``: the run table; override ``runs()`` to scope it (e.g. to the caller's stores).
 
     model: type[Job]
     ordering = ("-created_at", "-pk")
@@ -75,12 +76,12 @@ class JobRunsMixin:
 
 
 class JobRunListView(JobRunsMixin, generics.ListAPIView):
-    """The runs, newest first (paginated as every list)."""
+    # The runs, newest first (paginated as every list).
+    pass
 
 
 class JobRunDetailView(JobRunsMixin, generics.RetrieveAPIView):
-    """One run by its UUID; ``not_found_message`` answers 404 NOT_FOUND."""
-
+    # One run by its UUID; ``not_found_message`` answers 404 NOT_FOUND.
     not_found_message = "Run not found"
 
     def get_object(self):

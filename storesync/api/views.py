@@ -38,7 +38,7 @@ def errors(*codes: int) -> dict:
 
 
 class SyncView(APIView):
-    """Base: JSON in, ``{"data": ...}`` out; domain errors (DomainError) go to the project's handler."""
+    """Base: JSON in, ``{"data": ...}`` out, domain errors in the project's envelope."""
 
     parser_classes = [JSONParser]
     read_letters = (CONFIG, "R")

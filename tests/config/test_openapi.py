@@ -49,3 +49,16 @@ def test_every_answer_matches_the_schema(case, auth_headers):
             response_schema_conformance,
         ],
     )
+
+
+def test_the_served_schema_matches_the_committed_one(tmp_path):
+    """docs/openapi.yaml is the contract API clients read: a change to the API must change it on purpose
+    (regenerate it with ``manage.py spectacular --file docs/openapi.yaml``)."""
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    generated = tmp_path / "openapi.yaml"
+    call_command("spectacular", "--file", str(generated))
+    committed = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+    assert generated.read_text() == committed.read_text()
