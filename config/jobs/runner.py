@@ -90,9 +90,13 @@ class JobRunner:
     # Running
 
     @classmethod
-    def execute(cls, job_id) -> Job | None:
-        """Claim the job, run it, finish it whatever happens; None if it is missing or finished."""
-        return lifecycle.run_job(cls.model, job_id, lambda job: cls(job).run())
+    def execute(cls, job_id, **options) -> Job | None:
+        """Claim the job, run it, finish it whatever happens; None if it is missing or finished.
+
+        ``options`` go to the runner's constructor: what a run in this process needs and the job
+        row must not hold (credentials, a progress callback).
+        """
+        return lifecycle.run_job(cls.model, job_id, lambda job: cls(job, **options).run())
 
     def run(self) -> None:
         raise NotImplementedError

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from config.error_codes import ErrorCode
 from config.jobs import JobRunner, JobStatus
-from config.jobs.lifecycle import run_job
-from photosync.edge.agent import EdgePass, PassSummary
+from photosync.edge.agent import EdgePass
 from photosync.edge.client import HOClient, HOConfig
 from photosync.models import EdgeSyncRun
 
@@ -36,25 +35,11 @@ class EdgeSyncRunner(JobRunner):
         self.config = config
         self.root = root
         self.on_tick = on_tick
-        self.summary: PassSummary | None = None
-
-    @classmethod
-    def execute_pass(cls, job_id, **options) -> EdgeSyncRunner | None:
-        """``execute`` with the pass's options (``config``, ``root``, ``on_tick``); the runner
-        that ran it (its ``summary``), or None when the job was not active."""
-        runners: list[EdgeSyncRunner] = []
-
-        def work(job: EdgeSyncRun) -> None:
-            runners.append(cls(job, **options))
-            runners[0].run()
-
-        run_job(cls.model, job_id, work)
-        return runners[0] if runners else None
 
     def run(self) -> None:
         full = bool(self.job.params.get("full"))
         with HOClient(self.config or HOConfig.from_settings()) as client:
-            summary = self.summary = EdgePass(client, root=self.root, full=full, progress=self.on_tick).run()
+            summary = EdgePass(client, root=self.root, full=full, progress=self.on_tick).run()
         self.progress(
             total=summary.listed,
             processed=summary.listed,

@@ -29,7 +29,8 @@ def edge_sync_now(
     run = EdgeSyncRunner.create(
         trigger=trigger, params={"full": full, "ho_url": config.url, "store_id": config.store_id}
     )
-    runner = EdgeSyncRunner.execute_pass(run.pk, config=config, root=root, on_tick=progress)
+    EdgeSyncRunner.execute(run.pk, config=config, root=root, on_tick=progress)
     run.refresh_from_db()
-    summary = (runner.summary if runner else None) or PassSummary(full=full, error=run.message)
+    # A finished pass keeps its summary on the row; a pass that broke has only its message.
+    summary = PassSummary(**run.result) if run.result else PassSummary(full=full, error=run.message)
     return run, summary
