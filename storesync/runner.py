@@ -99,7 +99,3 @@ class StoreSyncRunner(QueuedRunner):
 
     def after_run(self) -> None:
         StoreSyncJob.objects.filter(pk=self.job.pk).update(current_entity="")
-
-
-# The task body (tests and commands call it too).
-execute_job = StoreSyncRunner.execute

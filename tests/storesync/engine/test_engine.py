@@ -348,9 +348,9 @@ def test_permanent_failures_are_dead_lettered_and_can_be_requeued(shop_store, si
     [requeued] = services.requeue_dead_letters([letter])
     letter.refresh_from_db()
     assert letter.status == "requeued" and letter.requeue_job == requeued
-    from storesync.runner import execute_job
+    from storesync.runner import StoreSyncRunner
 
-    execute_job(requeued.pk, "test")
+    StoreSyncRunner.execute(requeued.pk, "test")
     requeued.refresh_from_db()
     assert requeued.status == "succeeded", requeued.message
     assert shop(sim, failed)["price"] == wanted[failed]

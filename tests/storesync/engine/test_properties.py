@@ -315,14 +315,14 @@ class EngineModel(RuleBasedStateMachine):
         crashed = False
         with connection.execute_wrapper(die_at_commit):
             try:
-                runner.execute_job(job.pk, "message-1")
+                runner.StoreSyncRunner.execute(job.pk, "message-1")
             except WorkerLost:
                 crashed = True
         job.refresh_from_db()
         if crashed:
             assert job.status == "running"
             type(self).crashes += 1
-            runner.execute_job(job.pk, "message-1")  # the same message, redelivered
+            runner.StoreSyncRunner.execute(job.pk, "message-1")  # the same message, redelivered
             job.refresh_from_db()
             assert job.attempts == 2
         puts = [line.split("?")[0] for line in sim_stats(self.sim)["recent"] if line.startswith("PUT /api/products/")]
