@@ -41,6 +41,20 @@ class HubTask(Task):
         """Hook for job tasks: mark their job failed."""
 
 
+def own_queue(suffix: str) -> str:
+    """The name of a queue of its own: "<default queue>.<suffix>" (``celery.webhooks``)."""
+    return f"{app.conf.task_default_queue}.{suffix}"
+
+
+def route_to_own_queue(name, args, kwargs, options, task=None, **kw):
+    """Celery router for ``CELERY_OWN_QUEUES``; the default queue is read when the task is
+    sent, so a process that renames it (a test worker) routes to its own queues."""
+    from django.conf import settings
+
+    suffix = settings.CELERY_OWN_QUEUES.get(name)
+    return {"queue": own_queue(suffix)} if suffix else None
+
+
 app = Celery("retail_sync_hub", task_cls=HubTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -48,11 +48,28 @@ def check_workers() -> None:
         raise RuntimeError("no Celery worker answered within 2 s")
 
 
+class QueueSaturated(Exception):
+    pass
+
+
+def check_webhook_queue() -> None:
+    """Outbound webhooks wait on their own queue: a backlog means their workers are down or
+    too few for slow receivers, while the sync workers may still answer pings."""
+    import redis
+
+    from config.celery import app, own_queue
+
+    client = redis.Redis.from_url(app.conf.broker_url, socket_connect_timeout=2, socket_timeout=2)
+    if client.llen(own_queue("webhooks")) > settings.WEBHOOK_QUEUE_MAX_LENGTH:
+        raise QueueSaturated()
+
+
 def readiness_checks() -> dict[str, Callable[[], None]]:
     checks = {"database": check_database, "storage": check_storage}
     if not settings.EMBEDDED:
         checks["broker"] = check_broker
         checks["workers"] = check_workers
+        checks["webhook_queue"] = check_webhook_queue
     return checks
 
 

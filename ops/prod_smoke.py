@@ -1,7 +1,7 @@
 """Production mode on this machine, without Docker: `make prod-smoke`.
 
-Starts the hub as production runs it — uvicorn (ASGI, two workers), a Celery worker and
-Celery beat as separate processes — against the machine's PostgreSQL and Redis and
+Starts the hub as production runs it — uvicorn (ASGI, two workers), a Celery worker, a
+webhook worker (their own queue) and Celery beat as separate processes — against the machine's PostgreSQL and Redis and
 moto's S3 server, with the shop simulator as the store's shop. Then drives a sync end to
 end through the API, checks readiness, and stops everything cleanly.
 Exit status 0 when every step passed.
@@ -142,7 +142,7 @@ def run(stack: Stack) -> None:
     stack.manage("collectstatic", "--noinput", "--verbosity", "0")
     stack.manage("createsuperuser", "--noinput", "--username", "smoke", "--email", "smoke@example.com")
 
-    step("shop simulator, web (uvicorn x2), worker, beat")
+    step("shop simulator, web (uvicorn x2), worker, webhook worker, beat")
     stack.start("shop", PYTHON, "-m", "shopsim", "--port", str(stack.shop_port), "--products", "40")
     stack.start(
         "web",
@@ -161,23 +161,25 @@ def run(stack: Stack) -> None:
         "--log-config",
         "config/uvicorn_log.json",
     )
-    stack.start(
-        "worker",
-        PYTHON,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--concurrency",
-        "2",
-        "--queues",
-        stack.env["CELERY_TASK_DEFAULT_QUEUE"],
-        "--hostname",
-        f"smoke-{uuid.uuid4().hex[:6]}@%h",
-    )
+    queue = stack.env["CELERY_TASK_DEFAULT_QUEUE"]
+    for name, queues, concurrency in (("worker", queue, 2), ("webhooks", f"{queue}.webhooks", 1)):
+        stack.start(
+            name,
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            queues,
+            "--hostname",
+            f"smoke-{name}-{uuid.uuid4().hex[:6]}@%h",
+        )
     stack.start(
         "beat",
         PYTHON,

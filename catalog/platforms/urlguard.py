@@ -23,6 +23,7 @@ import functools
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -174,11 +175,49 @@ def validate_platform_url(url: str, *, allowlist: Allowlist | Iterable[str] | No
     return url.strip()
 
 
-class GuardedBackend(httpcore.SyncBackend):
-    """An httpcore network backend that only connects to addresses it has checked."""
+def _until(deadline: float, timeout: float | None, error: type[Exception]) -> float:
+    """``timeout`` shortened to what is left before ``deadline``; ``error`` when nothing is."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the request's deadline has passed")
+    return left if timeout is None else min(timeout, left)
 
-    def __init__(self, allowlist: Allowlist) -> None:
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every socket operation ends by ``deadline`` (a ``time.monotonic()``
+    value): httpx's timeouts apply per read, so a peer trickling one byte at a time would
+    otherwise hold the caller for as long as it likes."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+        self.stream = stream
+        self.deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, _until(self.deadline, timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, _until(self.deadline, timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        timeout = _until(self.deadline, timeout, httpcore.ConnectTimeout)
+        return DeadlineStream(self.stream.start_tls(ssl_context, server_hostname, timeout), self.deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """An httpcore network backend that only connects to addresses it has checked, and
+    with a ``deadline`` (a ``time.monotonic()`` value) ends every socket operation by then."""
+
+    def __init__(self, allowlist: Allowlist, deadline: float | None = None) -> None:
         self.allowlist = allowlist
+        self.deadline = deadline
 
     def connect_tcp(
         self,
@@ -195,7 +234,11 @@ class GuardedBackend(httpcore.SyncBackend):
         failures: list[httpcore.ConnectError | httpcore.ConnectTimeout] = []
         for address in addresses:  # never empty: check_host raises instead
             try:
-                return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+                if self.deadline is None:
+                    return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+                timeout = _until(self.deadline, timeout, httpcore.ConnectTimeout)
+                stream = super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+                return DeadlineStream(stream, self.deadline)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failures.append(exc)
         raise failures[-1]
@@ -224,6 +267,7 @@ class GuardedTransport(httpx.HTTPTransport):
         self,
         *,
         allowlist: Allowlist | Iterable[str] | None = None,
+        deadline: float | None = None,
         verify: Any = True,
         trust_env: bool = True,
         http1: bool = True,
@@ -248,18 +292,20 @@ class GuardedTransport(httpx.HTTPTransport):
             http1=http1,
             http2=http2,
             retries=retries,
-            network_backend=GuardedBackend(_as_allowlist(allowlist)),
+            network_backend=GuardedBackend(_as_allowlist(allowlist), deadline),
         )
 
 
-_TRANSPORT_OPTIONS = ("verify", "trust_env", "http1", "http2", "limits")
+_TRANSPORT_OPTIONS = ("verify", "trust_env", "http1", "http2", "limits", "deadline")
 
 
 def guarded_client(*, allowlist: Allowlist | Iterable[str] | None = None, **kwargs: Any) -> httpx.Client:
     """An ``httpx.Client`` whose every connection goes through the URL guard.
 
     Accepts ``httpx.Client`` keyword arguments, except ``transport``, ``mounts``
-    and ``proxy``, which would route requests around the guard.
+    and ``proxy``, which would route requests around the guard; and ``deadline``, a
+    ``time.monotonic()`` value by which every connection, read and write of the client ends
+    (a total time limit, where ``timeout`` limits each operation).
     """
     forbidden = {"transport", "mounts", "proxy"} & kwargs.keys()
     if forbidden:

@@ -24,11 +24,18 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 # and placed per kind (`celery worker -Q celery.photosync`). Off: everything on the default queue.
 CELERY_QUEUE_PER_KIND = env.bool("CELERY_QUEUE_PER_KIND", default=False)
 JOB_KIND_APPS = ("catalog", "photosync", "nasync", "storesync")
-CELERY_TASK_ROUTES = (
+# Tasks that wait on hosts we do not control have a queue of their own, "<default queue>.<suffix>",
+# served by workers of their own (`celery worker -Q celery.webhooks`): a slow webhook receiver
+# can then hold only the webhook workers, never the ones that sync. Routed before the kinds.
+CELERY_OWN_QUEUES = {"storesync.tasks.deliver_webhook": "webhooks"}
+CELERY_TASK_ROUTES = [
+    "config.celery.route_to_own_queue",
     {f"{app}.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}.{app}"} for app in JOB_KIND_APPS}
     if CELERY_QUEUE_PER_KIND
-    else {}
-)
+    else {},
+]
+# /readyz fails its "webhook_queue" check when more attempts than this wait on the webhooks queue.
+WEBHOOK_QUEUE_MAX_LENGTH = env.int("WEBHOOK_QUEUE_MAX_LENGTH", default=1000)
 # A task whose worker died this many times is dropped (and its job marked failed).
 CELERY_MAX_REDELIVERIES = env.int("CELERY_MAX_REDELIVERIES", default=3)
 # Periodic tasks live in django-celery-beat's tables (editable in the admin); each app

@@ -24,7 +24,8 @@ STORESYNC_EVENT_PROGRESS_INTERVAL = env.float("STORESYNC_EVENT_PROGRESS_INTERVAL
 # Inbound webhooks: accepted clock difference of webhook-timestamp (s).
 STORESYNC_WEBHOOK_TOLERANCE = env.int("STORESYNC_WEBHOOK_TOLERANCE", default=300)
 # Outbound webhooks: attempts per delivery, first retry delay (s; x4 per attempt, with jitter),
-# request timeout (s), longest Retry-After honoured (s), lease of one attempt (s).
+# deadline of one attempt (s: connect, headers and body together), longest Retry-After honoured (s),
+# lease of one attempt (s).
 STORESYNC_WEBHOOK_MAX_ATTEMPTS = env.int("STORESYNC_WEBHOOK_MAX_ATTEMPTS", default=5)
 STORESYNC_WEBHOOK_BACKOFF = env.int("STORESYNC_WEBHOOK_BACKOFF", default=300)
 STORESYNC_WEBHOOK_TIMEOUT = env.float("STORESYNC_WEBHOOK_TIMEOUT", default=10.0)

@@ -7,7 +7,9 @@ jitter, or the endpoint's ``Retry-After`` if later); the beat task picks due del
 every minute. No Celery countdown is ever used, so no retry can outlive the broker's
 visibility timeout. 3xx and 4xx answers other than 408 and 429 are final; a delivery that
 still fails after ``STORESYNC_WEBHOOK_MAX_ATTEMPTS`` attempts is a dead letter, which an
-operator can redeliver from the admin.
+operator can redeliver from the admin. An attempt ends by ``STORESYNC_WEBHOOK_TIMEOUT``
+whatever the receiver does, and runs on the webhooks queue (``CELERY_OWN_QUEUES``), never
+on a worker that syncs.
 
 An attempt first takes a lease (``lease_token``, ``next_attempt_at`` moved to the end of
 the lease) with a conditional UPDATE, so two workers never post the same delivery at once,
@@ -182,8 +184,12 @@ def attempt(delivery_id, token: str | None = None, *, now: datetime | None = Non
             **sign_headers(secret, delivery.msg_id, body, timestamp=int(time.time())),
         }
         try:
+            # STORESYNC_WEBHOOK_TIMEOUT bounds the whole attempt (connect, headers, body), not each read.
+            deadline = started + settings.STORESYNC_WEBHOOK_TIMEOUT
             with (
-                guarded_client(timeout=settings.STORESYNC_WEBHOOK_TIMEOUT, follow_redirects=False) as client,
+                guarded_client(
+                    timeout=settings.STORESYNC_WEBHOOK_TIMEOUT, deadline=deadline, follow_redirects=False
+                ) as client,
                 client.stream("POST", url, content=body, headers=headers) as response,
             ):
                 code = response.status_code

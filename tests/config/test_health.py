@@ -43,3 +43,38 @@ def test_readyz_sees_a_live_worker(client, hub_worker, settings):
     assert response.json()["components"]["workers"]["status"] == "ok", response.json()
     assert response.status_code == 200
     assert connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def webhook_queue(settings):
+    """A webhooks queue of this test's own in the real Redis broker."""
+    import uuid
+
+    import redis
+
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = f"test-{uuid.uuid4().hex[:10]}"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    name = f"{celery_app.conf.task_default_queue}.webhooks"
+    yield client, name
+    client.delete(name)
+    celery_app.conf.task_default_queue = previous
+
+
+@pytest.mark.django_db
+def test_readyz_fails_when_webhook_attempts_pile_up(client, settings, monkeypatch, webhook_queue):
+    settings.EMBEDDED = False
+    settings.WEBHOOK_QUEUE_MAX_LENGTH = 3
+    monkeypatch.setattr("config.health.check_workers", lambda: None)  # sync workers answer pings
+    redis_client, name = webhook_queue
+    redis_client.lpush(name, *[b"{}"] * 3)
+    assert client.get("/readyz").json()["components"]["webhook_queue"]["status"] == "ok"
+
+    redis_client.lpush(name, b"{}")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["components"]["webhook_queue"] == {
+        "status": "error",
+        "error": "QueueSaturated",
+        "latency_ms": response.json()["components"]["webhook_queue"]["latency_ms"],
+    }

@@ -34,8 +34,9 @@ def _database_url() -> str:
 class WorkerProcess:
     """A Celery worker subprocess that tests can kill and restart."""
 
-    def __init__(self, queue: str, env: dict[str, str], concurrency: int = 2):
+    def __init__(self, queue: str, env: dict[str, str], concurrency: int = 2, also: tuple[str, ...] = ()):
         self.queue = queue
+        self.queues = ",".join((queue, *also))
         self.env = env
         self.concurrency = concurrency
         self.name = f"{queue}@localhost"
@@ -54,7 +55,7 @@ class WorkerProcess:
                 "config",
                 "worker",
                 "--queues",
-                self.queue,
+                self.queues,
                 "--hostname",
                 self.name,
                 "--concurrency",
@@ -129,7 +130,8 @@ def hub_worker_process(django_db_setup, django_db_blocker):
         require_redis()
         queue = f"test-{uuid.uuid4().hex[:10]}"
         celery_app.conf.task_default_queue = queue
-        worker = WorkerProcess(queue, worker_env(queue))
+        # One worker for the session serves the webhooks queue too (production runs one of each).
+        worker = WorkerProcess(queue, worker_env(queue), also=(f"{queue}.webhooks",))
         worker.start()
     yield worker
     worker.stop()

@@ -5,6 +5,10 @@ final 4xx answers, Retry-After, redelivery from the admin, and the URL guard."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -182,3 +186,72 @@ def test_records_only_synced_to_the_platform_are_not_posted(
     with django_capture_on_commit_callbacks(execute=True):
         product.save()
     assert not WebhookDelivery.objects.exists() and not receiver.requests
+
+
+@pytest.fixture
+def trickler():
+    """A raw-socket receiver that reads the request, then sends its status line one byte every
+    half second (each read succeeds well within a per-read timeout) and gives up after 8 s."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        connection, _ = server.accept()
+        with connection:
+            connection.settimeout(1)
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += connection.recv(65536)
+            deadline = time.monotonic() + 8
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                if stop.is_set() or time.monotonic() > deadline:
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return  # the hub hung up: what we want
+                stop.wait(0.5)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    stop.set()
+    server.close()
+    thread.join(timeout=10)
+
+
+def test_a_trickling_receiver_is_cut_off_at_the_attempt_deadline(
+    shop_store, trickler, settings, django_capture_on_commit_callbacks
+):
+    settings.STORESYNC_WEBHOOK_TIMEOUT = 2.0
+    configure(shop_store, products={}, webhook_config={"endpoint": trickler, "secret": SECRET})
+    started = time.monotonic()
+    delivery = product_event(shop_store, django_capture_on_commit_callbacks)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 2.0 + 1.5, f"the attempt took {elapsed:.1f} s"
+    delivery.refresh_from_db()
+    attempt = delivery.attempt_rows.get()
+    assert attempt.success is False and attempt.status_code is None
+    assert "Timeout" in attempt.error
+    assert delivery.status == "pending" and delivery.next_attempt_at > timezone.now()  # retried later
+
+
+def test_attempts_are_sent_to_the_webhooks_queue_not_the_sync_workers(settings):
+    import redis
+
+    from config.celery import app as celery_app
+    from config.jobs import celery_task
+    from storesync.task_names import DELIVER_WEBHOOK, RUN_STORE_SYNC
+
+    queue, previous = f"test-{uuid.uuid4().hex[:10]}", celery_app.conf.task_default_queue
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    celery_app.conf.task_default_queue, celery_app.conf.task_always_eager = queue, False
+    try:
+        celery_task(DELIVER_WEBHOOK).delay(str(uuid.uuid4()), "token")
+        celery_task(RUN_STORE_SYNC).delay(str(uuid.uuid4()), "token")
+        assert broker.llen(f"{queue}.webhooks") == 1
+        assert broker.llen(queue) == 1  # the sync job stays on the default queue
+    finally:
+        celery_app.conf.task_default_queue, celery_app.conf.task_always_eager = previous, True
+        broker.delete(queue, f"{queue}.webhooks")
