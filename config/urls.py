@@ -1,9 +1,6 @@
-from pathlib import Path
-
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 
@@ -36,16 +33,10 @@ urlpatterns = [
 ]
 
 
-def serve_product_media(request, path):
-    # Rooted at the products/ folder so "products/../documents/..." cannot climb out of it;
-    # MEDIA_ROOT is read per request, not frozen when the URLconf is imported.
-    return serve(request, path, document_root=Path(settings.MEDIA_ROOT) / "products")
-
-
 if not settings.AWS_STORAGE_BUCKET_NAME:
-    # Product photos on local storage (embedded and edge modes): image_url points here.
-    # Only the products/ folder: documents in the same storage are never public.
-    urlpatterns.append(re_path(rf"^{settings.MEDIA_URL.strip('/')}/products/(?P<path>.*)$", serve_product_media))
+    # Product photos on local storage (embedded and edge modes), through signed links only.
+    # Only the products/ folder: documents in the same storage are never served.
+    urlpatterns.append(re_path(rf"^{settings.MEDIA_URL.strip('/')}/products/", include("photosync.imagesync.media")))
 
 handler400 = "config.api.exceptions.handler400"
 handler403 = "config.api.exceptions.handler403"

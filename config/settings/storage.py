@@ -7,6 +7,9 @@ from config.settings.base import VAR_DIR, env
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
+# Photo links expire after this many seconds: presigned on S3, signed by the hub on a file system.
+MEDIA_URL_EXPIRE = env.int("MEDIA_URL_EXPIRE", default=env.int("AWS_QUERYSTRING_EXPIRE", default=3600))
+
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -23,6 +26,8 @@ if AWS_STORAGE_BUCKET_NAME:
             "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
             "file_overwrite": False,
             "default_acl": None,
-            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=3600),
+            # The bucket stays private: every URL the hub hands out is presigned.
+            "querystring_auth": True,
+            "querystring_expire": MEDIA_URL_EXPIRE,
         },
     }

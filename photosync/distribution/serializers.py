@@ -15,7 +15,7 @@ def _iso(value) -> str | None:
 
 
 def photo_item(photo: ProductPhoto, url_for: Callable[[str], str]) -> dict:
-    """``url_for``: ``photosync.imagesync.storage.object_url_builder(request)``, built once per page."""
+    """``url_for``: the photo's URL for a key (``photosync.imagesync.storage.object_url``)."""
     product = photo.product
     deleted = photo.deleted_at is not None
     url = None if deleted else url_for(photo.object_key)
@@ -58,7 +58,8 @@ class PhotoItemSerializer(serializers.Serializer):
     sort_order = serializers.IntegerField()
     updated_at = serializers.DateTimeField()
     image_url = serializers.CharField(
-        allow_null=True, help_text="Presigned on S3, an absolute media URL otherwise; null on a tombstone."
+        allow_null=True,
+        help_text="Presigned on S3, an absolute signed media URL otherwise; both expire. Null on a tombstone.",
     )
     deleted = serializers.BooleanField(help_text="True on a tombstone (only with since).")
     deleted_at = serializers.DateTimeField(required=False, help_text="Only on a tombstone.")

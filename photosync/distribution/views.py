@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -94,7 +95,7 @@ class PhotoListView(APIView):
         if cursor and offset:
             raise params.invalid("pass either cursor or offset, not both")
         page = feed.list_photos(store, since=since, limit=limit, offset=offset, cursor=cursor)
-        url_for = storage.object_url_builder(request)
+        url_for = functools.partial(storage.object_url, request=request)
         data = {
             "photos": [schema.photo_item(photo, url_for) for photo in page.photos],
             "total": page.total,

@@ -9,12 +9,17 @@ key is only referenced by the database after its object is fully written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
+from urllib.parse import urlencode
 
+from django.conf import settings
+from django.core import signing
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
+from django.utils.crypto import constant_time_compare
 from django.utils.encoding import filepath_to_uri
 
 logger = logging.getLogger(__name__)
@@ -71,22 +76,31 @@ def delete_objects(keys: Iterable[str]) -> None:
             logger.warning("could not delete the replaced object %s", key, exc_info=True)
 
 
-def object_url(key: str | None) -> str | None:
-    """A URL for the object: a presigned one on S3, the media URL on a file system."""
-    return default_storage.url(key) if key else None
-
-
-def object_url_builder(request=None) -> Callable[[str], str]:
-    """``object_url`` for a page of objects: on a file system the media base URL (made
-    absolute for ``request``) is resolved once, not once per object; on S3 each URL is
-    presigned, as it must be."""
+def object_url(key: str | None, request=None) -> str | None:
+    """The one way to a photo object's URL, never a public one. On S3 a presigned URL
+    (``querystring_auth``); on a file system the media URL with an expiry and its HMAC
+    (``MEDIA_URL_EXPIRE``), checked by :mod:`photosync.imagesync.media`, made absolute for
+    ``request`` when given. Both expire after ``MEDIA_URL_EXPIRE`` seconds."""
+    if not key:
+        return None
     storage = default_storage
     if not isinstance(storage, FileSystemStorage):
-        return storage.url
-    base = storage.base_url
-    if request is not None:
-        base = request.build_absolute_uri(base)
-    return lambda key: base + filepath_to_uri(key)
+        return storage.url(key)
+    expires = int(time.time()) + settings.MEDIA_URL_EXPIRE
+    query = urlencode({"expires": expires, "signature": media_signature(key, expires)})
+    url = f"{storage.base_url}{filepath_to_uri(key)}?{query}"
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+def media_signature(key: str, expires: int) -> str:
+    return signing.Signer(salt="photosync.media").signature(f"{key}:{expires}")
+
+
+def media_signature_is_valid(key: str, expires: str, signature: str) -> bool:
+    """True when ``signature`` is ours for ``key`` and ``expires`` has not passed."""
+    if not expires.isdigit() or int(expires) < time.time():
+        return False
+    return constant_time_compare(media_signature(key, int(expires)), signature)
 
 
 def object_exists(key: str) -> bool:

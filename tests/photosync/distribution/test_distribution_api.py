@@ -71,6 +71,7 @@ def test_the_list_answers_the_specs_shape(api, edge_user, store, photos):
     assert first["product_sku"] == photo.product.sku and first["product_name"] == photo.product.name
     assert (first["checksum"], first["size"], first["version"]) == (photo.checksum, photo.size, 1)
     assert first["image_url"].startswith("http://testserver/media/products/")
+    assert api(None).get(first["image_url"]).status_code == 200  # signed: no token needed
 
 
 def test_pages_by_offset_and_by_cursor_see_every_photo_once(api, edge_user, store, photos):

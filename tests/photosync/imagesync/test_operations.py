@@ -1,6 +1,8 @@
 """The image sync as operators run it: the command, the admin, the nightly schedule, the demo."""
 
+import html
 import importlib
+import re
 
 import pytest
 from django.apps import apps
@@ -69,9 +71,11 @@ def test_the_admin_shows_photos_with_thumbnails_and_runs(client, superuser, shop
     client.force_login(superuser)
 
     listing = client.get("/admin/photosync/productphoto/").content.decode()
-    assert f'src="/media/{photo.rendition_key("thumb")}"' in listing
+    thumb = re.search(rf'src="(/media/{photo.rendition_key("thumb")}\?[^"]+)"', listing)[1]
+    assert client.get(html.unescape(thumb)).status_code == 200  # a signed link the browser can load
     page = client.get(f"/admin/photosync/productphoto/{photo.pk}/change/").content.decode()
-    assert f'src="/media/{photo.rendition_key("medium")}"' in page and photo.checksum in page
+    medium = re.search(rf'src="(/media/{photo.rendition_key("medium")}\?[^"]+)"', page)[1]
+    assert client.get(html.unescape(medium)).status_code == 200 and photo.checksum in page
     assert default_storage.exists(photo.rendition_key("thumb"))
     runs = client.get("/admin/photosync/imagesyncrun/").content.decode()
     assert str(run.pk) in runs and "2/2" in runs  # the page's settled part and one chunk of downloads
