@@ -17,6 +17,10 @@ IMAGE_SYNC_RESPONSE_ERRORS = env.int("IMAGE_SYNC_RESPONSE_ERRORS", default=50)
 # Safe images: byte cap per download, pixel cap (Pillow's decompression-bomb limit).
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=PLATFORM_MAX_IMAGE_BYTES)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
+# Memory bound (bytes) of decoding one image (pixels x bytes per pixel, after JPEG's reduced
+# decoding), and images decoded at once per worker process: image memory <= their product.
+IMAGE_MAX_DECODED_BYTES = env.int("IMAGE_MAX_DECODED_BYTES", default=100_000_000)
+IMAGE_DECODE_CONCURRENCY = env.int("IMAGE_DECODE_CONCURRENCY", default=2)
 # Cache warm-up: WebP renditions stored beside each original (longest side, pixels; never upscaled).
 IMAGE_RENDITIONS = {
     "thumb": env.int("IMAGE_THUMB_SIZE", default=200),

@@ -217,28 +217,32 @@ def _store(
     validators: dict,
     decoded: tuple[images.ImageInfo, Image.Image] | None = None,
 ) -> Outcome:
-    """Validate the bytes (unless we drew them); write them and their renditions unless we hold them already."""
-    info, image = decoded or images.open_image(file)
-    try:
-        existing = work.existing
-        if existing is not None and existing.checksum == md5:
-            return Outcome(work.product_id, UNCHANGED, source, image_id, validators=validators)
-        key = storage.original_key(work.product_uuid, md5, info.extension)
-        storage.put_object(key, file, size)
-        renditions = {}
-        for rendition in images.make_renditions(image):
-            rendition_key = storage.rendition_key(work.product_uuid, md5, rendition.shared_with or rendition.name)
-            if rendition.shared_with is None:
-                storage.put_object(rendition_key, rendition.data, len(rendition.data))
-            renditions[rendition.name] = {
-                "key": rendition_key,
-                "width": rendition.width,
-                "height": rendition.height,
-                "size": len(rendition.data),
-                "content_type": images.RENDITION_FORMAT[1],
-            }
-    finally:
-        image.close()
+    """Validate the bytes (unless we drew them); write them and their renditions unless we hold them already.
+
+    Decoding and resizing hold one of the process's decode slots."""
+    with images.decode_slot():
+        info, image = decoded or images.open_image(file)
+        try:
+            existing = work.existing
+            if existing is not None and existing.checksum == md5:
+                return Outcome(work.product_id, UNCHANGED, source, image_id, validators=validators)
+            made = images.make_renditions(image)
+            key = storage.original_key(work.product_uuid, md5, info.extension)
+            storage.put_object(key, file, size)  # before close(), which closes the file Pillow read
+        finally:
+            image.close()
+    renditions = {}
+    for rendition in made:
+        rendition_key = storage.rendition_key(work.product_uuid, md5, rendition.shared_with or rendition.name)
+        if rendition.shared_with is None:
+            storage.put_object(rendition_key, rendition.data, len(rendition.data))
+        renditions[rendition.name] = {
+            "key": rendition_key,
+            "width": rendition.width,
+            "height": rendition.height,
+            "size": len(rendition.data),
+            "content_type": images.RENDITION_FORMAT[1],
+        }
     stem = slugify(work.sku) or f"product-{work.id_origin}"
     suffix = f"-{image_id}" if image_id else "-placeholder"
     stored = StoredImage(

@@ -3,6 +3,13 @@
 Nothing here trusts the shop: the format and content type come from the bytes, the
 pixel count is bounded before anything is decoded (decompression bombs), ``verify()``
 checks the structure and a full decode catches truncated files.
+
+Memory is bounded as well as pixels: a small compressible PNG can decode to hundreds of
+megabytes. A JPEG is decoded at the reduced scale its DCT allows (1/2 to 1/8, never below
+the largest rendition); what would still be decoded (pixels x bytes per pixel, plus a
+colour conversion) is refused above ``IMAGE_MAX_DECODED_BYTES`` before any pixel is; and
+at most ``IMAGE_DECODE_CONCURRENCY`` images are decoded at once per process
+(:func:`decode_slot`), so a worker's image memory stays under their product.
 """
 
 from __future__ import annotations
@@ -11,12 +18,14 @@ import functools
 import hashlib
 import io
 import textwrap
+import threading
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from catalog.error_codes import CatalogErrorCode
 from config.errors import DomainError
 from photosync.error_codes import PhotoErrorCode
 
@@ -31,6 +40,7 @@ RENDITION_FORMAT = ("WEBP", "image/webp", "webp")
 WEBP_METHOD = 0  # encoder effort 0-6: 0 is three times as fast as the default 4, files about 20% larger
 PLACEHOLDER_SIZE = 200  # the default thumbnail size: one rendition to encode
 MARKUP_PREFIXES = (b"<", b"{", b"[")
+RESIZABLE_MODES = ("RGB", "RGBA", "L", "LA")  # others go through a full-size conversion first
 
 
 class InvalidImage(DomainError):
@@ -42,6 +52,12 @@ class InvalidImage(DomainError):
 
     def __init__(self, message: str):
         super().__init__(message=message)
+
+
+class ImageTooLarge(InvalidImage):
+    """Decoding the image would take more memory than ``IMAGE_MAX_DECODED_BYTES``."""
+
+    code = CatalogErrorCode.IMAGE_TOO_LARGE
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,14 @@ def open_image(file: BinaryIO) -> tuple[ImageInfo, Image.Image]:
             probe.verify()
         file.seek(0)
         image = Image.open(file, formats=formats)
-        image.load()  # a full decode: truncated or corrupt pixel data fails here
+        try:
+            largest = max(settings.IMAGE_RENDITIONS.values())
+            image.draft(image.mode, (largest, largest))  # JPEG: decode at 1/2..1/8 scale
+            _check_decoded_size(image)
+            image.load()  # a full decode: truncated or corrupt pixel data fails here
+        except BaseException:
+            image.close()
+            raise
     except InvalidImage:
         raise
     except Image.DecompressionBombError as exc:
@@ -104,17 +127,58 @@ def _info(probe: Image.Image) -> ImageInfo:
     return ImageInfo(probe.format, content_type, extension, width, height)
 
 
+def decoded_bytes(image: Image.Image) -> int:
+    """Memory that decoding ``image`` (at its draft size) and preparing its renditions takes:
+    Pillow keeps 1 byte per pixel for "1", "L" and "P", 2 for 16-bit modes and 4 for the
+    others (RGB included); a mode we cannot resize in adds a full-size RGB(A) copy."""
+    mode = image.mode
+    per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    if mode not in RESIZABLE_MODES:
+        per_pixel += 4
+    return image.width * image.height * per_pixel
+
+
+def _check_decoded_size(image: Image.Image) -> None:
+    needed, budget = decoded_bytes(image), settings.IMAGE_MAX_DECODED_BYTES
+    if needed > budget:
+        raise ImageTooLarge(
+            f"The image would take {needed // 1_000_000} MB of memory to decode ({image.width}x{image.height} "
+            f"{image.mode}), over the {budget // 1_000_000} MB limit (IMAGE_MAX_DECODED_BYTES)."
+        )
+
+
+@functools.cache
+def _decode_slots(count: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(max(1, count))
+
+
+def decode_slot() -> threading.BoundedSemaphore:
+    """Hold while an image is decoded and its renditions made: at most
+    ``IMAGE_DECODE_CONCURRENCY`` at once in this process, whatever the pool's size."""
+    return _decode_slots(settings.IMAGE_DECODE_CONCURRENCY)
+
+
+def _rendition_mode(image: Image.Image) -> str:
+    return "RGBA" if "A" in image.mode or "transparency" in image.info else "RGB"
+
+
 def make_renditions(image: Image.Image) -> list[Rendition]:
     """The configured WebP sizes (``settings.IMAGE_RENDITIONS``), never larger than the original.
 
-    Sizes that come out the same (a small original fits both boxes) are encoded once;
-    ``shared_with`` names the rendition whose bytes they reuse.
+    ``image`` is shrunk in place to the largest size first, so its full-size pixels are
+    released before any copy is made (rotation by its EXIF orientation comes after: the
+    boxes are square). Sizes that come out the same (a small original fits both boxes) are
+    encoded once; ``shared_with`` names the rendition whose bytes they reuse.
     """
+    sizes = sorted(settings.IMAGE_RENDITIONS.items(), key=lambda item: item[1])
+    if image.mode not in RESIZABLE_MODES:
+        image = image.convert(_rendition_mode(image))
+    image.thumbnail((sizes[-1][1], sizes[-1][1]))
     base = ImageOps.exif_transpose(image)
     if base.mode not in ("RGB", "RGBA"):
-        base = base.convert("RGBA" if "A" in base.mode or "transparency" in base.info else "RGB")
+        base = base.convert(_rendition_mode(base))
     renditions: list[Rendition] = []
-    for name, longest_side in sorted(settings.IMAGE_RENDITIONS.items(), key=lambda item: item[1]):
+    for name, longest_side in sizes:
         copy = base.copy()
         copy.thumbnail((longest_side, longest_side))
         same = next((r for r in renditions if (r.width, r.height) == copy.size), None)

@@ -78,3 +78,66 @@ def test_renditions_of_the_same_size_are_encoded_once(settings):
     thumb, medium = make_renditions(image)
     assert (thumb.name, thumb.shared_with, medium.name, medium.shared_with) == ("thumb", None, "medium", "thumb")
     assert medium.data == thumb.data and (medium.width, medium.height) == (200, 150)
+
+
+MEASURE = """
+import io, json, resource, sys
+import django
+django.setup()
+from photosync.imagesync import images
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+outcome = "processed"
+try:
+    with images.decode_slot():
+        info, image = images.open_image(io.BytesIO(data))
+        sizes = [(r.width, r.height) for r in images.make_renditions(image)]
+        image.close()
+except images.InvalidImage as exc:
+    outcome, sizes = str(exc.code), []
+growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"outcome": outcome, "growth_mb": growth / 1024, "sizes": sizes}))
+"""
+
+
+def peak_memory(path, **env) -> dict:
+    """The intake of one image in a fresh process: its outcome and its peak RSS growth (MB).
+    Pillow allocates pixels outside Python's allocator, where tracemalloc does not see them."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    environment = {**os.environ, "PYTHONPATH": str(root), "DJANGO_SETTINGS_MODULE": "config.settings", **env}
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path)], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_small_png_of_40_megapixels_is_refused_before_it_is_decoded(tmp_path):
+    from tests.photosync.imagesync.test_sync import pixel_bomb_png
+
+    path = tmp_path / "bomb.png"
+    path.write_bytes(pixel_bomb_png())
+    assert path.stat().st_size < 200_000
+
+    refused = peak_memory(path)
+    assert refused["outcome"] == "IMAGE_TOO_LARGE" and refused["growth_mb"] < 20, refused
+    # With a budget that lets it through, decoding and resizing stay under 200 MB (160 MB of pixels).
+    processed = peak_memory(path, IMAGE_MAX_DECODED_BYTES="200000000")
+    assert processed["outcome"] == "processed" and processed["growth_mb"] < 200, processed
+    assert processed["sizes"] == [[200, 200], [800, 800]]
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
+    path = tmp_path / "camera.jpg"
+    Image.new("RGB", (6000, 4000), "teal").save(path, "JPEG", quality=85)  # 96 MB at full scale
+
+    measured = peak_memory(path)
+
+    assert measured["outcome"] == "processed" and measured["growth_mb"] < 40, measured
+    assert measured["sizes"] == [[200, 133], [800, 533]]

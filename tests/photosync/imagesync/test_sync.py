@@ -233,3 +233,61 @@ def test_an_uploaded_photo_is_never_replaced(shop_store, shop_simulator):
     sync_images_now(shop_store, force=True)
     photo = photo_of(shop_store, pid)
     assert (photo.source, photo.checksum, photo.version) == ("upload", "0" * 32, 1)
+
+
+def pixel_bomb_png() -> bytes:
+    """6324x6324 pixels (just under the 40 Mpx limit) in about 130 KB: 160 MB once decoded."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (6324, 6324), (240, 240, 240))
+    draw = ImageDraw.Draw(image)
+    for y in range(0, 6324, 400):
+        draw.line((0, y, 6324, y), fill=(20, 90, 160), width=3)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def test_an_image_too_big_to_decode_is_that_products_error(shop_store, shop_simulator):
+    pid = products_with(shop_simulator, 1, lambda n: n > 0)[0]
+    image = shop_simulator.shop.set_image_mode(pid, "change")
+    shop_simulator.shop._image_cache[(pid, image.id, image.version)] = (pixel_bomb_png(), "image/png")
+
+    run = sync_images_now(shop_store)
+
+    assert run.status == "partial" and run.counters["failed"] == 1
+    [error] = run.errors
+    assert (error["id_origin"], error["code"]) == (pid, "IMAGE_TOO_LARGE")
+    assert "6324x6324" in error["message"] and "IMAGE_MAX_DECODED_BYTES" in error["message"]
+    assert not ProductPhoto.objects.filter(product__id_origin=pid).exists()
+
+
+def test_no_more_images_are_decoded_at_once_than_the_setting_allows(shop_store, settings, monkeypatch):
+    import threading
+    import time
+
+    from photosync.imagesync import images
+
+    settings.IMAGE_DECODE_CONCURRENCY = 1
+    settings.IMAGE_SYNC_CONCURRENCY = 8
+    open_image, lock = images.open_image, threading.Lock()
+    state = {"now": 0, "most": 0}
+
+    def counting_open_image(file):  # the real decoder, counted (the slot is held until the renditions are made)
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        try:
+            time.sleep(0.02)  # long enough for the pool's other threads to arrive
+            return open_image(file)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(images, "open_image", counting_open_image)
+    run = sync_images_now(shop_store)
+
+    assert run.status == "succeeded" and run.counters["downloaded"] > 10
+    assert state["most"] == 1
