@@ -10,6 +10,7 @@ presigned, so this view is not routed.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -42,7 +43,7 @@ def serve_product_photo(request, path: str):
         return JsonResponse(envelope(ErrorCode.NOT_FOUND, "No such photo."), status=404)
     # Rooted at the products/ folder; MEDIA_ROOT is read per request, not frozen at import.
     response = serve(request, path, document_root=Path(settings.MEDIA_ROOT) / storage.PREFIX)
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = f"private, max-age={max(0, int(query['expires']) - int(time.time()))}"
     return response
 
 
