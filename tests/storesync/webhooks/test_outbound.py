@@ -255,3 +255,17 @@ def test_attempts_are_sent_to_the_webhooks_queue_not_the_sync_workers(settings):
     finally:
         celery_app.conf.task_default_queue, celery_app.conf.task_always_eager = previous, True
         broker.delete(queue, f"{queue}.webhooks")
+
+
+@pytest.mark.worker
+def test_a_worker_on_the_webhooks_queue_delivers(hooked, receiver, hub_worker):
+    product = Product.objects.create(store=hooked, name="Lamp", price="12.50", inventory=3, sku="L-9")
+    product.price = "14.00"
+    product.save()  # committed at once (a transactional test): the attempt goes to <queue>.webhooks
+    delivery = WebhookDelivery.objects.get(store=hooked, event_type="products.updated")
+    deadline = time.monotonic() + 30
+    while delivery.status == "pending" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        delivery.refresh_from_db()
+    assert delivery.status == "succeeded", delivery.last_error
+    assert delivery.msg_id in {request.headers["webhook-id"] for request in receiver.requests}
