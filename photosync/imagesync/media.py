@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import JsonResponse
 from django.urls import re_path
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.static import serve
 
 from config.api.exceptions import envelope
@@ -28,7 +28,7 @@ from photosync.models import ProductPhoto
 PHOTO_PATH = re.compile(r"^(?P<product>[0-9a-f-]{36})/(?P<checksum>[0-9a-f]{32})(?:_[a-z]+)?\.[a-z0-9]+$")
 
 
-@require_GET
+@require_safe
 def serve_product_photo(request, path: str):
     key = f"{storage.PREFIX}/{path}"
     query = request.GET
