@@ -7,6 +7,7 @@ Conflict resolution lives in ``storesync.resolution``, the job runner in
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -134,6 +135,24 @@ def set_rules(store: Store, rules: list[dict[str, Any]], *, replace: bool = Fals
             rule.full_clean(exclude=["config", "created_from"])
             rule.save()
     return list(config.rules.order_by("position", "id"))
+
+
+def filters_would_drop(
+    store: Store, *, entity_type: str, filters: list[dict[str, Any]], exclude_fields: list[str]
+) -> bool:
+    """Whether replacing an entity's filters and excluded fields removes one it has now (a delete)."""
+    config = get_config(store)
+
+    def key(field: str, operator: str, value) -> tuple[str, str, str]:
+        return field, operator, json.dumps(value, sort_keys=True)
+
+    kept = {key(spec["field"], spec["operator"], spec.get("value")) for spec in filters}
+    if any(
+        key(row.field, row.operator, row.value) not in kept for row in config.filters.filter(entity_type=entity_type)
+    ):
+        return True
+    entity = config.entities.filter(entity_type=entity_type, enabled=True).first()
+    return entity is not None and not set(entity.exclude_fields) <= set(exclude_fields)
 
 
 def set_filters(

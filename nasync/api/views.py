@@ -1,12 +1,8 @@
 """The NAS sync API: the five endpoints of spec 002 under /api/v1/sync, documents, runs."""
 
-from datetime import UTC
-
-from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -16,6 +12,7 @@ from rest_framework.views import APIView
 
 from catalog.api.permissions import LettersRequired, ModelPermissions
 from config.api import params
+from config.api.filters import UtcIsoDateTimeFilter
 from config.api.jobs import JobRunDetailView, JobRunListView, JobRunsMixin, job_answer
 from config.api.schema import error_response
 from config.error_codes import ErrorCode
@@ -245,24 +242,6 @@ class NasSyncRunDetailView(RunQuerysetMixin, JobRunDetailView):
 
 
 # --- documents ------------------------------------------------------------------------
-
-
-class UtcIsoDateTimeField(IsoDateTimeField):
-    """ISO 8601, turned to UTC here: an offset PostgreSQL refuses (``+19:17``) or a date
-    that overflows once shifted is a 400, never a database error."""
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if value is None:
-            return None
-        try:
-            return value.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-
-
-class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
-    field_class = UtcIsoDateTimeField
 
 
 class DocumentFilterSet(filters.FilterSet):

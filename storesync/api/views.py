@@ -7,13 +7,13 @@ import uuid
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.access import get_visible_store, visible_stores
 from catalog.api.permissions import LettersRequired
+from config.api.parsers import JSONParser
 from config.api.schema import error_response
 from config.error_codes import ErrorCode
 from config.errors import DomainError
@@ -53,6 +53,12 @@ class SyncView(APIView):
         if not hasattr(self, "_store"):
             self._store = get_visible_store(self.request.user, self.kwargs.get("store_id"))
         return self._store
+
+    def require_letters(self, letters: str) -> None:
+        """Refuse (403) unless the user also holds ``letters``: for a write that deletes as it replaces."""
+        permission = LettersRequired(CONFIG, letters)()
+        if not permission.has_permission(self.request, self):
+            self.permission_denied(self.request, message=permission.message)
 
     @staticmethod
     def valid(serializer_class, data):
@@ -255,6 +261,8 @@ class RulesView(SyncView):
     )
     def post(self, request, store_id):
         data = self.valid(s.RulesSerializer, request.data)
+        if data["replace"]:
+            self.require_letters("D")
         rules = services.set_rules(self.store, data["rules"], replace=data["replace"])
         return self.data([presenters.rule_item(rule) for rule in rules])
 
@@ -279,6 +287,10 @@ class FiltersView(SyncView):
     )
     def post(self, request, store_id):
         data = self.valid(s.FiltersSerializer, request.data)
+        if services.filters_would_drop(
+            self.store, entity_type=data["entity_type"], filters=data["filters"], exclude_fields=data["exclude_fields"]
+        ):
+            self.require_letters("D")
         entity = services.set_filters(
             self.store, entity_type=data["entity_type"], filters=data["filters"], exclude_fields=data["exclude_fields"]
         )
