@@ -249,9 +249,10 @@ class SyncConflictAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Conflict {conflict.pk}: {exc}", messages.ERROR)
             else:
                 done += 1
-        self.message_user(
-            request, f"{done} conflict(s) resolved: the value was written to both sides.", messages.SUCCESS
-        )
+        if done:
+            self.message_user(
+                request, f"{done} conflict(s) resolved: the value was written to both sides.", messages.SUCCESS
+            )
 
     @admin.action(description="Use the store's value", permissions=["change"])
     def use_store_value(self, request, queryset) -> None:

@@ -265,6 +265,16 @@ def conflict_item(conflict: SyncConflict) -> dict[str, Any]:
     }
 
 
+def stale_conflict(conflict: SyncConflict) -> dict[str, Any]:
+    """A conflict left pending by a resolution because a side moved: its values now."""
+    return {
+        "conflict_id": conflict.pk,
+        "field": conflict.field,
+        "store_value": display_value(conflict.field, conflict.store_value),
+        "platform_value": display_value(conflict.field, conflict.platform_value),
+    }
+
+
 def display_value(field: str, value: Any) -> Any:
     """Amounts are kept as exact strings; the API shows them as numbers, like the seed."""
     if field in AMOUNT_FIELDS and isinstance(value, str):

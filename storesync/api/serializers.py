@@ -467,6 +467,15 @@ ResolveResult = inline_serializer(
                 "message": serializers.CharField(),
             },
         ).__class__(many=True),
+        "stale_conflicts": inline_serializer(
+            "SyncResolveStale",
+            {
+                "conflict_id": serializers.IntegerField(),
+                "field": serializers.CharField(),
+                "store_value": serializers.JSONField(allow_null=True),
+                "platform_value": serializers.JSONField(allow_null=True),
+            },
+        ).__class__(many=True, help_text="Similar conflicts left pending: a side moved since they were recorded."),
         "rule_created": RuleOutput.__class__(allow_null=True),
     },
 )
