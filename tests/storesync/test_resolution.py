@@ -7,7 +7,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from catalog.roles import Role
 from storesync import services
@@ -21,7 +20,7 @@ SHOP_IDS = (2, 3, 4)
 
 
 @pytest.fixture
-def client(api, make_user, shop_store):
+def operator(api, make_user, shop_store):
     return api(make_user("operator", role=Role.OPERATOR, stores=[shop_store]))
 
 
@@ -43,18 +42,18 @@ def shop_price(sim, shop_id: int, price: str | None = None) -> str:
     return sim_get(sim, f"products/{shop_id}")["price"]
 
 
-def resolve(client, conflict, **body):
-    return client.post(
+def resolve(operator, conflict, **body):
+    return operator.post(
         f"/api/v1/sync/conflicts/{conflict.pk}/resolve", {"resolution": "use_store_value", **body}, format="json"
     )
 
 
-def test_a_shop_edit_after_the_conflict_makes_the_resolution_stale(client, shop_store, sim, conflicts):
+def test_a_shop_edit_after_the_conflict_makes_the_resolution_stale(operator, shop_store, sim, conflicts):
     first = conflicts[0]
     assert (first.store_value, first.platform_value) == ("11.110000", "22.220000")
     shop_price(sim, first.shop_id, "33.330000")
 
-    response = resolve(client, first)
+    response = resolve(operator, first)
     assert response.status_code == 409, response.content
     body = response.json()
     assert body["code"] == "CONFLICT_STALE"
@@ -67,26 +66,26 @@ def test_a_shop_edit_after_the_conflict_makes_the_resolution_stale(client, shop_
     assert (first.status, first.store_value, first.platform_value) == ("pending", "33.330000", "22.220000")
 
     # Decided again on the values now shown, it goes through.
-    again = resolve(client, first)
+    again = resolve(operator, first)
     assert again.status_code == 200, again.content
     assert shop_price(sim, first.shop_id) == "33.330000"
     assert platform_product(shop_store, first.shop_id).price == Decimal("33.33")
 
 
-def test_a_platform_edit_after_the_conflict_makes_the_resolution_stale(client, shop_store, sim, conflicts):
+def test_a_platform_edit_after_the_conflict_makes_the_resolution_stale(operator, shop_store, sim, conflicts):
     first = conflicts[0]
     edit_platform(platform_product(shop_store, first.shop_id), price="44.440000")
-    response = resolve(client, first, resolution="use_platform_value")
+    response = resolve(operator, first, resolution="use_platform_value")
     assert response.status_code == 409 and response.json()["code"] == "CONFLICT_STALE"
     assert response.json()["detail"]["platform_value"] == 44.44
     assert shop_price(sim, first.shop_id) == "11.110000"
     assert platform_product(shop_store, first.shop_id).price == Decimal("44.44")
 
 
-def test_apply_to_similar_settles_only_the_targets_still_as_recorded(client, shop_store, sim, conflicts):
+def test_apply_to_similar_settles_only_the_targets_still_as_recorded(operator, shop_store, sim, conflicts):
     first, moved, still = conflicts
     shop_price(sim, moved.shop_id, "33.330000")
-    response = resolve(client, first, apply_to_similar=True)
+    response = resolve(operator, first, apply_to_similar=True)
     assert response.status_code == 200, response.content
     data = response.json()["data"]
     assert sorted(data["resolved_conflicts"]) == sorted([first.pk, still.pk])
@@ -100,13 +99,6 @@ def test_apply_to_similar_settles_only_the_targets_still_as_recorded(client, sho
     assert platform_product(shop_store, moved.shop_id).price == Decimal("22.22")
     moved.refresh_from_db()
     assert (moved.status, moved.store_value) == ("pending", "33.330000")
-
-
-@pytest.fixture
-def console(superuser):
-    browser = Client()
-    browser.force_login(superuser)
-    return browser
 
 
 def test_the_admins_resolve_reports_a_stale_conflict_as_an_error(console, shop_store, sim, conflicts):
