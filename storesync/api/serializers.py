@@ -294,6 +294,14 @@ StatusResult = inline_serializer(
         "last_sync": serializers.DateTimeField(allow_null=True),
         "next_sync": _nullable_str(),
         "entities": EntityStatus.__class__(many=True),
+        "awaiting_human": inline_serializer(
+            "SyncAwaitingHuman",
+            {
+                "conflicts": serializers.IntegerField(help_text="Pending conflicts."),
+                "dead_letters": serializers.IntegerField(help_text="Pending dead letters."),
+            },
+            help_text="What waits for a person's decision; any of it makes the store needs_attention.",
+        ),
         "sync_health": inline_serializer(
             "SyncHealth",
             {
@@ -416,6 +424,7 @@ HistoryItem = inline_serializer(
                 "successful": serializers.IntegerField(),
                 "failed": serializers.IntegerField(),
                 "conflicts": serializers.IntegerField(),
+                "conflicts_pending": serializers.IntegerField(help_text="Left for a manual resolution."),
             },
         ),
         "message": serializers.CharField(allow_blank=True),
