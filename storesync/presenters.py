@@ -220,7 +220,9 @@ def job_summary(job: StoreSyncJob) -> dict[str, Any]:
 
 def pending_conflicts_note(pending: int) -> str:
     """What a finished job that left conflicts pending says (its message, the admin's status)."""
-    return f"{pending} conflict{'s' if pending != 1 else ''} wait for a manual resolution." if pending else ""
+    if not pending:
+        return ""
+    return f"{pending} {'conflict waits' if pending == 1 else 'conflicts wait'} for a manual resolution."
 
 
 # History
