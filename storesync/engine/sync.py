@@ -1,7 +1,7 @@
 """The sync engine: read what changed on both sides, merge each record (``storesync.engine.merge``),
 write the outcome to both sides, remember the new base.
 
-For each entity of a job, two passes:
+For each entity of a job, three passes:
 
 1. **Store pass.** The shop's records modified since the entity's store watermark (all of
    them for a full sync), read by keyset on ``date_upd`` (see :class:`ShopScanner`), are
@@ -11,6 +11,9 @@ For each entity of a job, two passes:
    is the one the sync state remembers), are merged with their shop counterparts,
    fetched by id in batches of 100; records that exist only on the platform are created
    in the shop when the direction allows.
+3. **Owed pass.** The records of the entity's owed letters (pending or requeued dead
+   letters: an earlier write or create that failed), whatever the watermarks, unless this
+   run merged them already; what stays owed makes the job partial (``Ledger.report_owed``).
 
 A batch runs under the store's lock (``storesync.engine.locks``), so a conflict resolution
 cannot interleave with it, in three steps: merge it and commit the decisions (conflict

@@ -156,3 +156,19 @@ def test_a_platform_record_created_in_the_shop_carries_every_mapped_field(shop_s
     assert set(raw["name"].values()) == {"Made on the platform"}  # every shop language
     assert (raw["reference"], raw["price"], raw["quantity"], raw["active"]) == ("HUB-1", "19.900000", "5", "0")
     assert set(raw["description"].values()) == {""}  # excluded
+
+
+def test_an_owed_record_a_sync_cannot_settle_keeps_the_job_partial_until_dropped(shop_store, sim):
+    first_sync(shop_store)
+    Product.objects.create(store=shop_store, name="Made on the platform", sku="HUB-8", price="9.900000")
+    refuse_next(sim, "POST")
+    services.run_sync_now(shop_store)
+    configure(shop_store, products={"direction": "to_platform"})  # no more creates in the shop
+
+    job = services.run_sync_now(shop_store)
+
+    assert job.status == "partial"
+    assert [(e["operation"], e["message"].split(":")[0]) for e in job.errors] == [("create_store", "Still owed")]
+    assert DeadLetter.objects.get().status == "pending"
+    services.drop_dead_letters(DeadLetter.objects.all())
+    assert services.run_sync_now(shop_store).status == "succeeded"
