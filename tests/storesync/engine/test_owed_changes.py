@@ -4,11 +4,14 @@ created records carry their identity, whatever ``fields`` limits on update."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from catalog.models import Customer, Product
+from config import retention
 from storesync import services
 from storesync.models import DeadLetter
 from tests.plugins.simulator import sim_get, sim_post
@@ -172,3 +175,17 @@ def test_an_owed_record_a_sync_cannot_settle_keeps_the_job_partial_until_dropped
     assert DeadLetter.objects.get().status == "pending"
     services.drop_dead_letters(DeadLetter.objects.all())
     assert services.run_sync_now(shop_store).status == "succeeded"
+
+
+def test_retention_prunes_settled_letters_never_owed_ones(shop_store, sim):
+    first_sync(shop_store)
+    for shop_id in (2, 3, 4):
+        edit_platform(platform_product(shop_store, shop_id), price="1.230000")
+    refuse_next(sim, "PUT", count=3)
+    services.run_sync_now(shop_store)
+    dropped, resolved, owed = DeadLetter.objects.order_by("shop_id")
+    services.drop_dead_letters([dropped])
+    DeadLetter.objects.filter(pk=resolved.pk).update(status="resolved")
+    [rule] = [r for r in retention.rules() if r.label.startswith("store sync dead letters")]
+    pruned = rule.select(timezone.now() + timedelta(days=1))
+    assert set(pruned.values_list("pk", flat=True)) == {dropped.pk, resolved.pk}
