@@ -299,21 +299,16 @@ class DeadLetterAdmin(admin.ModelAdmin):
         except (SyncError, PlatformError) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        # A worker in this process (the embedded mode) has run the jobs already: say how they went.
+        message = f"Requeued in {len(jobs)} job(s): {', '.join(str(j.pk) for j in jobs)}."
+        # A worker in this process (the embedded mode), or a fast one, may have run them already.
         outcome = selectors.dead_letter_statuses(pks)
-        queued = ", ".join(str(j.pk) for j in jobs)
         if outcome.get(DeadLetterStatus.PENDING):
-            self.message_user(
-                request,
-                f"{outcome[DeadLetterStatus.PENDING]} letter(s) failed again and stay pending (job(s) {queued}).",
-                messages.WARNING,
-            )
-        elif outcome.get(DeadLetterStatus.REQUEUED):
-            self.message_user(request, f"Requeued in {len(jobs)} job(s): {queued}.", messages.SUCCESS)
+            message += f" {outcome[DeadLetterStatus.PENDING]} letter(s) failed again and stay pending."
+            self.message_user(request, message, messages.WARNING)
         else:
-            self.message_user(
-                request, f"{outcome.get(DeadLetterStatus.RESOLVED, 0)} letter(s) resolved.", messages.SUCCESS
-            )
+            if outcome.get(DeadLetterStatus.RESOLVED):
+                message += f" {outcome[DeadLetterStatus.RESOLVED]} letter(s) resolved."
+            self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(description="Drop (stop retrying these changes)", permissions=["change"])
     def drop(self, request, queryset) -> None:
