@@ -23,6 +23,7 @@ from config.jobs.lifecycle import (
 from config.jobs.models import (
     ACTIVE_STATUSES,
     MAX_RECORDED_ERRORS,
+    BrokerUnavailable,
     Job,
     JobAlreadyRunning,
     JobInterrupted,
@@ -37,6 +38,7 @@ from config.jobs.tasks import JobTask
 __all__ = [
     "ACTIVE_STATUSES",
     "MAX_RECORDED_ERRORS",
+    "BrokerUnavailable",
     "Job",
     "JobAlreadyRunning",
     "JobInterrupted",
