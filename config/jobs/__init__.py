@@ -8,7 +8,6 @@ into leased chunks), ``backoff`` the one retry delay, ``tasks`` the Celery base 
 
 from config.jobs.backoff import backoff_delay
 from config.jobs.lifecycle import (
-    enqueue_job,
     fail_job,
     fail_stale_jobs,
     finish_job,
@@ -16,7 +15,6 @@ from config.jobs.lifecycle import (
     outcome_status,
     record_progress,
     run_job,
-    start_and_enqueue,
     start_job,
     wait_for_job,
 )
@@ -48,7 +46,6 @@ __all__ = [
     "JobTrigger",
     "backoff_delay",
     "celery_task",
-    "enqueue_job",
     "fail_job",
     "fail_stale_jobs",
     "finish_job",
@@ -59,7 +56,6 @@ __all__ = [
     "record_progress",
     "run_job",
     "runner_for",
-    "start_and_enqueue",
     "start_job",
     "wait_for_job",
 ]
