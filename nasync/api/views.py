@@ -14,7 +14,7 @@ from catalog.api.permissions import LettersRequired, ModelPermissions
 from config.api import params
 from config.api.filters import UtcIsoDateTimeFilter
 from config.api.jobs import JobRunDetailView, JobRunListView, JobRunsMixin, job_answer
-from config.api.schema import error_response
+from config.api.schema import broker_unavailable_response, error_response
 from config.error_codes import ErrorCode
 from config.errors import DomainError
 from config.jobs import JobAlreadyRunning
@@ -130,6 +130,7 @@ class SyncRunView(APIView):
             400: error_response("NAS_NOT_CONFIGURED, or a bad `async` flag."),
             409: error_response("SYNC_IN_PROGRESS: a NAS run is active (its id in detail.job_id)."),
             502: error_response("NETWORK_ERROR: the NAS refused the key, is unreachable, or its folder is missing."),
+            503: broker_unavailable_response(),
             504: error_response("SYNC_TIMEOUT: the NAS did not answer in time."),
         },
         examples=[

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from catalog.access import get_visible_store, visible_stores
 from catalog.api.permissions import LettersRequired
 from config.api.parsers import JSONParser
-from config.api.schema import error_response
+from config.api.schema import broker_unavailable_response, error_response
 from config.error_codes import ErrorCode
 from config.errors import DomainError
 from storesync import presenters, resolution, selectors, services
@@ -116,7 +116,11 @@ class TriggerView(SyncView):
         operation_id="store_sync_trigger",
         parameters=[STORE_ID],
         request=s.TriggerSerializer,
-        responses={202: s.data_envelope("SyncTriggerResponse", s.TriggerResult), **errors(409)},
+        responses={
+            202: s.data_envelope("SyncTriggerResponse", s.TriggerResult),
+            **errors(409),
+            503: broker_unavailable_response(),
+        },
         summary="Queue a sync job (it waits for the store's earlier jobs)",
     )
     def post(self, request, store_id):
