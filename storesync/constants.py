@@ -116,12 +116,6 @@ SYNCABLE_FIELDS: dict[str, tuple[str, ...]] = {
     EntityType.ORDERS: ("status", "total", "customer_info"),
     EntityType.CUSTOMERS: ("email", "first_name", "last_name"),
 }
-# Fields a record needs to be created on the other side, synced or not.
-CREATE_FIELDS: dict[str, tuple[str, ...]] = {
-    EntityType.PRODUCTS: ("title", "price"),
-    EntityType.ORDERS: ("status", "total", "customer_info"),
-    EntityType.CUSTOMERS: ("email", "first_name", "last_name"),
-}
 NUMERIC_FIELDS = frozenset({"price", "inventory", "total"})
 # Directions each entity supports: orders flow to the platform only (the shop takes no order writes).
 ALLOWED_DIRECTIONS: dict[str, tuple[str, ...]] = {
@@ -142,7 +136,7 @@ API_JOB_STATUSES = ["queued", "in_progress", "completed", "partial", "failed", "
 API_HISTORY_STATUSES = ["success", "failed", "partial", "cancelled"]
 API_ENTITY_STATUSES = ["synced", "syncing", "paused", "never_synced", "error"]
 API_ENTITY_RESULT_STATUSES = ["pending", "in_progress", "completed", "skipped"]
-API_OVERALL_STATUSES = ["healthy", "degraded", "failing", "paused"]
+API_OVERALL_STATUSES = ["healthy", "degraded", "needs_attention", "failing", "paused"]
 API_PAUSE_STATUSES = ["paused", "active"]
 RULE_ACTION_INPUTS = [*(action.value for action in RuleAction), *ACTION_ALIASES]
 ENTITY_TYPES = [entity.value for entity in EntityType]

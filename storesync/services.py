@@ -7,6 +7,7 @@ Conflict resolution lives in ``storesync.resolution``, the job runner in
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -134,6 +135,24 @@ def set_rules(store: Store, rules: list[dict[str, Any]], *, replace: bool = Fals
             rule.full_clean(exclude=["config", "created_from"])
             rule.save()
     return list(config.rules.order_by("position", "id"))
+
+
+def filters_would_drop(
+    store: Store, *, entity_type: str, filters: list[dict[str, Any]], exclude_fields: list[str]
+) -> bool:
+    """Whether replacing an entity's filters and excluded fields removes one it has now (a delete)."""
+    config = get_config(store)
+
+    def key(field: str, operator: str, value) -> tuple[str, str, str]:
+        return field, operator, json.dumps(value, sort_keys=True)
+
+    kept = {key(spec["field"], spec["operator"], spec.get("value")) for spec in filters}
+    if any(
+        key(row.field, row.operator, row.value) not in kept for row in config.filters.filter(entity_type=entity_type)
+    ):
+        return True
+    entity = config.entities.filter(entity_type=entity_type, enabled=True).first()
+    return entity is not None and not set(entity.exclude_fields) <= set(exclude_fields)
 
 
 def set_filters(
@@ -325,30 +344,42 @@ def _scheduled_type(config: SyncConfig, now: datetime) -> str:
 
 
 def requeue_dead_letters(dead_letters: Iterable[DeadLetter], *, user=None) -> list[StoreSyncJob]:
-    """Sync the dead letters' records again, one high-priority job per store."""
-    by_store: dict[int, list[DeadLetter]] = defaultdict(list)
-    for letter in dead_letters:
-        if letter.status != DeadLetterStatus.RESOLVED:
+    """Sync the owed letters' records again, one high-priority job per store. The letters are
+    marked ``requeued`` in the transaction that queues the job (its message leaves on commit), so
+    the job's outcome is the last word: resolved, or pending again with the new error."""
+    with transaction.atomic():
+        letters = DeadLetter.objects.owed().select_for_update().filter(pk__in=[letter.pk for letter in dead_letters])
+        by_store: dict[int, list[DeadLetter]] = defaultdict(list)
+        for letter in letters.order_by("pk"):
             by_store[letter.store_id].append(letter)
-    jobs = []
-    for store_id, letters in by_store.items():
-        records: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"record_pks": [], "shop_ids": []})
-        for letter in letters:
-            if letter.record_pk is not None:
-                records[letter.entity_type]["record_pks"].append(letter.record_pk)
-            elif letter.shop_id is not None:
-                records[letter.entity_type]["shop_ids"].append(letter.shop_id)
-        job = trigger_sync(
-            Store.objects.get(pk=store_id),
-            entities=sorted(records),
-            sync_type=SyncType.RECORDS,
-            priority=Priority.HIGH,
-            trigger=JobTrigger.ADMIN,
-            user=user,
-            records=dict(records),
-        )
-        DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
-            status=DeadLetterStatus.REQUEUED, requeue_job=job, updated_at=timezone.now()
-        )
-        jobs.append(job)
+        jobs = []
+        for store_id, owed in by_store.items():
+            records: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"record_pks": [], "shop_ids": []})
+            for letter in owed:
+                if letter.record_pk is not None:
+                    records[letter.entity_type]["record_pks"].append(letter.record_pk)
+                elif letter.shop_id is not None:
+                    records[letter.entity_type]["shop_ids"].append(letter.shop_id)
+            job = trigger_sync(
+                Store.objects.get(pk=store_id),
+                entities=sorted(records),
+                sync_type=SyncType.RECORDS,
+                priority=Priority.HIGH,
+                trigger=JobTrigger.ADMIN,
+                user=user,
+                records=dict(records),
+            )
+            DeadLetter.objects.filter(pk__in=[letter.pk for letter in owed]).update(
+                status=DeadLetterStatus.REQUEUED, requeue_job=job, updated_at=timezone.now()
+            )
+            jobs.append(job)
     return jobs
+
+
+def drop_dead_letters(dead_letters: Iterable[DeadLetter]) -> int:
+    """Stop owing the letters' changes (an operator's decision): no sync reads them again."""
+    return (
+        DeadLetter.objects.owed()
+        .filter(pk__in=[letter.pk for letter in dead_letters])
+        .update(status=DeadLetterStatus.DROPPED, updated_at=timezone.now())
+    )

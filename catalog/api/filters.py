@@ -2,6 +2,7 @@ import django_filters
 from django import forms
 
 from catalog.models import Customer, Order, Product, ProductStatus
+from config.api.filters import UtcIsoDateTimeFilter
 
 
 class StrictBooleanField(forms.TypedChoiceField):
@@ -18,7 +19,7 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
 
 
 class OriginRecordFilterSet(django_filters.FilterSet):
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     has_origin = StrictBooleanFilter(field_name="id_origin", lookup_expr="isnull", exclude=True)
 
 

@@ -53,8 +53,12 @@ def bounded_int(params: Mapping, name: str, *, default: int, low: int, high: int
 
 
 def parse_timestamp(text) -> datetime | None:
-    """An aware datetime from ISO 8601 (naive means UTC; a '+' that a query string turned
-    into a space is accepted); None when ``text`` is not one."""
+    """An aware UTC datetime from ISO 8601 (naive means UTC; a '+' that a query string turned
+    into a space is accepted); None when ``text`` is not one.
+
+    The result is shifted to UTC here: PostgreSQL refuses offsets beyond ±15:59 that Python
+    accepts (``-23:59``), and a date at the edge of the calendar that overflows once shifted
+    (``0001-01-01T00:00:00+01:00``) is not a timestamp either."""
     if not isinstance(text, str):
         return None
     text = text.strip()
@@ -66,7 +70,12 @@ def parse_timestamp(text) -> datetime | None:
         return None
     if parsed is None:
         return None
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+    if timezone.is_naive(parsed):
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def timestamp(params: Mapping, name: str) -> datetime | None:

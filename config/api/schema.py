@@ -55,3 +55,11 @@ def add_error_responses(result, generator, request, public):
 def error_response(description: str) -> OpenApiResponse:
     """A documented error answer: the ``ErrorEnvelope`` component, for ``extend_schema(responses=...)``."""
     return OpenApiResponse({"$ref": "#/components/schemas/ErrorEnvelope"}, description=description)
+
+
+def broker_unavailable_response() -> OpenApiResponse:
+    """The 503 of an endpoint that starts a job (``config.jobs.BrokerUnavailable``)."""
+    return error_response(
+        "BROKER_UNAVAILABLE: the job queue is down, so the job was failed at once (its id in detail.job_id); "
+        "try again later."
+    )

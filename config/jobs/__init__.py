@@ -8,7 +8,6 @@ into leased chunks), ``backoff`` the one retry delay, ``tasks`` the Celery base 
 
 from config.jobs.backoff import backoff_delay
 from config.jobs.lifecycle import (
-    enqueue_job,
     fail_job,
     fail_stale_jobs,
     finish_job,
@@ -16,13 +15,13 @@ from config.jobs.lifecycle import (
     outcome_status,
     record_progress,
     run_job,
-    start_and_enqueue,
     start_job,
     wait_for_job,
 )
 from config.jobs.models import (
     ACTIVE_STATUSES,
     MAX_RECORDED_ERRORS,
+    BrokerUnavailable,
     Job,
     JobAlreadyRunning,
     JobInterrupted,
@@ -37,6 +36,7 @@ from config.jobs.tasks import JobTask
 __all__ = [
     "ACTIVE_STATUSES",
     "MAX_RECORDED_ERRORS",
+    "BrokerUnavailable",
     "Job",
     "JobAlreadyRunning",
     "JobInterrupted",
@@ -46,7 +46,6 @@ __all__ = [
     "JobTrigger",
     "backoff_delay",
     "celery_task",
-    "enqueue_job",
     "fail_job",
     "fail_stale_jobs",
     "finish_job",
@@ -57,7 +56,6 @@ __all__ = [
     "record_progress",
     "run_job",
     "runner_for",
-    "start_and_enqueue",
     "start_job",
     "wait_for_job",
 ]

@@ -1,4 +1,4 @@
-"""The life of a job row: start exclusively, enqueue on commit, claim, progress, finish, wait.
+"""The life of a job row: start exclusively, claim, progress, finish, wait (the runner enqueues).
 
 These functions are the job runner's internals (``config.jobs.runner``); app code goes
 through a runner. At most one active job exists per (kind, store): a partial unique index
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TypeVar
@@ -70,20 +69,6 @@ def start_job(
                 raise JobAlreadyRunning(active) from None
             # The active job finished between our insert and our look-up: try again.
     raise JobAlreadyRunning(model.objects.filter(lock_key=lock_key).order_by("-created_at").first())
-
-
-def enqueue_job(job: Job, task, **options) -> None:
-    """Send ``task(job_id)`` once the current transaction commits."""
-    task_id = str(uuid.uuid4())
-    type(job).objects.filter(pk=job.pk).update(celery_task_id=task_id)
-    job.celery_task_id = task_id
-    transaction.on_commit(lambda: task.apply_async(args=[str(job.pk)], task_id=task_id, **options))
-
-
-def start_and_enqueue(model: type[JobT], task, *, task_options: dict | None = None, **start_kwargs) -> JobT:
-    job = start_job(model, **start_kwargs)
-    enqueue_job(job, task, **(task_options or {}))
-    return job
 
 
 def _claim(model: type[JobT], job_id) -> JobT | None:

@@ -59,6 +59,20 @@ class JobAlreadyRunning(DomainError):
         )
 
 
+class BrokerUnavailable(DomainError):
+    """A job's message could not be sent (503 ``BROKER_UNAVAILABLE``); the job was failed at once."""
+
+    code = ErrorCode.BROKER_UNAVAILABLE
+    http_status = 503
+
+    def __init__(self, job: Job):
+        self.job = job
+        super().__init__(
+            message="The job queue is unavailable, so the job was not started. Try again in a moment.",
+            detail={"job_id": str(job.pk), "status": job.status},
+        )
+
+
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=40)

@@ -10,6 +10,7 @@ through their runner and never import tasks; a task is one line that calls
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
@@ -19,14 +20,19 @@ from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from config.celery import app as celery_app
+from config.error_codes import ErrorCode
 from config.jobs import lifecycle
-from config.jobs.models import Job, JobStatus, JobTrigger
+from config.jobs.models import BrokerUnavailable, Job, JobStatus, JobTrigger
+
+logger = logging.getLogger(__name__)
 
 _runners: dict[str, type[JobRunner]] = {}
 
 NEVER_STARTED = "No worker started this job in time (its message was lost, or no worker takes its queue)."
+NOT_SENT = "The job queue (the Celery broker) was unavailable: the job's message could not be sent."
 
 
 class JobRunner:
@@ -72,7 +78,11 @@ class JobRunner:
 
     @classmethod
     def enqueue(cls, job: Job, *extra_args, on_commit: bool = True, **task_options) -> None:
-        """Send ``task_name(job id, *extra_args)``, once the current transaction commits by default."""
+        """Send ``task_name(job id, *extra_args)``, once the current transaction commits by default.
+
+        A message the broker refuses fails the job at once (``BrokerUnavailable``, 503): a queued
+        row without a message would hold its store's one active slot until the reaper's cutoff.
+        """
         task = celery_task(cls.task_name)
         task_id = str(uuid.uuid4())
         type(job).objects.filter(pk=job.pk).update(celery_task_id=task_id)
@@ -80,7 +90,13 @@ class JobRunner:
         options = {**cls.task_options, **task_options}
 
         def send() -> None:
-            task.apply_async(args=[str(job.pk), *extra_args], task_id=task_id, **options)
+            try:
+                task.apply_async(args=[str(job.pk), *extra_args], task_id=task_id, **options)
+            except BrokerError as exc:
+                logger.error("job %s: its message could not be sent: %s", job.pk, exc)
+                cls.fail(job.pk, NOT_SENT, error_code=ErrorCode.BROKER_UNAVAILABLE)
+                job.refresh_from_db()
+                raise BrokerUnavailable(job) from exc
 
         if on_commit:
             transaction.on_commit(send)

@@ -1,12 +1,8 @@
 """The NAS sync API: the five endpoints of spec 002 under /api/v1/sync, documents, runs."""
 
-from datetime import UTC
-
-from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -16,8 +12,9 @@ from rest_framework.views import APIView
 
 from catalog.api.permissions import LettersRequired, ModelPermissions
 from config.api import params
+from config.api.filters import UtcIsoDateTimeFilter
 from config.api.jobs import JobRunDetailView, JobRunListView, JobRunsMixin, job_answer
-from config.api.schema import error_response
+from config.api.schema import broker_unavailable_response, error_response
 from config.error_codes import ErrorCode
 from config.errors import DomainError
 from config.jobs import JobAlreadyRunning
@@ -133,6 +130,7 @@ class SyncRunView(APIView):
             400: error_response("NAS_NOT_CONFIGURED, or a bad `async` flag."),
             409: error_response("SYNC_IN_PROGRESS: a NAS run is active (its id in detail.job_id)."),
             502: error_response("NETWORK_ERROR: the NAS refused the key, is unreachable, or its folder is missing."),
+            503: broker_unavailable_response(),
             504: error_response("SYNC_TIMEOUT: the NAS did not answer in time."),
         },
         examples=[
@@ -245,24 +243,6 @@ class NasSyncRunDetailView(RunQuerysetMixin, JobRunDetailView):
 
 
 # --- documents ------------------------------------------------------------------------
-
-
-class UtcIsoDateTimeField(IsoDateTimeField):
-    """ISO 8601, turned to UTC here: an offset PostgreSQL refuses (``+19:17``) or a date
-    that overflows once shifted is a 400, never a database error."""
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if value is None:
-            return None
-        try:
-            return value.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-
-
-class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
-    field_class = UtcIsoDateTimeField
 
 
 class DocumentFilterSet(filters.FilterSet):

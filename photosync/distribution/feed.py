@@ -20,8 +20,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from config.api import parsers
+from config.api.params import parse_timestamp
 from config.error_codes import ErrorCode
 from config.errors import DomainError
 from photosync.distribution.selectors import after_position, photo_feed
@@ -48,11 +49,11 @@ def encode_cursor(photo: ProductPhoto) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        updated_text, photo_text = json.loads(raw)
-        updated_at, photo_id = parse_datetime(updated_text), uuid.UUID(photo_text)
+        updated_text, photo_text = parsers.loads(raw)
+        updated_at, photo_id = parse_timestamp(updated_text), uuid.UUID(photo_text)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise InvalidCursor() from None
-    if updated_at is None or timezone.is_naive(updated_at):
+    if updated_at is None:
         raise InvalidCursor()
     return updated_at, photo_id
 

@@ -11,7 +11,7 @@ from catalog.api.permissions import LettersRequired, ModelPermissions, RoleRequi
 from catalog.roles import Role
 from config.api import params
 from config.api.jobs import JobRunDetailView, JobRunListView, JobRunsMixin, job_answer
-from config.api.schema import error_response
+from config.api.schema import broker_unavailable_response, error_response
 from config.errors import DomainError
 from config.jobs import JobStatus
 from photosync.imagesync import runner, serializers
@@ -61,6 +61,7 @@ class SyncImagesView(APIView):
             400: error_response("Missing or malformed id_store; the store has no platform or an unsupported one."),
             409: error_response("SYNC_IN_PROGRESS: an image sync of this store is running (its id in detail.job_id)."),
             502: error_response("The shop could not be reached (NETWORK_ERROR, SYNC_TIMEOUT) or refused the key."),
+            503: broker_unavailable_response(),
         },
         examples=[
             OpenApiExample(

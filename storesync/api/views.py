@@ -7,14 +7,14 @@ import uuid
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.access import get_visible_store, visible_stores
 from catalog.api.permissions import LettersRequired
-from config.api.schema import error_response
+from config.api.parsers import JSONParser
+from config.api.schema import broker_unavailable_response, error_response
 from config.error_codes import ErrorCode
 from config.errors import DomainError
 from storesync import presenters, resolution, selectors, services
@@ -53,6 +53,12 @@ class SyncView(APIView):
         if not hasattr(self, "_store"):
             self._store = get_visible_store(self.request.user, self.kwargs.get("store_id"))
         return self._store
+
+    def require_letters(self, letters: str) -> None:
+        """Refuse (403) unless the user also holds ``letters``: for a write that deletes as it replaces."""
+        permission = LettersRequired(CONFIG, letters)()
+        if not permission.has_permission(self.request, self):
+            self.permission_denied(self.request, message=permission.message)
 
     @staticmethod
     def valid(serializer_class, data):
@@ -110,7 +116,11 @@ class TriggerView(SyncView):
         operation_id="store_sync_trigger",
         parameters=[STORE_ID],
         request=s.TriggerSerializer,
-        responses={202: s.data_envelope("SyncTriggerResponse", s.TriggerResult), **errors(409)},
+        responses={
+            202: s.data_envelope("SyncTriggerResponse", s.TriggerResult),
+            **errors(409),
+            503: broker_unavailable_response(),
+        },
         summary="Queue a sync job (it waits for the store's earlier jobs)",
     )
     def post(self, request, store_id):
@@ -206,6 +216,7 @@ class ResolveView(SyncView):
                 "resolved_value": presenters.display_value(conflict.field, outcome.value),
                 "resolved_conflicts": outcome.resolved,
                 "failed_conflicts": outcome.failed,
+                "stale_conflicts": [presenters.stale_conflict(c) for c in outcome.stale],
                 "rule_created": presenters.rule_item(outcome.rule) if outcome.rule else None,
             }
         )
@@ -255,6 +266,8 @@ class RulesView(SyncView):
     )
     def post(self, request, store_id):
         data = self.valid(s.RulesSerializer, request.data)
+        if data["replace"]:
+            self.require_letters("D")
         rules = services.set_rules(self.store, data["rules"], replace=data["replace"])
         return self.data([presenters.rule_item(rule) for rule in rules])
 
@@ -279,6 +292,10 @@ class FiltersView(SyncView):
     )
     def post(self, request, store_id):
         data = self.valid(s.FiltersSerializer, request.data)
+        if services.filters_would_drop(
+            self.store, entity_type=data["entity_type"], filters=data["filters"], exclude_fields=data["exclude_fields"]
+        ):
+            self.require_letters("D")
         entity = services.set_filters(
             self.store, entity_type=data["entity_type"], filters=data["filters"], exclude_fields=data["exclude_fields"]
         )

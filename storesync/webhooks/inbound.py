@@ -11,7 +11,6 @@ paused it is held and applied on resume.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -19,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.api import parsers
 from config.jobs import JobStatus, JobTrigger
 from storesync.constants import EntityType, Priority, SyncType
 from storesync.engine.batch import new_entity_result
@@ -73,7 +73,7 @@ def receive(
 def parse_body(body: bytes, entity_type: str) -> tuple[str, list[int]]:
     """``{"type": "<entity>.<action>", "timestamp": …, "data": {"ids": [..]}}``."""
     try:
-        payload = json.loads(body)
+        payload = parsers.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InvalidSyncInput("The body is not valid JSON.") from None
     if not isinstance(payload, dict):

@@ -1,6 +1,5 @@
 """The Celery configuration against a real worker: redelivery after a lost worker, and its cap."""
 
-import time
 import uuid
 
 import pytest
@@ -8,36 +7,48 @@ import redis
 from django.conf import settings
 
 from catalog.models import ImportRun
-from config.jobs import JobStatus, enqueue_job, start_job, wait_for_job
+from config.jobs import JobRunner, JobStatus, wait_for_job
 from tests.plugins import worker_tasks
+from tests.plugins.faults import wait_until
 
 pytestmark = pytest.mark.worker
+
+
+def broker() -> redis.Redis:
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
 
 def runs(key: str) -> int:
     return int(redis.Redis.from_url(settings.REDIS_URL).get(key) or 0)
 
 
-def wait_for_runs(key: str, expected: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while runs(key) < expected and time.monotonic() < deadline:
-        time.sleep(0.2)
+def message_is_gone(task_id: str, queue: str) -> bool:
+    """Neither waiting in ``queue`` nor delivered and unacknowledged: nothing can run it again."""
+    waiting = any(task_id.encode() in message for message in broker().lrange(queue, 0, -1))
+    unacked = any(task_id.encode() in message for message in broker().hvals("unacked"))
+    return not waiting and not unacked
+
+
+class KillerRunner(JobRunner, register=False):
+    model = ImportRun
+    kind = "fault"
+    task_name = worker_tasks.job_that_kills_its_worker.name
 
 
 def test_a_task_that_keeps_killing_its_worker_is_dropped_after_the_cap(hub_worker):
     key = f"test:runs:{uuid.uuid4().hex}"
-    worker_tasks.kill_own_worker.delay(key)
+    task = worker_tasks.kill_own_worker.delay(key)
     # acks_late + reject_on_worker_lost: redelivered at once after each death, until the cap (2).
-    wait_for_runs(key, 3)
-    time.sleep(3)
+    wait_until(lambda: runs(f"{key}:dropped") == 1, timeout=120, what="the cap dropping the message")
+    wait_until(lambda: message_is_gone(task.id, hub_worker.queue), timeout=30, what="the message gone")
     assert runs(key) == 3
     assert hub_worker.process.poll() is None  # the worker's main process survives its children
 
 
 def test_a_job_whose_task_keeps_killing_its_worker_ends_failed(hub_worker, store):
     key = f"test:runs:{uuid.uuid4().hex}"
-    job = start_job(ImportRun, kind="fault", store=store)
-    enqueue_job(job, worker_tasks.job_that_kills_its_worker.s(counter_key=key))
+    job = KillerRunner.create(store=store)
+    KillerRunner.enqueue(job, key)
     job = wait_for_job(job, timeout=150)
     assert job.status == JobStatus.FAILED
     assert "killing its worker" in job.message
@@ -86,13 +97,14 @@ def test_with_a_queue_per_kind_a_worker_takes_only_its_kind(kind_queues, transac
         from photosync.imagesync.runner import start_image_sync
 
         images = start_image_sync(store)
-        time.sleep(3)
+        wait_until(lambda: broker().llen(f"{kind_queues}.photosync") == 1, timeout=30, what="the queued message")
+        # It stays there: the only worker consumes its catalog queue and nothing else.
+        consumed = celery_app.control.inspect([catalog_worker.name], timeout=5).active_queues()
+        assert [queue["name"] for queue in consumed[catalog_worker.name]] == [f"{kind_queues}.catalog"]
         images.refresh_from_db()
         assert images.status == JobStatus.QUEUED
-        queued = redis.Redis.from_url(settings.REDIS_URL).llen(f"{kind_queues}.photosync")
-        assert queued == 1
     finally:
         catalog_worker.stop()
         shop.shutdown()
         celery_app.conf.task_always_eager = True
-        redis.Redis.from_url(settings.REDIS_URL).delete(f"{kind_queues}.photosync")
+        broker().delete(f"{kind_queues}.photosync")

@@ -1,8 +1,14 @@
+import os
+import uuid
+
 import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
 
 from config.celery import app as celery_app
+from config.health import check_workers
+from tests.plugins.faults import REDIS_SERVER, RedisServer, publishing_to
+from tests.plugins.services import require
 
 
 def test_healthz_answers_without_auth_or_database(client):
@@ -46,10 +52,33 @@ def test_readyz_sees_a_live_worker(client, hub_worker, settings):
 
 
 @pytest.fixture
+def broker_without_workers():
+    """A private redis-server that no Celery worker listens to; this process's app points at it."""
+    require(os.access(REDIS_SERVER, os.X_OK), "redis-server (apt-get install redis-server)")
+    server = RedisServer()
+    server.start()
+    try:
+        with publishing_to(server.url, f"idle-{uuid.uuid4().hex[:8]}"):
+            yield server
+    finally:
+        server.remove()
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_no_worker_answers(client, settings, broker_without_workers):
+    settings.EMBEDDED = False
+    with pytest.raises(RuntimeError, match="no Celery worker answered"):
+        check_workers()
+    response = client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 503, body
+    assert body["components"]["workers"]["status"] == "error", body
+    assert body["components"]["broker"]["status"] == "ok", body  # the broker itself answers
+
+
+@pytest.fixture
 def webhook_queue(settings):
     """A webhooks queue of this test's own in the real Redis broker."""
-    import uuid
-
     import redis
 
     previous = celery_app.conf.task_default_queue

@@ -15,7 +15,9 @@ from catalog.models import Product
 from config.jobs import JobStatus, wait_for_job
 from nasync import services as nas_services
 from nasync.models import Document, NasSyncRun
+from photosync.models import ImageSyncRun
 from storesync import services as store_services
+from storesync.models import StoreSyncJob
 from tests.nasync.conftest import pdf_bytes, uploaded
 from tests.plugins.faults import in_process, wait_until
 from tests.plugins.simulator import sim_post, sim_stats
@@ -87,3 +89,35 @@ def test_a_job_retries_and_finishes_when_its_database_connection_is_terminated(f
     assert run.items_succeeded >= 8 - 2 or run.items_processed >= 8
     assert Document.objects.filter(synced_to_nas=True).count() == 8
     assert set(nas.files()) == {document.relative_path for document in documents}
+
+
+def test_a_job_whose_message_cannot_be_sent_fails_at_once_and_leaves_its_store_free(
+    fault_stack, make_shop_simulator, make_store, admin_user
+):
+    sim = make_shop_simulator(products=2, customers=0, orders=0)
+    store = make_store("blip", platform="prestashop", platform_url=sim.url, platform_api_key=sim.api_key)
+    configure(store, products={})
+    # Two kinds of job: a plain runner (image sync) and a runner with a per-store line (store sync).
+    triggers = {
+        ImageSyncRun: f"/api/v1/sync/sync-images?id_store={store.pk}&async=true",
+        StoreSyncJob: f"/api/v1/stores/{store.pk}/sync/trigger",
+    }
+
+    fault_stack.redis.stop()
+    for model, path in triggers.items():
+        refused = fault_stack.web.post(path, admin_user, json={})
+        assert refused.status_code == 503, refused.text
+        body = refused.json()
+        assert body["status"] == "error" and body["code"] == "BROKER_UNAVAILABLE", body
+        assert fault_stack.redis.url not in refused.text and str(fault_stack.redis.port) not in refused.text
+        job = model.objects.get(store=store)
+        assert (job.status, job.error_code) == (JobStatus.FAILED, "BROKER_UNAVAILABLE")
+        assert body["detail"] == {"job_id": str(job.pk), "status": "failed"}
+    down = fault_stack.assert_degraded(admin_user, "broker")
+    assert down["components"]["database"]["status"] == "ok"
+
+    fault_stack.redis.start()
+    for model, path in triggers.items():
+        queued = fault_stack.web.post(path, admin_user, json={})
+        assert queued.status_code == 202, queued.text  # not 409 SYNC_IN_PROGRESS for good
+        assert model.objects.filter(store=store, status=JobStatus.QUEUED).count() == 1

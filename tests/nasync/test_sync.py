@@ -65,14 +65,17 @@ def test_failures_back_off_exponentially_then_hold_for_an_operator(nas, make_doc
     settings.NAS_MAX_ATTEMPTS = 3
     document = make_document()
     remove_source(document)
-    delays = []
+    delays = []  # (the least, the most) the delay can have been: the run's clock reading is in between
     for _ in range(3):
         before = time.time()
         run_now(document_ids=[document.pk])
+        after = time.time()
         document.refresh_from_db()
         if document.next_attempt_at:
-            delays.append(document.next_attempt_at.timestamp() - before)
-    assert 100 <= delays[0] <= 126 and 200 <= delays[1] <= 251
+            delays.append((document.next_attempt_at.timestamp() - after, document.next_attempt_at.timestamp() - before))
+    # Backoff 100 s then 200 s, times a jitter of 1 to 1.25.
+    assert delays[0][1] >= 100 and delays[0][0] <= 125
+    assert delays[1][1] >= 200 and delays[1][0] <= 250
     assert document.held_for_operator and document.next_attempt_at is None and document.sync_attempts == 3
     # Held: scheduled and API runs leave it alone until an operator requeues it.
     assert run_now().items_total == 0

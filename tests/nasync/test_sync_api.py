@@ -113,7 +113,10 @@ def test_a_port_that_never_answers_gives_the_timeout_message_within_its_bound(
     body = api(operator).post("/api/v1/sync/test").json()
     elapsed = time.monotonic() - started
     assert body == {"success": False, "message": "Connection timeout (2s)"}
-    assert 1.5 <= elapsed < 6
+    assert black_hole.held  # ssh reached the port and waited there for a banner
+    # ssh gave up after its 2 s ConnectTimeout: not sooner, and (however loaded the machine)
+    # long before the hub's own budget of NAS_CONNECT_TIMEOUT + 20 s would have killed it.
+    assert 1.9 <= elapsed < 17
 
 
 def test_the_default_timeout_message_is_the_specs(db, settings):

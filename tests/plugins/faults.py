@@ -209,10 +209,16 @@ class WebServer:
         self.client.close()
 
     def get(self, path: str, user=None, **kwargs) -> httpx.Response:
+        return self.request("GET", path, user, **kwargs)
+
+    def post(self, path: str, user=None, **kwargs) -> httpx.Response:
+        return self.request("POST", path, user, **kwargs)
+
+    def request(self, method: str, path: str, user=None, **kwargs) -> httpx.Response:
         headers = kwargs.pop("headers", {})
         if user is not None:
             headers["Authorization"] = f"Bearer {RefreshToken.for_user(user).access_token}"
-        return self.client.get(path, headers=headers, **kwargs)
+        return self.client.request(method, path, headers=headers, **kwargs)
 
     def readyz(self) -> httpx.Response:
         return self.client.get("/readyz", timeout=20)

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from catalog.models import ImportRun
+from config.celery import HubTask
 from config.jobs import JobTask, run_job
 
 
@@ -15,7 +16,14 @@ def _count_run(key: str) -> int:
     return redis.Redis.from_url(settings.REDIS_URL).incr(key)
 
 
-@shared_task(bind=True)
+class CountsItsDrop(HubTask):
+    """Counts under ``<counter key>:dropped`` the moment the redelivery cap drops its message."""
+
+    def on_redelivery_limit(self, args, kwargs) -> None:
+        _count_run(f"{args[0]}:dropped")
+
+
+@shared_task(bind=True, base=CountsItsDrop)
 def kill_own_worker(self, counter_key: str) -> None:
     """Counts its run, then dies the way an out-of-memory kill would."""
     _count_run(counter_key)

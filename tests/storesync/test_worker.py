@@ -3,8 +3,10 @@ worker is killed mid-way finishes after Redis redelivers it, applying no record 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 from django.db.models import F
@@ -27,18 +29,35 @@ def shop_store_for(make_store, sim, code="shop"):
     return make_store(code, platform="prestashop", platform_url=sim.url, platform_api_key=sim.api_key)
 
 
+class HeldRequest:
+    """The shop holds the first API request for which ``when(method)`` is true (``holding`` is
+    set then) until ``release`` is set, then answers it as usual: a job stopped at a known
+    point however fast or slow the machine is."""
+
+    def __init__(self, sim, when: Callable[[str], bool]) -> None:
+        self.holding, self.release = threading.Event(), threading.Event()
+        next_failure = sim.shop.next_failure
+
+        def held(method: str):
+            if not self.holding.is_set() and when(method):
+                self.holding.set()
+                self.release.wait(timeout=120)
+            return next_failure(method)
+
+        sim.shop.next_failure = held
+
+
 def test_jobs_of_a_store_run_one_at_a_time_in_priority_order(hub_worker, make_store, make_shop_simulator):
     sim = make_shop_simulator(products=20)
     store = shop_store_for(make_store, sim)
     configure(store, products={})
     sim_post(sim, "config", {"latency_ms": 15})
+    first_request = HeldRequest(sim, lambda method: True)
     first = services.trigger_sync(store, sync_type="full")
-    deadline = time.monotonic() + 30
-    while first.status != "running" and time.monotonic() < deadline:
-        time.sleep(0.05)
-        first.refresh_from_db()
-    low = services.trigger_sync(store, priority="low")
+    assert first_request.holding.wait(timeout=60), "the first job never reached the shop"
+    low = services.trigger_sync(store, priority="low")  # both queued while the first one runs
     high = services.trigger_sync(store, priority="high")
+    first_request.release.set()
     jobs = [wait_for_job(job, timeout=90) for job in (first, low, high)]
     assert [job.status for job in jobs] == ["succeeded"] * 3, [job.message for job in jobs]
     first, low, high = jobs
@@ -79,14 +98,16 @@ def test_a_worker_killed_mid_job_finishes_it_after_redelivery_without_writing_tw
     sim_post(sim, "reset_stats")
     sim_post(sim, "config", {"latency_ms": 30})
 
+    seventh_write = HeldRequest(
+        sim, lambda method: method == "PUT" and sim.shop.stats.as_dict().get("product_put", 0) >= 6
+    )
     job = services.trigger_sync(store)
-    deadline = time.monotonic() + 60
-    while sim_stats(sim).get("product_put", 0) < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    fragile_worker.kill()
-    killed_at = sim_stats(sim).get("product_put", 0)
+    assert seventh_write.holding.wait(timeout=120), "the job never reached its seventh write"
+    fragile_worker.kill()  # while the shop holds that write
+    killed_at = sim_stats(sim)["product_put"]
+    seventh_write.release.set()  # it lands, as a write sent just before a crash may
     job.refresh_from_db()
-    assert job.status == "running" and 6 <= killed_at < 24
+    assert job.status == "running" and killed_at == 6
     # Progress was reported while it ran: the first batch of 4 was committed before the next one's writes.
     progress = job_detail(job)["progress"]
     assert progress["records_processed"] >= 4 and progress["percentage"] > 0

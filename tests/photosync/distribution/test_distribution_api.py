@@ -430,3 +430,36 @@ def test_a_photo_whose_object_is_gone_answers_the_specs_500(api, edge_user, stor
         "message": "Internal server error",
         "detail": "Failed to download image: FileNotFoundError",
     }
+
+
+# Timestamps with offsets PostgreSQL refuses, or that overflow once shifted to UTC
+
+
+def test_a_far_offset_since_means_the_same_instant_in_utc(api, make_user, make_photo, store):
+    edge = make_user("edge", role=Role.EDGE, stores=[store])
+    photo = make_photo(store)
+    ProductPhoto.objects.filter(pk=photo.pk).update(updated_at="2026-01-02T00:00:00Z")
+    client = api(edge)
+
+    def listed(since: str) -> list[str]:
+        response = client.get("/api/v1/sync/product-photos/", {"store_id": store.pk, "since": since})
+        assert response.status_code == 200, response.content[:300]
+        return [item["id"] for item in response.json()["data"]["photos"]]
+
+    # 2026-01-01T00:00-23:59 is 2026-01-01T23:59Z: the photo (2026-01-02T00:00Z) changed after it.
+    assert listed("2026-01-01T00:00:00-23:59") == [str(photo.pk)]
+    # 2026-01-03T00:01Z: after the change.
+    assert listed("2026-01-02T23:59:00-00:02") == []
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-01-01T00:00:00-23:59", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+)
+def test_the_edge_status_reports_synced_at_is_parsed_or_refused(api, make_user, make_photo, store, value):
+    edge = make_user("edge", role=Role.EDGE, stores=[store])
+    photo = make_photo(store)
+    item = {"photo_id": str(photo.pk), "status": "synced", "synced_at": value, "error": None}
+    response = api(edge).post(
+        "/api/v1/sync/product-photos/status/", {"store_id": store.pk, "sync_batch": [item]}, format="json"
+    )
+    assert response.status_code == (200 if value.endswith("-23:59") else 400), response.content[:300]

@@ -144,6 +144,8 @@ def test_rotated_secrets_and_whsec_secrets(synced_store, api):
         (json.dumps({"type": "products.updated", "data": {"ids": []}}).encode(), "VALIDATION_ERROR"),
         (json.dumps({"type": "products.updated", "data": {"ids": ["x", -1]}}).encode(), "VALIDATION_ERROR"),
         (json.dumps([1, 2]).encode(), "VALIDATION_ERROR"),
+        (b"[" * 100_000 + b"]" * 100_000, "VALIDATION_ERROR"),  # was a RecursionError, a 500
+        (b'{"type": "products.updated", "data": {"ids": [NaN]}}', "VALIDATION_ERROR"),
     ],
 )
 def test_bad_bodies_answer_400(synced_store, api, body, code):
