@@ -3,7 +3,7 @@ counters and misbehaviour options, with the webservice's query and write
 semantics (filters, sort, limit, PUT wiping omitted fields).
 
 Every stored value is a string, as in PrestaShop; a multilingual value is a
-``{language id: text}`` dict. The rules follow ``shared/prestashop-webservice.md``.
+``{language id: text}`` dict. The rules follow PrestaShop 1.7+'s webservice (docs/catalog.md).
 """
 
 from __future__ import annotations

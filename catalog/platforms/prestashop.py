@@ -1,4 +1,4 @@
-"""PrestaShop webservice connector (see ``shared/prestashop-webservice.md``).
+"""PrestaShop webservice connector (PrestaShop 1.7+; what it relies on: docs/catalog.md).
 
 Reads use JSON (``output_format=JSON``), except image lists, whose JSON is
 broken on real shops. Writes send XML, the only input format; the shop answers
