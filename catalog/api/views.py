@@ -58,8 +58,8 @@ class OrderViewSet(StoreNestedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
 
 
 class UserViewSet(viewsets.ModelViewSet):
-    """Users and their role and stores; superusers and ADMIN only, within the role hierarchy
-    (catalog.users). DELETE deactivates."""
+    """Users and their role and stores; superusers and ADMIN only. Only a superuser manages
+    superusers and staff; nobody changes their own role or deactivates themselves. DELETE deactivates."""
 
     serializer_class = serializers.UserSerializer
     permission_classes = [RoleRequired(Role.ADMIN)]

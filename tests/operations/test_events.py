@@ -14,12 +14,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from rest_framework_simplejwt.tokens import RefreshToken
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from catalog.models import Product
 from catalog.roles import Role
+from catalog.tokens import StampedRefreshToken
 from config.jobs import JobStatus, record_progress
 from nasync.services import nas_sync_now
 from photosync.imagesync.runner import start_image_sync
@@ -86,7 +86,7 @@ def live_server_url(django_db_setup, django_db_blocker):
 
 
 def token_for(user) -> str:
-    return str(RefreshToken.for_user(user).access_token)
+    return str(StampedRefreshToken.for_user(user).access_token)
 
 
 def stream(base: str, store, user=None, token: str | None = None):
