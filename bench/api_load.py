@@ -119,10 +119,10 @@ def _configure(redis_url: str, workdir: str) -> dict[str, str]:
 def _seed() -> tuple[str, list[str], str]:
     """One store, its products with a photo each, and an EDGE user's token."""
     from django.contrib.auth.models import Group, User
-    from rest_framework_simplejwt.tokens import RefreshToken
 
     from catalog.models import Product, Store, StoreMembership
     from catalog.roles import Role
+    from catalog.tokens import StampedRefreshToken
     from photosync.models import ProductPhoto
 
     store = Store.objects.create(code="bench", name="Bench")
@@ -149,7 +149,7 @@ def _seed() -> tuple[str, list[str], str]:
     edge.groups.add(Group.objects.get(name=Role.EDGE.value))
     StoreMembership.objects.create(store=store, user=edge)
     photos = [str(pk) for pk in ProductPhoto.objects.filter(store=store).values_list("pk", flat=True)]
-    return str(store.uuid), photos, str(RefreshToken.for_user(edge).access_token)
+    return str(store.uuid), photos, str(StampedRefreshToken.for_user(edge).access_token)
 
 
 async def _load(base: str, make_request, clients: int, seconds: float) -> dict:

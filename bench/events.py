@@ -228,9 +228,9 @@ def main() -> None:
     os.environ.update(env)
     _setup(create=True)
     from django.contrib.auth.models import Group, User
-    from rest_framework_simplejwt.tokens import RefreshToken
 
     from catalog.models import Store, StoreMembership
+    from catalog.tokens import StampedRefreshToken
     from config.jobs import JobStatus
     from storesync import services
     from storesync.models import StoreSyncJob
@@ -247,7 +247,7 @@ def main() -> None:
     user = User.objects.create_user("viewer", password="x-Bench-123")
     user.groups.add(Group.objects.get(name="VIEWER"))
     StoreMembership.objects.create(store=store, user=user)
-    token = str(RefreshToken.for_user(user).access_token)
+    token = str(StampedRefreshToken.for_user(user).access_token)
     job = StoreSyncJob.objects.create(
         kind="store_sync",
         store=store,

@@ -1,4 +1,4 @@
-"""Error codes of the catalog: store lookup and the e-commerce platform connectors."""
+"""Error codes of the catalog: store lookup, the e-commerce platform connectors and user management."""
 
 from enum import StrEnum
 
@@ -13,3 +13,6 @@ class CatalogErrorCode(StrEnum):
     PLATFORM_SERVER_ERROR = "PLATFORM_SERVER_ERROR"
     UNSAFE_URL = "UNSAFE_URL"
     IMAGE_TOO_LARGE = "IMAGE_TOO_LARGE"
+    # The users API (catalog.users): the role hierarchy.
+    SUPERUSER_REQUIRED = "SUPERUSER_REQUIRED"
+    OWN_ACCOUNT_PROTECTED = "OWN_ACCOUNT_PROTECTED"

@@ -1,6 +1,24 @@
-"""Admin pieces shared by every app: the job tables' admin."""
+"""Admin pieces shared by every app: the job tables' admin, the throttled admin login."""
+
+import math
 
 from django.contrib import admin
+from django.http import HttpResponse
+
+from config.api.throttling import login_wait
+
+
+def throttled_admin_login(request, **kwargs):
+    """The admin's login view behind the API login's throttles: password guessing on /admin/login/
+    meets the same limits as on /api/v1/auth/token/."""
+    if request.method == "POST" and (wait := login_wait(request)) is not None:
+        seconds = math.ceil(wait)
+        response = HttpResponse(
+            f"Too many login attempts. Try again in {seconds} seconds.", status=429, content_type="text/plain"
+        )
+        response["Retry-After"] = str(seconds)
+        return response
+    return admin.site.login(request, **kwargs)
 
 
 class JobAdmin(admin.ModelAdmin):

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 
 from config import health
+from config.admin import throttled_admin_login
 from config.api.auth import ThrottledTokenObtainPairView
 from config.api.routers import path_optional_slash
 from operations.console import dashboard_view, retention_view
@@ -26,6 +27,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="prometheus-metrics"),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/retention/", admin.site.admin_view(retention_view), name="admin-retention"),
+    path("admin/login/", throttled_admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path_optional_slash("api/schema", SpectacularAPIView.as_view(), name="schema"),

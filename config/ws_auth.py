@@ -1,8 +1,9 @@
 """WebSocket authentication: a simplejwt access token passed as ``?token=``.
 
 Browsers cannot set headers on a WebSocket, so the token travels in the query string
-(DESIGN.md). The middleware puts the user (or AnonymousUser) in ``scope["user"]``; each
-consumer decides what the user may see and refuses at the handshake otherwise.
+(DESIGN.md). The middleware puts the user (or AnonymousUser) in ``scope["user"]`` and the
+validated token in ``scope["token"]``; each consumer decides what the user may see, refuses
+at the handshake otherwise, and checks again while the socket is open.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
 
 def _anonymous():
@@ -24,27 +24,35 @@ def _anonymous():
     return AnonymousUser()
 
 
-@database_sync_to_async
-def user_for_token(raw: str):
-    from rest_framework_simplejwt.exceptions import TokenError
-    from rest_framework_simplejwt.settings import api_settings
-    from rest_framework_simplejwt.tokens import AccessToken
+def token_authentication():
+    """The API's JWT authentication class (REST_FRAMEWORK settings): a socket is authenticated
+    exactly like a request, revoked tokens included."""
+    from rest_framework.settings import api_settings
+    from rest_framework_simplejwt.authentication import JWTAuthentication
 
+    return next(cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES if issubclass(cls, JWTAuthentication))
+
+
+@database_sync_to_async
+def authenticate(raw: str):
+    """``(user, validated token)``, or ``(AnonymousUser, None)`` for a bad, expired or revoked token."""
+    from rest_framework.exceptions import AuthenticationFailed
+    from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+    authentication = token_authentication()
     try:
-        token = AccessToken(raw)
-    except TokenError:
-        return _anonymous()
-    user = (
-        get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: token.get(api_settings.USER_ID_CLAIM)}).first()
-    )
-    return user if user is not None and user.is_active else _anonymous()
+        token = authentication.get_validated_token(raw)
+        return authentication.get_user(token), token
+    except (InvalidToken, TokenError, AuthenticationFailed):
+        return _anonymous(), None
 
 
 class JWTQueryAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         query = parse_qs(scope.get("query_string", b"").decode("latin1"))
         raw = (query.get("token") or [""])[0]
-        scope = dict(scope, user=await user_for_token(raw) if raw else _anonymous())
+        user, token = await authenticate(raw) if raw else (_anonymous(), None)
+        scope = dict(scope, user=user, token=token)
         return await super().__call__(scope, receive, send)
 
 

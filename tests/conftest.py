@@ -4,10 +4,10 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from catalog.models import Store, StoreMembership
 from catalog.roles import Role
+from catalog.tokens import StampedRefreshToken
 from config.celery import app as celery_app
 
 pytest_plugins = [
@@ -76,7 +76,7 @@ def other_store(make_store):
 def client_for(user) -> APIClient:
     client = APIClient()
     if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {StampedRefreshToken.for_user(user).access_token}")
     return client
 
 

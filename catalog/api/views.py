@@ -8,6 +8,7 @@ from catalog.api.permissions import ModelPermissions, RoleRequired
 from catalog.api.viewsets import IdOrUuidLookupMixin, StoreNestedViewSet
 from catalog.models import Customer, Order, Product
 from catalog.roles import Role
+from catalog.users import ensure_may_manage, user_deactivate
 
 
 class StoreViewSet(IdOrUuidLookupMixin, viewsets.ModelViewSet):
@@ -57,7 +58,8 @@ class OrderViewSet(StoreNestedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
 
 
 class UserViewSet(viewsets.ModelViewSet):
-    """Users and their role and stores; superusers and ADMIN only. DELETE deactivates."""
+    """Users and their role and stores; superusers and ADMIN only. Only a superuser manages
+    superusers and staff; nobody changes their own role or deactivates themselves. DELETE deactivates."""
 
     serializer_class = serializers.UserSerializer
     permission_classes = [RoleRequired(Role.ADMIN)]
@@ -65,8 +67,10 @@ class UserViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return get_user_model().objects.prefetch_related("groups").order_by("id")
 
+    def perform_update(self, serializer):
+        ensure_may_manage(self.request.user, serializer.instance, serializer.validated_data)
+        serializer.save()
+
     def destroy(self, request, *args, **kwargs):
-        user = self.get_object()
-        user.is_active = False
-        user.save(update_fields=["is_active"])
+        user_deactivate(actor=request.user, user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -46,6 +46,17 @@ class LoginUserThrottle(SettingsRateMixin, SimpleRateThrottle):
     scope = "login_user"
 
     def get_cache_key(self, request, view):
-        username = str(request.data.get("username", "")).strip().lower() if hasattr(request.data, "get") else ""
+        data = request.data if hasattr(request, "data") else request.POST  # DRF's request, or the admin's
+        username = str(data.get("username", "")).strip().lower() if hasattr(data, "get") else ""
         digest = hashlib.sha256(username.encode()).hexdigest()[:32]  # any user name makes a safe cache key
         return self.cache_format % {"scope": self.scope, "ident": f"{self.get_ident(request)}:{digest}"}
+
+
+LOGIN_THROTTLES = (LoginAddressThrottle, LoginUserThrottle)
+
+
+def login_wait(request) -> float | None:
+    """Seconds to wait if a login attempt (API or admin) is over a login throttle, else None."""
+    throttles = [cls() for cls in LOGIN_THROTTLES]
+    waits = [throttle.wait() or 1 for throttle in throttles if not throttle.allow_request(request, None)]
+    return max(waits, default=None)

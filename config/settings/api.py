@@ -6,7 +6,7 @@ from config.settings.base import DEBUG, env
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "catalog.tokens.StampedJWTAuthentication",  # simplejwt's, refusing revoked tokens
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -47,6 +47,10 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "UPDATE_LAST_LOGIN": True,
+    # Tokens carry a stamp of the account's access; a change of it revokes them (catalog/tokens.py).
+    "TOKEN_OBTAIN_SERIALIZER": "catalog.tokens.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "catalog.tokens.TokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "catalog.tokens.TokenVerifySerializer",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -8,6 +8,10 @@ JOB_WAIT_TIMEOUT = env.float("JOB_WAIT_TIMEOUT", default=300.0)
 # A running job without a heartbeat for this long is considered lost and failed by the reaper.
 JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=CELERY_VISIBILITY_TIMEOUT + 10 * 60)
 
+# An open event stream re-checks its user's access (active, token not revoked, store right)
+# this often, and at the token's expiry; it closes with 4401 or 4403 once it is gone.
+EVENT_STREAM_RECHECK_SECONDS = env.float("EVENT_STREAM_RECHECK_SECONDS", default=30.0)
+
 # Finished jobs, history, delivered webhook attempts, superseded reports and resolved
 # alerts older than this are pruned daily (manage.py prune).
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)

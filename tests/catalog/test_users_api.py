@@ -89,3 +89,78 @@ def test_only_admins_manage_users(api, make_user, role):
 
 def test_superuser_manages_users_without_a_role(api, superuser):
     assert api(superuser).get("/api/v1/users/").status_code == 200
+
+
+# The role hierarchy: every actor x target x operation.
+
+ACTORS = ["superuser", "ADMIN", "OPERATOR", "EDGE", "VIEWER"]
+TARGETS = ["superuser", "staff", "ADMIN", "OPERATOR", "EDGE", "VIEWER", "self"]
+OPERATIONS = ["password", "role", "deactivate", "is_active"]
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """The matrix creates some 300 accounts: a cheap hasher keeps it quick (tests only)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _account(make_user, name: str, kind: str):
+    if kind == "superuser":
+        return make_user(name, superuser=True)
+    if kind == "staff":  # staff without superuser: reaches the Django admin with its permissions
+        user = make_user(name)
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+        return user
+    return make_user(name, role=Role(kind))
+
+
+def _expected(actor: str, target: str, operation: str) -> tuple[int, str | None]:
+    if actor not in ("superuser", "ADMIN"):
+        return 403, "PERMISSION_DENIED"
+    if target == "self":
+        return (200, None) if operation == "password" else (403, "OWN_ACCOUNT_PROTECTED")
+    if target in ("superuser", "staff") and actor != "superuser":
+        return 403, "SUPERUSER_REQUIRED"
+    return (204, None) if operation == "deactivate" else (200, None)
+
+
+def _operate(client, user, operation: str):
+    url = f"/api/v1/users/{user.pk}/"
+    if operation == "deactivate":
+        return client.delete(url)
+    payload = {
+        "password": {"password": "Brand-new-pass-77"},
+        "role": {"role": "EDGE" if user.groups.filter(name="VIEWER").exists() else "VIEWER"},
+        "is_active": {"is_active": False},
+    }[operation]
+    return client.patch(url, payload, format="json")
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("actor", ACTORS)
+def test_role_hierarchy(fast_passwords, api, make_user, actor, target, operation):
+    acting = _account(make_user, "actor", actor)
+    user = acting if target == "self" else _account(make_user, "target", target)
+    before = (user.password, user.is_active, list(user.groups.values_list("name", flat=True)))
+    status, code = _expected(actor, target, operation)
+    response = _operate(api(acting), user, operation)
+    assert response.status_code == status, response.content
+    user.refresh_from_db()
+    after = (user.password, user.is_active, list(user.groups.values_list("name", flat=True)))
+    if code:
+        assert response.json()["status"] == "error" and response.json()["code"] == code
+        assert after == before  # nothing changed
+    else:
+        assert after != before
+
+
+def test_an_admin_cannot_take_over_the_superuser(api, admin_user, superuser):
+    client = api(admin_user)
+    response = client.patch(f"/api/v1/users/{superuser.pk}/", {"password": "Taken-over-123"}, format="json")
+    assert response.status_code == 403 and response.json()["code"] == "SUPERUSER_REQUIRED"
+    assert client.delete(f"/api/v1/users/{superuser.pk}/").status_code == 403
+    superuser.refresh_from_db()
+    assert superuser.is_active and not superuser.check_password("Taken-over-123")
+    assert client.get(f"/api/v1/users/{superuser.pk}/").status_code == 200  # reading stays allowed

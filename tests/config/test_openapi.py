@@ -31,10 +31,10 @@ def _keep_the_test_connection():
 
 @pytest.fixture
 def auth_headers(admin_user, store):
-    from rest_framework_simplejwt.tokens import RefreshToken
+    from catalog.tokens import StampedRefreshToken
 
     Product.objects.create(store=store, id_origin=1, sku="A", name="Apple")
-    return {"Authorization": f"Bearer {RefreshToken.for_user(admin_user).access_token}"}
+    return {"Authorization": f"Bearer {StampedRefreshToken.for_user(admin_user).access_token}"}
 
 
 @schema.parametrize()

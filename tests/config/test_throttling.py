@@ -63,3 +63,16 @@ def test_anonymous_requests_to_open_endpoints_are_throttled(settings):
     client = APIClient()
     codes = [client.post("/api/v1/auth/token/refresh/", {"refresh": "garbage"}).status_code for _ in range(3)]
     assert codes == [401, 401, 429]
+
+
+def test_the_admin_login_is_throttled_like_the_api_login(settings, client, make_user):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "login_user": "3/min"}
+    make_user("root", superuser=True)
+    answers = [
+        client.post("/admin/login/", {"username": "root", "password": f"guess{i}"}).status_code for i in range(3)
+    ]
+    assert answers == [200, 200, 200]  # the form again, with its error
+    refused = client.post("/admin/login/", {"username": "root", "password": "pass-Word-123"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "_auth_user_id" not in client.session  # even the right password did not sign in
+    assert client.get("/admin/login/").status_code == 200  # the page itself still shows

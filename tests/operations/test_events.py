@@ -11,15 +11,16 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from rest_framework_simplejwt.tokens import RefreshToken
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from catalog.models import Product
+from catalog.models import Product, StoreMembership
 from catalog.roles import Role
+from catalog.tokens import StampedRefreshToken
 from config.jobs import JobStatus, record_progress
 from nasync.services import nas_sync_now
 from photosync.imagesync.runner import start_image_sync
@@ -39,16 +40,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_server_url(django_db_setup, django_db_blocker):
-    """uvicorn running config.asgi against the test database and Redis."""
-    with django_db_blocker.unblock():
-        require_postgres()
-        require_redis()
+RECHECK_SECONDS = 0.5  # the served streams re-check their user's access this often
+
+
+def start_uvicorn(log_name: str) -> tuple[subprocess.Popen, int]:
+    """uvicorn serving config.asgi as ``make run`` does, against the test database and Redis."""
     port = free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "uvicorn-events.log", "ab")
-    env = worker_env("unused", ALLOWED_HOSTS="127.0.0.1,localhost")
+    log = open(ARTIFACTS / log_name, "ab")
+    env = worker_env("unused", ALLOWED_HOSTS="127.0.0.1,localhost", EVENT_STREAM_RECHECK_SECONDS=str(RECHECK_SECONDS))
     process = subprocess.Popen(
         [
             sys.executable,
@@ -74,19 +74,39 @@ def live_server_url(django_db_setup, django_db_blocker):
     deadline = time.monotonic() + 30
     while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start; see var/test-artifacts/uvicorn-events.log")
+            raise RuntimeError(f"uvicorn did not start; see var/test-artifacts/{log_name}")
         time.sleep(0.1)
-    yield f"ws://127.0.0.1:{port}"
+    return process, port
+
+
+def stop(process: subprocess.Popen, timeout: float) -> float | None:
+    """SIGTERM, then the seconds the server took to exit (None: killed after ``timeout``)."""
+    started = time.monotonic()
     os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=20)  # graceful: open streams and the layer's blocking reads end first
+        process.wait(timeout=timeout)
+        return time.monotonic() - started
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+        return None
 
 
-def token_for(user) -> str:
-    return str(RefreshToken.for_user(user).access_token)
+@pytest.fixture(scope="module")
+def live_server_url(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        require_postgres()
+        require_redis()
+    process, port = start_uvicorn("uvicorn-events.log")
+    yield f"ws://127.0.0.1:{port}"
+    stop(process, timeout=20)
+
+
+def token_for(user, lifetime: timedelta | None = None) -> str:
+    token = StampedRefreshToken.for_user(user).access_token
+    if lifetime is not None:
+        token.set_exp(lifetime=lifetime)
+    return str(token)
 
 
 def stream(base: str, store, user=None, token: str | None = None):
@@ -269,3 +289,76 @@ def test_the_embedded_mode_streams_through_the_in_memory_layer(
     job, names = async_to_sync(scenario)()
     assert job.status == "succeeded"
     assert names[0] == "sync_started" and "sync_progress" in names and names[-1] == "sync_completed"
+
+
+def closed_with(ws, timeout: float = 10) -> int | None:
+    """The close code the server ends the stream with (None: still open after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+    except TimeoutError:
+        return None
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    return None
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [("membership", 4403), ("role", 4403), ("deactivation", 4401), ("password", 4401), ("expiry", 4401)],
+)
+def test_an_open_stream_ends_when_its_access_does(
+    transactional_db, live_server_url, make_store, make_user, change, code
+):
+    store = make_store("w")
+    viewer = make_user("viewer-w", role=Role.VIEWER, stores=[store])
+    lifetime = timedelta(seconds=5) if change == "expiry" else None
+    with stream(live_server_url, store, token=token_for(viewer, lifetime)) as ws:
+        assert closed_with(ws, timeout=3 * RECHECK_SECONDS) is None  # open while nothing changes
+        if change == "membership":
+            StoreMembership.objects.filter(user=viewer).delete()
+        elif change == "role":
+            viewer.groups.clear()
+        elif change == "deactivation":
+            viewer.is_active = False
+            viewer.save()
+        elif change == "password":
+            viewer.set_password("Another-pass-456")
+            viewer.save()
+        assert closed_with(ws) == code
+
+
+def test_malformed_and_deeply_nested_messages_are_ignored_and_the_stream_stays_open(
+    transactional_db, live_server_url, make_store, make_user
+):
+    store = make_store("n")
+    viewer = make_user("viewer-n", role=Role.VIEWER, stores=[store])
+    with stream(live_server_url, store, viewer) as ws:
+        for message in ("[" * 100_000 + "]" * 100_000, "not json", '{"event": NaN}', b"\x00\xff"):
+            ws.send(message)  # the deep one was a RecursionError that closed the stream (1011)
+        ws.send(json.dumps({"event": "ping"}))
+        assert json.loads(ws.recv(timeout=10)) == {"event": "pong", "data": {}}
+
+
+def test_the_server_shuts_down_promptly_with_open_and_refused_streams(transactional_db, make_store, make_user):
+    """SIGTERM ends uvicorn within 10 s after an open stream and a refused handshake."""
+    require_postgres()
+    require_redis()
+    store = make_store("sd")
+    viewer = make_user("viewer-sd", role=Role.VIEWER, stores=[store])
+    process, port = start_uvicorn("uvicorn-shutdown.log")
+    base = f"ws://127.0.0.1:{port}"
+    try:
+        # Refused first, one after the other: with no other stream holding the channel layer's
+        # read, each refused one's read would start at once, and may then never end.
+        for token in ["", "not-a-jwt"] * 10:
+            with pytest.raises(InvalidStatus):
+                with stream(base, store, token=token):
+                    pass
+        with stream(base, store, viewer):
+            time.sleep(0.5)
+            assert stop(process, timeout=10) is not None, "uvicorn was still running 10 s after SIGTERM"
+    finally:
+        if process.poll() is None:
+            stop(process, timeout=1)

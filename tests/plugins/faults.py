@@ -35,8 +35,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 from kombu import pools as kombu_pools
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from catalog.tokens import StampedRefreshToken
 from config.celery import app as celery_app
 from tests.plugins.services import require, require_postgres
 from tests.plugins.sshd import free_port
@@ -217,7 +217,7 @@ class WebServer:
     def request(self, method: str, path: str, user=None, **kwargs) -> httpx.Response:
         headers = kwargs.pop("headers", {})
         if user is not None:
-            headers["Authorization"] = f"Bearer {RefreshToken.for_user(user).access_token}"
+            headers["Authorization"] = f"Bearer {StampedRefreshToken.for_user(user).access_token}"
         return self.client.request(method, path, headers=headers, **kwargs)
 
     def readyz(self) -> httpx.Response:

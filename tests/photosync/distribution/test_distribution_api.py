@@ -390,10 +390,11 @@ def test_the_admin_coverage_page_and_unconfirmed_filter(client, superuser, api, 
 def test_under_asgi_the_download_streams_without_buffering(edge_user, store, photos, recwarn):
     from asgiref.sync import async_to_sync
     from django.test import AsyncClient
-    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from catalog.tokens import StampedRefreshToken
 
     photo = photos[0]
-    token = RefreshToken.for_user(edge_user).access_token
+    token = StampedRefreshToken.for_user(edge_user).access_token
 
     async def fetch():
         response = await AsyncClient().get(

@@ -1,0 +1,68 @@
+"""Token revocation: a password, role or membership change or a deactivation ends every token
+issued before it, access and refresh alike."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from catalog.models import StoreMembership
+from catalog.roles import Role
+
+pytestmark = pytest.mark.django_db
+
+
+def login(username: str, password: str = "pass-Word-123") -> dict:
+    response = APIClient().post("/api/v1/auth/token/", {"username": username, "password": password})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def works(tokens: dict) -> tuple[int, int, int]:
+    """Status codes of: a request with the access token, a refresh, a verify of the access token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    request = client.get("/api/v1/stores/").status_code
+    refresh = APIClient().post("/api/v1/auth/token/refresh/", {"refresh": tokens["refresh"]}).status_code
+    verify = APIClient().post("/api/v1/auth/token/verify/", {"token": tokens["access"]}).status_code
+    return request, refresh, verify
+
+
+CHANGES = {
+    "password": {"password": "Another-pass-456"},
+    "role": {"role": "OPERATOR"},
+    "membership": "stores",
+    "deactivation": {"is_active": False},
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_change_of_the_account_revokes_its_tokens(api, admin_user, make_user, store, other_store, change):
+    user = make_user("bob", role=Role.VIEWER, stores=[store])
+    tokens = login("bob")
+    assert works(tokens) == (200, 200, 200)
+    payload = {"stores": [other_store.pk]} if CHANGES[change] == "stores" else CHANGES[change]
+    assert api(admin_user).patch(f"/api/v1/users/{user.pk}/", payload, format="json").status_code == 200
+    request, refresh, verify = works(tokens)
+    assert (request, refresh, verify) == (401, 401, 401)
+    body = APIClient().post("/api/v1/auth/token/refresh/", {"refresh": tokens["refresh"]}).json()
+    assert body["code"] == "NOT_AUTHENTICATED"
+    if change != "deactivation":  # a new login gets working tokens
+        fresh = login("bob", "Another-pass-456" if change == "password" else "pass-Word-123")
+        assert works(fresh) == (200, 200, 200)
+
+
+def test_changes_outside_the_api_revoke_too(make_user, store):
+    """The admin, the shell or a bulk update: the tokens follow the account's state, not a signal."""
+    user = make_user("carol", role=Role.VIEWER, stores=[store])
+    tokens = login("carol")
+    StoreMembership.objects.filter(user=user).delete()
+    assert works(tokens) == (401, 401, 401)
+
+
+def test_unrelated_changes_keep_the_tokens(api, admin_user, make_user, store):
+    user = make_user("dave", role=Role.VIEWER, stores=[store])
+    tokens = login("dave")
+    assert (
+        api(admin_user).patch(f"/api/v1/users/{user.pk}/", {"email": "d@example.com"}, format="json").status_code == 200
+    )
+    login("dave")  # logging in again (last_login changes) keeps the earlier tokens too
+    assert works(tokens) == (200, 200, 200)
