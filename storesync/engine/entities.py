@@ -137,6 +137,9 @@ class EntityAdapter:
     # platform model attribute -> hub field name
     attributes: dict[str, str]
     writable_in_store = True
+    # The platform attribute that names the same record on both sides (products: the sku, the
+    # shop's reference; customers: the e-mail): a record created on both sides is one record.
+    identity: str | None = None
 
     def platform_values(self, obj: models.Model) -> dict[str, Any]:
         return {name: normalize(self.entity, name, getattr(obj, attr)) for attr, name in self.attributes.items()}
@@ -179,6 +182,7 @@ class EntityAdapter:
 class ProductAdapter(EntityAdapter):
     entity = EntityType.PRODUCTS
     model = Product
+    identity = "sku"
     attributes = {
         "name": "title",
         "description": "description",
@@ -215,6 +219,7 @@ class CustomerAdapter(EntityAdapter):
     entity = EntityType.CUSTOMERS
     model = Customer
     attributes = {"email": "email", "first_name": "first_name", "last_name": "last_name"}
+    identity = "email"
 
     def store_values(self, record: RemoteCustomer) -> dict[str, Any]:
         return {"email": record.email, "first_name": record.first_name, "last_name": record.last_name}

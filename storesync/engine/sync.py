@@ -231,15 +231,39 @@ class EntitySync:
             ids = [remote.id for remote in remotes]
             objs = {obj.id_origin: obj for obj in self.model.objects.filter(store=self.store, id_origin__in=ids)}
             states = self.states(shop_ids=ids)
+            twins = self.unlinked_twins([r for r in remotes if r.id not in objs and r.id not in states])
             pairs = []
             for remote in remotes:
-                obj, state = objs.get(remote.id), states.get(remote.id)
+                obj, state = objs.get(remote.id) or twins.get(remote.id), states.get(remote.id)
                 if state is not None and obj is not None and state.record_pk != obj.pk:
                     state = None  # the platform record was relinked: no common base
                 pairs.append(Pair(obj, remote, state))
             return pairs
 
         self.process(load, checkpoint)
+
+    def unlinked_twins(self, remotes: list[Remote]) -> dict[int, models.Model]:
+        """Shop id -> the platform record, not linked to the shop yet, that carries the same
+        identity (sku and reference, or e-mail) as that new shop record: created on both
+        sides between two syncs, they are linked and merged (without a base) instead of each
+        being created on the other side."""
+        field = self.adapter.identity
+        if field is None or not remotes:
+            return {}
+        shop_ids: dict[str, int] = {}
+        for remote in remotes:
+            key = str(remote.values.get(self.adapter.attributes[field]) or "").strip()
+            if key:
+                shop_ids.setdefault(key, remote.id)
+        if not shop_ids:
+            return {}
+        twins: dict[int, models.Model] = {}
+        rows = self.model.objects.filter(store=self.store, id_origin__isnull=True, **{f"{field}__in": list(shop_ids)})
+        for row in rows.order_by("pk"):
+            shop_id = shop_ids.get(getattr(row, field))
+            if shop_id is not None and shop_id not in twins:
+                twins[shop_id] = row
+        return twins
 
     def process(self, load, checkpoint: dict | None) -> bool:
         """One batch, under the store's lock: merge and record the decisions (conflicts)
@@ -397,8 +421,12 @@ class EntitySync:
         update_fields: set[str] = set()
         for item in plan.items:
             obj, remote, result = item.pair.obj, item.pair.remote, item.result
-            if result.to_platform:
+            linked_now = obj.id_origin != remote.id  # a twin created on both sides (unlinked_twins)
+            if result.to_platform or linked_now:
                 update_fields.update(adapter.apply(obj, result.to_platform))
+                if linked_now:
+                    obj.id_origin = remote.id
+                    update_fields.add("id_origin")
                 obj.origin_date_upd = remote.modified
                 to_update.append(obj)
         if to_update:

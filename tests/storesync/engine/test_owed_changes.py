@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Customer, Product
+from catalog.platforms import create_ecommerce_service
 from config import retention
 from storesync import services
 from storesync.models import DeadLetter
@@ -159,6 +160,26 @@ def test_a_platform_record_created_in_the_shop_carries_every_mapped_field(shop_s
     assert set(raw["name"].values()) == {"Made on the platform"}  # every shop language
     assert (raw["reference"], raw["price"], raw["quantity"], raw["active"]) == ("HUB-1", "19.900000", "5", "0")
     assert set(raw["description"].values()) == {""}  # excluded
+
+
+@pytest.mark.parametrize("sync_type", ["incremental", "full"])
+def test_a_product_created_on_both_sides_with_the_same_sku_is_one_record(shop_store, sim, sync_type):
+    first_sync(shop_store)
+    shop = create_ecommerce_service(shop_store)
+    made = shop.create_product({"title": "Twin in the shop", "price": "5.000000", "sku": "TWIN-1"})
+    twin = Product.objects.create(store=shop_store, name="Twin on the platform", price="6.00", sku="TWIN-1")
+    Product.objects.create(store=shop_store, name="Only on the platform", price="7.00", sku="SOLO-1")
+
+    job = services.run_sync_now(shop_store, sync_type=sync_type)
+
+    assert job.status == "succeeded", job.errors
+    twin.refresh_from_db()
+    assert twin.id_origin == made.id  # linked, not created again on either side
+    assert Product.objects.filter(store=shop_store, sku="TWIN-1").count() == 1
+    references = [product.reference for product in shop.iter_products(since=None)]
+    assert references.count("TWIN-1") == 1 and references.count("SOLO-1") == 1
+    # Created apart, their values were never agreed: the strategy (last write wins) settles them.
+    assert sim_get(sim, f"products/{made.id}")["price"] == f"{twin.price:.6f}"
 
 
 def test_an_owed_record_a_sync_cannot_settle_keeps_the_job_partial_until_dropped(shop_store, sim):
