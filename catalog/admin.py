@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from catalog.models import Customer, ImportRun, Order, Product, Store, StoreMembership
 from catalog.services import start_product_import
 from config.admin import JobAdmin
-from config.jobs import JobAlreadyRunning, JobTrigger
+from config.jobs import BrokerUnavailable, JobAlreadyRunning, JobTrigger
 
 
 class StoreAdminForm(forms.ModelForm):
@@ -46,6 +46,8 @@ class StoreAdmin(admin.ModelAdmin):
                 job = start_product_import(store, trigger=JobTrigger.ADMIN, user=request.user)
             except JobAlreadyRunning as exc:
                 self.message_user(request, f"{store}: an import is already running ({exc.job.pk}).", messages.WARNING)
+            except BrokerUnavailable as exc:
+                self.message_user(request, f"{store}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{store}: import queued ({job.pk}).", messages.SUCCESS)
 

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from config.admin import JobAdmin
-from config.jobs import JobAlreadyRunning, JobTrigger
+from config.jobs import BrokerUnavailable, JobAlreadyRunning, JobTrigger
 from nasync import services
 from nasync.config import load_config
 from nasync.files import detect_content_type
@@ -117,6 +117,8 @@ class DocumentAdmin(admin.ModelAdmin):
             run = services.start_nas_sync(trigger=JobTrigger.ADMIN, user=request.user, document_ids=ids)
         except JobAlreadyRunning as exc:
             self.message_user(request, f"A NAS run is already in progress ({exc.job.pk}).", messages.WARNING)
+        except BrokerUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
         else:
             self.message_user(request, f"NAS run queued for {len(ids)} document(s) ({run.pk}).", messages.SUCCESS)
 

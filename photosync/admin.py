@@ -9,7 +9,7 @@ from catalog.admin import StoreAdmin
 from catalog.models import Store
 from catalog.platforms import PlatformError
 from config.admin import JobAdmin
-from config.jobs import JobAlreadyRunning, JobTrigger
+from config.jobs import BrokerUnavailable, JobAlreadyRunning, JobTrigger
 from photosync.distribution import feed, selectors
 from photosync.imagesync.runner import start_image_sync
 from photosync.imagesync.storage import object_url
@@ -237,7 +237,7 @@ def sync_images(modeladmin, request, queryset) -> None:
             modeladmin.message_user(
                 request, f"{store}: an image sync is already running ({exc.job.pk}).", messages.WARNING
             )
-        except PlatformError as exc:
+        except (PlatformError, BrokerUnavailable) as exc:
             modeladmin.message_user(request, f"{store}: {exc}", messages.ERROR)
         else:
             modeladmin.message_user(request, f"{store}: image sync queued ({run.pk}).", messages.SUCCESS)

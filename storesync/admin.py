@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from catalog.platforms import PlatformError, UnsafeURLError, validate_platform_url
 from config.admin import JobAdmin
-from config.jobs import JobTrigger
+from config.jobs import BrokerUnavailable, JobTrigger
 from storesync import resolution, selectors, services
 from storesync.constants import ConflictStatus, Resolution
 from storesync.exceptions import SyncError
@@ -111,7 +111,7 @@ class SyncConfigAdmin(admin.ModelAdmin):
                 job = services.trigger_sync(
                     config.store, sync_type=sync_type, trigger=JobTrigger.ADMIN, user=request.user
                 )
-            except (SyncError, PlatformError) as exc:
+            except (SyncError, PlatformError, BrokerUnavailable) as exc:
                 self.message_user(request, f"{config.store}: {exc}", messages.WARNING)
             else:
                 self.message_user(request, f"{config.store}: {sync_type} sync queued ({job.pk}).", messages.SUCCESS)
@@ -303,7 +303,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
         pks = list(queryset.values_list("pk", flat=True))
         try:
             jobs = services.requeue_dead_letters(queryset, user=request.user)
-        except (SyncError, PlatformError) as exc:
+        except (SyncError, PlatformError, BrokerUnavailable) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
         message = f"Requeued in {len(jobs)} job(s): {', '.join(str(j.pk) for j in jobs)}."

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from catalog.models import Store
 from catalog.platforms import PlatformError, create_ecommerce_service
-from config.jobs import JobAlreadyRunning, JobStatus, JobTrigger
+from config.jobs import BrokerUnavailable, JobAlreadyRunning, JobStatus, JobTrigger
 from config.jobs.chunked import ChunkedRunner
 from photosync.imagesync import chunks, planning, reporting
 from photosync.imagesync.downloads import ShopSession, tally
@@ -134,4 +134,6 @@ def sync_active_stores(*, trigger: str = JobTrigger.SCHEDULE) -> list[ImageSyncR
             logger.info("store %s already has an image sync running", store.pk)
         except PlatformError as exc:
             logger.warning("store %s cannot be synced: %s", store.pk, exc)
+        except BrokerUnavailable:
+            logger.warning("store %s: the job queue is unavailable, its image sync was not started", store.pk)
     return runs
