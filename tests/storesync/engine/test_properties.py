@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, Phase
+from hypothesis import Phase
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -47,6 +47,9 @@ edit_steps = st.tuples(st.sampled_from(["store", "platform"]), st.sampled_from(R
 class MergeModel(RuleBasedStateMachine):
     """Both sides in memory, synced by the pure merge core."""
 
+    schedules = 0  # schedules run to the end (each synced at least once: see ``teardown``)
+    syncs = 0  # syncs run by their rules, the final ones aside
+
     @initialize(
         strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority", "manual_resolution"]),
         direction=st.sampled_from(["bidirectional"] * 4 + ["to_platform", "to_store"]),
@@ -67,6 +70,7 @@ class MergeModel(RuleBasedStateMachine):
         self.edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
         self.clock = 0
         self.paused = False
+        self.synced = 0  # syncs run by the schedule's rules
 
     # Edits
 
@@ -125,8 +129,20 @@ class MergeModel(RuleBasedStateMachine):
 
     @rule()
     def sync(self):
-        if self.paused:
-            return  # a paused store is not synced; its edits wait
+        if not self.paused:  # a paused store is not synced; its edits wait
+            self.run_sync()
+
+    def teardown(self):
+        """Every schedule ends resumed and synced: each one checks a sync at least once, and
+        the edits made while paused reach both sides."""
+        if hasattr(self, "sides"):
+            self.paused = False
+            self.run_sync()
+            type(self).schedules += 1
+            type(self).syncs += self.synced
+
+    def run_sync(self):
+        self.synced += 1
         before = {r: dict(self.base[r]) for r in RECORDS}
         results = {}
         for record in RECORDS:
@@ -146,6 +162,7 @@ class MergeModel(RuleBasedStateMachine):
         write the shop again."""
         if self.paused:
             return
+        self.synced += 1
         written, journal = {}, {}
         for record in RECORDS:
             journal[record] = self.merge(record)  # its conflicts are committed before the shop writes
@@ -197,14 +214,18 @@ class MergeModel(RuleBasedStateMachine):
                     assert self.sides["store"][record][name] == self.sides["platform"][record][name], (record, name)
 
 
-def test_merge_core_schedules():
-    """At least 500 random schedules of up to 25 steps, in a few seconds."""
+def test_merge_core_schedules(hypothesis_report):
+    """At least 500 random schedules of up to 25 steps (5000 nightly), each synced, in seconds."""
+    wanted = 5 * hypothesis_settings.default.max_examples
+    MergeModel.schedules = MergeModel.syncs = 0
     run_state_machine_as_test(
-        MergeModel,
-        settings=hypothesis_settings(
-            max_examples=500, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
-        ),
+        MergeModel, settings=hypothesis_settings(max_examples=wanted, stateful_step_count=25, deadline=None)
     )
+    hypothesis_report(
+        f"merge model: {MergeModel.schedules} schedules, each synced at least once "
+        f"({MergeModel.syncs} syncs by their rules, plus one final sync each)"
+    )
+    assert MergeModel.schedules >= wanted
 
 
 # End to end: the engine, the shop simulator over HTTP and the database.
@@ -218,7 +239,8 @@ class EngineModel(RuleBasedStateMachine):
     """The same schedules through the real engine (fewer of them: each sync is real I/O)."""
 
     store_factory = None  # set by the test: () -> (store, simulator handle)
-    crashes = 0  # schedules in which a worker died mid-job (checked by the test)
+    crashes = 0  # workers that died mid-job (checked by the test)
+    schedules = 0  # schedules run to the end, each with at least one checked sync
 
     @initialize(
         strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority", "manual_resolution"])
@@ -357,12 +379,20 @@ class EngineModel(RuleBasedStateMachine):
         assert sim_stats(self.sim).get("product_put", 0) == puts
 
     def teardown(self):
-        if getattr(self, "sim", None) is not None:
+        """Every schedule ends with a checked sync (its edits since the last one must arrive)."""
+        if getattr(self, "sim", None) is None:
+            return
+        try:
+            if hasattr(self, "edits"):
+                self.sync(full=False)
+                type(self).schedules += 1
+        finally:
             self.sim.shutdown()
 
 
-@pytest.mark.django_db
-def test_engine_schedules_against_the_simulator(make_store, settings):
+@pytest.mark.django_db(transaction=True)
+def test_engine_schedules_against_the_simulator(make_store, settings, hypothesis_report):
+    """At least 100 schedules (1000 nightly) of up to 10 steps, each committed for real."""
     from shopsim import run_in_thread
 
     settings.STORESYNC_WRITE_CONCURRENCY = 1
@@ -376,21 +406,22 @@ def test_engine_schedules_against_the_simulator(make_store, settings):
         )
         return store, sim
 
+    wanted = hypothesis_settings.default.max_examples
     EngineModel.store_factory = staticmethod(factory)
-    EngineModel.crashes = 0
+    EngineModel.crashes = EngineModel.schedules = 0
     run_state_machine_as_test(
         EngineModel,
-        settings=settings_for_engine(),
+        # No shrinking: with real I/O it takes minutes; a failure prints its whole schedule.
+        settings=hypothesis_settings(
+            max_examples=wanted,
+            stateful_step_count=10,
+            deadline=None,
+            phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        ),
     )
+    hypothesis_report(
+        f"engine model: {EngineModel.schedules} schedules, each synced at least once, "
+        f"{EngineModel.crashes} workers dying between the shop's writes and the commit"
+    )
+    assert EngineModel.schedules >= wanted
     assert EngineModel.crashes > 0  # the redelivery path was exercised
-
-
-def settings_for_engine():
-    # No shrinking: with real I/O it takes minutes; a failure prints its whole schedule.
-    return hypothesis_settings(
-        max_examples=25,
-        stateful_step_count=10,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    )
