@@ -20,7 +20,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.models import F
+from django.test import override_settings
 from hypothesis import Phase
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -33,7 +38,20 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from catalog.models import Product
+from catalog.platforms import create_ecommerce_service
+from config.errors import DomainError
+from shopsim import run_in_thread
+from storesync import services
+from storesync.constants import ConflictStatus
 from storesync.engine.merge import Policy, Rule, merge_record, plan_conflicts
+from storesync.exceptions import SyncPaused
+from storesync.models import DeadLetter, DeadLetterStatus, SyncConflict, SyncRecordState
+from storesync.resolution import resolve_conflict
+from storesync.runner import StoreSyncRunner
+from storesync.values import as_number
+from tests.plugins.simulator import sim_get, sim_post, sim_stats
+from tests.storesync.conftest import configure, edit_platform, platform_product
 
 FIELDS = ("title", "price")
 VALUES = {"title": ["Mug", "Cup", "Bowl"], "price": ["1.000000", "2.000000", "3.000000"]}
@@ -230,13 +248,23 @@ def test_merge_core_schedules(hypothesis_report):
 
 # End to end: the engine, the shop simulator over HTTP and the database.
 
+OPEN_LETTERS = (DeadLetterStatus.PENDING, DeadLetterStatus.REQUEUED)
+
+
+def comparable(value):
+    """Prices as numbers ("2.000000" and 2 are the same price), anything else as it is."""
+    number = as_number(value)
+    return value if number is None else number.normalize()
+
 
 class WorkerLost(BaseException):
     """A worker dying mid-task: not an ``Exception``, so nothing in the task catches it."""
 
 
 class EngineModel(RuleBasedStateMachine):
-    """The same schedules through the real engine (fewer of them: each sync is real I/O)."""
+    """The same schedules through the real engine (fewer of them: each sync is real I/O), plus
+    what only the engine has: refused shop writes, requeued dead letters, resolutions by hand
+    and records created on either side or both."""
 
     store_factory = None  # set by the test: () -> (store, simulator handle)
     crashes = 0  # workers that died mid-job (checked by the test)
@@ -246,32 +274,33 @@ class EngineModel(RuleBasedStateMachine):
         strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority", "manual_resolution"])
     )
     def setup(self, strategy):
-        from storesync import services
-        from tests.storesync.conftest import configure
-
         self.store, self.sim = type(self).store_factory()
         configure(self.store, products={"conflict_resolution": strategy, "fields": list(FIELDS)})
         job = services.run_sync_now(self.store, sync_type="full")
         assert job.status == "succeeded", job.message
         self.edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
+        self.owed: set[int] = set()  # platform pks of the records with an open dead letter
+        self.pending: set[tuple[int, str]] = set()  # (platform pk, field) of the pending conflicts
+        self.created: list[str] = []  # the skus of the records the schedule created
 
     def values(self):
-        from catalog.models import Product
-        from tests.plugins.simulator import sim_get
-
+        """Each side's records by shop id: the shop through its webservice, the platform from the database."""
+        with create_ecommerce_service(self.store) as service:
+            store = {
+                r.id: {"title": r.name, "price": f"{r.price:.6f}", "sku": r.reference} for r in service.iter_products()
+            }
+        products = list(Product.objects.filter(store=self.store))
+        assert all(p.id_origin is not None for p in products), "a platform record never reached the shop"
         platform = {
-            p.id_origin: {"title": p.name, "price": f"{p.price:.6f}"} for p in Product.objects.filter(store=self.store)
+            p.id_origin: {"title": p.name, "price": f"{p.price:.6f}", "sku": p.sku, "pk": p.pk} for p in products
         }
-        store = {}
-        for shop_id in platform:
-            raw = sim_get(self.sim, f"products/{shop_id}")
-            store[shop_id] = {"title": raw["name"]["1"], "price": raw["price"]}
+        assert sorted(store) == sorted(platform), ("records not linked one to one", store, platform)
         return store, platform
 
-    def apply_edit(self, side, record, change):
-        from tests.plugins.simulator import sim_post
-        from tests.storesync.conftest import edit_platform, platform_product
+    def bases(self):
+        return {state.shop_id: state.base for state in SyncRecordState.objects.filter(store=self.store)}
 
+    def apply_edit(self, side, record, change):
         name, value = change
         attribute = "name" if name == "title" else name
         if side == "store":
@@ -293,9 +322,6 @@ class EngineModel(RuleBasedStateMachine):
     @rule(edits=st.lists(edit_steps, max_size=3))
     def paused_window(self, edits):
         """Paused: no sync is accepted; the edits made meanwhile wait for the resume."""
-        from storesync import services
-        from storesync.exceptions import SyncPaused
-
         services.pause_sync(self.store)
         with pytest.raises(SyncPaused):
             services.trigger_sync(self.store)
@@ -305,10 +331,7 @@ class EngineModel(RuleBasedStateMachine):
 
     @rule(full=st.booleans())
     def sync(self, full):
-        from storesync import services
-        from storesync.models import SyncRecordState
-
-        bases = {state.shop_id: state.base for state in SyncRecordState.objects.filter(store=self.store)}
+        bases = self.bases()
         job = services.run_sync_now(self.store, sync_type="full" if full else "incremental")
         self.check(job, bases)
 
@@ -317,14 +340,8 @@ class EngineModel(RuleBasedStateMachine):
         """The worker dies after a batch's shop writes, before its database commit (the
         ``crash_at``-th commit of sync states); the broker hands the same message out again.
         The redelivered task finishes the job, and writes no record to the shop twice."""
-        from django.db import connection
-
-        from storesync import runner, services
-        from storesync.models import SyncRecordState
-        from tests.plugins.simulator import sim_post, sim_stats
-
         self.edit(edits)
-        bases = {state.shop_id: state.base for state in SyncRecordState.objects.filter(store=self.store)}
+        bases = self.bases()
         job = services.trigger_sync(self.store, sync_type="full" if full else "incremental", send=False)
         sim_post(self.sim, "reset_stats")
         commits = iter(range(1, 100))
@@ -335,44 +352,67 @@ class EngineModel(RuleBasedStateMachine):
             return execute(sql, params, many, context)
 
         crashed = False
-        with connection.execute_wrapper(die_at_commit):
+        # A batch per record, so that a crash can fall between any two.
+        with override_settings(STORESYNC_BATCH_SIZE=1), connection.execute_wrapper(die_at_commit):
             try:
-                runner.StoreSyncRunner.execute(job.pk, "message-1")
+                StoreSyncRunner.execute(job.pk, "message-1")
             except WorkerLost:
                 crashed = True
         job.refresh_from_db()
         if crashed:
             assert job.status == "running"
             type(self).crashes += 1
-            runner.StoreSyncRunner.execute(job.pk, "message-1")  # the same message, redelivered
+            with override_settings(STORESYNC_BATCH_SIZE=1):
+                StoreSyncRunner.execute(job.pk, "message-1")  # the same message, redelivered
             job.refresh_from_db()
             assert job.attempts == 2
         puts = [line.split("?")[0] for line in sim_stats(self.sim)["recent"] if line.startswith("PUT /api/products/")]
         assert len(puts) == len(set(puts)), puts  # no record written twice
         self.check(job, bases)
+        self.check_replay()
 
-    def check(self, job, bases):
-        from storesync import services
-        from storesync.models import SyncConflict
-        from tests.plugins.simulator import sim_stats
-
-        assert job.status == "succeeded", (job.message, job.errors)
+    def check(self, job, bases, *, refused=False):
+        """After a sync: the sides agree wherever no conflict is pending and no change is owed
+        (a dead letter, while the shop refuses it); no edit is lost silently; a created
+        record is one record on each side with its sku."""
         store, platform = self.values()
-        pending = set(SyncConflict.objects.filter(store=self.store, status="pending").values_list("record_pk", "field"))
-        pks = {p.id_origin: p.pk for p in job.store.products.all()}
+        self.owed = set(
+            DeadLetter.objects.filter(store=self.store, status__in=OPEN_LETTERS).values_list("record_pk", flat=True)
+        )
+        if refused:
+            assert job.status in ("succeeded", "partial"), (job.status, job.message, job.errors)
+        else:
+            assert job.status == "succeeded", (job.status, job.message, job.errors)
+            assert not self.owed, ("a change owed to the shop was not settled by a sync it accepted", self.owed)
+        self.pending = set(
+            SyncConflict.objects.filter(store=self.store, status=ConflictStatus.PENDING).values_list(
+                "record_pk", "field"
+            )
+        )
         touched = set(SyncConflict.objects.filter(store=self.store, job=job).values_list("record_pk", "field"))
-        for shop_id in store:
+        for shop_id, values in store.items():
+            pk = platform[shop_id]["pk"]
             for name in FIELDS:
-                if (pks[shop_id], name) not in pending:
-                    assert store[shop_id][name] == platform[shop_id][name], (shop_id, name, store, platform)
+                if pk not in self.owed and (pk, name) not in self.pending:
+                    assert values[name] == platform[shop_id][name], (shop_id, name, store, platform)
+        for sku in self.created:
+            linked = [[i for i, values in side.items() if values["sku"] == sku] for side in (store, platform)]
+            assert len(linked[0]) == 1 and linked[0] == linked[1], ("a created record is not one on each side", sku)
+        owed_edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
         for side, edits in self.edits.items():
             for (record, name), value in edits.items():
+                pk = platform[record]["pk"]
+                if pk in self.owed:
+                    owed_edits[side][(record, name)] = value  # checked once the shop takes it
+                    continue
                 if value == bases.get(record, {}).get(name):
                     continue  # edited back to the agreed value: nothing to carry
                 on_both = store[record][name] == value == platform[record][name]
-                assert on_both or (pks[record], name) in touched | pending, (side, record, name, value)
-        self.edits = {"store": {}, "platform": {}}
-        # A redelivered sync (nothing changed since) writes nothing.
+                assert on_both or (pk, name) in touched | self.pending, (side, record, name, value)
+        self.edits = owed_edits
+
+    def check_replay(self):
+        """A sync replayed with nothing changed since writes nothing."""
         puts = sim_stats(self.sim).get("product_put", 0)
         again = services.run_sync_now(self.store)
         assert again.counters.get("records_updated", 0) == 0
@@ -385,18 +425,112 @@ class EngineModel(RuleBasedStateMachine):
         try:
             if hasattr(self, "edits"):
                 self.sync(full=False)
+                self.check_replay()
                 type(self).schedules += 1
         finally:
             self.sim.shutdown()
 
 
+class OwedChanges:
+    """Writes the shop refuses, owed until a sync or a requeue settles them."""
+
+    @rule(record=st.sampled_from(RECORDS), change=field_values)
+    def sync_refused_by_the_shop(self, record, change):
+        """The shop refuses a write (HTTP 400: not retried, dead-lettered). Before the next sync
+        the refused edit becomes older than the clock-skew window (its time moves back past it,
+        as if that sync came later), so no watermark finds it again: only its dead letter does."""
+        self.apply_edit("platform", record, change)
+        sim_post(self.sim, "config", {"fail_next": {"status": 400, "method": "PUT"}})
+        bases = self.bases()
+        job = services.run_sync_now(self.store)
+        if sim_get(self.sim, "config")["fail_next"]:  # no write was due: the refusal goes unused
+            httpx.put(f"{self.sim.url}/api/products/{record}")
+        self.check(job, bases, refused=True)
+        Product.objects.filter(pk__in=self.owed).update(
+            updated_at=F("updated_at") - timedelta(seconds=settings.STORESYNC_CLOCK_SKEW + 1)
+        )
+
+    @precondition(lambda self: bool(self.owed))
+    @rule()
+    def requeue(self):
+        """An operator requeues the open dead letters; the job settles each of them."""
+        bases = self.bases()
+        [job] = services.requeue_dead_letters(DeadLetter.objects.filter(store=self.store, status__in=OPEN_LETTERS))
+        job.refresh_from_db()
+        self.check(job, bases)
+
+
+class StaleResolutions:
+    """Resolutions chosen on values that one side has moved away from since."""
+
+    @rule(
+        record=st.sampled_from(RECORDS),
+        change=st.sampled_from(FIELDS).flatmap(
+            lambda name: st.tuples(st.just(name), st.permutations(VALUES[name]).map(lambda values: values[:2]))
+        ),
+    )
+    def conflict_left_to_a_human(self, record, change):
+        """Both sides change a field differently; a sync run with ``resolve_conflicts: false``
+        records the conflict as pending, whatever the strategy."""
+        name, (store_value, platform_value) = change
+        self.apply_edit("store", record, (name, store_value))
+        self.apply_edit("platform", record, (name, platform_value))
+        bases = self.bases()
+        self.check(services.run_sync_now(self.store, options={"resolve_conflicts": False}), bases)
+
+    @precondition(lambda self: bool(self.pending))
+    @rule(data=st.data(), side=st.sampled_from(["store", "platform"]), choice=st.sampled_from(["store", "platform"]))
+    def resolve_after_a_later_edit(self, data, side, choice):
+        """A side moves after a conflict was recorded, then an operator resolves the conflict as
+        it was shown: the stale choice is refused (409 ``CONFLICT_STALE``), the later edit stays,
+        and the conflict stays pending (the next sync raises it with the new value)."""
+        conflicts = SyncConflict.objects.filter(store=self.store, status=ConflictStatus.PENDING).order_by("pk")
+        conflict = data.draw(st.sampled_from(list(conflicts)), label="conflict")
+        shown = {comparable(conflict.store_value), comparable(conflict.platform_value)}
+        later = next(v for v in VALUES[conflict.field] if comparable(v) not in shown)
+        self.apply_edit(side, conflict.shop_id, (conflict.field, later))
+        try:
+            resolve_conflict(conflict, resolution=f"use_{choice}_value")
+        except DomainError as exc:
+            assert exc.code == "CONFLICT_STALE", (exc.code, exc.message)
+        store, platform = self.values()
+        moved = store if side == "store" else platform
+        assert moved[conflict.shop_id][conflict.field] == later, "a stale resolution overwrote a later edit"
+        conflict.refresh_from_db()
+        assert conflict.status == ConflictStatus.PENDING, (conflict.status, conflict.resolution)
+
+
+class Creates:
+    """Records created in the shop, on the platform, or on both."""
+
+    @rule(
+        side=st.sampled_from(["store", "platform", "both"]),
+        title=st.sampled_from(VALUES["title"]),
+        prices=st.tuples(*[st.sampled_from(VALUES["price"])] * 2),
+    )
+    def create(self, side, title, prices):
+        """A product created in the shop, on the platform, or on both (the same sku) before a sync."""
+        sku = f"PROP-{len(self.created) + 1}"
+        if side != "platform":
+            with create_ecommerce_service(self.store) as service:
+                service.create_product({"title": title, "price": prices[0], "sku": sku})
+        if side != "store":
+            Product.objects.create(store=self.store, name=title, price=prices[1], sku=sku)
+        self.created.append(sku)
+
+
+class Schedules(OwedChanges, StaleResolutions, Creates, EngineModel):
+    """Every rule at once."""
+
+
 @pytest.mark.django_db(transaction=True)
 def test_engine_schedules_against_the_simulator(make_store, settings, hypothesis_report):
     """At least 100 schedules (1000 nightly) of up to 10 steps, each committed for real."""
-    from shopsim import run_in_thread
+    run_engine_schedules(Schedules, make_store, settings, hypothesis_report)
 
+
+def run_engine_schedules(machine, make_store, settings, report):
     settings.STORESYNC_WRITE_CONCURRENCY = 1
-    settings.STORESYNC_BATCH_SIZE = 1  # a batch per record: a crash can fall between any two
     counter = iter(range(10_000))
 
     def factory():
@@ -407,10 +541,10 @@ def test_engine_schedules_against_the_simulator(make_store, settings, hypothesis
         return store, sim
 
     wanted = hypothesis_settings.default.max_examples
-    EngineModel.store_factory = staticmethod(factory)
-    EngineModel.crashes = EngineModel.schedules = 0
+    machine.store_factory = staticmethod(factory)
+    machine.crashes = machine.schedules = 0
     run_state_machine_as_test(
-        EngineModel,
+        machine,
         # No shrinking: with real I/O it takes minutes; a failure prints its whole schedule.
         settings=hypothesis_settings(
             max_examples=wanted,
@@ -419,9 +553,9 @@ def test_engine_schedules_against_the_simulator(make_store, settings, hypothesis
             phases=[Phase.explicit, Phase.reuse, Phase.generate],
         ),
     )
-    hypothesis_report(
-        f"engine model: {EngineModel.schedules} schedules, each synced at least once, "
-        f"{EngineModel.crashes} workers dying between the shop's writes and the commit"
+    report(
+        f"engine model ({machine.__name__}): {machine.schedules} schedules, each synced at least once, "
+        f"{machine.crashes} workers dying between the shop's writes and the commit"
     )
-    assert EngineModel.schedules >= wanted
-    assert EngineModel.crashes > 0  # the redelivery path was exercised
+    assert machine.schedules >= wanted
+    assert machine.crashes > 0  # the redelivery path was exercised
