@@ -7,7 +7,8 @@ control API under ``/_sim/`` (no auth) to count requests and inject trouble:
 
 * ``GET /_sim/stats``, ``POST /_sim/reset_stats``
 * ``GET|POST /_sim/config`` ``{"latency_ms", "failure_rate", "api_key",
-  "fail_next": {"count", "status", "body": "error|html|empty", "retry_after", "method"}}``
+  "fail_next": {"count", "status", "body": "error|html|empty", "retry_after", "method",
+  "code": the PrestaShop error code of the envelope}}``
 * ``POST /_sim/mutate`` ``{"products": [ids] | "count": n, "fields": {...}}``
 * ``POST /_sim/products/<id>/image`` ``{"mode": "normal|corrupt|html|huge|huge_chunked|missing|change|add",
   "image_id": optional, the cover by default}``

@@ -62,7 +62,9 @@ def failure_reply(failure: Failure, json_output: bool) -> Reply:
     elif failure.body == "empty":
         reply = Reply(failure.status)
     else:
-        reply = error_reply(SimError(failure.status, 0, f"Simulated failure (HTTP {failure.status})"), json_output)
+        reply = error_reply(
+            SimError(failure.status, failure.code, f"Simulated failure (HTTP {failure.status})"), json_output
+        )
     if failure.retry_after is not None:
         reply.headers["Retry-After"] = str(failure.retry_after)
     return reply

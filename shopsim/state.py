@@ -64,6 +64,7 @@ class Failure:
     body: str = "error"  # error (PrestaShop envelope), html, empty
     retry_after: float | None = None
     method: str | None = None  # only requests with this method; None for any
+    code: int = 0  # the PrestaShop error code in the envelope (85: a field value the shop refuses)
 
 
 @dataclass
@@ -388,6 +389,7 @@ class ShopSimulator:
                     str(spec.get("body", "error")),
                     spec.get("retry_after"),
                     spec.get("method"),
+                    int(spec.get("code", 0)),
                 )
                 self.fail_next.extend([failure] * int(spec.get("count", 1)))
 

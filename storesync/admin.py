@@ -15,12 +15,13 @@ from django.utils.html import format_html, format_html_join
 from catalog.platforms import PlatformError, UnsafeURLError, validate_platform_url
 from config.admin import JobAdmin
 from config.jobs import JobTrigger
-from storesync import resolution, services
+from storesync import resolution, selectors, services
 from storesync.constants import ConflictStatus, Resolution
 from storesync.exceptions import SyncError
 from storesync.health import admin as health_admin  # noqa: F401  (registers the health pages)
 from storesync.models import (
     DeadLetter,
+    DeadLetterStatus,
     StoreSyncJob,
     SyncConfig,
     SyncConflict,
@@ -285,18 +286,31 @@ class DeadLetterAdmin(admin.ModelAdmin):
     search_fields = ["error", "code", "record_pk", "shop_id"]
     list_select_related = ["store"]
     readonly_fields = [f.name for f in DeadLetter._meta.fields]
-    actions = ["requeue"]
+    actions = ["requeue", "drop"]
 
     def has_add_permission(self, request) -> bool:
         return False
 
     @admin.action(description="Requeue (sync these records again)", permissions=["change"])
     def requeue(self, request, queryset) -> None:
+        pks = list(queryset.values_list("pk", flat=True))
         try:
-            jobs = services.requeue_dead_letters(list(queryset), user=request.user)
+            jobs = services.requeue_dead_letters(queryset, user=request.user)
         except (SyncError, PlatformError) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(
-            request, f"Requeued in {len(jobs)} job(s): {', '.join(str(j.pk) for j in jobs)}.", messages.SUCCESS
-        )
+        message = f"Requeued in {len(jobs)} job(s): {', '.join(str(j.pk) for j in jobs)}."
+        # A worker in this process (the embedded mode), or a fast one, may have run them already.
+        outcome = selectors.dead_letter_statuses(pks)
+        if outcome.get(DeadLetterStatus.PENDING):
+            message += f" {outcome[DeadLetterStatus.PENDING]} letter(s) failed again and stay pending."
+            self.message_user(request, message, messages.WARNING)
+        else:
+            if outcome.get(DeadLetterStatus.RESOLVED):
+                message += f" {outcome[DeadLetterStatus.RESOLVED]} letter(s) resolved."
+            self.message_user(request, message, messages.SUCCESS)
+
+    @admin.action(description="Drop (stop retrying these changes)", permissions=["change"])
+    def drop(self, request, queryset) -> None:
+        count = services.drop_dead_letters(queryset)
+        self.message_user(request, f"{count} letter(s) dropped: no sync will retry them.", messages.SUCCESS)

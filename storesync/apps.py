@@ -21,7 +21,7 @@ class StoreSyncConfig(AppConfig):
         from storesync import runner  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
         from storesync.health import prometheus
         from storesync.health.models import Alert
-        from storesync.models import DeadLetter, DeadLetterStatus, StoreSyncJob, SyncConflict
+        from storesync.models import OWED_STATUSES, DeadLetter, StoreSyncJob, SyncConflict
         from storesync.webhooks import receivers
         from storesync.webhooks.models import InboundWebhook, WebhookDelivery
 
@@ -34,8 +34,8 @@ class StoreSyncConfig(AppConfig):
             lambda cutoff: SyncConflict.objects.filter(~Q(status="pending"), updated_at__lt=cutoff),
         )
         retention.register(
-            "store sync dead letters (resolved)",
-            lambda cutoff: DeadLetter.objects.filter(status=DeadLetterStatus.RESOLVED, updated_at__lt=cutoff),
+            "store sync dead letters (resolved or dropped)",
+            lambda cutoff: DeadLetter.objects.exclude(status__in=OWED_STATUSES).filter(updated_at__lt=cutoff),
         )
 
         # The webhooks wing: sync.completed / sync.failed, platform changes, notifications held while paused.

@@ -116,12 +116,6 @@ SYNCABLE_FIELDS: dict[str, tuple[str, ...]] = {
     EntityType.ORDERS: ("status", "total", "customer_info"),
     EntityType.CUSTOMERS: ("email", "first_name", "last_name"),
 }
-# Fields a record needs to be created on the other side, synced or not.
-CREATE_FIELDS: dict[str, tuple[str, ...]] = {
-    EntityType.PRODUCTS: ("title", "price"),
-    EntityType.ORDERS: ("status", "total", "customer_info"),
-    EntityType.CUSTOMERS: ("email", "first_name", "last_name"),
-}
 NUMERIC_FIELDS = frozenset({"price", "inventory", "total"})
 # Directions each entity supports: orders flow to the platform only (the shop takes no order writes).
 ALLOWED_DIRECTIONS: dict[str, tuple[str, ...]] = {

@@ -244,10 +244,21 @@ class DeadLetterStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     REQUEUED = "requeued", "Requeued"
     RESOLVED = "resolved", "Resolved"
+    DROPPED = "dropped", "Dropped"
+
+
+# A pending or requeued letter is an owed change: its record is read again by every sync.
+OWED_STATUSES = (DeadLetterStatus.PENDING, DeadLetterStatus.REQUEUED)
+
+
+class DeadLetterQuerySet(models.QuerySet):
+    def owed(self) -> DeadLetterQuerySet:
+        return self.filter(status__in=OWED_STATUSES)
 
 
 class DeadLetter(models.Model):
-    """A record write that still failed after its retries."""
+    """A record write or create that failed after its retries: an owed change. Every later sync
+    reads its record again until it converges (``resolved``) or an operator drops it."""
 
     store = models.ForeignKey("catalog.Store", on_delete=models.CASCADE, related_name="sync_dead_letters")
     job = models.ForeignKey(StoreSyncJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="dead_letters")
@@ -260,11 +271,13 @@ class DeadLetter(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     error = models.TextField()
     code = models.CharField(max_length=50)
-    attempts = models.PositiveSmallIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=1, help_text="Write attempts so far, over every sync.")
     status = models.CharField(max_length=20, choices=DeadLetterStatus.choices, default=DeadLetterStatus.PENDING)
     requeue_job = models.ForeignKey(StoreSyncJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DeadLetterQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -332,7 +332,7 @@ def _entity_status(config: SyncConfig, entity, running: StoreSyncJob | None, con
         "status": status,
         "last_sync": entity.last_sync_at.isoformat() if entity.last_sync_at else None,
         "records_count": selectors.synced_record_count(store, entity.entity_type),
-        "pending_changes": selectors.pending_platform_changes(store, entity, adapter),
+        "pending_changes": selectors.pending_changes(store, entity, adapter),
         "conflicts": conflicts_pending,
     }
 

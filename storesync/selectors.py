@@ -15,7 +15,6 @@ from config.jobs.queued import line_key
 from storesync.constants import FREQUENCY_INTERVALS, PRIORITY_RANK, Direction
 from storesync.models import (
     DeadLetter,
-    DeadLetterStatus,
     StoreSyncJob,
     SyncConfig,
     SyncConflict,
@@ -149,7 +148,13 @@ def running_job(store: Store) -> StoreSyncJob | None:
 
 
 def has_open_dead_letters(store: Store) -> bool:
-    return DeadLetter.objects.filter(store=store, status=DeadLetterStatus.PENDING).exists()
+    return DeadLetter.objects.owed().filter(store=store).exists()
+
+
+def dead_letter_statuses(pks) -> dict[str, int]:
+    """How many of these letters are in each status."""
+    rows = DeadLetter.objects.filter(pk__in=list(pks)).values_list("status").annotate(n=Count("pk")).order_by()
+    return dict(rows)
 
 
 def enabled_entities(config: SyncConfig) -> list[SyncEntity]:
@@ -160,16 +165,24 @@ def synced_record_count(store: Store, entity_type: str) -> int:
     return SyncRecordState.objects.filter(store=store, entity_type=entity_type).count()
 
 
-def pending_platform_changes(store: Store, entity, adapter) -> int:
-    """Platform records changed since the sync last settled them (the shop's side is only
-    known by reading it)."""
+def pending_changes(store: Store, entity, adapter) -> int:
+    """Records with a change not yet on both sides: platform records changed since the sync last
+    settled them (the shop's side is only known by reading it), and the owed records (open dead
+    letters: a write or create that failed) not among those."""
     settled = SyncRecordState.objects.filter(
         store=store, entity_type=entity.entity_type, record_pk=OuterRef("pk"), platform_modified=OuterRef("updated_at")
     )
     rows = adapter.model.objects.filter(store=store).exclude(Exists(settled))
     if entity.direction == Direction.TO_PLATFORM or not adapter.writable_in_store:
         rows = rows.exclude(id_origin__isnull=True)
-    return rows.count()
+    owed = (
+        DeadLetter.objects.owed()
+        .filter(store=store, entity_type=entity.entity_type)
+        .exclude(record_pk__in=rows.values("pk"))
+        .values_list("record_pk", "shop_id")
+        .distinct()
+    )
+    return rows.count() + owed.count()
 
 
 def filters_of(entity) -> QuerySet:

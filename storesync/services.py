@@ -325,30 +325,42 @@ def _scheduled_type(config: SyncConfig, now: datetime) -> str:
 
 
 def requeue_dead_letters(dead_letters: Iterable[DeadLetter], *, user=None) -> list[StoreSyncJob]:
-    """Sync the dead letters' records again, one high-priority job per store."""
-    by_store: dict[int, list[DeadLetter]] = defaultdict(list)
-    for letter in dead_letters:
-        if letter.status != DeadLetterStatus.RESOLVED:
+    """Sync the owed letters' records again, one high-priority job per store. The letters are
+    marked ``requeued`` in the transaction that queues the job (its message leaves on commit), so
+    the job's outcome is the last word: resolved, or pending again with the new error."""
+    with transaction.atomic():
+        letters = DeadLetter.objects.owed().select_for_update().filter(pk__in=[letter.pk for letter in dead_letters])
+        by_store: dict[int, list[DeadLetter]] = defaultdict(list)
+        for letter in letters.order_by("pk"):
             by_store[letter.store_id].append(letter)
-    jobs = []
-    for store_id, letters in by_store.items():
-        records: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"record_pks": [], "shop_ids": []})
-        for letter in letters:
-            if letter.record_pk is not None:
-                records[letter.entity_type]["record_pks"].append(letter.record_pk)
-            elif letter.shop_id is not None:
-                records[letter.entity_type]["shop_ids"].append(letter.shop_id)
-        job = trigger_sync(
-            Store.objects.get(pk=store_id),
-            entities=sorted(records),
-            sync_type=SyncType.RECORDS,
-            priority=Priority.HIGH,
-            trigger=JobTrigger.ADMIN,
-            user=user,
-            records=dict(records),
-        )
-        DeadLetter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
-            status=DeadLetterStatus.REQUEUED, requeue_job=job, updated_at=timezone.now()
-        )
-        jobs.append(job)
+        jobs = []
+        for store_id, owed in by_store.items():
+            records: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"record_pks": [], "shop_ids": []})
+            for letter in owed:
+                if letter.record_pk is not None:
+                    records[letter.entity_type]["record_pks"].append(letter.record_pk)
+                elif letter.shop_id is not None:
+                    records[letter.entity_type]["shop_ids"].append(letter.shop_id)
+            job = trigger_sync(
+                Store.objects.get(pk=store_id),
+                entities=sorted(records),
+                sync_type=SyncType.RECORDS,
+                priority=Priority.HIGH,
+                trigger=JobTrigger.ADMIN,
+                user=user,
+                records=dict(records),
+            )
+            DeadLetter.objects.filter(pk__in=[letter.pk for letter in owed]).update(
+                status=DeadLetterStatus.REQUEUED, requeue_job=job, updated_at=timezone.now()
+            )
+            jobs.append(job)
     return jobs
+
+
+def drop_dead_letters(dead_letters: Iterable[DeadLetter]) -> int:
+    """Stop owing the letters' changes (an operator's decision): no sync reads them again."""
+    return (
+        DeadLetter.objects.owed()
+        .filter(pk__in=[letter.pk for letter in dead_letters])
+        .update(status=DeadLetterStatus.DROPPED, updated_at=timezone.now())
+    )

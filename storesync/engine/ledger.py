@@ -4,10 +4,11 @@ written), dead letters, the job's progress and checkpoint, and each entity's wat
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from django.db import connection, models, transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from config.jobs import job_changed
@@ -29,11 +30,7 @@ class Ledger:
         self.name = entity.entity_type
         self._extra_total = 0
         self._pending_rows: dict[tuple[int, str], SyncConflict] = {}
-        self.has_dead_letters = DeadLetter.objects.filter(
-            store=self.store,
-            entity_type=self.name,
-            status__in=[DeadLetterStatus.PENDING, DeadLetterStatus.REQUEUED],
-        ).exists()
+        self.has_dead_letters = self.owed_letters().exists()
 
     def existing_conflicts(self, record_pks: list[int]):
         pending: dict[int, dict[str, tuple]] = defaultdict(dict)
@@ -159,42 +156,59 @@ class Ledger:
         *,
         attempts: int = 1,
     ) -> None:
+        """Record a failed write: the record's owed letter for the operation (one per record and
+        operation) is pending again with the attempts added and the latest error, or a new one."""
         outcome.counts.errors += 1
-        values = {
-            "job": self.job,
-            "payload": _jsonable(payload),
-            "error": error[:2000],
-            "code": code,
-            "attempts": attempts,
-        }
-        same = DeadLetter.objects.filter(
-            store=self.store,
-            entity_type=self.name,
-            operation=operation,
-            record_pk=record_pk,
-            shop_id=shop_id,
-            status=DeadLetterStatus.PENDING,
-        )
-        if not same.update(**values, updated_at=timezone.now()):  # one open letter per record and operation
+        values = {"job": self.job, "payload": _jsonable(payload), "error": error[:2000], "code": code}
+        record = {"record_pk": record_pk} if record_pk is not None else {"record_pk": None, "shop_id": shop_id}
+        same = self.owed_letters().filter(operation=operation, **record)
+        if not same.update(
+            **values, status=DeadLetterStatus.PENDING, attempts=F("attempts") + attempts, updated_at=timezone.now()
+        ):
             DeadLetter.objects.create(
                 store=self.store,
                 entity_type=self.name,
                 operation=operation,
                 record_pk=record_pk,
                 shop_id=shop_id,
+                attempts=attempts,
                 **values,
             )
         self.has_dead_letters = True
-        outcome.errors.append(
-            {
-                "entity": self.name,
-                "operation": operation,
-                "record_pk": record_pk,
-                "shop_id": shop_id,
-                "code": code,
-                "message": error[:500],
-            }
-        )
+        outcome.errors.append(_error(self.name, operation, record_pk, shop_id, code, error))
+
+    def owed_letters(self) -> QuerySet[DeadLetter]:
+        return DeadLetter.objects.owed().filter(store=self.store, entity_type=self.name)
+
+    def owed(self, *, after: int, limit: int) -> list[DeadLetter]:
+        """The next owed letters (by id, after ``after``) that this job has not written."""
+        return list(self.owed_letters().filter(pk__gt=after).exclude(job=self.job).order_by("pk")[:limit])
+
+    def settle(self, *, record_pks: Collection[int] = (), shop_ids: Collection[int] = (), now: datetime) -> None:
+        """The records converged: their owed letters are resolved."""
+        if self.has_dead_letters and (record_pks or shop_ids):
+            self.owed_letters().filter(Q(record_pk__in=record_pks) | Q(shop_id__in=shop_ids)).update(
+                status=DeadLetterStatus.RESOLVED, updated_at=now
+            )
+
+    def report_owed(self) -> None:
+        """Owed records this job read but did not settle (gone from a side, out of scope, not
+        allowed by the direction): still owed, so they count as errors and the job is partial."""
+        left = self.owed_letters().exclude(job=self.job)
+        if self.job.sync_type == SyncType.RECORDS:
+            left = left.filter(requeue_job=self.job)
+        letters = list(left)
+        if not letters:
+            return
+        outcome = BatchOutcome()
+        for letter in letters:
+            outcome.counts.errors += 1
+            outcome.errors.append(
+                _error(self.name, letter.operation, letter.record_pk, letter.shop_id, letter.code, STILL_OWED)
+            )
+        with transaction.atomic():
+            left.filter(pk__in=[letter.pk for letter in letters]).update(status=DeadLetterStatus.PENDING)
+            self.save_progress(outcome, None)
 
     def check_cancelled(self) -> None:
         if StoreSyncJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
@@ -284,6 +298,20 @@ def refresh_statistics(*tables: type[models.Model]) -> None:
     with connection.cursor() as cursor:
         for model in tables:
             cursor.execute(f'ANALYZE "{model._meta.db_table}"')
+
+
+STILL_OWED = "Still owed: the record was not synced by this job (gone from a side or out of scope)."
+
+
+def _error(entity: str, operation: str, record_pk, shop_id, code: str, message: str) -> dict:
+    return {
+        "entity": entity,
+        "operation": operation,
+        "record_pk": record_pk,
+        "shop_id": shop_id,
+        "code": code,
+        "message": message[:500],
+    }
 
 
 def _jsonable(values: dict) -> dict:

@@ -1,7 +1,7 @@
 """The sync engine: read what changed on both sides, merge each record (``storesync.engine.merge``),
 write the outcome to both sides, remember the new base.
 
-For each entity of a job, two passes:
+For each entity of a job, three passes:
 
 1. **Store pass.** The shop's records modified since the entity's store watermark (all of
    them for a full sync), read by keyset on ``date_upd`` (see :class:`ShopScanner`), are
@@ -11,6 +11,9 @@ For each entity of a job, two passes:
    is the one the sync state remembers), are merged with their shop counterparts,
    fetched by id in batches of 100; records that exist only on the platform are created
    in the shop when the direction allows.
+3. **Owed pass.** The records of the entity's owed letters (pending or requeued dead
+   letters: an earlier write or create that failed), whatever the watermarks, unless this
+   run merged them already; what stays owed makes the job partial (``Ledger.report_owed``).
 
 A batch runs under the store's lock (``storesync.engine.locks``), so a conflict resolution
 cannot interleave with it, in three steps: merge it and commit the decisions (conflict
@@ -37,7 +40,7 @@ from django.utils import timezone
 
 from catalog.models import Customer
 from config.error_codes import ErrorCode
-from storesync.constants import CREATE_FIELDS, Direction, SyncType
+from storesync.constants import SYNCABLE_FIELDS, Direction, SyncType
 from storesync.engine import merge
 from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
 from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
@@ -46,8 +49,6 @@ from storesync.engine.locks import store_lock
 from storesync.engine.scanning import ShopScanner, chunks, from_iso, iso
 from storesync.engine.shop_writer import ShopWriter, WriteOp
 from storesync.models import (
-    DeadLetter,
-    DeadLetterStatus,
     StoreSyncJob,
     SyncEntity,
     SyncRecordState,
@@ -82,10 +83,10 @@ class EntitySync:
             merge.Filter(f.field, f.operator, f.value)
             for f in config.filters.filter(entity_type=entity.entity_type).order_by("position", "id")
         ]
+        # A new record carries every mapped field (its identity included): ``fields`` limits
+        # what updates sync, not what a record is made of.
         excluded = set(entity.exclude_fields or ())
-        self.create_fields = tuple(
-            dict.fromkeys([*self.policy.fields, *(f for f in CREATE_FIELDS[entity.entity_type] if f not in excluded)])
-        )
+        self.create_fields = tuple(f for f in SYNCABLE_FIELDS[entity.entity_type] if f not in excluded)
         self.validate = job.options.get("validate_data", True)
         self.to_platform_allowed = entity.direction in (Direction.BIDIRECTIONAL, Direction.TO_PLATFORM)
         self.to_store_allowed = (
@@ -93,7 +94,10 @@ class EntitySync:
         )
         self.batch_size = settings.STORESYNC_BATCH_SIZE
         self.page_size = settings.STORESYNC_PAGE_SIZE
-        self.handled: set[int] = set()  # platform pks merged by the store pass of this run
+        # Records merged by this run (platform pks, and shop ids of shop-only records): the
+        # platform pass skips those of the store pass, the owed pass all of them.
+        self.handled: set[int] = set()
+        self.handled_shop_ids: set[int] = set()
 
     @property
     def name(self) -> str:
@@ -104,6 +108,7 @@ class EntitySync:
     def run(self) -> None:
         if self.job.sync_type == SyncType.RECORDS:
             self.run_records()
+            self.ledger.report_owed()
             self.ledger.finish(store_watermark=None, platform_started=None)
             return
         full = self.job.sync_type == SyncType.FULL
@@ -128,6 +133,8 @@ class EntitySync:
             checkpoint = {"phase": "platform", "store_watermark": iso(reached), "platform_started": iso(timezone.now())}
             self.ledger.save_checkpoint(checkpoint)
         self.platform_pass(checkpoint, full=full)
+        self.owed_pass()
+        self.ledger.report_owed()
         self.ledger.finish(
             store_watermark=from_iso(checkpoint.get("store_watermark")),
             platform_started=from_iso(checkpoint.get("platform_started")),
@@ -179,11 +186,31 @@ class EntitySync:
 
             self.process(load, checkpoint)
 
+    def owed_pass(self) -> None:
+        """The records of the entity's owed letters (an earlier job's failed writes and creates),
+        whatever the watermarks, unless this run merged them already."""
+        after = 0
+        while letters := self.ledger.owed(after=after, limit=self.batch_size):
+            self.ledger.check_cancelled()
+            after = letters[-1].pk
+            pks = [x.record_pk for x in letters if x.record_pk is not None and x.record_pk not in self.handled]
+            shop_ids = [
+                x.shop_id
+                for x in letters
+                if x.record_pk is None and x.shop_id is not None and x.shop_id not in self.handled_shop_ids
+            ]
+            if pks or shop_ids:
+                self.sync_records(pks, shop_ids)
+
     def run_records(self) -> None:
         """Only the records a job names (a dead letter requeued)."""
         wanted = (self.job.params.get("records") or {}).get(self.name) or {}
-        pks = [int(pk) for pk in wanted.get("record_pks", [])]
-        shop_ids = [int(i) for i in wanted.get("shop_ids", [])]
+        self.sync_records(
+            [int(pk) for pk in wanted.get("record_pks", [])], [int(i) for i in wanted.get("shop_ids", [])]
+        )
+
+    def sync_records(self, pks: list[int], shop_ids: list[int]) -> None:
+        """Named records, by platform pk or (records only in the shop) by shop id, in one batch."""
         self.ledger.add_total(len(pks) + len(shop_ids))
 
         def load() -> list[Pair]:
@@ -210,8 +237,6 @@ class EntitySync:
                 if state is not None and obj is not None and state.record_pk != obj.pk:
                     state = None  # the platform record was relinked: no common base
                 pairs.append(Pair(obj, remote, state))
-                if obj is not None:
-                    self.handled.add(obj.pk)
             return pairs
 
         self.process(load, checkpoint)
@@ -261,6 +286,10 @@ class EntitySync:
         pending, ignored = self.ledger.existing_conflicts(record_pks)
         for pair in pairs:
             obj, remote, state = pair.obj, pair.remote, pair.state
+            if obj is not None:
+                self.handled.add(obj.pk)
+            elif remote is not None:
+                self.handled_shop_ids.add(remote.id)
             if remote is None:
                 if obj.id_origin is None:
                     outcome.shop_creates.append(obj.pk)  # created in the shop after the batch
@@ -422,14 +451,7 @@ class EntitySync:
                 unique_fields=["store", "entity_type", "shop_id"],
                 update_fields=["record_pk", "base", "store_modified", "platform_modified", "synced_at"],
             )
-        if self.ledger.has_dead_letters and (done_pks or done_shop_ids):
-            DeadLetter.objects.filter(
-                store=self.store,
-                entity_type=self.name,
-                status__in=[DeadLetterStatus.PENDING, DeadLetterStatus.REQUEUED],
-            ).filter(Q(record_pk__in=done_pks) | Q(shop_id__in=done_shop_ids)).update(
-                status=DeadLetterStatus.RESOLVED, updated_at=now
-            )
+        self.ledger.settle(record_pks=done_pks, shop_ids=done_shop_ids, now=now)
 
     def new_state(self, record_pk: int, remote: Remote, base: dict, platform_modified, now) -> SyncRecordState:
         return SyncRecordState(
@@ -517,6 +539,7 @@ class EntitySync:
                         "synced_at": now,
                     },
                 )
+                self.ledger.settle(record_pks=[obj.pk], now=now)
             outcome.counts.records_created += 1
         with transaction.atomic():
             self.ledger.save_progress(outcome, None)

@@ -109,3 +109,51 @@ def test_dead_letters_can_be_requeued(console, shop_store, sim, django_capture_o
     letter.refresh_from_db()
     assert letter.status == "resolved" and letter.requeue_job.status == "succeeded"
     assert sim_get(sim, "products/2")["price"] == "21.000000"
+
+
+def refused_letter(store, sim) -> DeadLetter:
+    configure(store, products={})
+    services.run_sync_now(store, sync_type="full")
+    edit_platform(platform_product(store, 2), price="21.000000")
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 85, "method": "PUT"}})
+    services.run_sync_now(store)
+    return DeadLetter.objects.get()
+
+
+def test_a_requeued_letter_that_fails_again_stays_pending(console, shop_store, sim, django_capture_on_commit_callbacks):
+    letter = refused_letter(shop_store, sim)
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PUT"}})
+    with django_capture_on_commit_callbacks(execute=True):
+        console.post("/admin/storesync/deadletter/", {"action": "requeue", "_selected_action": [letter.pk]})
+
+    [again] = DeadLetter.objects.all()  # the same letter, not a second one
+    assert (again.pk, again.status, again.attempts) == (letter.pk, "pending", 2)
+    assert "86" in again.error and again.requeue_job.status == "partial"
+    assert again.job == again.requeue_job
+    assert sim_get(sim, "products/2")["price"] != "21.000000"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_runs_at_once_cannot_have_its_outcome_overwritten(console, shop_store, sim):
+    """The embedded mode's worker (and a fast one in production) runs the job as soon as it is
+    queued: the letters are marked in the same transaction, before it can start."""
+    from storesync.dashboard import dead_letters
+
+    letter = refused_letter(shop_store, sim)
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PUT"}})
+    page = console.post(
+        "/admin/storesync/deadletter/", {"action": "requeue", "_selected_action": [letter.pk]}, follow=True
+    ).content.decode()
+
+    letter.refresh_from_db()
+    assert (letter.status, letter.attempts) == ("pending", 2)
+    assert "failed again" in page
+    assert dead_letters([shop_store])[shop_store.pk].text == "1"
+
+
+def test_dropped_letters_are_no_longer_owed(console, shop_store, sim):
+    letter = refused_letter(shop_store, sim)
+    console.post("/admin/storesync/deadletter/", {"action": "drop", "_selected_action": [letter.pk]})
+    letter.refresh_from_db()
+    assert letter.status == "dropped"
+    assert services.run_sync_now(shop_store).status == "succeeded"

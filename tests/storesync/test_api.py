@@ -532,3 +532,19 @@ def test_routes_answer_with_and_without_a_slash_and_posts_are_not_redirected(cli
     for slash in ("", "/"):
         assert client.get(url(shop_store, "status", slash)).status_code == 200
         assert client.post(url(shop_store, "pause", slash)).status_code == 200
+
+
+def test_pending_changes_count_the_owed_records(client, shop_store, sim):
+    """A shop record the platform could not take (a negative price) is owed: the status shows it
+    until it converges, although no platform record changed."""
+    sim_post(sim, "mutate", {"products": [4], "fields": {"price": "-5.000000"}})
+    configure(shop_store, products={})
+    job = services.run_sync_now(shop_store, sync_type="full")
+    assert job.status == "partial"
+    products = client.get(url(shop_store, "status")).json()["data"]["entities"][0]
+    assert (products["records_count"], products["pending_changes"]) == (7, 1)
+
+    sim_post(sim, "mutate", {"products": [4], "fields": {"price": "5.000000"}})
+    assert services.run_sync_now(shop_store).status == "succeeded"
+    products = client.get(url(shop_store, "status")).json()["data"]["entities"][0]
+    assert (products["records_count"], products["pending_changes"]) == (8, 0)
