@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from config.jobs import Job
@@ -81,6 +81,11 @@ class OriginRecord(models.Model):
         indexes = [models.Index(fields=["store", "updated_at", "id"], name="%(app_label)s_%(class)s_upd")]
 
 
+# The one rule for amounts and stock: the API (full_clean), the admin's forms and the store
+# sync (storesync.validation.field_problem) all apply the fields' validators.
+NOT_NEGATIVE = MinValueValidator(0, "Must not be negative.")
+
+
 class ProductStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     INACTIVE = "inactive", "Inactive"
@@ -89,8 +94,8 @@ class ProductStatus(models.TextChoices):
 class Product(OriginRecord):
     sku = models.CharField(max_length=64, blank=True, db_index=True)
     name = models.CharField(max_length=255)
-    price = models.DecimalField(max_digits=20, decimal_places=6, default=0)
-    inventory = models.IntegerField(default=0)
+    price = models.DecimalField(max_digits=20, decimal_places=6, default=0, validators=[NOT_NEGATIVE])
+    inventory = models.IntegerField(default=0, validators=[NOT_NEGATIVE])
     description = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=ProductStatus.choices, default=ProductStatus.ACTIVE)
 
@@ -111,7 +116,7 @@ class Order(OriginRecord):
     reference = models.CharField(max_length=64, blank=True)
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     status = models.CharField(max_length=64, blank=True)
-    total = models.DecimalField(max_digits=20, decimal_places=6, default=0)
+    total = models.DecimalField(max_digits=20, decimal_places=6, default=0, validators=[NOT_NEGATIVE])
     customer_info = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:

@@ -29,7 +29,7 @@ from storesync.models import (
     SyncFilter,
     SyncRule,
 )
-from storesync.presenters import job_detail
+from storesync.presenters import job_detail, job_summary, pending_conflicts_note
 from storesync.webhooks import admin as webhooks_admin  # noqa: F401  (registers the webhook pages)
 
 
@@ -142,7 +142,7 @@ class StoreSyncJobAdmin(JobAdmin):
     list_display = [
         "id",
         "store",
-        "status",
+        "status_label",
         "sync_type",
         "priority",
         "trigger",
@@ -172,6 +172,12 @@ class StoreSyncJobAdmin(JobAdmin):
     @admin.display(description="Entities")
     def entity_list(self, job) -> str:
         return ", ".join(job.entities)
+
+    @admin.display(description="Status", ordering="status")
+    def status_label(self, job) -> str:
+        """The status, and what the run left for a person: "Succeeded, 3 conflicts wait ..."."""
+        note = pending_conflicts_note(job_summary(job)["conflicts_pending"]) if not job.is_active else ""
+        return f"{job.get_status_display()}, {note}" if note else job.get_status_display()
 
     @admin.display(description="Progress")
     def progress_display(self, job) -> str:
@@ -250,9 +256,10 @@ class SyncConflictAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Conflict {conflict.pk}: {exc}", messages.ERROR)
             else:
                 done += 1
-        self.message_user(
-            request, f"{done} conflict(s) resolved: the value was written to both sides.", messages.SUCCESS
-        )
+        if done:
+            self.message_user(
+                request, f"{done} conflict(s) resolved: the value was written to both sides.", messages.SUCCESS
+            )
 
     @admin.action(description="Use the store's value", permissions=["change"])
     def use_store_value(self, request, queryset) -> None:

@@ -38,6 +38,13 @@ class ConflictNotPending(SyncError):
     http_status = 409
 
 
+class ConflictStale(SyncError):
+    """A side moved since the conflict was recorded: the choice was made on values that are gone."""
+
+    code = SyncErrorCode.CONFLICT_STALE
+    http_status = 409
+
+
 class InvalidSyncInput(SyncError):
     """Input that is well formed but not acceptable (an entity not configured...)."""
 

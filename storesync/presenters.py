@@ -4,6 +4,7 @@ views, the admin, the event stream and the outbound webhooks. Reads go through
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -207,12 +208,21 @@ def job_detail(job: StoreSyncJob) -> dict[str, Any]:
 def job_summary(job: StoreSyncJob) -> dict[str, Any]:
     """A job's totals: its ``result`` when it ends, the history's and the webhook's ``summary``."""
     results = job.entity_results
+    pending = sum(r.get("conflicts_pending", 0) for r in results.values())
     return {
         "total_records": sum(r.get("records_synced", 0) for r in results.values()),
         "successful": max(0, job.items_processed - job.items_failed),
         "failed": job.items_failed,
-        "conflicts": sum(r.get("conflicts_resolved", 0) + r.get("conflicts_pending", 0) for r in results.values()),
+        "conflicts": sum(r.get("conflicts_resolved", 0) for r in results.values()) + pending,
+        "conflicts_pending": pending,
     }
+
+
+def pending_conflicts_note(pending: int) -> str:
+    """What a finished job that left conflicts pending says (its message, the admin's status)."""
+    if not pending:
+        return ""
+    return f"{pending} {'conflict waits' if pending == 1 else 'conflicts wait'} for a manual resolution."
 
 
 # History
@@ -265,6 +275,16 @@ def conflict_item(conflict: SyncConflict) -> dict[str, Any]:
     }
 
 
+def stale_conflict(conflict: SyncConflict) -> dict[str, Any]:
+    """A conflict left pending by a resolution because a side moved: its values now."""
+    return {
+        "conflict_id": conflict.pk,
+        "field": conflict.field,
+        "store_value": display_value(conflict.field, conflict.store_value),
+        "platform_value": display_value(conflict.field, conflict.platform_value),
+    }
+
+
 def display_value(field: str, value: Any) -> Any:
     """Amounts are kept as exact strings; the API shows them as numbers, like the seed."""
     if field in AMOUNT_FIELDS and isinstance(value, str):
@@ -284,12 +304,14 @@ def sync_status(config: SyncConfig, now: datetime | None = None) -> dict[str, An
     success_rate = round(100.0 * stats["ok"] / stats["total"], 1) if stats["total"] else 100.0
     last = selectors.last_finished_job(store)
     running = selectors.running_job(store)
-    open_dead = selectors.has_open_dead_letters(store)
+    waiting = selectors.awaiting_human(store)
     if config.paused:
         overall = "paused"
     elif (last and last.status == JobStatus.FAILED) or (stats["total"] and stats["failed"] * 2 >= stats["total"]):
         overall = "failing"
-    elif (last and last.status == JobStatus.PARTIAL) or success_rate < 95.0 or open_dead:
+    elif waiting:
+        overall = "needs_attention"
+    elif (last and last.status == JobStatus.PARTIAL) or success_rate < 95.0:
         overall = "degraded"
     else:
         overall = "healthy"
@@ -302,6 +324,7 @@ def sync_status(config: SyncConfig, now: datetime | None = None) -> dict[str, An
         "last_sync": max(last_syncs).isoformat() if last_syncs else None,
         "next_sync": next_sync_label(config),
         "entities": [_entity_status(config, e, running, pending_conflicts.get(e.entity_type, 0)) for e in entities],
+        "awaiting_human": asdict(waiting),
         "sync_health": {
             "success_rate": success_rate,
             "avg_sync_time": seconds_text(sum(durations) / len(durations)) if durations else None,

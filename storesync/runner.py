@@ -23,7 +23,7 @@ from storesync.engine.scanning import iso
 from storesync.engine.shop_writer import MAX_BACKOFF, ShopWriter
 from storesync.engine.sync import EntitySync
 from storesync.models import StoreSyncJob, SyncConfig
-from storesync.presenters import job_summary
+from storesync.presenters import job_summary, pending_conflicts_note
 from storesync.task_names import RUN_STORE_SYNC
 
 # Entities run in this order: orders link to customers created before them.
@@ -96,6 +96,12 @@ class StoreSyncRunner(QueuedRunner):
 
     def result(self) -> dict:
         return job_summary(self.job)
+
+    def finish(self, *, status=None, message: str = "", result: dict | None = None, error_code: str = ""):
+        """A run that leaves conflicts pending still succeeds (the spec's status words), and says so."""
+        if not message and result:
+            message = pending_conflicts_note(result["conflicts_pending"])
+        return super().finish(status=status, message=message, result=result, error_code=error_code)
 
     def after_run(self) -> None:
         StoreSyncJob.objects.filter(pk=self.job.pk).update(current_entity="")

@@ -3,6 +3,7 @@ the runner. Nothing here writes; the response shapes are built by ``storesync.pr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 from catalog.models import Store
 from config.jobs import JobStatus
 from config.jobs.queued import line_key
-from storesync.constants import FREQUENCY_INTERVALS, PRIORITY_RANK, Direction
+from storesync.constants import FREQUENCY_INTERVALS, PRIORITY_RANK, ConflictStatus, Direction
 from storesync.models import (
     DeadLetter,
     StoreSyncJob,
@@ -145,6 +146,28 @@ def last_finished_job(store: Store) -> StoreSyncJob | None:
 
 def running_job(store: Store) -> StoreSyncJob | None:
     return StoreSyncJob.objects.filter(store=store, status=JobStatus.RUNNING).first()
+
+
+@dataclass(frozen=True)
+class AwaitingHuman:
+    """What in a store's sync waits for a person's decision; falsy when nothing does."""
+
+    conflicts: int  # pending conflicts (manual resolution, or a sync run without resolve_conflicts)
+    dead_letters: int  # owed records: writes or creates that failed and that no sync has settled yet
+
+    @property
+    def total(self) -> int:
+        return self.conflicts + self.dead_letters
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+def awaiting_human(store: Store) -> AwaitingHuman:
+    return AwaitingHuman(
+        conflicts=SyncConflict.objects.filter(store=store, status=ConflictStatus.PENDING).count(),
+        dead_letters=DeadLetter.objects.owed().filter(store=store).count(),
+    )
 
 
 def has_open_dead_letters(store: Store) -> bool:

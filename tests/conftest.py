@@ -95,3 +95,10 @@ def admin_user(make_user):
 @pytest.fixture
 def superuser(make_user):
     return make_user("root", superuser=True)
+
+
+@pytest.fixture
+def console(client, superuser):
+    """The admin site, logged in as a superuser."""
+    client.force_login(superuser)
+    return client

@@ -294,6 +294,14 @@ StatusResult = inline_serializer(
         "last_sync": serializers.DateTimeField(allow_null=True),
         "next_sync": _nullable_str(),
         "entities": EntityStatus.__class__(many=True),
+        "awaiting_human": inline_serializer(
+            "SyncAwaitingHuman",
+            {
+                "conflicts": serializers.IntegerField(help_text="Pending conflicts."),
+                "dead_letters": serializers.IntegerField(help_text="Pending dead letters."),
+            },
+            help_text="What waits for a person's decision; any of it makes the store needs_attention.",
+        ),
         "sync_health": inline_serializer(
             "SyncHealth",
             {
@@ -416,6 +424,7 @@ HistoryItem = inline_serializer(
                 "successful": serializers.IntegerField(),
                 "failed": serializers.IntegerField(),
                 "conflicts": serializers.IntegerField(),
+                "conflicts_pending": serializers.IntegerField(help_text="Left for a manual resolution."),
             },
         ),
         "message": serializers.CharField(allow_blank=True),
@@ -467,6 +476,15 @@ ResolveResult = inline_serializer(
                 "message": serializers.CharField(),
             },
         ).__class__(many=True),
+        "stale_conflicts": inline_serializer(
+            "SyncResolveStale",
+            {
+                "conflict_id": serializers.IntegerField(),
+                "field": serializers.CharField(),
+                "store_value": serializers.JSONField(allow_null=True),
+                "platform_value": serializers.JSONField(allow_null=True),
+            },
+        ).__class__(many=True, help_text="Similar conflicts left pending: a side moved since they were recorded."),
         "rule_created": RuleOutput.__class__(allow_null=True),
     },
 )

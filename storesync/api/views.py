@@ -206,6 +206,7 @@ class ResolveView(SyncView):
                 "resolved_value": presenters.display_value(conflict.field, outcome.value),
                 "resolved_conflicts": outcome.resolved,
                 "failed_conflicts": outcome.failed,
+                "stale_conflicts": [presenters.stale_conflict(c) for c in outcome.stale],
                 "rule_created": presenters.rule_item(outcome.rule) if outcome.rule else None,
             }
         )

@@ -14,17 +14,14 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import models
 
 from catalog.models import Customer, Order, Product, ProductStatus
 from catalog.platforms import EcommerceService, RemoteCustomer, RemoteOrder, RemoteProduct
 from storesync.constants import EntityType
+from storesync.validation import field_problem
 
 SIX_PLACES = Decimal("0.000001")
-MAX_AMOUNT = Decimal("1e14")  # DecimalField(max_digits=20, decimal_places=6)
-INT_RANGE = (-(2**31), 2**31 - 1)
 
 
 class InvalidValue(ValueError):
@@ -98,61 +95,29 @@ def normalize(entity: str, name: str, value: Any) -> Any:
     return NORMALIZERS[entity][name](value)
 
 
-def _check_amount(value: str) -> None:
-    if not Decimal(0) <= Decimal(value) < MAX_AMOUNT:
-        raise InvalidValue(f"{value} is outside 0 .. 10^14")
-
-
-def _check_length(limit: int, *, required: bool = False):
-    def check(value: str) -> None:
-        if required and not value.strip():
-            raise InvalidValue("must not be empty")
-        if len(value) > limit:
-            raise InvalidValue(f"longer than {limit} characters")
-
-    return check
-
-
-def _check_int(value: int) -> None:
-    if not INT_RANGE[0] <= value <= INT_RANGE[1]:
-        raise InvalidValue(f"{value} is outside the integer range")
-
-
-def _check_email(value: str) -> None:
-    try:
-        validate_email(value)
-    except ValidationError:
-        raise InvalidValue(f"{value!r} is not an e-mail address") from None
-
-
-# What both sides accept (the platform's column sizes; the shop's required fields).
-CHECKS = {
-    EntityType.PRODUCTS: {
-        "title": _check_length(255, required=True),
-        "price": _check_amount,
-        "inventory": _check_int,
-        "sku": _check_length(64),
-    },
-    EntityType.ORDERS: {"status": _check_length(64), "total": _check_amount},
-    EntityType.CUSTOMERS: {
-        "email": _check_email,
-        "first_name": _check_length(150, required=True),
-        "last_name": _check_length(150, required=True),
-    },
+# What the shop requires beyond the catalogue's own field rules: its required fields.
+SHOP_REQUIRED = {
+    EntityType.PRODUCTS: frozenset({"title"}),
+    EntityType.CUSTOMERS: frozenset({"email", "first_name", "last_name"}),
 }
 
 
 def validate(entity: str, values: Mapping[str, Any]) -> dict[str, str]:
-    """Field -> problem for values that do not fit (normalising them first)."""
+    """Field -> problem for values that do not fit (normalising them first): the shop's
+    required fields, then the catalogue model's field rules, the same as its API's and admin's."""
+    adapter = ADAPTERS[entity]
+    attributes = {name: attr for attr, name in adapter.attributes.items()}
     problems: dict[str, str] = {}
     for name, value in values.items():
         try:
             normal = normalize(entity, name, value)
-            check = CHECKS[entity].get(name)
-            if check is not None:
-                check(normal)
         except InvalidValue as exc:
             problems[name] = str(exc)
+            continue
+        if name in SHOP_REQUIRED.get(entity, ()) and not normal.strip():
+            problems[name] = "must not be empty"
+        elif problem := field_problem(adapter.model, attributes[name], normal):
+            problems[name] = problem
     return problems
 
 

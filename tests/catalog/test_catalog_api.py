@@ -151,6 +151,33 @@ def test_bad_product_input_is_a_400(api, admin_user, store, payload):
     assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR"
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"price": -1}, "price"), ({"price": "-0.01"}, "price"), ({"inventory": -5}, "inventory")],
+)
+def test_a_negative_price_or_stock_is_refused_where_it_comes_in(api, admin_user, store, products, change, field):
+    """The sync would dead-letter it later (INVALID_DATA_FORMAT): the model's rule refuses it now."""
+    client = api(admin_user)
+    apple = Product.objects.get(store=store, sku="A-1")
+    patched = client.patch(f"/api/v1/stores/{store.pk}/products/{apple.pk}/", change, format="json")
+    assert patched.status_code == 400, patched.json()
+    body = patched.json()
+    assert body["code"] == "VALIDATION_ERROR" and list(body["detail"]) == [field]
+    apple.refresh_from_db()
+    assert (apple.price, apple.inventory) == (Decimal("1.50"), 0)
+    created = client.post(f"/api/v1/stores/{store.pk}/products/", {"name": "Cheese", **change}, format="json")
+    assert created.status_code == 400 and created.json()["code"] == "VALIDATION_ERROR"
+    assert not Product.objects.filter(name="Cheese").exists()
+
+
+def test_a_zero_price_and_stock_are_fine(api, admin_user, store, products):
+    apple = Product.objects.get(store=store, sku="A-1")
+    patched = api(admin_user).patch(
+        f"/api/v1/stores/{store.pk}/products/{apple.pk}/", {"price": "0", "inventory": 0}, format="json"
+    )
+    assert patched.status_code == 200 and Decimal(patched.json()["price"]) == 0
+
+
 def test_duplicate_origin_id_in_a_store_is_a_400(api, admin_user, store, products):
     response = api(admin_user).post(
         f"/api/v1/stores/{store.pk}/products/", {"name": "Dup", "id_origin": 1}, format="json"

@@ -15,12 +15,6 @@ from tests.storesync.conftest import configure, edit_platform, platform_product
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def console(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def pending_conflicts(store, sim):
     configure(store, products={"conflict_resolution": "manual_resolution"})
     services.run_sync_now(store, sync_type="full")

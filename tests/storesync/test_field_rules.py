@@ -1,0 +1,36 @@
+"""The sync applies the catalogue's field rules, the ones the API and the admin apply: a value
+the catalogue refuses is not written, whichever side it comes from."""
+
+from __future__ import annotations
+
+import pytest
+
+from storesync import services
+from storesync.models import DeadLetter
+from tests.plugins.simulator import sim_post
+from tests.storesync.conftest import configure, edit_platform, platform_product
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_negative_stock_from_the_shop_is_dead_lettered_not_written(shop_store, sim):
+    configure(shop_store, products={})
+    services.run_sync_now(shop_store, sync_type="full")
+    before = platform_product(shop_store, 2).inventory
+    sim_post(sim, "mutate", {"products": [2], "fields": {"quantity": -5}})
+    job = services.run_sync_now(shop_store, sync_type="full")
+    assert job.status == "partial"
+    letter = DeadLetter.objects.get(store=shop_store)
+    assert (letter.code, letter.operation, letter.shop_id) == ("INVALID_DATA_FORMAT", "update_platform", 2)
+    assert "inventory" in letter.error
+    assert platform_product(shop_store, 2).inventory == before
+
+
+def test_a_negative_price_saved_around_the_api_is_not_sent_to_the_shop(shop_store, sim):
+    configure(shop_store, products={})
+    services.run_sync_now(shop_store, sync_type="full")
+    edit_platform(platform_product(shop_store, 3), price="-1")  # a save() that skips full_clean()
+    job = services.run_sync_now(shop_store)
+    assert job.status == "partial"
+    letter = DeadLetter.objects.get(store=shop_store)
+    assert (letter.code, letter.operation) == ("INVALID_DATA_FORMAT", "update_store") and "price" in letter.error
