@@ -277,12 +277,15 @@ class EngineModel(RuleBasedStateMachine):
     events: Counter[str] = Counter()  # what the schedules exercised, reported by the test
     # A product created on both sides with the same sku ends as one record on each side.
     one_record_per_sku = False
+    # The commit a worker dies before: a batch's ("batch"), or a create's link to its shop record ("link").
+    crash_before = "batch"
 
     @initialize(
         strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority", "manual_resolution"])
     )
     def setup(self, strategy):
         self.store, self.sim = type(self).store_factory()
+        self.shop = create_ecommerce_service(self.store)  # the shop's webservice, as a clerk or a reader uses it
         configure(self.store, products={"conflict_resolution": strategy, "fields": list(FIELDS)})
         job = services.run_sync_now(self.store, sync_type="full")
         assert job.status == "succeeded", job.message
@@ -293,10 +296,9 @@ class EngineModel(RuleBasedStateMachine):
 
     def values(self):
         """Each side's records by shop id: the shop through its webservice, the platform from the database."""
-        with create_ecommerce_service(self.store) as service:
-            store = {
-                r.id: {"title": r.name, "price": f"{r.price:.6f}", "sku": r.reference} for r in service.iter_products()
-            }
+        store = {
+            r.id: {"title": r.name, "price": f"{r.price:.6f}", "sku": r.reference} for r in self.shop.iter_products()
+        }
         products = Product.objects.filter(store=self.store, id_origin__isnull=False)
         platform = {
             p.id_origin: {"title": p.name, "price": f"{p.price:.6f}", "sku": p.sku, "pk": p.pk} for p in products
@@ -353,7 +355,13 @@ class EngineModel(RuleBasedStateMachine):
         commits = iter(range(1, 100))
 
         def die_at_commit(execute, sql, params, many, context):
-            if sql.lstrip().startswith('INSERT INTO "storesync_syncrecordstate"') and next(commits) == crash_at:
+            statement = sql.lstrip()
+            if (
+                statement.startswith('INSERT INTO "storesync_syncrecordstate"')
+                # a batch's commit (an upsert), or the link of a record created in the shop (one insert)
+                and ("ON CONFLICT" in statement) == (self.crash_before == "batch")
+                and next(commits) == crash_at
+            ):
                 raise WorkerLost()
             return execute(sql, params, many, context)
 
@@ -378,9 +386,9 @@ class EngineModel(RuleBasedStateMachine):
         self.check_replay()
 
     def check(self, job, bases, *, refused=False):
-        """After a sync: the sides agree wherever no conflict is pending and no change is owed
-        (a dead letter, while the shop refuses it); no edit is lost silently; a created
-        record is one record on each side with its sku."""
+        """After a sync: every record is linked one to one; no change is owed after a sync the
+        shop accepted; a created record arrived on the other side with its sku; and the checks
+        of :meth:`check_records` on every record."""
         store, platform = self.values()
         unlinked = Product.objects.filter(store=self.store, id_origin__isnull=True)
         assert not unlinked.exists(), "a platform record never reached the shop"
@@ -393,34 +401,37 @@ class EngineModel(RuleBasedStateMachine):
         else:
             assert job.status == "succeeded", (job.status, job.message, job.errors)
             assert not self.owed, ("a change owed to the shop was not settled by a sync it accepted", self.owed)
-        self.pending = set(
-            SyncConflict.objects.filter(store=self.store, status=ConflictStatus.PENDING).values_list(
-                "record_pk", "field"
-            )
-        )
-        touched = set(SyncConflict.objects.filter(store=self.store, job=job).values_list("record_pk", "field"))
-        for shop_id, values in store.items():
-            pk = platform[shop_id]["pk"]
-            for name in FIELDS:
-                if pk not in self.owed and (pk, name) not in self.pending:
-                    assert values[name] == platform[shop_id][name], (shop_id, name, store, platform)
         for sku in self.created:
             linked = [sorted(i for i, values in side.items() if values["sku"] == sku) for side in (store, platform)]
             assert linked[0] and linked[0] == linked[1], ("a created record did not arrive with its sku", sku)
             if self.one_record_per_sku:
                 assert len(linked[0]) == 1, ("a record created on both sides is two records", sku, linked)
-        owed_edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
+        self.check_records(job, bases, store, platform, records={values["pk"] for values in platform.values()})
+
+    def check_records(self, job, bases, store, platform, *, records):
+        """For these platform records (pks): the sides agree unless a conflict is pending or the
+        change is owed, and no edit made since their last sync is lost silently. The edits of
+        other records, and of owed ones, wait for a later check."""
+        pending = SyncConflict.objects.filter(store=self.store, status=ConflictStatus.PENDING)
+        self.pending = set(pending.values_list("record_pk", "field"))
+        touched = set(SyncConflict.objects.filter(store=self.store, job=job).values_list("record_pk", "field"))
+        for shop_id, values in platform.items():
+            if values["pk"] in records - self.owed:
+                for name in FIELDS:
+                    if (values["pk"], name) not in self.pending:
+                        assert store[shop_id][name] == values[name], (shop_id, name, store, platform)
+        waiting: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
         for side, edits in self.edits.items():
             for (record, name), value in edits.items():
                 pk = platform[record]["pk"]
-                if pk in self.owed:
-                    owed_edits[side][(record, name)] = value  # checked once the shop takes it
+                if pk not in records - self.owed:
+                    waiting[side][(record, name)] = value
                     continue
                 if value == bases.get(record, {}).get(name):
                     continue  # edited back to the agreed value: nothing to carry
                 on_both = store[record][name] == value == platform[record][name]
                 assert on_both or (pk, name) in touched | self.pending, (side, record, name, value)
-        self.edits = owed_edits
+        self.edits = waiting
 
     def check_replay(self):
         """A sync replayed with nothing changed since writes nothing."""
@@ -439,6 +450,8 @@ class EngineModel(RuleBasedStateMachine):
                 self.check_replay()
                 type(self).schedules += 1
         finally:
+            if hasattr(self, "shop"):
+                self.shop.close()
             self.sim.shutdown()
 
 
@@ -466,19 +479,14 @@ class OwedChanges:
     @rule()
     def requeue(self):
         """An operator requeues the open dead letters; the job (of those records only) settles
-        each of them: no letter is left open and the sides of each record agree."""
+        each of them: no letter is left open, and those records are checked as after a sync."""
+        owed, bases = self.owed, self.bases()
         [job] = services.requeue_dead_letters(DeadLetter.objects.filter(store=self.store, status__in=OPEN_LETTERS))
         job.refresh_from_db()
         assert job.status == "succeeded", (job.status, job.message, job.errors)
         assert not DeadLetter.objects.filter(store=self.store, status__in=OPEN_LETTERS).exists()
-        store, platform = self.values()
-        pending = SyncConflict.objects.filter(store=self.store, status=ConflictStatus.PENDING)
-        self.pending = set(pending.values_list("record_pk", "field"))
-        for shop_id, values in platform.items():
-            for name in FIELDS:
-                if values["pk"] in self.owed and (values["pk"], name) not in self.pending:
-                    assert store[shop_id][name] == values[name], (shop_id, name, store, platform)
         self.owed = set()
+        self.check_records(job, bases, *self.values(), records=owed)
         type(self).events["requeues"] += 1
 
 
@@ -535,8 +543,7 @@ class Creates:
         """A product created in the shop, on the platform, or on both (the same sku) before a sync."""
         sku = f"PROP-{len(self.created) + 1}"
         if side != "platform":
-            with create_ecommerce_service(self.store) as service:
-                service.create_product({"title": title, "price": prices[0], "sku": sku})
+            self.shop.create_product({"title": title, "price": prices[0], "sku": sku})
         if side != "store":
             Product.objects.create(store=self.store, name=title, price=prices[1], sku=sku)
         self.created.append(sku)
@@ -545,6 +552,15 @@ class Creates:
 
 class Schedules(OwedChanges, StaleResolutions, Creates, EngineModel):
     """Every rule at once."""
+
+
+class CrashesBeforeACreateIsLinked(EngineModel):
+    crash_before = "link"
+
+    @rule(title=st.sampled_from(VALUES["title"]), price=st.sampled_from(VALUES["price"]), full=st.booleans())
+    def create_then_crash_before_its_link(self, title, price, full):
+        Creates.create(self, "platform", title, (price, price))
+        self.sync_redelivered_after_a_crash([], full, 1)
 
 
 class CreatesMatchedBySku(EngineModel):
@@ -570,6 +586,17 @@ def test_engine_schedules_against_the_simulator(make_store, settings, hypothesis
 @pytest.mark.django_db(transaction=True)
 def test_a_product_created_on_both_sides_is_one_record(make_store, settings, hypothesis_report):
     run_engine_schedules(CreatesMatchedBySku, make_store, settings, hypothesis_report)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Engine bug: a worker dying after the shop created a platform-only record and before the commit "
+    "that links it leaves the platform record unlinked once the redelivered job succeeds (it resumes past "
+    "it), and the product it created orphaned in the shop.",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_dying_before_a_create_is_linked(make_store, settings, hypothesis_report):
+    run_engine_schedules(CrashesBeforeACreateIsLinked, make_store, settings, hypothesis_report)
 
 
 def run_engine_schedules(machine, make_store, settings, report):
