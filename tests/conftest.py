@@ -11,6 +11,7 @@ from catalog.tokens import StampedRefreshToken
 from config.celery import app as celery_app
 
 pytest_plugins = [
+    "tests.plugins.hypothesis_profiles",
     "tests.plugins.services",
     "tests.plugins.worker",
     "tests.plugins.simulator",

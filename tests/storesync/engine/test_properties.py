@@ -4,24 +4,35 @@ Random schedules of edits on both sides, syncs, redelivered sync steps, crashes 
 the shop's writes and the database commit, pauses and manual resolutions. After every
 sync:
 
-* wherever no manual conflict is pending, both sides hold the same value;
+* wherever no manual conflict is pending and no change is owed, both sides hold the same value;
 * no update is lost silently: an edit made since the last sync is on both sides, or the
   sync recorded a conflict for that field (settled by the strategy or a rule, or pending),
-  or a one-way direction overwrote it (reported as such);
+  or a one-way direction overwrote it (reported as such), or the shop refused it and it
+  is owed (an open dead letter) until a sync the shop accepts settles it;
 * applying the same change twice changes nothing: a replayed sync writes nothing.
 
-The first machine drives the pure merge core (``storesync.engine.merge``) over an in-memory model
-of both sides: at least 500 schedules, fast. The second drives the real engine against
-the shop simulator over HTTP and the database, for fewer schedules, with pauses and a
-worker dying between a batch's shop writes and its commit, its message then redelivered.
+The first machine drives the pure merge core (``storesync.engine.merge``) over an in-memory
+model of both sides: at least 500 schedules, fast. The second drives the real engine
+against the shop simulator over HTTP and the database, committing for real, for at least
+100 schedules: besides the edits and syncs, pauses, a worker dying between a batch's shop
+writes and its commit (its message then redelivered), writes the shop refuses, requeues,
+resolutions of conflicts whose sides have moved since, and records created on either side
+or both. Every schedule ends with a checked sync; the run's summary says how many ran.
+Sizes follow the Hypothesis profile (``tests/plugins/hypothesis_profiles.py``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
-from hypothesis import HealthCheck, Phase
+from django.conf import settings
+from django.db import connection
+from django.db.models import F
+from django.test import override_settings
+from hypothesis import Phase
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -33,7 +44,20 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from catalog.models import Product
+from catalog.platforms import create_ecommerce_service
+from config.errors import DomainError
+from shopsim import run_in_thread
+from storesync import services
+from storesync.constants import ConflictStatus
 from storesync.engine.merge import Policy, Rule, merge_record, plan_conflicts
+from storesync.exceptions import SyncPaused
+from storesync.models import DeadLetter, DeadLetterStatus, SyncConflict, SyncRecordState
+from storesync.resolution import resolve_conflict
+from storesync.runner import StoreSyncRunner
+from storesync.values import as_number
+from tests.plugins.simulator import sim_get, sim_post, sim_stats
+from tests.storesync.conftest import configure, edit_platform, platform_product
 
 FIELDS = ("title", "price")
 VALUES = {"title": ["Mug", "Cup", "Bowl"], "price": ["1.000000", "2.000000", "3.000000"]}
@@ -46,6 +70,9 @@ edit_steps = st.tuples(st.sampled_from(["store", "platform"]), st.sampled_from(R
 
 class MergeModel(RuleBasedStateMachine):
     """Both sides in memory, synced by the pure merge core."""
+
+    schedules = 0  # schedules run to the end (each synced at least once: see ``teardown``)
+    syncs = 0  # syncs run by their rules, the final ones aside
 
     @initialize(
         strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority", "manual_resolution"]),
@@ -67,6 +94,7 @@ class MergeModel(RuleBasedStateMachine):
         self.edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
         self.clock = 0
         self.paused = False
+        self.synced = 0  # syncs run by the schedule's rules
 
     # Edits
 
@@ -125,8 +153,20 @@ class MergeModel(RuleBasedStateMachine):
 
     @rule()
     def sync(self):
-        if self.paused:
-            return  # a paused store is not synced; its edits wait
+        if not self.paused:  # a paused store is not synced; its edits wait
+            self.run_sync()
+
+    def teardown(self):
+        """Every schedule ends resumed and synced: each one checks a sync at least once, and
+        the edits made while paused reach both sides."""
+        if hasattr(self, "sides"):
+            self.paused = False
+            self.run_sync()
+            type(self).schedules += 1
+            type(self).syncs += self.synced
+
+    def run_sync(self):
+        self.synced += 1
         before = {r: dict(self.base[r]) for r in RECORDS}
         results = {}
         for record in RECORDS:
@@ -146,6 +186,7 @@ class MergeModel(RuleBasedStateMachine):
         write the shop again."""
         if self.paused:
             return
+        self.synced += 1
         written, journal = {}, {}
         for record in RECORDS:
             journal[record] = self.merge(record)  # its conflicts are committed before the shop writes
@@ -197,17 +238,29 @@ class MergeModel(RuleBasedStateMachine):
                     assert self.sides["store"][record][name] == self.sides["platform"][record][name], (record, name)
 
 
-def test_merge_core_schedules():
-    """At least 500 random schedules of up to 25 steps, in a few seconds."""
+def test_merge_core_schedules(hypothesis_report):
+    """At least 500 random schedules of up to 25 steps (5000 nightly), each synced, in seconds."""
+    wanted = 5 * hypothesis_settings.default.max_examples
+    MergeModel.schedules = MergeModel.syncs = 0
     run_state_machine_as_test(
-        MergeModel,
-        settings=hypothesis_settings(
-            max_examples=500, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
-        ),
+        MergeModel, settings=hypothesis_settings(max_examples=wanted, stateful_step_count=25, deadline=None)
     )
+    hypothesis_report(
+        f"merge model: {MergeModel.schedules} schedules, each synced at least once "
+        f"({MergeModel.syncs} syncs by their rules, plus one final sync each)"
+    )
+    assert MergeModel.schedules >= wanted
 
 
 # End to end: the engine, the shop simulator over HTTP and the database.
+
+OPEN_LETTERS = (DeadLetterStatus.PENDING, DeadLetterStatus.REQUEUED)
+
+
+def comparable(value):
+    """Prices as numbers ("2.000000" and 2 are the same price), anything else as it is."""
+    number = as_number(value)
+    return value if number is None else number.normalize()
 
 
 class WorkerLost(BaseException):
@@ -215,41 +268,47 @@ class WorkerLost(BaseException):
 
 
 class EngineModel(RuleBasedStateMachine):
-    """The same schedules through the real engine (fewer of them: each sync is real I/O)."""
+    """The same schedules through the real engine (fewer of them: each sync is real I/O), plus
+    what only the engine has: refused shop writes, requeued dead letters, resolutions by hand
+    and records created on either side or both."""
 
     store_factory = None  # set by the test: () -> (store, simulator handle)
-    crashes = 0  # schedules in which a worker died mid-job (checked by the test)
+    schedules = 0  # schedules run to the end, each with at least one checked sync
+    events: Counter[str] = Counter()  # what the schedules exercised, reported by the test
+    # A product created on both sides with the same sku ends as one record on each side.
+    one_record_per_sku = False
+    # The commit a worker dies before: a batch's ("batch"), or a create's link to its shop record ("link").
+    crash_before = "batch"
 
     @initialize(
         strategy=st.sampled_from(["last_write_wins", "store_priority", "platform_priority", "manual_resolution"])
     )
     def setup(self, strategy):
-        from storesync import services
-        from tests.storesync.conftest import configure
-
         self.store, self.sim = type(self).store_factory()
+        self.shop = create_ecommerce_service(self.store)  # the shop's webservice, as a clerk or a reader uses it
         configure(self.store, products={"conflict_resolution": strategy, "fields": list(FIELDS)})
         job = services.run_sync_now(self.store, sync_type="full")
         assert job.status == "succeeded", job.message
         self.edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
+        self.owed: set[int] = set()  # platform pks of the records with an open dead letter
+        self.pending: set[tuple[int, str]] = set()  # (platform pk, field) of the pending conflicts
+        self.created: list[str] = []  # the skus of the records the schedule created
 
     def values(self):
-        from catalog.models import Product
-        from tests.plugins.simulator import sim_get
-
-        platform = {
-            p.id_origin: {"title": p.name, "price": f"{p.price:.6f}"} for p in Product.objects.filter(store=self.store)
+        """Each side's records by shop id: the shop through its webservice, the platform from the database."""
+        store = {
+            r.id: {"title": r.name, "price": f"{r.price:.6f}", "sku": r.reference} for r in self.shop.iter_products()
         }
-        store = {}
-        for shop_id in platform:
-            raw = sim_get(self.sim, f"products/{shop_id}")
-            store[shop_id] = {"title": raw["name"]["1"], "price": raw["price"]}
+        products = Product.objects.filter(store=self.store, id_origin__isnull=False)
+        platform = {
+            p.id_origin: {"title": p.name, "price": f"{p.price:.6f}", "sku": p.sku, "pk": p.pk} for p in products
+        }
         return store, platform
 
-    def apply_edit(self, side, record, change):
-        from tests.plugins.simulator import sim_post
-        from tests.storesync.conftest import edit_platform, platform_product
+    def bases(self):
+        return {state.shop_id: state.base for state in SyncRecordState.objects.filter(store=self.store)}
 
+    def apply_edit(self, side, record, change):
         name, value = change
         attribute = "name" if name == "title" else name
         if side == "store":
@@ -271,9 +330,6 @@ class EngineModel(RuleBasedStateMachine):
     @rule(edits=st.lists(edit_steps, max_size=3))
     def paused_window(self, edits):
         """Paused: no sync is accepted; the edits made meanwhile wait for the resume."""
-        from storesync import services
-        from storesync.exceptions import SyncPaused
-
         services.pause_sync(self.store)
         with pytest.raises(SyncPaused):
             services.trigger_sync(self.store)
@@ -283,10 +339,7 @@ class EngineModel(RuleBasedStateMachine):
 
     @rule(full=st.booleans())
     def sync(self, full):
-        from storesync import services
-        from storesync.models import SyncRecordState
-
-        bases = {state.shop_id: state.base for state in SyncRecordState.objects.filter(store=self.store)}
+        bases = self.bases()
         job = services.run_sync_now(self.store, sync_type="full" if full else "incremental")
         self.check(job, bases)
 
@@ -295,78 +348,259 @@ class EngineModel(RuleBasedStateMachine):
         """The worker dies after a batch's shop writes, before its database commit (the
         ``crash_at``-th commit of sync states); the broker hands the same message out again.
         The redelivered task finishes the job, and writes no record to the shop twice."""
-        from django.db import connection
-
-        from storesync import runner, services
-        from storesync.models import SyncRecordState
-        from tests.plugins.simulator import sim_post, sim_stats
-
         self.edit(edits)
-        bases = {state.shop_id: state.base for state in SyncRecordState.objects.filter(store=self.store)}
+        bases = self.bases()
         job = services.trigger_sync(self.store, sync_type="full" if full else "incremental", send=False)
         sim_post(self.sim, "reset_stats")
         commits = iter(range(1, 100))
 
         def die_at_commit(execute, sql, params, many, context):
-            if sql.lstrip().startswith('INSERT INTO "storesync_syncrecordstate"') and next(commits) == crash_at:
+            statement = sql.lstrip()
+            if (
+                statement.startswith('INSERT INTO "storesync_syncrecordstate"')
+                # a batch's commit (an upsert), or the link of a record created in the shop (one insert)
+                and ("ON CONFLICT" in statement) == (self.crash_before == "batch")
+                and next(commits) == crash_at
+            ):
                 raise WorkerLost()
             return execute(sql, params, many, context)
 
         crashed = False
-        with connection.execute_wrapper(die_at_commit):
+        # A batch per record, so that a crash can fall between any two.
+        with override_settings(STORESYNC_BATCH_SIZE=1), connection.execute_wrapper(die_at_commit):
             try:
-                runner.StoreSyncRunner.execute(job.pk, "message-1")
+                StoreSyncRunner.execute(job.pk, "message-1")
             except WorkerLost:
                 crashed = True
         job.refresh_from_db()
         if crashed:
             assert job.status == "running"
-            type(self).crashes += 1
-            runner.StoreSyncRunner.execute(job.pk, "message-1")  # the same message, redelivered
+            type(self).events["workers dying before a commit"] += 1
+            with override_settings(STORESYNC_BATCH_SIZE=1):
+                StoreSyncRunner.execute(job.pk, "message-1")  # the same message, redelivered
             job.refresh_from_db()
             assert job.attempts == 2
         puts = [line.split("?")[0] for line in sim_stats(self.sim)["recent"] if line.startswith("PUT /api/products/")]
         assert len(puts) == len(set(puts)), puts  # no record written twice
         self.check(job, bases)
+        self.check_replay()
 
-    def check(self, job, bases):
-        from storesync import services
-        from storesync.models import SyncConflict
-        from tests.plugins.simulator import sim_stats
-
-        assert job.status == "succeeded", (job.message, job.errors)
+    def check(self, job, bases, *, refused=False):
+        """After a sync: every record is linked one to one; no change is owed after a sync the
+        shop accepted; a created record arrived on the other side with its sku; and the checks
+        of :meth:`check_records` on every record."""
         store, platform = self.values()
-        pending = set(SyncConflict.objects.filter(store=self.store, status="pending").values_list("record_pk", "field"))
-        pks = {p.id_origin: p.pk for p in job.store.products.all()}
+        unlinked = Product.objects.filter(store=self.store, id_origin__isnull=True)
+        assert not unlinked.exists(), "a platform record never reached the shop"
+        assert sorted(store) == sorted(platform), ("records not linked one to one", store, platform)
+        self.owed = set(
+            DeadLetter.objects.filter(store=self.store, status__in=OPEN_LETTERS).values_list("record_pk", flat=True)
+        )
+        if refused:
+            assert job.status in ("succeeded", "partial"), (job.status, job.message, job.errors)
+        else:
+            assert job.status == "succeeded", (job.status, job.message, job.errors)
+            assert not self.owed, ("a change owed to the shop was not settled by a sync it accepted", self.owed)
+        for sku in self.created:
+            linked = [sorted(i for i, values in side.items() if values["sku"] == sku) for side in (store, platform)]
+            assert linked[0] and linked[0] == linked[1], ("a created record did not arrive with its sku", sku)
+            if self.one_record_per_sku:
+                assert len(linked[0]) == 1, ("a record created on both sides is two records", sku, linked)
+        self.check_records(job, bases, store, platform, records={values["pk"] for values in platform.values()})
+
+    def check_records(self, job, bases, store, platform, *, records):
+        """For these platform records (pks): the sides agree unless a conflict is pending or the
+        change is owed, and no edit made since their last sync is lost silently. The edits of
+        other records, and of owed ones, wait for a later check."""
+        pending = SyncConflict.objects.filter(store=self.store, status=ConflictStatus.PENDING)
+        self.pending = set(pending.values_list("record_pk", "field"))
         touched = set(SyncConflict.objects.filter(store=self.store, job=job).values_list("record_pk", "field"))
-        for shop_id in store:
-            for name in FIELDS:
-                if (pks[shop_id], name) not in pending:
-                    assert store[shop_id][name] == platform[shop_id][name], (shop_id, name, store, platform)
+        for shop_id, values in platform.items():
+            if values["pk"] in records - self.owed:
+                for name in FIELDS:
+                    if (values["pk"], name) not in self.pending:
+                        assert store[shop_id][name] == values[name], (shop_id, name, store, platform)
+        waiting: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
         for side, edits in self.edits.items():
             for (record, name), value in edits.items():
+                pk = platform[record]["pk"]
+                if pk not in records - self.owed:
+                    waiting[side][(record, name)] = value
+                    continue
                 if value == bases.get(record, {}).get(name):
                     continue  # edited back to the agreed value: nothing to carry
                 on_both = store[record][name] == value == platform[record][name]
-                assert on_both or (pks[record], name) in touched | pending, (side, record, name, value)
-        self.edits = {"store": {}, "platform": {}}
-        # A redelivered sync (nothing changed since) writes nothing.
+                assert on_both or (pk, name) in touched | self.pending, (side, record, name, value)
+        self.edits = waiting
+
+    def check_replay(self):
+        """A sync replayed with nothing changed since writes nothing."""
         puts = sim_stats(self.sim).get("product_put", 0)
         again = services.run_sync_now(self.store)
         assert again.counters.get("records_updated", 0) == 0
         assert sim_stats(self.sim).get("product_put", 0) == puts
 
     def teardown(self):
-        if getattr(self, "sim", None) is not None:
+        """Every schedule ends with a checked sync (its edits since the last one must arrive)."""
+        if getattr(self, "sim", None) is None:
+            return
+        try:
+            if hasattr(self, "edits"):
+                self.sync(full=False)
+                self.check_replay()
+                type(self).schedules += 1
+        finally:
+            if hasattr(self, "shop"):
+                self.shop.close()
             self.sim.shutdown()
 
 
-@pytest.mark.django_db
-def test_engine_schedules_against_the_simulator(make_store, settings):
-    from shopsim import run_in_thread
+class OwedChanges:
+    """Writes the shop refuses, owed until a sync or a requeue settles them."""
 
+    @rule(record=st.sampled_from(RECORDS), change=field_values)
+    def sync_refused_by_the_shop(self, record, change):
+        """The shop refuses a write (HTTP 400: not retried, dead-lettered). Before the next sync
+        the refused edit becomes older than the clock-skew window (its time moves back past it,
+        as if that sync came later), so no watermark finds it again: only its dead letter does."""
+        self.apply_edit("platform", record, change)
+        sim_post(self.sim, "config", {"fail_next": {"status": 400, "method": "PUT"}})
+        bases = self.bases()
+        job = services.run_sync_now(self.store)
+        if sim_get(self.sim, "config")["fail_next"]:  # no write was due: the refusal goes unused
+            httpx.put(f"{self.sim.url}/api/products/{record}")
+        self.check(job, bases, refused=True)
+        type(self).events["refused writes owed"] += len(self.owed)
+        Product.objects.filter(pk__in=self.owed).update(
+            updated_at=F("updated_at") - timedelta(seconds=settings.STORESYNC_CLOCK_SKEW + 1)
+        )
+
+    @precondition(lambda self: bool(self.owed))
+    @rule()
+    def requeue(self):
+        """An operator requeues the open dead letters; the job (of those records only) settles
+        each of them: no letter is left open, and those records are checked as after a sync."""
+        owed, bases = self.owed, self.bases()
+        [job] = services.requeue_dead_letters(DeadLetter.objects.filter(store=self.store, status__in=OPEN_LETTERS))
+        job.refresh_from_db()
+        assert job.status == "succeeded", (job.status, job.message, job.errors)
+        assert not DeadLetter.objects.filter(store=self.store, status__in=OPEN_LETTERS).exists()
+        self.owed = set()
+        self.check_records(job, bases, *self.values(), records=owed)
+        type(self).events["requeues"] += 1
+
+
+class StaleResolutions:
+    """Resolutions chosen on values that one side has moved away from since."""
+
+    @rule(
+        record=st.sampled_from(RECORDS),
+        change=st.sampled_from(FIELDS).flatmap(
+            lambda name: st.tuples(st.just(name), st.permutations(VALUES[name]).map(lambda values: values[:2]))
+        ),
+    )
+    def conflict_left_to_a_human(self, record, change):
+        """Both sides change a field differently; a sync run with ``resolve_conflicts: false``
+        records the conflict as pending, whatever the strategy."""
+        name, (store_value, platform_value) = change
+        self.apply_edit("store", record, (name, store_value))
+        self.apply_edit("platform", record, (name, platform_value))
+        bases = self.bases()
+        self.check(services.run_sync_now(self.store, options={"resolve_conflicts": False}), bases)
+
+    @precondition(lambda self: bool(self.pending))
+    @rule(data=st.data(), side=st.sampled_from(["store", "platform"]), choice=st.sampled_from(["store", "platform"]))
+    def resolve_after_a_later_edit(self, data, side, choice):
+        """A side moves after a conflict was recorded, then an operator resolves the conflict as
+        it was shown: the stale choice is refused (409 ``CONFLICT_STALE``), the later edit stays,
+        and the conflict stays pending (the next sync raises it with the new value)."""
+        conflicts = SyncConflict.objects.filter(store=self.store, status=ConflictStatus.PENDING).order_by("pk")
+        conflict = data.draw(st.sampled_from(list(conflicts)), label="conflict")
+        shown = {comparable(conflict.store_value), comparable(conflict.platform_value)}
+        later = next(v for v in VALUES[conflict.field] if comparable(v) not in shown)
+        self.apply_edit(side, conflict.shop_id, (conflict.field, later))
+        try:
+            resolve_conflict(conflict, resolution=f"use_{choice}_value")
+        except DomainError as exc:
+            assert exc.code == "CONFLICT_STALE", (exc.code, exc.message)
+            type(self).events["stale resolutions refused"] += 1
+        store, platform = self.values()
+        moved = store if side == "store" else platform
+        assert moved[conflict.shop_id][conflict.field] == later, "a stale resolution overwrote a later edit"
+        conflict.refresh_from_db()
+        assert conflict.status == ConflictStatus.PENDING, (conflict.status, conflict.resolution)
+
+
+class Creates:
+    """Records created in the shop, on the platform, or on both."""
+
+    @rule(
+        side=st.sampled_from(["store", "platform", "both"]),
+        title=st.sampled_from(VALUES["title"]),
+        prices=st.tuples(*[st.sampled_from(VALUES["price"])] * 2),
+    )
+    def create(self, side, title, prices):
+        """A product created in the shop, on the platform, or on both (the same sku) before a sync."""
+        sku = f"PROP-{len(self.created) + 1}"
+        if side != "platform":
+            self.shop.create_product({"title": title, "price": prices[0], "sku": sku})
+        if side != "store":
+            Product.objects.create(store=self.store, name=title, price=prices[1], sku=sku)
+        self.created.append(sku)
+        type(self).events[f"creates ({side})"] += 1
+
+
+class Schedules(OwedChanges, StaleResolutions, Creates, EngineModel):
+    """Every rule at once."""
+
+
+class CrashesBeforeACreateIsLinked(EngineModel):
+    crash_before = "link"
+
+    @rule(title=st.sampled_from(VALUES["title"]), price=st.sampled_from(VALUES["price"]), full=st.booleans())
+    def create_then_crash_before_its_link(self, title, price, full):
+        Creates.create(self, "platform", title, (price, price))
+        self.sync_redelivered_after_a_crash([], full, 1)
+
+
+class CreatesMatchedBySku(EngineModel):
+    one_record_per_sku = True
+
+    @rule(title=st.sampled_from(VALUES["title"]), prices=st.tuples(*[st.sampled_from(VALUES["price"])] * 2))
+    def create_on_both_sides(self, title, prices):
+        Creates.create(self, "both", title, prices)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_engine_schedules_against_the_simulator(make_store, settings, hypothesis_report):
+    """At least 100 schedules (1000 nightly) of up to 10 steps, each committed for real."""
+    run_engine_schedules(Schedules, make_store, settings, hypothesis_report)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Not built: a product created on both sides with the same sku before a sync is linked by "
+    "nobody; the sync creates each in the other side, so each side ends with two (creates carry the "
+    "sku, nothing matches on it).",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_product_created_on_both_sides_is_one_record(make_store, settings, hypothesis_report):
+    run_engine_schedules(CreatesMatchedBySku, make_store, settings, hypothesis_report)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Engine bug: a worker dying after the shop created a platform-only record and before the commit "
+    "that links it leaves the platform record unlinked once the redelivered job succeeds (it resumes past "
+    "it), and the product it created orphaned in the shop.",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_dying_before_a_create_is_linked(make_store, settings, hypothesis_report):
+    run_engine_schedules(CrashesBeforeACreateIsLinked, make_store, settings, hypothesis_report)
+
+
+def run_engine_schedules(machine, make_store, settings, report):
     settings.STORESYNC_WRITE_CONCURRENCY = 1
-    settings.STORESYNC_BATCH_SIZE = 1  # a batch per record: a crash can fall between any two
     counter = iter(range(10_000))
 
     def factory():
@@ -376,21 +610,20 @@ def test_engine_schedules_against_the_simulator(make_store, settings):
         )
         return store, sim
 
-    EngineModel.store_factory = staticmethod(factory)
-    EngineModel.crashes = 0
+    wanted = hypothesis_settings.default.max_examples
+    machine.store_factory = staticmethod(factory)
+    machine.schedules, machine.events = 0, Counter()
     run_state_machine_as_test(
-        EngineModel,
-        settings=settings_for_engine(),
+        machine,
+        # No shrinking: with real I/O it takes minutes; a failure prints its whole schedule.
+        settings=hypothesis_settings(
+            max_examples=wanted,
+            stateful_step_count=10,
+            deadline=None,
+            phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        ),
     )
-    assert EngineModel.crashes > 0  # the redelivery path was exercised
-
-
-def settings_for_engine():
-    # No shrinking: with real I/O it takes minutes; a failure prints its whole schedule.
-    return hypothesis_settings(
-        max_examples=25,
-        stateful_step_count=10,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    )
+    events = ", ".join(f"{count} {name}" for name, count in sorted(machine.events.items()))
+    report(f"engine model ({machine.__name__}): {machine.schedules} schedules, each synced at least once; {events}")
+    assert machine.schedules >= wanted
+    assert machine.events["workers dying before a commit"] > 0  # the redelivery path was exercised
