@@ -577,12 +577,6 @@ def test_engine_schedules_against_the_simulator(make_store, settings, hypothesis
     run_engine_schedules(Schedules, make_store, settings, hypothesis_report)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Not built: a product created on both sides with the same sku before a sync is linked by "
-    "nobody; the sync creates each in the other side, so each side ends with two (creates carry the "
-    "sku, nothing matches on it).",
-)
 @pytest.mark.django_db(transaction=True)
 def test_a_product_created_on_both_sides_is_one_record(make_store, settings, hypothesis_report):
     run_engine_schedules(CreatesMatchedBySku, make_store, settings, hypothesis_report)
