@@ -231,7 +231,7 @@ class EntitySync:
             ids = [remote.id for remote in remotes]
             objs = {obj.id_origin: obj for obj in self.model.objects.filter(store=self.store, id_origin__in=ids)}
             states = self.states(shop_ids=ids)
-            twins = self.unlinked_twins([r for r in remotes if r.id not in objs and r.id not in states])
+            twins = self.link_twins([r for r in remotes if r.id not in objs and r.id not in states])
             pairs = []
             for remote in remotes:
                 obj, state = objs.get(remote.id) or twins.get(remote.id), states.get(remote.id)
@@ -242,11 +242,13 @@ class EntitySync:
 
         self.process(load, checkpoint)
 
-    def unlinked_twins(self, remotes: list[Remote]) -> dict[int, models.Model]:
+    def link_twins(self, remotes: list[Remote]) -> dict[int, models.Model]:
         """Shop id -> the platform record, not linked to the shop yet, that carries the same
         identity (sku and reference, or e-mail) as that new shop record: created on both
-        sides between two syncs, they are linked and merged (without a base) instead of each
-        being created on the other side."""
+        sides between two syncs, they are linked here and merged (without a base) instead of
+        each being created on the other side. The link is saved at once, in the batch's first
+        transaction, so it holds even when the merge's writes fail (a dead letter then owes the
+        record, never a second create)."""
         field = self.adapter.identity
         if field is None or not remotes:
             return {}
@@ -263,6 +265,10 @@ class EntitySync:
             shop_id = shop_ids.get(getattr(row, field))
             if shop_id is not None and shop_id not in twins:
                 twins[shop_id] = row
+        for shop_id, row in twins.items():
+            # update(): the platform record's updated_at stays, nothing changed on the platform
+            self.model.objects.filter(pk=row.pk).update(id_origin=shop_id)
+            row.id_origin = shop_id
         return twins
 
     def process(self, load, checkpoint: dict | None) -> bool:
@@ -421,12 +427,8 @@ class EntitySync:
         update_fields: set[str] = set()
         for item in plan.items:
             obj, remote, result = item.pair.obj, item.pair.remote, item.result
-            linked_now = obj.id_origin != remote.id  # a twin created on both sides (unlinked_twins)
-            if result.to_platform or linked_now:
+            if result.to_platform:
                 update_fields.update(adapter.apply(obj, result.to_platform))
-                if linked_now:
-                    obj.id_origin = remote.id
-                    update_fields.add("id_origin")
                 obj.origin_date_upd = remote.modified
                 to_update.append(obj)
         if to_update:

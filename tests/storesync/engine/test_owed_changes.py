@@ -182,6 +182,27 @@ def test_a_product_created_on_both_sides_with_the_same_sku_is_one_record(shop_st
     assert sim_get(sim, f"products/{made.id}")["price"] == f"{twin.price:.6f}"
 
 
+def test_twins_stay_linked_when_the_shop_refuses_their_merge(shop_store, sim):
+    """Found by the property tests: the merge of two twins writes the shop; when the shop
+    refused it, the link was lost with the write and the next sync created a second product."""
+    configure(shop_store, products={"conflict_resolution": "platform_priority"}, customers={})
+    assert services.run_sync_now(shop_store, sync_type="full").status == "succeeded"
+    shop = create_ecommerce_service(shop_store)
+    made = shop.create_product({"title": "Mug", "price": "2.000000", "sku": "TWIN-2"})
+    twin = Product.objects.create(store=shop_store, name="Mug", price="1.00", sku="TWIN-2")
+    refuse_next(sim, "PUT")
+
+    assert services.run_sync_now(shop_store).status == "partial"
+    twin.refresh_from_db()
+    assert twin.id_origin == made.id
+
+    healed = services.run_sync_now(shop_store)
+    assert healed.status == "succeeded", healed.errors
+    references = [product.reference for product in shop.iter_products(since=None)]
+    assert references.count("TWIN-2") == 1
+    assert sim_get(sim, f"products/{made.id}")["price"] == "1.000000"  # the platform's, by priority
+
+
 def test_an_owed_record_a_sync_cannot_settle_keeps_the_job_partial_until_dropped(shop_store, sim):
     first_sync(shop_store)
     Product.objects.create(store=shop_store, name="Made on the platform", sku="HUB-8", price="9.900000")
