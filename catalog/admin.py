@@ -1,5 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group, User
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from catalog.models import Customer, ImportRun, Order, Product, Store, StoreMembership
 from catalog.services import start_product_import
@@ -23,14 +27,14 @@ class StoreAdminForm(forms.ModelForm):
         return self.cleaned_data["platform_api_key"] or (self.instance.platform_api_key if self.instance.pk else "")
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TabularInline):
     model = StoreMembership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(ModelAdmin):
     form = StoreAdminForm
     list_display = ["id", "code", "name", "platform", "platform_url", "is_active", "updated_at"]
     list_filter = ["platform", "is_active"]
@@ -58,7 +62,7 @@ class StoreAdmin(admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ModelAdmin):
     list_display = ["id", "store", "sku", "name", "price", "inventory", "status", "id_origin", "updated_at"]
     list_filter = ["store", "status"]
     search_fields = ["sku", "name", "uuid"]
@@ -67,7 +71,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ModelAdmin):
     list_display = ["id", "store", "email", "first_name", "last_name", "id_origin", "updated_at"]
     list_filter = ["store"]
     search_fields = ["email", "last_name"]
@@ -76,7 +80,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ModelAdmin):
     list_display = ["id", "store", "reference", "status", "total", "id_origin", "updated_at"]
     list_filter = ["store", "status"]
     search_fields = ["reference"]
@@ -87,4 +91,21 @@ class OrderAdmin(admin.ModelAdmin):
 
 @admin.register(ImportRun)
 class ImportRunAdmin(JobAdmin):
+    pass
+
+
+# Users and groups in the console's theme (the stock pages with the theme's forms).
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
+
+@admin.register(Group)
+class GroupAdmin(auth_admin.GroupAdmin, ModelAdmin):
     pass

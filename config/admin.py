@@ -4,6 +4,7 @@ import math
 
 from django.contrib import admin
 from django.http import HttpResponse
+from unfold.admin import ModelAdmin
 
 from config.api.throttling import login_wait
 
@@ -21,7 +22,7 @@ def throttled_admin_login(request, **kwargs):
     return admin.site.login(request, **kwargs)
 
 
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ModelAdmin):
     list_display = [
         "id",
         "kind",

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
+from unfold.admin import ModelAdmin
 
 from config.admin import JobAdmin
 from config.jobs import BrokerUnavailable, JobAlreadyRunning, JobTrigger
@@ -53,7 +54,7 @@ class DocumentAdminForm(forms.ModelForm):
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(ModelAdmin):
     form = DocumentAdminForm
     change_list_template = "admin/nasync/document/change_list.html"
     list_display = [

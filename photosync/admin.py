@@ -4,6 +4,7 @@ from django.db.models import Count, F, Q
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from catalog.admin import StoreAdmin
 from catalog.models import Store
@@ -45,7 +46,7 @@ class EdgeConfirmedFilter(admin.SimpleListFilter):
 
 
 @admin.register(ProductPhoto)
-class ProductPhotoAdmin(admin.ModelAdmin):
+class ProductPhotoAdmin(ModelAdmin):
     """Photos are written by the image sync: the admin shows them, with their thumbnails."""
 
     list_display = [
@@ -152,7 +153,7 @@ class ImageSyncRunAdmin(JobAdmin):
 
 
 @admin.register(EdgeStatusReport)
-class EdgeStatusReportAdmin(admin.ModelAdmin):
+class EdgeStatusReportAdmin(ModelAdmin):
     """What each store's edge reported; the coverage page sums it up per store."""
 
     list_display = ["photo", "store", "status", "version", "synced_at", "error", "reported_at", "reported_by"]
@@ -199,7 +200,7 @@ class EdgeStatusReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(EdgePhoto)
-class EdgePhotoAdmin(admin.ModelAdmin):
+class EdgePhotoAdmin(ModelAdmin):
     """Edge mode: the photos this edge holds (written by the edge agent)."""
 
     list_display = [

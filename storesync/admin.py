@@ -11,6 +11,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from catalog.platforms import PlatformError, UnsafeURLError, validate_platform_url
 from config.admin import JobAdmin
@@ -58,7 +59,7 @@ class SyncConfigForm(forms.ModelForm):
         return endpoint
 
 
-class EntityInline(admin.StackedInline):
+class EntityInline(StackedInline):
     model = SyncEntity
     extra = 0
     fields = [
@@ -77,21 +78,21 @@ class EntityInline(admin.StackedInline):
     readonly_fields = ["store_watermark", "platform_watermark", "last_sync_at", "last_full_sync_at", "last_status"]
 
 
-class RuleInline(admin.TabularInline):
+class RuleInline(TabularInline):
     model = SyncRule
     extra = 0
     fields = ["position", "name", "entity_type", "field", "condition", "action", "created_from"]
     raw_id_fields = ["created_from"]
 
 
-class FilterInline(admin.TabularInline):
+class FilterInline(TabularInline):
     model = SyncFilter
     extra = 0
     fields = ["position", "entity_type", "field", "operator", "value"]
 
 
 @admin.register(SyncConfig)
-class SyncConfigAdmin(admin.ModelAdmin):
+class SyncConfigAdmin(ModelAdmin):
     form = SyncConfigForm
     list_display = ["store", "sync_frequency", "paused", "entity_list", "last_scheduled_at", "updated_at"]
     list_filter = ["sync_frequency", "paused"]
@@ -215,7 +216,7 @@ def _value(value) -> str:
 
 
 @admin.register(SyncConflict)
-class SyncConflictAdmin(admin.ModelAdmin):
+class SyncConflictAdmin(ModelAdmin):
     list_display = [
         "id",
         "store",
@@ -276,7 +277,7 @@ class SyncConflictAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
+class DeadLetterAdmin(ModelAdmin):
     list_display = [
         "id",
         "store",

@@ -14,4 +14,5 @@ from config.settings.catalog import *  # noqa: F403
 from config.settings.photosync import *  # noqa: F403  (needs operations, catalog)
 from config.settings.nasync import *  # noqa: F403  (needs operations)
 from config.settings.storesync import *  # noqa: F403  (adds to api's SPECTACULAR_SETTINGS)
+from config.settings.console import *  # noqa: F403
 from config.settings.logging import *  # noqa: F403

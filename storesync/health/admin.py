@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils import timezone
+from unfold.admin import ModelAdmin
 
 from storesync.health import alerts
 from storesync.health.models import Alert, AlertRule
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(ModelAdmin):
     list_display = ["name", "key", "threshold", "window_minutes", "enabled"]
     list_editable = ["threshold", "window_minutes", "enabled"]
     readonly_fields = ["key"]
@@ -20,7 +21,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ModelAdmin):
     list_display = [
         "rule",
         "store",

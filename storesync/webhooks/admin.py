@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from unfold.admin import ModelAdmin, TabularInline
 
 from storesync.webhooks import outbound
 from storesync.webhooks.models import InboundWebhook, WebhookAttempt, WebhookDelivery
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
@@ -20,7 +21,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ModelAdmin):
     list_display = [
         "msg_id",
         "event_type",
@@ -48,7 +49,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboundWebhook)
-class InboundWebhookAdmin(admin.ModelAdmin):
+class InboundWebhookAdmin(ModelAdmin):
     list_display = ["webhook_id", "store", "event_type", "status", "job", "sent_at", "received_at"]
     list_filter = ["status", "entity_type"]
     search_fields = ["webhook_id", "store__code"]

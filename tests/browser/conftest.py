@@ -103,8 +103,8 @@ class Console:
         self.snap("login form")
         self.page.fill("#id_username", username)
         self.page.fill("#id_password", password)
-        self.page.click("input[type=submit]")
-        self.page.wait_for_selector("#site-name")
+        self.page.click("#login-form [type=submit]")
+        self.page.wait_for_url(lambda url: "/admin/login/" not in url)
         assert "/admin/login/" not in self.page.url, self.page.content()[:2000]
         self.snap("admin index")
 
