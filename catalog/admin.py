@@ -7,6 +7,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from catalog.models import Customer, ImportRun, Order, Product, Store, StoreMembership
 from catalog.services import start_product_import
+from catalog.users import PRIVILEGE_FIELDS, may_manage_account
 from config.admin import JobAdmin
 from config.jobs import BrokerUnavailable, JobAlreadyRunning, JobTrigger
 
@@ -101,9 +102,23 @@ admin.site.unregister(Group)
 
 @admin.register(User)
 class UserAdmin(auth_admin.UserAdmin, ModelAdmin):
+    """The users API's hierarchy (catalog.users) on the console's user pages."""
+
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if request.user.is_superuser else (*readonly, *PRIVILEGE_FIELDS)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        may = obj is None or may_manage_account(request.user, obj)
+        return may and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        may = obj is None or (may_manage_account(request.user, obj) and obj.pk != request.user.pk)
+        return may and super().has_delete_permission(request, obj)
 
 
 @admin.register(Group)

@@ -10,6 +10,14 @@ from catalog.error_codes import CatalogErrorCode
 from catalog.roles import user_role
 from config.errors import DomainError
 
+# What makes an account privileged: only a superuser grants or withdraws it.
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+
+def may_manage_account(actor, target) -> bool:
+    """Whether ``actor`` may change ``target`` at all: superuser and staff accounts are a superuser's."""
+    return actor.is_superuser or not (target.is_superuser or target.is_staff) or actor.pk == target.pk
+
 
 def ensure_may_manage(actor, target, changes: dict) -> None:
     """Refuse (403) a change ``actor`` may not make to ``target``; ``changes`` are the validated fields."""
