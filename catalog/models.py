@@ -82,7 +82,7 @@ class OriginRecord(models.Model):
 
 
 # The one rule for amounts and stock: the API (full_clean), the admin's forms and the store
-# sync (storesync.validation.field_problem) all apply the fields' validators.
+# sync (catalog.validation.field_problem) all apply the fields' validators.
 NOT_NEGATIVE = MinValueValidator(0, "Must not be negative.")
 
 

@@ -8,6 +8,7 @@ from itertools import islice
 
 from catalog.models import ImportRun, Product, ProductStatus, Store
 from catalog.platforms import RemoteProduct, create_ecommerce_service
+from catalog.validation import field_problem
 from config.jobs import JobRunner, JobTrigger
 
 logger = logging.getLogger(__name__)
@@ -29,18 +30,39 @@ def product_values(remote: RemoteProduct) -> dict:
     }
 
 
-def upsert_products(store: Store, remotes: list[RemoteProduct]) -> tuple[int, int]:
-    """Insert or update products by ``id_origin``; returns (created, updated)."""
-    ids = [remote.id for remote in remotes]
+# The fields whose rules a shop's value can break (names and SKUs are cut to length above).
+CHECKED_IMPORT_FIELDS = ("price", "inventory", "description", "status")
+
+
+def refused_values(remote: RemoteProduct, values: dict) -> list[dict]:
+    """The job errors for the values of ``remote`` the catalogue's field rules refuse."""
+    return [
+        {"shop_id": remote.id, "field": name, "code": "INVALID_VALUE", "message": problem}
+        for name in CHECKED_IMPORT_FIELDS
+        if (problem := field_problem(Product, name, values[name]))
+    ]
+
+
+def upsert_products(store: Store, remotes: list[RemoteProduct]) -> tuple[int, int, list[dict]]:
+    """Insert or update products by ``id_origin``; returns (created, updated, errors). A product
+    with a value the catalogue refuses (a negative price, say) is left out and named in the errors."""
+    products, errors = [], []
+    for remote in remotes:
+        values = product_values(remote)
+        if refused := refused_values(remote, values):
+            errors.extend(refused)
+        else:
+            products.append(Product(store=store, id_origin=remote.id, **values))
+    ids = [product.id_origin for product in products]
     existing = set(Product.objects.filter(store=store, id_origin__in=ids).values_list("id_origin", flat=True))
     Product.objects.bulk_create(
-        [Product(store=store, id_origin=remote.id, **product_values(remote)) for remote in remotes],
+        products,
         update_conflicts=True,
         unique_fields=["store", "id_origin"],
         update_fields=[*PRODUCT_IMPORT_FIELDS, "updated_at"],
     )
     created = len(set(ids) - existing)
-    return created, len(remotes) - created
+    return created, len(products) - created, errors
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
@@ -60,12 +82,15 @@ class ProductImportRunner(JobRunner):
         store = self.job.store
         with create_ecommerce_service(store) as service:
             for batch in _batches(service.iter_products(), IMPORT_BATCH_SIZE):
-                created, updated = upsert_products(store, batch)
+                created, updated, errors = upsert_products(store, batch)
+                failed = len({error["shop_id"] for error in errors})
                 self.progress(
                     total=self.job.items_total + len(batch),
                     processed=len(batch),
-                    succeeded=len(batch),
+                    succeeded=len(batch) - failed,
+                    failed=failed,
                     counters={"created": created, "updated": updated},
+                    errors=errors,
                 )
         logger.info("imported %s products into store %s", self.job.items_processed, store.pk)
 

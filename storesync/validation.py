@@ -1,12 +1,10 @@
-"""Domain checks shared by the API serializers and the admin's model forms (``clean()``), and
-the catalogue's field rules as the sync applies them to the values it would write."""
+"""Domain checks shared by the API serializers and the admin's model forms (``clean()``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
 
 from storesync.constants import (
     ACTION_ALIASES,
@@ -88,13 +86,3 @@ def check_filter(entity_type: str, field: str, operator: str, value: Any) -> Non
             raise ValidationError({"value": f"'{operator}' takes a number (or text for text fields)."})
     elif isinstance(value, (dict, list)):
         raise ValidationError({"value": f"'{operator}' takes a number or a string."})
-
-
-def field_problem(model: type[models.Model], attribute: str, value: Any) -> str | None:
-    """What the catalogue model's field refuses in ``value`` (its validators, length, choices,
-    blank), None if nothing: the rules its ``full_clean()`` applies in the API and the admin."""
-    try:
-        model._meta.get_field(attribute).clean(value, None)
-    except ValidationError as exc:
-        return "; ".join(exc.messages)
-    return None

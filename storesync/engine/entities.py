@@ -18,8 +18,8 @@ from django.db import models
 
 from catalog.models import Customer, Order, Product, ProductStatus
 from catalog.platforms import EcommerceService, RemoteCustomer, RemoteOrder, RemoteProduct
+from catalog.validation import field_problem
 from storesync.constants import EntityType
-from storesync.validation import field_problem
 
 SIX_PLACES = Decimal("0.000001")
 

@@ -90,3 +90,22 @@ def test_an_import_runs_on_a_real_worker_and_refuses_a_second_start(hub_worker, 
     assert job.attempts == 1 and job.celery_task_id
     assert Product.objects.filter(store=shop_store).count() == job.items_processed > 0
     assert sim_stats(shop_simulator)["total"] > 0
+
+
+def test_a_product_the_catalogue_refuses_is_reported_not_imported(shop_store, shop_simulator):
+    """A negative price or stock in the shop is refused by the catalogue's field rules (the ones the
+    API, the admin and the store sync apply): the import skips that product and names it."""
+    from tests.plugins.simulator import sim_post
+
+    sim_post(shop_simulator, "mutate", {"products": [3], "fields": {"price": "-4.5"}})
+    sim_post(shop_simulator, "mutate", {"products": [4], "fields": {"quantity": -2}})
+
+    job = import_products_now(shop_store)
+
+    assert job.status == JobStatus.PARTIAL, job.message
+    assert job.items_failed == 2
+    refused = {(error["shop_id"], error["field"]) for error in job.errors}
+    assert refused == {(3, "price"), (4, "inventory")}, job.errors
+    assert not Product.objects.filter(store=shop_store, id_origin__in=[3, 4]).exists()
+    assert Product.objects.filter(store=shop_store).count() == job.items_succeeded > 0
+    assert Product.objects.filter(store=shop_store, price__lt=0).count() == 0
