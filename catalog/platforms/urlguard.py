@@ -23,6 +23,7 @@ import functools
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -131,15 +132,42 @@ def parse_http_url(url: str) -> SplitResult:
     return parts
 
 
-def resolve(host: str, port: int | None) -> list[IPAddress]:
-    """Every distinct address ``host`` resolves to, in resolver order.
-
-    Raises ``OSError`` (``socket.gaierror``) when the name does not resolve.
-    """
+def _getaddrinfo(host: str, port: int | None) -> list:
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except UnicodeError as exc:
         raise socket.gaierror(f"invalid host name: {exc}") from None
+
+
+def _getaddrinfo_within(host: str, port: int | None, timeout: float) -> list:
+    """``getaddrinfo``, given up after ``timeout`` seconds: the C resolver takes no time limit, so
+    it runs in a thread of its own, left to finish in the background (a fresh thread each time:
+    a shared pool would not survive a Celery worker's fork)."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["infos"] = _getaddrinfo(host, port)
+        except OSError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name=f"resolve {host}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"resolving {host!r} took longer than {timeout:.1f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["infos"]
+
+
+def resolve(host: str, port: int | None, timeout: float | None = None) -> list[IPAddress]:
+    """Every distinct address ``host`` resolves to, in resolver order, within ``timeout`` seconds.
+
+    Raises ``OSError`` (``socket.gaierror``) when the name does not resolve, ``TimeoutError`` when
+    the resolver does not answer in time.
+    """
+    infos = _getaddrinfo(host, port) if timeout is None else _getaddrinfo_within(host, port, timeout)
     addresses: list[IPAddress] = []
     for *_, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
@@ -150,9 +178,9 @@ def resolve(host: str, port: int | None) -> list[IPAddress]:
     return addresses
 
 
-def check_host(host: str, port: int | None, allowlist: Allowlist) -> list[IPAddress]:
+def check_host(host: str, port: int | None, allowlist: Allowlist, timeout: float | None = None) -> list[IPAddress]:
     """Resolve ``host`` and return its addresses, refusing any unsafe one."""
-    addresses = resolve(host, port)
+    addresses = resolve(host, port, timeout)
     if allowlist.allows_host(host):
         return addresses
     for address in addresses:
@@ -227,8 +255,12 @@ class GuardedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
+        if self.deadline is not None:
+            timeout = _until(self.deadline, timeout, httpcore.ConnectTimeout)
         try:
-            addresses = check_host(host, port, self.allowlist)
+            addresses = check_host(host, port, self.allowlist, timeout)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
         except OSError as exc:  # a resolver failure is a network problem, maybe transient
             raise httpcore.ConnectError(f"could not resolve {host!r}: {exc}") from exc
         failures: list[httpcore.ConnectError | httpcore.ConnectTimeout] = []

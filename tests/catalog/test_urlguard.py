@@ -170,3 +170,33 @@ def test_guarded_client_refuses_ways_around_the_guard():
             guarded_client(**{option: None})
     with guarded_client(allowlist=[], timeout=1.0, verify=False) as client:
         assert isinstance(client, httpx.Client)
+
+
+@pytest.mark.parametrize("limit", ["deadline", "timeout"])
+def test_a_resolver_that_hangs_is_cut_off_by_the_deadline_or_the_connect_timeout(monkeypatch, limit):
+    """A DNS server that never answers (the far edge: the machine's resolver is not ours to slow
+    down, so getaddrinfo is replaced) holds the caller no longer than its deadline or connect
+    timeout: webhook attempts and shop calls keep their time limits."""
+    import threading
+    import time
+
+    released = threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def hanging_getaddrinfo(host, *args, **kwargs):
+        if host == "slow-dns.example.com":
+            released.wait(30)
+            raise socket.gaierror("no answer")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(urlguard.socket, "getaddrinfo", hanging_getaddrinfo)
+    options = (
+        {"deadline": time.monotonic() + 0.5} if limit == "deadline" else {"timeout": httpx.Timeout(5, connect=0.5)}
+    )
+    started = time.monotonic()
+    try:
+        with guarded_client(allowlist=[], **options) as client, pytest.raises(httpx.ConnectTimeout):
+            client.get("http://slow-dns.example.com/")
+        assert time.monotonic() - started < 5
+    finally:
+        released.set()
