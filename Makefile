@@ -13,15 +13,40 @@ PYTEST_ARGS ?=
 # The demo's shop simulator listens on loopback, which the URL guard refuses unless allowed.
 DEMO_ENV := PLATFORM_URL_ALLOWLIST=127.0.0.1,localhost,::1
 
-.PHONY: install demo run simulator simulator-stop lint test test-deps bench prod-smoke clean
+.PHONY: install install-dev lock docs demo run simulator simulator-stop lint test test-deps bench prod-smoke clean
 
-$(VENV)/.installed: requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+# Runtime and dev sets install from their locks (requirements.lock, requirements-dev.lock; `make lock`
+# compiles them). The requirement files are named too, so a package added without relocking still installs.
+# With uv: the one on PATH, else the lock's uv installed into the venv by pip (3x faster than pip alone).
+# A stamp per set: a changed file reinstalls.
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(VENV)/bin/uv)
+UV_PIN := $(or $(shell grep -m1 '^uv==' requirements-dev.lock 2>/dev/null),uv)
+VENV_INSTALL = $(UV) pip install --quiet --python $(PY)
+
+$(VENV)/.installed: requirements.lock requirements.txt
+	@echo "Installing the runtime set into $(VENV) (requirements.lock)"
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@[ -x $(UV) ] || $(VENV)/bin/pip install --quiet --disable-pip-version-check '$(UV_PIN)'
+	$(VENV_INSTALL) -r requirements.lock -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock requirements-dev.txt
+	$(VENV_INSTALL) -r requirements-dev.lock -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+# Pins the runtime set, then the dev set on top of it (same versions for what they share).
+lock: install-dev
+	$(UV) pip compile --quiet --python-version 3.11 requirements.txt -o requirements.lock
+	$(UV) pip compile --quiet --python-version 3.11 requirements-dev.txt -c requirements.lock \
+		-o requirements-dev.lock
+
+# The documentation site (mkdocs-material) into var/site; --strict turns broken links into errors.
+docs: install-dev
+	$(VENV)/bin/mkdocs build --strict --site-dir var/site
 
 demo: install simulator
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
@@ -73,18 +98,18 @@ test-deps:
 	fi
 
 # Style (ruff check + format) and the import layers (import-linter, .importlinter); `make test` runs it first.
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-test: install lint test-deps
+test: install-dev lint test-deps
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		SECRET_KEY=$${SECRET_KEY:-tests-only-key-not-a-secret-0123456789abcdef} SECURE_SSL_REDIRECT=false \
 		CACHE_KEY_PREFIX=$${CACHE_KEY_PREFIX:-test-$$$$} \
 		CHROMIUM_EXECUTABLE=$${CHROMIUM_EXECUTABLE:-$(CHROMIUM)} $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-prod-smoke: install
+prod-smoke: install-dev
 	$(PY) ops/prod_smoke.py
 
 bench: install
