@@ -31,6 +31,7 @@ FENCE_CLOSE = re.compile(r"^```\s*$")
 # A failing command inside a ```sh block: bash's ERR trap reports the script line and, inside a
 # function, the lines it was called from; the first of them that is a page's line names the example.
 FAILURE = re.compile(r"^EXAMPLE FAILED at script lines ([\d ]+)$", re.M)
+STARTED = re.compile(r"^EXAMPLE STARTS (\S+)$", re.M)
 PRELUDE = """\
 set -eEo pipefail
 trap 'echo "EXAMPLE FAILED at script lines $LINENO ${BASH_LINENO[*]}" >&2' ERR
@@ -82,6 +83,7 @@ def script(blocks: list[Block]) -> tuple[str, dict[int, str]]:
     """One bash script of the page's blocks, and where each of its lines comes from."""
     lines, origin = PRELUDE.splitlines(), {}
     for block in blocks:
+        lines.append(f"echo 'EXAMPLE STARTS {block.page}:{block.line}' >&2")
         for offset, code in enumerate(block.code.splitlines()):
             lines.append(code)
             origin[len(lines)] = f"{block.page}:{block.line + offset}"
@@ -169,12 +171,28 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
             log.close()
 
 
-def run_examples(blocks: list[Block], env: dict[str, str], stdin: str) -> str | None:
+def run_examples(blocks: list[Block], env: dict[str, str], stdin: str, timeout: float = 120) -> str | None:
     """Runs a page's blocks in one bash; None, or what failed and where."""
     code, origin = script(blocks)
-    result = subprocess.run(
-        ["bash", "-c", code], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=120
+    # A session of its own: a block that hangs is killed with whatever it started.
+    bash = subprocess.Popen(
+        ["bash", "-c", code],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = bash.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(bash.pid, signal.SIGKILL)
+        stdout, stderr = bash.communicate()
+        started = STARTED.findall(stderr)
+        return f"The example at {started[-1] if started else 'an unknown line'} did not finish within {timeout} s."
+    result = subprocess.CompletedProcess(bash.args, bash.returncode, stdout, stderr)
     if result.returncode == 0:
         return None
     failed = FAILURE.search(result.stderr)
@@ -232,3 +250,10 @@ def test_an_http_error_from_the_hub_fails_the_example(tmp_path):
         threading.Thread(target=serve, daemon=True).start()
         failure = run_examples([Block("page.md", 7, 'curl -s "$HUB/api/v1/stores/"')], shell_env(tmp_path, HUB=hub), "")
     assert failure is not None and failure.startswith("The example at page.md:7 failed (exit 22).")
+
+
+def test_a_hanging_example_is_killed_and_named(tmp_path):
+    blocks = [Block("page.md", 3, "true"), Block("page.md", 9, "sleep 600 &\nwait")]
+    assert run_examples(blocks, shell_env(tmp_path), "", timeout=2) == (
+        "The example at page.md:9 did not finish within 2 s."
+    )
