@@ -72,18 +72,20 @@ simulator: install
 simulator-stop:
 	@if [ -f var/simulator.pid ]; then kill $$(cat var/simulator.pid) 2>/dev/null || true; rm -f var/simulator.pid; fi
 
-# The NAS tests run a real sshd and rsync. Installs Debian's packages when missing (as root),
-# with a policy-rc.d that keeps the package from starting a system sshd on port 22.
+# The NAS tests run a real sshd and rsync; the docs' examples (tests/integration/test_doc_examples.py)
+# run curl and openssl. Installs Debian's packages when missing (as root), with a policy-rc.d that
+# keeps the package from starting a system sshd on port 22.
 test-deps:
-	@if [ -x /usr/sbin/sshd ] && command -v rsync >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1; then \
-		echo "test-deps: sshd, ssh and rsync already installed"; \
+	@if [ -x /usr/sbin/sshd ] && command -v rsync >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 \
+		&& command -v curl >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; then \
+		echo "test-deps: sshd, ssh, rsync, curl and openssl already installed"; \
 	else \
-		echo "test-deps: installing openssh-server, openssh-client and rsync (apt-get)"; \
+		echo "test-deps: installing openssh-server, openssh-client, rsync, curl and openssl (apt-get)"; \
 		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d; \
 		status=0; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-			openssh-server openssh-client rsync || status=$$?; \
+			openssh-server openssh-client rsync curl openssl || status=$$?; \
 		rm -f /usr/sbin/policy-rc.d; \
 		[ $$status -eq 0 ] || exit $$status; \
 	fi
