@@ -13,19 +13,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.urls import reverse
 from django.utils import timezone
 
 from config.dashboard import (
     BAD,
+    OK,
+    WARN,
     Attention,
     Scope,
     attention_sources_for,
     change_url,
     charts_for,
+    columns_for,
     hourly_counts,
     job_tables_for,
     plural,
     series_for,
+    store_links_for,
 )
 from config.jobs import ACTIVE_STATUSES, JobStatus
 
@@ -254,3 +259,27 @@ def daily_charts(user, scope: Scope, *, now: datetime | None = None) -> list[dic
         if datasets:
             charts.append({"key": chart.key, "title": chart.title, "data": _chart(labels, list(datasets))})
     return charts
+
+
+# --- a store's page --------------------------------------------------------------------------
+
+HEALTH = {BAD: ("Failing", BAD), WARN: ("Needs attention", WARN)}
+
+
+def store_overview(user, store) -> dict:
+    """What a store's page shows above its form: its health (the worst of what needs attention),
+    the registered columns' cells for it (last runs per kind with their 24 h strips, coverage,
+    counts), its running jobs, and links to everything of that store."""
+    scope = Scope(type(store).objects.filter(pk=store.pk), store_id=store.pk)
+    items = attention(user, scope)
+    tones = {item.tone for item in items}
+    health = HEALTH[BAD] if BAD in tones else HEALTH[WARN] if items else ("Healthy", OK)
+    cells = [(column, column.cells([store]).get(store.pk, column.empty)) for column in columns_for(user)]
+    return {
+        "store_health": health,
+        "attention": items,
+        "store_cells": cells,
+        "running": running_jobs(user, scope),
+        "progress_url": f"{reverse('admin-dashboard-progress')}?store={store.pk}",
+        "store_links": [(link.label, link.url(store.pk)) for link in store_links_for(user)],
+    }

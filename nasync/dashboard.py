@@ -79,7 +79,7 @@ def nas_attention(scope):
     for state, tone in ((SyncState.FAILED, dashboard.WARN), (SyncState.HELD, dashboard.BAD)):
         items.append(
             dashboard.Attention(
-                f"NAS documents {state.label.lower()}",
+                f"NAS documents {state.value}",
                 counts[state.value],
                 dashboard.changelist_url(Document, state=state.value),
                 state.label,
