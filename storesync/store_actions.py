@@ -41,5 +41,11 @@ for name, run, description, confirm, icon in (
     ("requeue_owed", requeue, "Requeue owed records", "Sync the dead letters' records again.", "replay"),
 ):
     StoreAdmin.add_detail_action(
-        name, run, description=description, confirm=confirm, icon=icon, permission="storesync.change_syncconfig"
+        name,
+        run,
+        description=description,
+        confirm=confirm,
+        icon=icon,
+        permission="storesync.change_syncconfig",
+        group="Sync actions",
     )
