@@ -8,7 +8,7 @@ from config import health
 from config.admin import throttled_admin_login
 from config.api.auth import ThrottledTokenObtainPairView
 from config.api.routers import path_optional_slash
-from operations.console import dashboard_view, retention_view
+from operations.console import dashboard_view, progress_view, retention_view
 from operations.metrics import metrics_view
 
 api_v1 = [
@@ -26,6 +26,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="prometheus-metrics"),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
+    path("admin/dashboard/progress/", admin.site.admin_view(progress_view), name="admin-dashboard-progress"),
     path("admin/retention/", admin.site.admin_view(retention_view), name="admin-retention"),
     path("admin/login/", throttled_admin_login, name="admin-login"),
     path("admin/", admin.site.urls),

@@ -2,8 +2,11 @@
 run and the documents waiting for the NAS, by state."""
 
 from django.db.models import Count, Q
+from django.urls import reverse
 
 from config import dashboard
+from config.jobs import JobStatus
+from nasync.config import load_config
 from nasync.models import Document, NasSyncRun, SyncState
 
 
@@ -50,4 +53,56 @@ dashboard.register_panel(
     permission="nasync.view_document",
     order=10,
     links=(("NAS configuration", "admin:nasync_nas_config"),),
+)
+
+
+def nas_attention(scope):
+    """The NAS when it cannot work (not configured, a bad setting, an unreadable key), its last
+    run failed, or documents failed or are held for an operator."""
+    items = []
+    problem = load_config().problem()
+    if problem is not None:
+        url = reverse("admin:nasync_nas_config")
+        items.append(dashboard.Attention("NAS not ready", 1, url, "Not configured", note=problem.text()))
+    last = NasSyncRun.objects.only("status", "finished_at", "message").first()
+    if last is not None and last.status == JobStatus.FAILED:
+        when = f"{last.finished_at:%m-%d %H:%M} UTC" if last.finished_at else ""
+        items.append(
+            dashboard.Attention(
+                "Last NAS run failed", 1, dashboard.change_url(last), "Failed", tone=dashboard.BAD, note=when
+            )
+        )
+    counts = Document.objects.filter(synced_to_nas=False).aggregate(
+        failed=Count("pk", filter=Q(held_for_operator=False) & ~Q(sync_error="")),
+        held=Count("pk", filter=Q(held_for_operator=True)),
+    )
+    for state, tone in ((SyncState.FAILED, dashboard.WARN), (SyncState.HELD, dashboard.BAD)):
+        items.append(
+            dashboard.Attention(
+                f"NAS documents {state.value}",
+                counts[state.value],
+                dashboard.changelist_url(Document, state=state.value),
+                state.label,
+                tone=tone,
+            )
+        )
+    return items
+
+
+def backlog_by_day(scope, ends):
+    """Documents not yet on the NAS at each day's end: created by then, and not synced by then
+    (``synced_at`` empty or later). One query."""
+    counts = Document.objects.aggregate(
+        **{
+            f"d{n}": Count("pk", filter=Q(created_at__lte=end) & (Q(synced_at__isnull=True) | Q(synced_at__gt=end)))
+            for n, end in enumerate(ends)
+        }
+    )
+    return [("Documents not yet on the NAS", [counts[f"d{n}"] for n in range(len(ends))], "#2563eb")]
+
+
+dashboard.register_job_table(NasSyncRun, "NAS sync", permission="nasync.view_nassyncrun", order=60, hub_wide=True)
+dashboard.register_attention("nas", nas_attention, permission="nasync.view_document", order=40, hub_only=True)
+dashboard.register_daily_chart(
+    "nas_backlog", "NAS backlog, 7 days", backlog_by_day, permission="nasync.view_document", order=10, hub_only=True
 )

@@ -245,3 +245,21 @@ def sync_images(modeladmin, request, queryset) -> None:
 
 
 StoreAdmin.add_action(sync_images)
+
+
+# --- The store page's "Sync images" action (issue 16 part A) ---
+
+
+def _sync_images(store, user) -> str:
+    run = start_image_sync(store, trigger=JobTrigger.ADMIN, user=user)
+    return f"image sync queued ({run.pk})."
+
+
+StoreAdmin.add_detail_action(
+    "sync_images_detail",
+    _sync_images,
+    description="Sync images",
+    confirm="Download the products' photos from the shop now.",
+    icon="photo_library",
+    permission="photosync.add_imagesyncrun",
+)

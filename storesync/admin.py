@@ -322,3 +322,7 @@ class DeadLetterAdmin(ModelAdmin):
     def drop(self, request, queryset) -> None:
         count = services.drop_dead_letters(queryset)
         self.message_user(request, f"{count} letter(s) dropped: no sync will retry them.", messages.SUCCESS)
+
+
+# --- The store page's sync actions (issue 16 part A): registered on catalog's StoreAdmin ---
+from storesync import store_actions  # noqa: E402, F401

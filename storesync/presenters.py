@@ -102,10 +102,12 @@ def configure_response(config: SyncConfig, entities_configured: int) -> dict[str
 
 
 def _duration_text(low: float, high: float) -> str:
-    for unit, size in (("seconds", 1), ("minutes", 60), ("hours", 3600)):
-        if high < 90 * size or unit == "hours":
+    for unit, size in (("second", 1), ("minute", 60), ("hour", 3600)):
+        if high < 90 * size or unit == "hour":
             lo, hi = max(1, round(low / size)), max(1, round(high / size))
-            return f"about {hi} {unit}" if lo == hi else f"{lo}-{hi} {unit}"
+            if lo == hi:
+                return f"about {hi} {unit}" + ("" if hi == 1 else "s")  # "about 1 second", never "1 seconds"
+            return f"{lo}-{hi} {unit}s"
     return "unknown"
 
 

@@ -33,19 +33,18 @@ def test_log_in_open_the_dashboard_and_watch_an_image_sync_finish(
     store = make_console_store(sim, "north")
 
     console.login("operator", PASSWORD)
-    console.page.click("#dashboard-link a")
+    console.page.click("#open-dashboard")
     console.page.wait_for_selector("table#dashboard")
     console.snap("dashboard before the sync")
     assert console.cell("north", "image_sync").inner_text().startswith("none")
     assert console.cell("north", "catalog_import").inner_text().startswith("Succeeded")
 
-    console.page.click('tr[data-store="north"] th a')  # the store's page, then its list for the action
+    console.page.click('tr[data-store="north"] th a')  # the store's page: its actions
     console.snap("the store")
-    console.page.click("div.breadcrumbs a:has-text('Stores')")
-    console.snap("the stores")
-    message = console.run_action("sync_images", store.pk)
+    console.page.click("a:has-text('Sync images')")
+    console.page.click("#dialog button[type=submit]")  # confirmed: the action runs on this POST
+    console.page.wait_for_selector("text=image sync queued")
     console.snap("image sync queued")
-    assert "image sync queued" in message
 
     console.dashboard("dashboard while the sync runs")
     seen: list[str] = []
@@ -58,7 +57,7 @@ def test_log_in_open_the_dashboard_and_watch_an_image_sync_finish(
     console.snap("dashboard after the sync")
     assert set(seen) <= {"Queued", "Running", "Succeeded"}, seen
     assert "0/30 synced" in console.cell("north", "edge_coverage").inner_text()  # no edge has reported yet
-    console.cell("north", "image_sync").locator("a.tone").click()
+    console.cell("north", "image_sync").locator("a.rsh-state").click()
     console.snap("the finished run")
     assert "Succeeded" in console.page.inner_text("#content")
 
