@@ -11,7 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from catalog.error_codes import CatalogErrorCode
 from catalog.models import Store
+from config.error_codes import ErrorCode
 from config.jobs import JobStatus, JobTrigger
 from storesync import selectors
 from storesync.constants import Frequency
@@ -396,3 +398,40 @@ def pause_item(config: SyncConfig, cancelled: int) -> dict[str, Any]:
         "cancelled_jobs": cancelled,
         "next_sync": next_sync_label(config),
     }
+
+
+# Dead letters in the console
+
+# Where the fix of a failed write is, by the error's code: the shop refused the value (a
+# requeue fails again until the record is fixed), or the shop or the network failed for now.
+FIX_IN_SHOP_CODES = frozenset(
+    {ErrorCode.INVALID_DATA_FORMAT, ErrorCode.VALIDATION_ERROR, CatalogErrorCode.PLATFORM_NOT_FOUND}
+)
+FIX_IN_SETTINGS_CODES = frozenset(
+    {
+        CatalogErrorCode.PLATFORM_AUTH_FAILED,
+        CatalogErrorCode.PLATFORM_NOT_CONFIGURED,
+        CatalogErrorCode.PLATFORM_UNSUPPORTED,
+        CatalogErrorCode.UNSAFE_URL,
+    }
+)
+RETRY_CODES = frozenset(
+    {
+        ErrorCode.SYNC_TIMEOUT,
+        ErrorCode.NETWORK_ERROR,
+        ErrorCode.RATE_LIMIT_EXCEEDED,
+        ErrorCode.BROKER_UNAVAILABLE,
+        CatalogErrorCode.PLATFORM_SERVER_ERROR,
+    }
+)
+
+
+def dead_letter_fix(code: str) -> tuple[str, str]:
+    """(where, advice) for a dead letter's error code: ``shop``, ``settings``, ``retry`` or ``unknown``."""
+    if code in FIX_IN_SHOP_CODES:
+        return "shop", "Fix the value in the shop (or on the record), then requeue: a requeue alone fails again."
+    if code in FIX_IN_SETTINGS_CODES:
+        return "settings", "Fix the store's shop connection (URL, API key), then requeue."
+    if code in RETRY_CODES:
+        return "retry", "Transient (timeout, shop server error, network): requeue, or let the next sync retry it."
+    return "unknown", "Read the error; requeue once its cause is fixed."
