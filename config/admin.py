@@ -100,19 +100,17 @@ class JobAdmin(AuditRecordAdmin):
     what it left behind, and keeps the machinery (lock, claim, Celery id...) folded away."""
 
     list_display = [
-        "id",
-        "kind",
+        "short_id",
         "store",
         "status_badge",
         "outcome",
         "trigger",
         "progress_display",
-        "items_processed",
         "items_failed",
         "created_at",
         "finished_at",
     ]
-    list_display_links = ["id"]
+    list_display_links = ["short_id"]
     list_filter = ["status", "trigger", "store"]
     list_select_related = ["store"]
     search_fields = ["id", "message", "error_code"]
@@ -131,7 +129,7 @@ class JobAdmin(AuditRecordAdmin):
                         "kind",
                         "store",
                         "status_badge",
-                        "failure",
+                        "error_code",
                         "message",
                         "trigger",
                         "requested_by",
@@ -183,9 +181,9 @@ class JobAdmin(AuditRecordAdmin):
             return ": ".join(part for part in (job.error_code, job.message) if part)
         return job.message if job.status == JobStatus.PARTIAL else ""
 
-    @admin.display(description="Failure")
-    def failure(self, job) -> str:
-        return ": ".join(part for part in (job.error_code, job.message) if part) if job.error_code else "-"
+    @admin.display(description="Job", ordering="created_at")
+    def short_id(self, job) -> str:
+        return f"{job.kind} {str(job.pk)[:8]}"
 
     @admin.display(description="Progress")
     def progress_display(self, job) -> str:

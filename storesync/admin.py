@@ -192,13 +192,12 @@ class SyncConfigAdmin(ModelAdmin):
 @admin.register(StoreSyncJob)
 class StoreSyncJobAdmin(JobAdmin):
     list_display = [
-        "id",
+        "short_id",
         "store",
         "status_badge",
         "outcome",
         "sync_type",
         "trigger",
-        "entity_list",
         "progress_display",
         "items_failed",
         "created_at",
@@ -389,21 +388,8 @@ class SyncConflictAdmin(RecordNamesMixin, AuditRecordAdmin):
     actions = ["use_store_value", "use_platform_value", "keep_newest", "use_custom_value", "ignore"]
     list_before_template = "admin/storesync/syncconflict/counts.html"
     change_form_outer_before_template = "admin/storesync/syncconflict/side_by_side.html"
-    fields = [
-        "store",
-        "job",
-        "entity_type",
-        "record_pk",
-        "shop_id",
-        "field",
-        "status",
-        "resolution",
-        "resolved_value",
-        "resolved_by",
-        "resolved_at",
-        "created_at",
-        "updated_at",
-    ]
+    # The side-by-side panel above shows the record, the field, the values and the status.
+    fields = ["store", "job", "resolution", "resolved_value_text", "resolved_by", "resolved_at", "created_at"]
     readonly_fields = fields
 
     class Media:
@@ -435,6 +421,10 @@ class SyncConflictAdmin(RecordNamesMixin, AuditRecordAdmin):
     @admin.display(description="Platform value, modified")
     def platform_side(self, conflict):
         return _side(conflict.platform_value, conflict.last_modified_platform)
+
+    @admin.display(description="Resolved value")
+    def resolved_value_text(self, conflict):
+        return "-" if conflict.resolved_value is None else short_text(conflict.resolved_value, 500)
 
     @admin.display(description="Last agreed")
     def base_side(self, conflict):
