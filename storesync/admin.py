@@ -18,7 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
-from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget, UnfoldAdminSelectWidget
+from unfold.widgets import (
+    UnfoldAdminCheckboxSelectMultipleWidget,
+    UnfoldAdminPasswordWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminURLInputWidget,
+)
 
 from catalog.platforms import PlatformError, UnsafeURLError, validate_platform_url
 from config.admin import JOB_STATUS_TONES, AuditRecordAdmin, JobAdmin, badge, short_text, table
@@ -45,10 +50,12 @@ from storesync.webhooks import admin as webhooks_admin  # noqa: F401  (registers
 
 
 class SyncConfigForm(forms.ModelForm):
-    webhook_endpoint = forms.URLField(required=False, assume_scheme="https", max_length=500)
+    webhook_endpoint = forms.URLField(
+        required=False, assume_scheme="https", max_length=500, widget=UnfoldAdminURLInputWidget
+    )
     webhook_secret = forms.CharField(
         required=False,
-        widget=forms.PasswordInput(render_value=False),
+        widget=UnfoldAdminPasswordWidget(render_value=False),
         help_text="Write-only: leave blank to keep the current secret.",
     )
 

@@ -169,3 +169,22 @@ def store_for_jobs(transactional_db, make_store):
     )
     StoreSyncJob.objects.create(store=store, kind="store_sync", lock_key="b", status="succeeded", finished_at=now)
     return store
+
+
+def test_the_sync_configuration_is_edited_with_checkboxes(console, operator, make_shop_simulator, make_console_store):
+    sim = make_shop_simulator(products=2, customers=1, orders=1, api_key=shop_key())
+    store = make_console_store(sim, "west")
+    configure(store, products={})
+    config = store.sync_config
+
+    console.login("operator", PASSWORD)
+    console.goto(f"/admin/storesync/syncconfig/{config.pk}/change/")
+    console.page.wait_for_selector('input[name="entities-0-fields"]')
+    assert_fits(console, "the sync configuration")
+    console.page.uncheck('input[name="entities-0-fields"][value="description"]')
+    console.page.check('input[name="entities-0-exclude_fields"][value="inventory"]')
+    with console.page.expect_navigation():
+        console.page.click('button[name="_continue"]')
+    console.snap("the sync configuration saved")
+    entity = config.entities.get(entity_type="products")
+    assert "description" not in entity.fields and entity.exclude_fields == ["inventory"]

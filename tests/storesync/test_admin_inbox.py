@@ -240,3 +240,36 @@ def test_transient_errors_say_retry():
     assert dead_letter_fix("PLATFORM_SERVER_ERROR")[0] == "retry"
     assert dead_letter_fix("INVALID_DATA_FORMAT")[0] == "shop"
     assert dead_letter_fix("PLATFORM_AUTH_FAILED")[0] == "settings"
+
+
+def test_sync_configuration_fields_are_checkboxes_and_errors_land_on_the_field(console, shop_store):
+    from storesync.admin import EntityForm
+
+    configure(shop_store, products={}, orders={})
+    services.set_filters(shop_store, entity_type="products", filters=[], exclude_fields=["vendor_code"])
+    config = shop_store.sync_config
+    page = console.get(f"/admin/storesync/syncconfig/{config.pk}/change/").content.decode()
+    assert 'type="checkbox" name="entities-0-fields" value="price"' in page
+    assert 'value="vendor_code"' in page and 'name="entities-0-exclude_fields"' in page  # kept, not dropped
+    assert 'name="rules-__prefix__-field"' in page and "<optgroup" in page  # rules' fields are selects
+
+    orders = config.entities.get(entity_type="orders")
+    data = {
+        "config": config.pk,
+        "entity_type": "orders",
+        "enabled": "on",
+        "direction": "bidirectional",  # orders flow to the platform only
+        "conflict_resolution": "last_write_wins",
+        "fields": ["price"],  # a product's field
+        "position": 0,
+    }
+    form = EntityForm(data=data, instance=orders)
+    assert not form.is_valid()
+    assert "fields" in form.errors and "price" in form.errors["fields"][0]
+    data["fields"] = ["status", "total"]
+    form = EntityForm(data=data, instance=orders)
+    assert not form.is_valid() and list(form.errors) == ["direction"]
+    data["direction"] = "to_platform"
+    form = EntityForm(data=data, instance=orders)
+    assert form.is_valid(), form.errors
+    assert form.save().fields == ["status", "total"]
