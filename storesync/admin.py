@@ -45,7 +45,13 @@ from storesync.models import (
     SyncFilter,
     SyncRule,
 )
-from storesync.presenters import dead_letter_fix, job_detail, job_summary, pending_conflicts_note
+from storesync.presenters import (
+    dead_letter_fix,
+    entity_results,
+    job_progress,
+    job_summary,
+    pending_conflicts_note,
+)
 from storesync.webhooks import admin as webhooks_admin  # noqa: F401  (registers the webhook pages)
 
 
@@ -233,11 +239,11 @@ class StoreSyncJobAdmin(JobAdmin):
 
     @admin.display(description="Progress")
     def progress_display(self, job) -> str:
-        return f"{job_detail(job)['progress']['percentage']:.1f}%"
+        return f"{job_progress(job)[2]:.1f}%"
 
     @admin.display(description="Results per entity")
     def entity_results_table(self, job):
-        results = job_detail(job)["results"]
+        results = entity_results(job)
         if not results:
             return "-"
         columns = [

@@ -158,7 +158,8 @@ def ordered_results(job: StoreSyncJob) -> list[tuple[str, dict]]:
     ]
 
 
-def job_detail(job: StoreSyncJob) -> dict[str, Any]:
+def job_progress(job: StoreSyncJob) -> tuple[int, str, float]:
+    """(entities done, the entity running, percentage) from the job row alone (no query)."""
     results = job.entity_results
     total = len(job.entities)
     done = sum(1 for name in job.entities if (results.get(name) or {}).get("status") in ("completed", "skipped"))
@@ -169,9 +170,13 @@ def job_detail(job: StoreSyncJob) -> dict[str, Any]:
         # The total grows batch by batch while the entity runs: never report it as done.
         fraction = min(0.99, r.get("records_synced", 0) / r["records_total"]) if r.get("records_total") else 0.0
     if job.status == JobStatus.SUCCEEDED:
-        percentage = 100.0
-    else:
-        percentage = round(100.0 * (done + fraction) / total, 1) if total else 0.0
+        return done, current, 100.0
+    return done, current, round(100.0 * (done + fraction) / total, 1) if total else 0.0
+
+
+def job_detail(job: StoreSyncJob) -> dict[str, Any]:
+    total = len(job.entities)
+    done, current, percentage = job_progress(job)
     estimated = None
     if job.status == JobStatus.RUNNING and job.started_at:
         elapsed = (timezone.now() - job.started_at).total_seconds()

@@ -25,11 +25,11 @@ def url(model, view: str, *args) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
 
-def failed_job(model, store, **extra):
+def failed_job(model, store, lock_key: str = "", **extra):
     return model.objects.create(
         kind=getattr(model, "KIND", model._meta.model_name),
         store=store if model is not NasSyncRun else None,
-        lock_key=f"{model._meta.model_name}-lock-secretish",
+        lock_key=lock_key or f"{model._meta.model_name}-lock-secretish",
         status="failed",
         error_code="SYNC_TIMEOUT",
         message="The shop did not answer within 30 seconds.",
@@ -116,3 +116,21 @@ def test_a_store_sync_job_links_to_what_it_left(console, store):
     assert "/admin/catalog/product/41/change/" in page  # the error's record
     conflicts = console.get(url(SyncConflict, "changelist"), {"job__exact": job.pk, "status__exact": "all"})
     assert conflicts.status_code == 200 and conflicts.context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize("model", JOB_MODELS, ids=lambda m: m.__name__)
+def test_a_job_list_reads_in_a_fixed_number_of_queries(console, store, model):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def jobs(n: int):
+        for i in range(n):
+            failed_job(model, store, lock_key=f"lock-{model.__name__}-{i}-{n}")
+
+    jobs(2)
+    with CaptureQueriesContext(connection) as few:
+        assert console.get(url(model, "changelist")).status_code == 200
+    jobs(20)
+    with CaptureQueriesContext(connection) as many:
+        assert console.get(url(model, "changelist")).context["cl"].result_count == 22
+    assert len(many) == len(few), [q["sql"][:100] for q in many.captured_queries]
