@@ -17,6 +17,7 @@ from storesync import services
 from storesync.models import DeadLetter, StoreSyncJob, SyncConflict
 from tests.plugins.simulator import sim_get, sim_post
 from tests.storesync.conftest import configure, edit_platform, platform_product
+from tests.storesync.test_admin import refused_letter
 
 pytestmark = pytest.mark.django_db
 
@@ -204,15 +205,6 @@ def test_a_decision_on_a_conflicts_page_opens_the_next_pending_one_same_store_fi
     SyncConflict.objects.filter(pk=elsewhere.pk).update(status="ignored")
     page = console.get(f"{INBOX}{second.pk}/change/").content.decode()
     assert "No other pending conflict." in page
-
-
-def refused_letter(store, sim) -> DeadLetter:
-    configure(store, products={})
-    services.run_sync_now(store, sync_type="full")
-    edit_platform(platform_product(store, 2), price="21.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 85, "method": "PUT"}})
-    services.run_sync_now(store)
-    return DeadLetter.objects.get()
 
 
 def test_a_dead_letter_says_where_the_fix_is_and_how_its_requeue_ended(
