@@ -454,7 +454,7 @@ class SyncConflictAdmin(RecordNamesMixin, AuditRecordAdmin):
                     conflict, resolution=choose(conflict), custom_value=custom_value, user=request.user
                 )
             except ConflictStale as exc:
-                self.message_user(request, f"Conflict {conflict.pk} was not changed: {exc}", messages.WARNING)
+                self.message_user(request, f"Conflict {conflict.pk} was not changed: {exc}", messages.ERROR)
             except (SyncError, PlatformError) as exc:
                 self.message_user(request, f"Conflict {conflict.pk}: {exc}", messages.ERROR)
             else:
