@@ -86,6 +86,15 @@ def test_an_operator_settles_a_conflict_from_the_inbox_and_lands_on_the_next(
     console.snap("the next pending conflict")
     assert "1 conflict(s) resolved" in console.page.content()
 
+    second = others[0]
+    value = "15.500000" if second.field == "price" else "Custom words"
+    console.page.fill("#custom-value", value)
+    with console.page.expect_navigation():
+        console.page.press("#custom-value", "Enter")  # Enter sends the custom value, not another decision
+    console.snap("after a custom value")
+    second.refresh_from_db()
+    assert (second.status, second.resolution, second.resolved_value) == ("resolved", "use_custom_value", value)
+
     first.refresh_from_db()
     assert (first.status, first.resolution, first.resolved_by_id) == ("resolved", "use_store_value", operator.pk)
     product = platform_product(store, first.shop_id)
