@@ -398,6 +398,7 @@ class SyncConflictAdmin(RecordNamesMixin, AuditRecordAdmin):
     search_fields = ["field", "record_pk", "shop_id"]
     list_select_related = ["store"]
     list_per_page = 50
+    ordering = ["id"]  # oldest first, the order "next pending" follows
     actions = ["use_store_value", "use_platform_value", "keep_newest", "use_custom_value", "ignore"]
     list_before_template = "admin/storesync/syncconflict/counts.html"
     change_form_outer_before_template = "admin/storesync/syncconflict/side_by_side.html"
