@@ -197,3 +197,35 @@ def test_the_sync_configuration_is_edited_with_checkboxes(console, operator, mak
     console.snap("the sync configuration saved")
     entity = config.entities.get(entity_type="products")
     assert "description" not in entity.fields and entity.exclude_fields == ["inventory"]
+
+
+def test_audit_record_pages_have_no_save_or_delete(console, operator, store_for_jobs):
+    from storesync.webhooks.models import InboundWebhook, WebhookDelivery
+
+    delivery = WebhookDelivery.objects.create(
+        store=store_for_jobs, msg_id="msg_1", event_type="sync.completed", payload={"type": "sync.completed"}
+    )
+    inbound = InboundWebhook.objects.create(
+        store=store_for_jobs,
+        webhook_id="wh_1",
+        entity_type="products",
+        event_type="product.updated",
+        sent_at=timezone.now(),
+    )
+    job = StoreSyncJob.objects.filter(status="failed").get()
+    console.login("operator", PASSWORD)
+    for label, path in [
+        ("webhook deliveries", "/admin/storesync/webhookdelivery/"),
+        ("a webhook delivery", f"/admin/storesync/webhookdelivery/{delivery.pk}/change/"),
+        ("inbound webhooks", "/admin/storesync/inboundwebhook/"),
+        ("an inbound webhook", f"/admin/storesync/inboundwebhook/{inbound.pk}/change/"),
+        ("edge status reports", "/admin/photosync/edgestatusreport/"),
+        ("a failed store sync job", f"/admin/storesync/storesyncjob/{job.pk}/change/"),
+    ]:
+        console.goto(path)
+        console.page.wait_for_selector("#content")
+        assert_fits(console, label)
+        for name in ("_save", "_continue", "_addanother"):
+            assert console.page.locator(f'[name="{name}"]').count() == 0, (label, name)
+        assert console.page.locator('a[href$="/delete/"]').count() == 0, label
+        assert console.page.locator('option[value="delete_selected"]').count() == 0, label
