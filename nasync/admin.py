@@ -5,10 +5,10 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from unfold.admin import ModelAdmin
 
-from config.admin import JobAdmin
+from config.admin import JobAdmin, record_admin_link
 from config.jobs import BrokerUnavailable, JobAlreadyRunning, JobTrigger
 from nasync import services
 from nasync.config import load_config
@@ -195,3 +195,11 @@ def _config_rows(config) -> list[tuple[str, str, str]]:
 @admin.register(NasSyncRun)
 class NasSyncRunAdmin(JobAdmin):
     list_filter = ["status", "trigger"]
+
+    def error_record(self, error: dict):
+        return record_admin_link(Document, error.get("document_id"), f"document {error.get('document_id')}")
+
+    def job_links(self, job) -> list[tuple[str, str]]:
+        return [
+            ("Documents not yet on the NAS", f"{reverse('admin:nasync_document_changelist')}?state={SyncState.PENDING}")
+        ]

@@ -7,9 +7,9 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
 from catalog.admin import StoreAdmin
-from catalog.models import Store
+from catalog.models import Product, Store
 from catalog.platforms import PlatformError
-from config.admin import JobAdmin
+from config.admin import AuditRecordAdmin, JobAdmin, record_admin_link
 from config.jobs import BrokerUnavailable, JobAlreadyRunning, JobTrigger
 from photosync.distribution import feed, selectors
 from photosync.imagesync.runner import start_image_sync
@@ -151,9 +151,17 @@ class ImageSyncRunAdmin(JobAdmin):
     def chunks_done(self, run: ImageSyncRun) -> str:
         return f"{run.chunks_finished}/{run.chunk_count}"
 
+    def error_record(self, error: dict):
+        label = f"product {error.get('product_id')} (shop id {error.get('id_origin')})"
+        return record_admin_link(Product, error.get("product_id"), label)
+
+    def job_links(self, job) -> list[tuple[str, str]]:
+        url = reverse("admin:photosync_productphoto_changelist")
+        return [("The store's photos", f"{url}?store__id__exact={job.store_id}")] if job.store_id else []
+
 
 @admin.register(EdgeStatusReport)
-class EdgeStatusReportAdmin(ModelAdmin):
+class EdgeStatusReportAdmin(AuditRecordAdmin):
     """What each store's edge reported; the coverage page sums it up per store."""
 
     list_display = ["photo", "store", "status", "version", "synced_at", "error", "reported_at", "reported_by"]
@@ -162,9 +170,6 @@ class EdgeStatusReportAdmin(ModelAdmin):
     list_select_related = ["photo", "store", "reported_by"]
     readonly_fields = ["store", "photo", "status", "version", "synced_at", "error", "reported_by", "reported_at"]
     change_list_template = "admin/photosync/edgestatusreport/change_list.html"
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
@@ -225,7 +230,8 @@ class EdgePhotoAdmin(ModelAdmin):
 
 @admin.register(EdgeSyncRun)
 class EdgeSyncRunAdmin(JobAdmin):
-    pass
+    def error_record(self, error: dict):
+        return f"photo {error['photo_id']}" if error.get("photo_id") else "-"
 
 
 @admin.action(description="Sync images now")

@@ -7,20 +7,35 @@ the admin's autodiscovery looks for an app's ``admin`` module."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html, format_html_join
+from django.contrib.admin import helpers
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
+from unfold.widgets import (
+    UnfoldAdminCheckboxSelectMultipleWidget,
+    UnfoldAdminPasswordWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminURLInputWidget,
+)
 
 from catalog.platforms import PlatformError, UnsafeURLError, validate_platform_url
-from config.admin import JobAdmin
+from config.admin import JOB_STATUS_TONES, AuditRecordAdmin, JobAdmin, badge, short_text, table
 from config.jobs import BrokerUnavailable, JobTrigger
 from storesync import resolution, selectors, services
-from storesync.constants import ConflictStatus, Resolution
-from storesync.exceptions import SyncError
+from storesync.constants import SYNCABLE_FIELDS, ConflictStatus, Resolution
+from storesync.engine.entities import ADAPTERS
+from storesync.engine.merge import MISSING
+from storesync.exceptions import ConflictStale, SyncError
 from storesync.health import admin as health_admin  # noqa: F401  (registers the health pages)
 from storesync.models import (
+    OWED_STATUSES,
     DeadLetter,
     DeadLetterStatus,
     StoreSyncJob,
@@ -30,15 +45,23 @@ from storesync.models import (
     SyncFilter,
     SyncRule,
 )
-from storesync.presenters import job_detail, job_summary, pending_conflicts_note
+from storesync.presenters import (
+    dead_letter_fix,
+    entity_results,
+    job_progress,
+    job_summary,
+    pending_conflicts_note,
+)
 from storesync.webhooks import admin as webhooks_admin  # noqa: F401  (registers the webhook pages)
 
 
 class SyncConfigForm(forms.ModelForm):
-    webhook_endpoint = forms.URLField(required=False, assume_scheme="https", max_length=500)
+    webhook_endpoint = forms.URLField(
+        required=False, assume_scheme="https", max_length=500, widget=UnfoldAdminURLInputWidget
+    )
     webhook_secret = forms.CharField(
         required=False,
-        widget=forms.PasswordInput(render_value=False),
+        widget=UnfoldAdminPasswordWidget(render_value=False),
         help_text="Write-only: leave blank to keep the current secret.",
     )
 
@@ -59,8 +82,41 @@ class SyncConfigForm(forms.ModelForm):
         return endpoint
 
 
+def field_choices(entity_type: str | None, current: list[str] = ()) -> list[tuple[str, str]]:
+    """The entity's syncable field names (every entity's for a new row), and any name the row
+    already holds (an excluded field the API accepted), so that saving keeps it."""
+    names = SYNCABLE_FIELDS.get(entity_type) or tuple(dict.fromkeys(n for ns in SYNCABLE_FIELDS.values() for n in ns))
+    return [(name, name) for name in dict.fromkeys([*names, *current])]
+
+
+GROUPED_FIELD_CHOICES = [(entity, [(name, name) for name in names]) for entity, names in SYNCABLE_FIELDS.items()]
+
+
+class EntityForm(forms.ModelForm):
+    """``fields`` and ``exclude_fields`` as checkboxes of the entity's field names; the model's
+    ``clean`` (the API's checks) puts its errors on the field."""
+
+    fields = forms.MultipleChoiceField(
+        required=False, widget=UnfoldAdminCheckboxSelectMultipleWidget, help_text="The fields this store syncs."
+    )
+    exclude_fields = forms.MultipleChoiceField(
+        required=False, widget=UnfoldAdminCheckboxSelectMultipleWidget, help_text="Fields left out of the sync."
+    )
+
+    class Meta:
+        model = SyncEntity
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        entity_type = self.instance.entity_type if self.instance.pk else None
+        for name in ("fields", "exclude_fields"):
+            self.fields[name].choices = field_choices(entity_type, getattr(self.instance, name) or [])
+
+
 class EntityInline(StackedInline):
     model = SyncEntity
+    form = EntityForm
     extra = 0
     fields = [
         "entity_type",
@@ -78,8 +134,15 @@ class EntityInline(StackedInline):
     readonly_fields = ["store_watermark", "platform_watermark", "last_sync_at", "last_full_sync_at", "last_status"]
 
 
+class FieldSelectForm(forms.ModelForm):
+    """A rule's or filter's ``field`` as a select of the syncable fields, grouped by entity."""
+
+    field = forms.ChoiceField(choices=GROUPED_FIELD_CHOICES, widget=UnfoldAdminSelectWidget)
+
+
 class RuleInline(TabularInline):
     model = SyncRule
+    form = FieldSelectForm
     extra = 0
     fields = ["position", "name", "entity_type", "field", "condition", "action", "created_from"]
     raw_id_fields = ["created_from"]
@@ -87,6 +150,7 @@ class RuleInline(TabularInline):
 
 class FilterInline(TabularInline):
     model = SyncFilter
+    form = FieldSelectForm
     extra = 0
     fields = ["position", "entity_type", "field", "operator", "value"]
 
@@ -141,52 +205,45 @@ class SyncConfigAdmin(ModelAdmin):
 @admin.register(StoreSyncJob)
 class StoreSyncJobAdmin(JobAdmin):
     list_display = [
-        "id",
+        "short_id",
         "store",
-        "status_label",
+        "status_badge",
+        "outcome",
         "sync_type",
-        "priority",
         "trigger",
-        "entity_list",
         "progress_display",
-        "items_processed",
         "items_failed",
         "created_at",
         "finished_at",
     ]
     list_filter = ["status", "sync_type", "priority", "trigger", "store"]
-    readonly_fields = [
-        *JobAdmin.readonly_fields,
+    detail_fields = [
         "sync_type",
         "priority",
-        "entities",
-        "options",
-        "retries",
+        "entity_list",
         "current_entity",
-        "entity_results_table",
-        "checkpoint",
         "cancel_requested",
-        "claim_token",
+        "entity_results_table",
     ]
-    exclude = ["entity_results"]
+    internal_fields = ["claim_token", "retries", "options", "checkpoint"]
 
     @admin.display(description="Entities")
     def entity_list(self, job) -> str:
         return ", ".join(job.entities)
 
-    @admin.display(description="Status", ordering="status")
-    def status_label(self, job) -> str:
-        """The status, and what the run left for a person: "Succeeded, 3 conflicts wait ..."."""
+    def outcome_text(self, job) -> str:
+        """Why it failed, or what the run left for a person: "3 conflicts wait ..."."""
+        failure = super().outcome_text(job)
         note = pending_conflicts_note(job_summary(job)["conflicts_pending"]) if not job.is_active else ""
-        return f"{job.get_status_display()}, {note}" if note else job.get_status_display()
+        return "; ".join(part for part in (failure, note) if part)
 
     @admin.display(description="Progress")
     def progress_display(self, job) -> str:
-        return f"{job_detail(job)['progress']['percentage']:.1f}%"
+        return f"{job_progress(job)[2]:.1f}%"
 
     @admin.display(description="Results per entity")
     def entity_results_table(self, job):
-        results = job_detail(job)["results"]
+        results = entity_results(job)
         if not results:
             return "-"
         columns = [
@@ -199,60 +256,206 @@ class StoreSyncJobAdmin(JobAdmin):
             "errors",
             "duration",
         ]
-        head = format_html_join("", "<th>{}</th>", ((c.replace("_", " "),) for c in ["entity", *columns]))
-        rows = format_html_join(
-            "",
-            "<tr>{}</tr>",
-            (
-                (format_html_join("", "<td>{}</td>", ((v,) for v in [name, *(r.get(c) for c in columns)])),)
-                for name, r in results.items()
-            ),
+        return table(
+            [c.replace("_", " ") for c in ["entity", *columns]],
+            [[name, *("-" if r.get(c) is None else r.get(c) for c in columns)] for name, r in results.items()],
         )
-        return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, rows)
+
+    def error_record(self, error: dict):
+        return record_link(error.get("entity"), error.get("record_pk"), shop_id=error.get("shop_id"))
+
+    def job_links(self, job) -> list[tuple[str, str]]:
+        return [
+            ("Conflicts it raised", changelist_url(SyncConflict, job__exact=job.pk, status__exact="all")),
+            ("Dead letters it left", changelist_url(DeadLetter, job__exact=job.pk, status__exact="all")),
+            ("Dead letters it requeued", changelist_url(DeadLetter, requeue_job__exact=job.pk, status__exact="all")),
+        ]
 
 
-def _value(value) -> str:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+def changelist_url(model, **filters) -> str:
+    meta = model._meta
+    return f"{reverse(f'admin:{meta.app_label}_{meta.model_name}_changelist')}?{urlencode(filters)}"
+
+
+def record_url(entity_type: str | None, record_pk) -> str | None:
+    adapter = ADAPTERS.get(entity_type)
+    if adapter is None or record_pk is None:
+        return None
+    meta = adapter.model._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[record_pk])
+
+
+def record_link(entity_type: str | None, record_pk, *, label: str = "", shop_id=None):
+    """A platform record by name (or by id) with a link to its page."""
+    text = label or f"{entity_type or 'record'} {record_pk if record_pk is not None else '-'}"
+    if shop_id is not None and not label:
+        text += f" (shop id {shop_id})"
+    url = record_url(entity_type, record_pk)
+    return format_html('<a class="text-primary-600" href="{}">{}</a>', url, text) if url else text
+
+
+class RecordNamesMixin:
+    """List pages of rows about platform records (``entity_type``, ``record_pk``): the page's
+    records are read at once, one query per entity type, and each row gets ``platform_record``."""
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)  # evaluated once: the page renders these same rows
+        records = selectors.platform_records((row.entity_type, row.record_pk) for row in rows)
+        for row in rows:
+            row.platform_record = records.get((row.entity_type, row.record_pk))
+        return changelist
+
+    def platform_record(self, row):
+        if not hasattr(row, "platform_record"):  # a detail page: one row, one query
+            row.platform_record = selectors.platform_records([(row.entity_type, row.record_pk)]).get(
+                (row.entity_type, row.record_pk)
+            )
+        return row.platform_record
+
+    def record_cell(self, row, detail: str = ""):
+        record = self.platform_record(row)
+        if record is None:
+            name = f"{row.entity_type} {row.record_pk if row.record_pk is not None else f'shop id {row.shop_id}'}"
+            link = format_html('{} <span class="text-font-subtle-light">(not on the platform)</span>', name)
+        else:
+            link = record_link(row.entity_type, row.record_pk, label=str(record))
+        return format_html(
+            '<div class="text-xs text-font-subtle-light">{} · {}{}</div>{}', row.store, row.entity_type, detail, link
+        )
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """A status filter with a default (what needs a person) and "All" as a choice of its own.
+    Its parameter is the field lookup's name, so the dashboard's links filter the same way."""
+
+    title = "status"
+    parameter_name = "status__exact"
+    default: str
+    choices_list: list[tuple[str, str]]
+    groups: dict[str, tuple[str, ...]] = {}
+
+    def lookups(self, request, model_admin):
+        return [*self.choices_list, ("all", "All")]
+
+    def value(self):
+        return super().value() or self.default
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "all":
+            return queryset
+        return queryset.filter(status__in=self.groups.get(value, (value,)))
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+
+class ConflictStatusFilter(StatusFilter):
+    default = ConflictStatus.PENDING
+    choices_list = [(s.value, s.value.capitalize()) for s in ConflictStatus]
+
+
+CONFLICT_TONES = {ConflictStatus.PENDING: "warning", ConflictStatus.RESOLVED: "success", ConflictStatus.IGNORED: ""}
+CONFLICT_DECISIONS = {
+    "use_store_value": "Keep the store's value",
+    "use_platform_value": "Keep the platform's value",
+    "keep_newest": "Keep the newest",
+}
+
+
+def _when(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def _side(value, moment=None):
+    when = format_html('<div class="text-xs text-font-subtle-light">{}</div>', _when(moment)) if moment else ""
+    return format_html("{}{}", short_text("—" if value is None else value, 40), when)
 
 
 @admin.register(SyncConflict)
-class SyncConflictAdmin(ModelAdmin):
+class SyncConflictAdmin(RecordNamesMixin, AuditRecordAdmin):
+    """The conflict inbox: pending first, counted by store, entity and field; each row names its
+    record; decisions are bulk actions, and a conflict's page settles it and opens the next one.
+    Every decision goes through ``storesync.resolution`` (the API's resolve endpoint's logic)."""
+
     list_display = [
         "id",
-        "store",
-        "entity_type",
-        "record_pk",
+        "status_badge",
+        "record",
         "field",
         "store_side",
         "platform_side",
-        "last_modified_store",
-        "last_modified_platform",
-        "status",
-        "resolution",
-        "created_at",
+        "base_side",
     ]
-    list_filter = ["status", "entity_type", "store", "field"]
+    list_display_links = ["id"]
+    list_filter = [ConflictStatusFilter, "entity_type", "store", "field"]
     search_fields = ["field", "record_pk", "shop_id"]
     list_select_related = ["store"]
-    actions = ["use_store_value", "use_platform_value", "ignore"]
-    readonly_fields = [f.name for f in SyncConflict._meta.fields]
+    list_per_page = 50
+    ordering = ["id"]  # oldest first, the order "next pending" follows
+    actions = ["use_store_value", "use_platform_value", "keep_newest", "use_custom_value", "ignore"]
+    list_before_template = "admin/storesync/syncconflict/counts.html"
+    change_form_outer_before_template = "admin/storesync/syncconflict/side_by_side.html"
+    # The side-by-side panel above shows the record, the field, the values and the status.
+    fields = ["store", "job", "resolution", "resolved_value_text", "resolved_by", "resolved_at", "created_at"]
+    readonly_fields = fields
 
-    @admin.display(description="Store value")
-    def store_side(self, conflict) -> str:
-        return _value(conflict.store_value)
+    class Media:
+        css = {"all": ["storesync/console.css"]}
 
-    @admin.display(description="Platform value")
-    def platform_side(self, conflict) -> str:
-        return _value(conflict.platform_value)
+    def changelist_view(self, request, extra_context=None):
+        counts = selectors.conflict_counts(SyncConflict.objects.filter(status=ConflictStatus.PENDING))
+        return super().changelist_view(request, {**(extra_context or {}), "conflict_counts": counts})
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "decisions": CONFLICT_DECISIONS}
+        if object_id and (conflict := self.get_object(request, object_id)) is not None:
+            extra_context["record"] = self.record_cell(conflict)
+            extra_context["next_pending"] = selectors.next_pending_conflict(conflict)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def _resolve(self, request, queryset, choice: str) -> None:
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, conflict):
+        return badge(conflict.get_status_display(), CONFLICT_TONES.get(conflict.status, ""), state=conflict.status)
+
+    @admin.display(description="Record")
+    def record(self, conflict):
+        return self.record_cell(conflict)
+
+    @admin.display(description="Store value, modified")
+    def store_side(self, conflict):
+        return _side(conflict.store_value, conflict.last_modified_store)
+
+    @admin.display(description="Platform value, modified")
+    def platform_side(self, conflict):
+        return _side(conflict.platform_value, conflict.last_modified_platform)
+
+    @admin.display(description="Resolved value")
+    def resolved_value_text(self, conflict):
+        return "-" if conflict.resolved_value is None else short_text(conflict.resolved_value, 500)
+
+    @admin.display(description="Last agreed")
+    def base_side(self, conflict):
+        return _side(conflict.base_value)
+
+    def _resolve(self, request, queryset, choose, custom_value=MISSING):
+        """Settle each pending conflict with ``choose(conflict)``; a stale one is refreshed and
+        reported, not overwritten. From a conflict's page, go on to the next pending one."""
         done = 0
-        for conflict in queryset.filter(status=ConflictStatus.PENDING):
+        conflicts = list(queryset.filter(status=ConflictStatus.PENDING).order_by("id"))
+        for conflict in conflicts:
             try:
-                resolution.resolve_conflict(conflict, resolution=choice, user=request.user)
+                resolution.resolve_conflict(
+                    conflict, resolution=choose(conflict), custom_value=custom_value, user=request.user
+                )
+            except ConflictStale as exc:
+                self.message_user(request, f"Conflict {conflict.pk} was not changed: {exc}", messages.ERROR)
             except (SyncError, PlatformError) as exc:
                 self.message_user(request, f"Conflict {conflict.pk}: {exc}", messages.ERROR)
             else:
@@ -261,43 +464,144 @@ class SyncConflictAdmin(ModelAdmin):
             self.message_user(
                 request, f"{done} conflict(s) resolved: the value was written to both sides.", messages.SUCCESS
             )
+        return self._after_decision(request, conflicts, settled=done == len(conflicts))
 
-    @admin.action(description="Use the store's value", permissions=["change"])
-    def use_store_value(self, request, queryset) -> None:
-        self._resolve(request, queryset, Resolution.USE_STORE_VALUE)
+    def _after_decision(self, request, conflicts, *, settled: bool):
+        if "_next_pending" not in request.POST or not conflicts:
+            return None
+        if not settled:  # stay on the conflict: its page shows the refreshed values
+            return redirect("admin:storesync_syncconflict_change", conflicts[0].pk)
+        following = selectors.next_pending_conflict(conflicts[0])
+        if following is None:
+            self.message_user(request, "No pending conflict left.", messages.INFO)
+            return redirect("admin:storesync_syncconflict_changelist")
+        return redirect("admin:storesync_syncconflict_change", following.pk)
 
-    @admin.action(description="Use the platform's value", permissions=["change"])
-    def use_platform_value(self, request, queryset) -> None:
-        self._resolve(request, queryset, Resolution.USE_PLATFORM_VALUE)
+    @admin.action(description="Keep the store's value", permissions=["change"])
+    def use_store_value(self, request, queryset):
+        return self._resolve(request, queryset, lambda c: Resolution.USE_STORE_VALUE)
+
+    @admin.action(description="Keep the platform's value", permissions=["change"])
+    def use_platform_value(self, request, queryset):
+        return self._resolve(request, queryset, lambda c: Resolution.USE_PLATFORM_VALUE)
+
+    @admin.action(description="Keep the newest (the side modified last)", permissions=["change"])
+    def keep_newest(self, request, queryset):
+        return self._resolve(request, queryset, resolution.newest_resolution)
+
+    @admin.action(description="Use a custom value…", permissions=["change"])
+    def use_custom_value(self, request, queryset):
+        """An intermediate page asks for the value (unless the conflict's page sent it)."""
+        if "custom_value" in request.POST:
+            return self._resolve(
+                request, queryset, lambda c: Resolution.USE_CUSTOM_VALUE, custom_value=request.POST["custom_value"]
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Use a custom value",
+            "conflicts": queryset.filter(status=ConflictStatus.PENDING).select_related("store").order_by("id"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/storesync/syncconflict/custom_value.html", context)
 
     @admin.action(description="Ignore (change nothing)", permissions=["change"])
-    def ignore(self, request, queryset) -> None:
-        count = resolution.ignore_conflicts(queryset, user=request.user)
+    def ignore(self, request, queryset):
+        conflicts = list(queryset.filter(status=ConflictStatus.PENDING).order_by("id"))
+        count = resolution.ignore_conflicts(conflicts, user=request.user)
         self.message_user(request, f"{count} conflict(s) ignored.", messages.SUCCESS)
+        return self._after_decision(request, conflicts, settled=True)
+
+
+class DeadLetterStatusFilter(StatusFilter):
+    default = "owed"
+    choices_list = [("owed", "Owed (pending or requeued)"), *DeadLetterStatus.choices]
+    groups = {"owed": tuple(OWED_STATUSES)}
+
+
+LETTER_TONES = {
+    DeadLetterStatus.PENDING: "danger",
+    DeadLetterStatus.REQUEUED: "info",
+    DeadLetterStatus.RESOLVED: "success",
+    DeadLetterStatus.DROPPED: "",
+}
+FIX_LABELS = {
+    "shop": ("Fix in the shop", "danger"),
+    "settings": ("Fix the connection", "danger"),
+    "retry": ("Retry", "info"),
+    "unknown": ("Check the error", "warning"),
+}
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(ModelAdmin):
-    list_display = [
-        "id",
-        "store",
-        "entity_type",
-        "operation",
-        "record_pk",
-        "shop_id",
+class DeadLetterAdmin(RecordNamesMixin, AuditRecordAdmin):
+    """Owed changes: the error, where its fix is (the shop, or a retry), the last requeue's job
+    and how it ended; a letter whose requeue failed again stays owed with its attempt count."""
+
+    list_display = ["id", "status_badge", "record", "error_text", "fix", "attempts", "last_requeue", "updated_at"]
+    list_display_links = ["id"]
+    list_filter = [DeadLetterStatusFilter, "code", "entity_type", "operation", "store"]
+    search_fields = ["error", "code", "record_pk", "shop_id"]
+    list_select_related = ["store", "requeue_job"]
+    list_per_page = 50
+    fields = [
+        "status_badge",
+        "record",
+        "fix_advice",
+        "error",
         "code",
         "attempts",
-        "status",
+        "last_requeue",
+        "job",
+        "payload_text",
         "created_at",
+        "updated_at",
     ]
-    list_filter = ["status", "code", "entity_type", "operation", "store"]
-    search_fields = ["error", "code", "record_pk", "shop_id"]
-    list_select_related = ["store"]
-    readonly_fields = [f.name for f in DeadLetter._meta.fields]
+    readonly_fields = fields
     actions = ["requeue", "drop"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    class Media:
+        css = {"all": ["storesync/console.css"]}
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, letter):
+        return badge(letter.get_status_display(), LETTER_TONES.get(letter.status, ""), state=letter.status)
+
+    @admin.display(description="Record")
+    def record(self, letter):
+        return self.record_cell(letter, f" · {letter.operation}")
+
+    @admin.display(description="Error", ordering="code")
+    def error_text(self, letter):
+        return format_html('<div class="text-xs font-semibold">{}</div>{}', letter.code, short_text(letter.error, 120))
+
+    @admin.display(description="Where the fix is")
+    def fix(self, letter):
+        where, advice = dead_letter_fix(letter.code)
+        text, tone = FIX_LABELS[where]
+        return format_html('<span title="{}">{}</span>', advice, badge(text, tone, state=where))
+
+    @admin.display(description="Where the fix is")
+    def fix_advice(self, letter):
+        where, advice = dead_letter_fix(letter.code)
+        return format_html("{} {}", badge(FIX_LABELS[where][0], FIX_LABELS[where][1], state=where), advice)
+
+    @admin.display(description="Last requeue")
+    def last_requeue(self, letter):
+        job = letter.requeue_job
+        if job is None:
+            return "never requeued"
+        url = reverse("admin:storesync_storesyncjob_change", args=[job.pk])
+        return format_html(
+            '<a class="text-primary-600" href="{}">job {}</a> {}',
+            url,
+            str(job.pk)[:8],
+            badge(job.get_status_display(), JOB_STATUS_TONES.get(job.status, ""), state=job.status),
+        )
+
+    @admin.display(description="Payload")
+    def payload_text(self, letter):
+        return format_html('<pre class="whitespace-pre-wrap">{}</pre>', json.dumps(letter.payload, indent=2))
 
     @admin.action(description="Requeue (sync these records again)", permissions=["change"])
     def requeue(self, request, queryset) -> None:

@@ -11,7 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from catalog.error_codes import CatalogErrorCode
 from catalog.models import Store
+from config.error_codes import ErrorCode
 from config.jobs import JobStatus, JobTrigger
 from storesync import selectors
 from storesync.constants import Frequency
@@ -158,7 +160,8 @@ def ordered_results(job: StoreSyncJob) -> list[tuple[str, dict]]:
     ]
 
 
-def job_detail(job: StoreSyncJob) -> dict[str, Any]:
+def job_progress(job: StoreSyncJob) -> tuple[int, str, float]:
+    """(entities done, the entity running, percentage) from the job row alone (no query)."""
     results = job.entity_results
     total = len(job.entities)
     done = sum(1 for name in job.entities if (results.get(name) or {}).get("status") in ("completed", "skipped"))
@@ -169,9 +172,13 @@ def job_detail(job: StoreSyncJob) -> dict[str, Any]:
         # The total grows batch by batch while the entity runs: never report it as done.
         fraction = min(0.99, r.get("records_synced", 0) / r["records_total"]) if r.get("records_total") else 0.0
     if job.status == JobStatus.SUCCEEDED:
-        percentage = 100.0
-    else:
-        percentage = round(100.0 * (done + fraction) / total, 1) if total else 0.0
+        return done, current, 100.0
+    return done, current, round(100.0 * (done + fraction) / total, 1) if total else 0.0
+
+
+def job_detail(job: StoreSyncJob) -> dict[str, Any]:
+    total = len(job.entities)
+    done, current, percentage = job_progress(job)
     estimated = None
     if job.status == JobStatus.RUNNING and job.started_at:
         elapsed = (timezone.now() - job.started_at).total_seconds()
@@ -398,3 +405,40 @@ def pause_item(config: SyncConfig, cancelled: int) -> dict[str, Any]:
         "cancelled_jobs": cancelled,
         "next_sync": next_sync_label(config),
     }
+
+
+# Dead letters in the console
+
+# Where the fix of a failed write is, by the error's code: the shop refused the value (a
+# requeue fails again until the record is fixed), or the shop or the network failed for now.
+FIX_IN_SHOP_CODES = frozenset(
+    {ErrorCode.INVALID_DATA_FORMAT, ErrorCode.VALIDATION_ERROR, CatalogErrorCode.PLATFORM_NOT_FOUND}
+)
+FIX_IN_SETTINGS_CODES = frozenset(
+    {
+        CatalogErrorCode.PLATFORM_AUTH_FAILED,
+        CatalogErrorCode.PLATFORM_NOT_CONFIGURED,
+        CatalogErrorCode.PLATFORM_UNSUPPORTED,
+        CatalogErrorCode.UNSAFE_URL,
+    }
+)
+RETRY_CODES = frozenset(
+    {
+        ErrorCode.SYNC_TIMEOUT,
+        ErrorCode.NETWORK_ERROR,
+        ErrorCode.RATE_LIMIT_EXCEEDED,
+        ErrorCode.BROKER_UNAVAILABLE,
+        CatalogErrorCode.PLATFORM_SERVER_ERROR,
+    }
+)
+
+
+def dead_letter_fix(code: str) -> tuple[str, str]:
+    """(where, advice) for a dead letter's error code: ``shop``, ``settings``, ``retry`` or ``unknown``."""
+    if code in FIX_IN_SHOP_CODES:
+        return "shop", "Fix the value in the shop (or on the record), then requeue: a requeue alone fails again."
+    if code in FIX_IN_SETTINGS_CODES:
+        return "settings", "Fix the store's shop connection (URL, API key), then requeue."
+    if code in RETRY_CODES:
+        return "retry", "Transient (timeout, shop server error, network): requeue, or let the next sync retry it."
+    return "unknown", "Read the error; requeue once its cause is fixed."

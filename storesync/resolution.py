@@ -24,7 +24,7 @@ from catalog.platforms import create_ecommerce_service
 from storesync.constants import ConflictStatus, Resolution, RuleCondition
 from storesync.engine.entities import ADAPTERS, InvalidValue, Remote, normalize, validate
 from storesync.engine.locks import store_lock
-from storesync.engine.merge import MISSING
+from storesync.engine.merge import MISSING, STORE, newest
 from storesync.engine.shop_writer import ShopWriter, WriteOp
 from storesync.exceptions import ConflictNotPending, ConflictStale, InvalidSyncInput, ShopWriteFailed, SyncError
 from storesync.models import SyncConfig, SyncConflict, SyncRecordState, SyncRule
@@ -60,6 +60,12 @@ def chosen_value(conflict: SyncConflict, resolution: str, custom_value: Any = MI
         problem = problems[conflict.field]
         raise InvalidSyncInput(f"custom_value: {problem}", {"custom_value": [problem]})
     return value
+
+
+def newest_resolution(conflict: SyncConflict) -> str:
+    """Keep the side modified last (the merge's ``newest_wins``: to the second, ties to the platform)."""
+    side = newest(conflict.last_modified_store, conflict.last_modified_platform)
+    return Resolution.USE_STORE_VALUE if side == STORE else Resolution.USE_PLATFORM_VALUE
 
 
 def resolve_conflict(

@@ -3,6 +3,7 @@ the runner. Nothing here writes; the response shapes are built by ``storesync.pr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from catalog.models import Store
 from config.jobs import JobStatus
 from config.jobs.queued import line_key
 from storesync.constants import FREQUENCY_INTERVALS, PRIORITY_RANK, ConflictStatus, Direction
+from storesync.engine.entities import ADAPTERS
 from storesync.models import (
     DeadLetter,
     StoreSyncJob,
@@ -210,3 +212,36 @@ def pending_changes(store: Store, entity, adapter) -> int:
 
 def filters_of(entity) -> QuerySet:
     return entity.config.filters.filter(entity_type=entity.entity_type).order_by("position", "id")
+
+
+# The operator console
+
+
+def platform_records(keys: Iterable[tuple[str, int | None]]) -> dict[tuple[str, int], Any]:
+    """The platform records named by (entity type, record pk) pairs: one query per entity type
+    present, whatever the number of pairs (a page of conflicts or dead letters)."""
+    wanted: dict[str, set[int]] = {}
+    for entity_type, pk in keys:
+        if pk is not None and entity_type in ADAPTERS:
+            wanted.setdefault(entity_type, set()).add(pk)
+    return {
+        (entity_type, pk): obj
+        for entity_type, pks in wanted.items()
+        for pk, obj in ADAPTERS[entity_type].model.objects.in_bulk(pks).items()
+    }
+
+
+def conflict_counts(conflicts: QuerySet[SyncConflict]) -> list[dict[str, Any]]:
+    """Conflicts by store, entity and field (largest first), in one grouped query."""
+    return list(
+        conflicts.order_by()
+        .values("store_id", "store__code", "entity_type", "field")
+        .annotate(count=Count("id"))
+        .order_by("-count", "store__code", "entity_type", "field")
+    )
+
+
+def next_pending_conflict(after: SyncConflict) -> SyncConflict | None:
+    """The pending conflict an operator takes up next: the same store's first, then any store's."""
+    pending = SyncConflict.objects.filter(status=ConflictStatus.PENDING).exclude(pk=after.pk).order_by("id")
+    return pending.filter(store_id=after.store_id).first() or pending.first()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import TabularInline
 
+from config.admin import AuditRecordAdmin
 from storesync.webhooks import outbound
 from storesync.webhooks.models import InboundWebhook, WebhookAttempt, WebhookDelivery
 
@@ -21,7 +22,7 @@ class AttemptInline(TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ModelAdmin):
+class WebhookDeliveryAdmin(AuditRecordAdmin):
     list_display = [
         "msg_id",
         "event_type",
@@ -39,9 +40,6 @@ class WebhookDeliveryAdmin(ModelAdmin):
     inlines = [AttemptInline]
     actions = ["redeliver"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
     @admin.action(description="Redeliver (same delivery id, a new round of attempts)", permissions=["change"])
     def redeliver(self, request, queryset):
         count = outbound.redeliver(queryset)
@@ -49,11 +47,8 @@ class WebhookDeliveryAdmin(ModelAdmin):
 
 
 @admin.register(InboundWebhook)
-class InboundWebhookAdmin(ModelAdmin):
+class InboundWebhookAdmin(AuditRecordAdmin):
     list_display = ["webhook_id", "store", "event_type", "status", "job", "sent_at", "received_at"]
     list_filter = ["status", "entity_type"]
     search_fields = ["webhook_id", "store__code"]
     readonly_fields = [f.name for f in InboundWebhook._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False

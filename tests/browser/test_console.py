@@ -14,6 +14,7 @@ from photosync.models import ImageSyncRun, ProductPhoto
 from storesync import services as storesync
 from storesync.models import DeadLetter, SyncConflict
 from tests.browser.conftest import PASSWORD, assert_no_secret, screenshots_of, shop_key
+from tests.browser.test_inbox import run_action
 from tests.plugins.simulator import sim_get, sim_post
 from tests.storesync.conftest import configure, edit_platform, platform_product
 
@@ -77,22 +78,21 @@ def test_a_conflict_opened_side_by_side_and_resolved(console, operator, make_sho
     conflict = SyncConflict.objects.get(store=store, status="pending")
 
     console.login("operator", PASSWORD)
-    console.dashboard()
-    assert console.cell("south", "conflicts").inner_text() == "1"
-    console.cell("south", "conflicts").locator("a").click()
-    console.snap("pending conflicts of the store")
+    console.goto("/admin/storesync/syncconflict/")  # the inbox: pending conflicts by default
+    console.snap("pending conflicts")
     row = console.page.locator("#result_list tbody tr")
     assert row.count() == 1 and "11.000000" in row.inner_text() and "22.000000" in row.inner_text()
 
-    row.locator("th.field-id a").click()
+    row.locator(f'a[href*="/syncconflict/{conflict.pk}/change/"]').click()
     console.snap("the conflict side by side")
     side = console.page.locator("#conflict-side-by-side")
     assert "11.000000" in side.locator(".conflict-store").inner_text()
     assert "22.000000" in side.locator(".conflict-platform").inner_text()
-    side.locator("button[value=use_store_value]").click()
-    console.page.wait_for_selector("ul.messagelist")
+    with console.page.expect_navigation():
+        side.locator("button[value=use_store_value]").click()
     console.snap("conflict resolved")
-    assert "1 conflict(s) resolved" in console.page.inner_text("ul.messagelist")
+    page = console.page.inner_text("body")
+    assert "1 conflict(s) resolved" in page and "No pending conflict left." in page
 
     conflict.refresh_from_db()
     assert (conflict.status, conflict.resolution, conflict.resolved_by_id) == (
@@ -102,8 +102,7 @@ def test_a_conflict_opened_side_by_side_and_resolved(console, operator, make_sho
     )
     assert platform_product(store, 3).price == Decimal("11")
     assert sim_get(sim, "products/3")["price"] == "11.000000"
-    console.dashboard("dashboard after the resolution")
-    assert console.cell("south", "conflicts").inner_text() == "0"
+    assert console.page.locator("#result_list").count() == 0  # the inbox is empty
 
 
 @pytest.mark.worker
@@ -119,22 +118,16 @@ def test_a_dead_letter_requeued_from_the_console(
     letter = DeadLetter.objects.get(store=store)
 
     console.login("operator", PASSWORD)
-    console.dashboard()
-    assert console.cell("east", "dead_letters").inner_text() == "1"
-    console.cell("east", "dead_letters").locator("a").click()
-    console.snap("dead letters of the store")
-    message = console.run_action("requeue", letter.pk)
+    console.goto("/admin/storesync/deadletter/")  # owed letters by default
+    console.snap("dead letters")
+    message = run_action(console, "requeue", letter.pk)
     console.snap("dead letter requeued")
     assert "Requeued in 1 job(s)" in message
 
-    console.dashboard("dashboard while the requeued job runs")
-    console.wait_for(
-        lambda: (
-            console.cell("east", "dead_letters").inner_text() == "0"
-            and console.cell("east", "store_sync").inner_text().startswith("Succeeded")
-        )
-    )
-    console.snap("dashboard after the requeued job")
+    console.goto("/admin/storesync/deadletter/?status__exact=all")
+    row = console.page.locator(f'#result_list tbody tr:has(a[href*="/deadletter/{letter.pk}/change/"])')
+    console.wait_for(lambda: 'data-state="resolved"' in row.inner_html() and "succeeded" in row.inner_text().lower())
+    console.snap("the requeued letter resolved")
     letter.refresh_from_db()
     assert letter.status == "resolved" and letter.requeue_job.status == "succeeded"
     assert sim_get(sim, "products/2")["price"] == "21.000000"

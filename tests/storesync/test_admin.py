@@ -72,7 +72,7 @@ def test_the_sync_now_action_queues_a_job(console, shop_store, django_capture_on
 def test_conflicts_side_by_side_and_their_actions(console, shop_store, sim):
     first, second = pending_conflicts(shop_store, sim)
     page = console.get("/admin/storesync/syncconflict/").content.decode()
-    assert "11.000000" in page and "22.000000" in page and "Last modified store" in page
+    assert "11.000000" in page and "22.000000" in page and "Store value, modified" in page
     console.post("/admin/storesync/syncconflict/", {"action": "use_store_value", "_selected_action": [first.pk]})
     first.refresh_from_db()
     assert first.status == "resolved" and first.resolution == "use_store_value"

@@ -72,4 +72,4 @@ def test_a_job_that_leaves_conflicts_pending_says_so(operator, console, shop_sto
     history = operator.get(f"/api/v1/stores/{shop_store.pk}/sync/history").json()["data"][0]
     assert history["summary"]["conflicts_pending"] == 3
     page = console.get("/admin/storesync/storesyncjob/").content.decode()
-    assert "Succeeded, 3 conflicts wait" in page
+    assert 'data-state="succeeded"' in page and "3 conflicts wait for a manual resolution." in page
