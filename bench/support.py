@@ -7,17 +7,12 @@ import socket
 
 def recreate_postgres_database(url: str) -> None:
     """Drop (forcing out sessions a killed run left) and create the database ``url`` names."""
-    import psycopg2
+    import psycopg
 
     base, name = url.rsplit("/", 1)
-    admin = psycopg2.connect(f"{base}/postgres", connect_timeout=5)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        admin.close()
+    with psycopg.connect(f"{base}/postgres", connect_timeout=5, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def fresh_database_url(postgres_url: str, workdir: str) -> tuple[str, str]:
