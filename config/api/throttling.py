@@ -63,7 +63,8 @@ class SettingsRateMixin:
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        key = backend.make_key(key)
+        # A key of its own: DRF's history list (a string) may still sit under the plain one.
+        key = backend.make_key(f"{key}:window")
         client = backend._cache.get_client(key, write=True)
         self._wait_ms = SLIDING_WINDOW(
             keys=[key], args=[self.num_requests, int(self.duration * 1000), uuid.uuid4().hex], client=client

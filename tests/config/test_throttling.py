@@ -116,3 +116,11 @@ def test_refused_requests_do_not_count_and_retry_after_follows_the_oldest_accept
     assert refused[0].json()["code"] == "RATE_LIMIT_EXCEEDED"
     time.sleep(1.05)  # the two accepted requests left the window; the refused ones never entered it
     assert [client.get("/api/v1/stores/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_history_left_by_drfs_throttle_does_not_switch_the_throttle_off(settings, api, admin_user):
+    """After an upgrade, DRF's history list may still sit under the plain key for a minute."""
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "user": "2/min"}
+    caches["default"].set(f"throttle_user_{admin_user.pk}", [time.time()] * 5, 60)
+    client = api(admin_user)
+    assert [client.get("/api/v1/stores/").status_code for _ in range(3)] == [200, 200, 429]
