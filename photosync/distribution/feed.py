@@ -31,7 +31,6 @@ from config.api.params import parse_timestamp
 from config.error_codes import ErrorCode
 from config.errors import DomainError
 from photosync.distribution.selectors import after_position, photo_feed
-from photosync.models import ProductPhoto
 
 MAX_LIMIT = 1000
 
@@ -55,8 +54,8 @@ class Cursor:
     total: int | None = None
 
 
-def encode_cursor(photo: ProductPhoto, total: int) -> str:
-    raw = json.dumps([photo.updated_at.isoformat(), str(photo.pk), total], separators=(",", ":")).encode()
+def encode_cursor(row: dict, total: int) -> str:
+    raw = json.dumps([row["updated_at"].isoformat(), str(row["id"]), total], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -73,9 +72,29 @@ def decode_cursor(cursor: str) -> Cursor:
     return position
 
 
+# What a list item shows (``serializers.photo_item``): rows, not model instances, since a
+# page holds up to 1,000 photos and building two models per photo was a fifth of its time.
+FEED_FIELDS = (
+    "id",
+    "product__uuid",
+    "product__sku",
+    "product__name",
+    "object_key",
+    "filename",
+    "size",
+    "content_type",
+    "checksum",
+    "version",
+    "is_primary",
+    "sort_order",
+    "updated_at",
+    "deleted_at",
+)
+
+
 @dataclass
 class PhotoPage:
-    photos: list[ProductPhoto]
+    photos: list[dict]
     total: int
     has_more: bool
     next_offset: int | None
@@ -91,23 +110,7 @@ def list_photos(
     feed = photo_feed(store, since=since)
     position = decode_cursor(cursor) if cursor else None
     total = position.total if position and position.total is not None else feed.count()
-    page = feed.select_related("product").only(
-        "id",
-        "product__uuid",
-        "product__sku",
-        "product__name",
-        "object_key",
-        "filename",
-        "size",
-        "content_type",
-        "checksum",
-        "version",
-        "is_primary",
-        "sort_order",
-        "updated_at",
-        "deleted_at",
-        "renditions",
-    )
+    page = feed.values(*FEED_FIELDS)
     if position:
         page = after_position(page, position.updated_at, position.photo_id)
         rows = list(page[: limit + 1])
