@@ -250,6 +250,9 @@ def main() -> int:
         "SECURE_SSL_REDIRECT": "false",
         "THROTTLE_USER": "10000000/min",
         "THROTTLE_PHOTO_DOWNLOAD": "10000000/min",
+        # The bare downloaders keep one token for the whole run: on a busy machine a round
+        # outlasted the default 15 minutes and the next one answered 401.
+        "JWT_ACCESS_MINUTES": "600",
         "THROTTLE_LOGIN_USER": "10000/min",
         "THROTTLE_LOGIN_ADDRESS": "10000/min",
         "EDGE_PHOTO_ROOT": str(workdir / "edge"),
