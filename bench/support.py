@@ -1,23 +1,22 @@
-"""What every benchmark script needs: a fresh database and a free loopback port."""
+"""What the benchmark scripts share: a fresh database, a free loopback port, a private Redis, waiting for a server."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import time
 
 
 def recreate_postgres_database(url: str) -> None:
     """Drop (forcing out sessions a killed run left) and create the database ``url`` names."""
-    import psycopg2
+    import psycopg
 
     base, name = url.rsplit("/", 1)
-    admin = psycopg2.connect(f"{base}/postgres", connect_timeout=5)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        admin.close()
+    with psycopg.connect(f"{base}/postgres", connect_timeout=5, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def fresh_database_url(postgres_url: str, workdir: str) -> tuple[str, str]:
@@ -33,3 +32,42 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {timeout}s")
+
+
+def start_redis(workdir: str) -> tuple[subprocess.Popen | None, str]:
+    """A private ``redis-server`` on a free port (or ``BENCH_REDIS_URL``): its process (None) and URL."""
+    if os.environ.get("BENCH_REDIS_URL"):
+        return None, os.environ["BENCH_REDIS_URL"]
+    import redis
+
+    server = shutil.which("redis-server")
+    if not server:
+        raise SystemExit("redis-server is not installed: set BENCH_REDIS_URL")
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        try:
+            redis.Redis.from_url(url).ping()
+            return process, url
+        except redis.RedisError:
+            time.sleep(0.05)
+    raise SystemExit("the private redis-server did not start")

@@ -39,12 +39,22 @@ ROLE_GRANTS: dict[Role, dict[str, str]] = {
 }
 
 
+_ROLE_ATTRIBUTE = "_catalog_role"
+
+
 def user_role(user) -> Role | None:
     """The user's role (the first of their groups that is a role), if any."""
     if not getattr(user, "is_authenticated", False):
         return None
+    if hasattr(user, _ROLE_ATTRIBUTE):
+        return getattr(user, _ROLE_ATTRIBUTE)
     names = {group.name for group in user.groups.all()}
     return next((role for role in Role if role.value in names), None)
+
+
+def remember_role(user, role: Role | None) -> None:
+    """Let ``user_role`` answer ``role`` for this instance (the token authentication caches it)."""
+    setattr(user, _ROLE_ATTRIBUTE, role)
 
 
 def sync_role_permissions(apps=None, **_kwargs) -> None:

@@ -6,10 +6,23 @@ through the API, the Django admin, the shell or a bulk update, changes the stamp
 token issued before it is refused: access tokens by the authentication class, refresh
 tokens by the refresh serializer, both by verify, and open event streams at their next
 check. The stamp is computed, not stored, so no code path can forget to bump it.
+
+Every authenticated request recomputes the stamp (one query besides the user's row), so a
+revocation takes effect at the next request. What the stamp vouches for, the user's
+permissions and role, is cached under the stamp for ``AUTH_ACCESS_CACHE_SECONDS``: a new
+stamp is a new cache key, and the permission queries run once per account state, not once
+per request.
 """
 
 from __future__ import annotations
 
+import logging
+
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import IntegerField, Value
 from django.utils.crypto import salted_hmac
 from drf_spectacular.contrib import rest_framework_simplejwt as simplejwt_schema
 from rest_framework.exceptions import AuthenticationFailed
@@ -18,15 +31,50 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 
 from catalog.models import StoreMembership
+from catalog.roles import remember_role, user_role
+
+logger = logging.getLogger(__name__)
+
+User = get_user_model()
 
 STAMP_CLAIM = "stamp"
+_GROUP, _STORE = 0, 1
 
 
 def account_stamp(user) -> str:
-    groups = sorted(user.groups.values_list("pk", flat=True))
-    stores = sorted(StoreMembership.objects.filter(user=user).values_list("store_id", flat=True))
+    groups = User.groups.through.objects.filter(user_id=user.pk).values_list(_kind(_GROUP), "group_id")
+    stores = StoreMembership.objects.filter(user_id=user.pk).values_list(_kind(_STORE), "store_id")
+    rows = list(groups.union(stores, all=True))  # one query for both
+    groups = sorted(pk for kind, pk in rows if kind == _GROUP)
+    stores = sorted(pk for kind, pk in rows if kind == _STORE)
     state = f"{user.password}|{user.is_active}|{user.is_superuser}|{user.is_staff}|{groups}|{stores}"
     return salted_hmac("catalog.tokens.account_stamp", state).hexdigest()[:32]
+
+
+def _kind(kind: int) -> Value:
+    return Value(kind, output_field=IntegerField())
+
+
+def attach_cached_access(user, stamp: str) -> None:
+    """Give ``user`` their permissions and role from the cache entry of this account state.
+
+    The key holds the stamp: a revocation or role change is a new key, never a stale hit.
+    Grants changed without touching the stamp (a role's permissions, a user's own ones in the
+    admin) reach cached entries within ``AUTH_ACCESS_CACHE_SECONDS``."""
+    key = f"catalog.tokens.access:{user.pk}:{stamp}"
+    try:
+        access = cache.get(key)
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("access cache unavailable (%s): permissions read from the database", type(exc).__name__)
+        return
+    if access is None:
+        access = {"permissions": user.get_all_permissions(), "role": user_role(user)}
+        try:
+            cache.set(key, access, settings.AUTH_ACCESS_CACHE_SECONDS)
+        except (redis.RedisError, OSError):
+            pass  # the next request reads them again
+    user._perm_cache = access["permissions"]  # what Django's ModelBackend reads has_perm from
+    remember_role(user, access["role"])
 
 
 class StampedRefreshToken(RefreshToken):
@@ -44,8 +92,10 @@ class StampedJWTAuthentication(JWTAuthentication):
 
     def get_user(self, validated_token):
         user = super().get_user(validated_token)  # unknown or inactive users are refused here
-        if validated_token.get(STAMP_CLAIM) != account_stamp(user):
+        stamp = account_stamp(user)
+        if validated_token.get(STAMP_CLAIM) != stamp:
             raise AuthenticationFailed("The token was revoked: the account changed since.", code="token_revoked")
+        attach_cached_access(user, stamp)
         return user
 
 

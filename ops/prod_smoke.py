@@ -106,14 +106,13 @@ class Stack:
 
 
 def _admin_sql(*statements: str) -> None:
-    import psycopg2
+    import psycopg
 
-    connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
+    with psycopg.connect(
+        host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True
+    ) as connection:
         for statement in statements:
-            cursor.execute(statement)
-    connection.close()
+            connection.execute(statement)
 
 
 def reset_database() -> None:

@@ -53,6 +53,10 @@ SIMPLE_JWT = {
     "TOKEN_VERIFY_SERIALIZER": "catalog.tokens.TokenVerifySerializer",
 }
 
+# Seconds a user's permissions and role stay cached under their account stamp
+# (catalog/tokens.py); a revocation never waits for it.
+AUTH_ACCESS_CACHE_SECONDS = env.int("AUTH_ACCESS_CACHE_SECONDS", default=30)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Retail Sync Hub API",
     "DESCRIPTION": "Product images, head office to edge photo distribution, NAS documents and store sync.",

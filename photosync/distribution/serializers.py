@@ -7,37 +7,35 @@ from collections.abc import Callable
 
 from rest_framework import serializers
 
-from photosync.models import ProductPhoto
-
 
 def _iso(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def photo_item(photo: ProductPhoto, url_for: Callable[[str], str]) -> dict:
-    """``url_for``: the photo's URL for a key (``photosync.imagesync.storage.object_url``)."""
-    product = photo.product
-    deleted = photo.deleted_at is not None
-    url = None if deleted else url_for(photo.object_key)
+def photo_item(row: dict, url_for: Callable[[str], str]) -> dict:
+    """A list item from a feed row (``feed.FEED_FIELDS``); ``url_for``: the photo's URL for
+    a key (``photosync.imagesync.storage.object_url_maker``)."""
+    product_uuid = row["product__uuid"]  # None on the tombstone of a deleted product's photo
+    deleted = row["deleted_at"] is not None
     item = {
-        "id": str(photo.pk),
-        "product_id": str(product.uuid) if product else None,
-        "product_sku": product.sku if product else "",
-        "product_name": product.name if product else "",
-        "object_key": photo.object_key,
-        "filename": photo.filename,
-        "size": photo.size,
-        "content_type": photo.content_type,
-        "checksum": photo.checksum,
-        "version": photo.version,
-        "is_primary": photo.is_primary,
-        "sort_order": photo.sort_order,
-        "updated_at": _iso(photo.updated_at),
-        "image_url": url,
+        "id": str(row["id"]),
+        "product_id": str(product_uuid) if product_uuid else None,
+        "product_sku": row["product__sku"] or "",
+        "product_name": row["product__name"] or "",
+        "object_key": row["object_key"],
+        "filename": row["filename"],
+        "size": row["size"],
+        "content_type": row["content_type"],
+        "checksum": row["checksum"],
+        "version": row["version"],
+        "is_primary": row["is_primary"],
+        "sort_order": row["sort_order"],
+        "updated_at": _iso(row["updated_at"]),
+        "image_url": None if deleted else url_for(row["object_key"]),
         "deleted": deleted,
     }
     if deleted:
-        item["deleted_at"] = _iso(photo.deleted_at)
+        item["deleted_at"] = _iso(row["deleted_at"])
     return item
 
 

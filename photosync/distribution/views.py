@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import uuid
@@ -95,7 +94,7 @@ class PhotoListView(APIView):
         if cursor and offset:
             raise params.invalid("pass either cursor or offset, not both")
         page = feed.list_photos(store, since=since, limit=limit, offset=offset, cursor=cursor)
-        url_for = functools.partial(storage.object_url, request=request)
+        url_for = storage.object_url_maker(request)
         data = {
             "photos": [schema.photo_item(photo, url_for) for photo in page.photos],
             "total": page.total,

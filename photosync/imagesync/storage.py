@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
@@ -81,19 +80,34 @@ def object_url(key: str | None, request=None) -> str | None:
     (``querystring_auth``); on a file system the media URL with an expiry and its HMAC
     (``MEDIA_URL_EXPIRE``), checked by :mod:`photosync.imagesync.media`, made absolute for
     ``request`` when given. Both expire after ``MEDIA_URL_EXPIRE`` seconds."""
-    if not key:
-        return None
+    return object_url_maker(request)(key)
+
+
+def object_url_maker(request=None) -> Callable[[str | None], str | None]:
+    """``object_url`` for many keys (a page of photos): what all the links share, the
+    absolute base URL, the expiry and the signer, is worked out once."""
     storage = default_storage
     if not isinstance(storage, FileSystemStorage):
-        return storage.url(key)
+        return lambda key: storage.url(key) if key else None
     expires = int(time.time()) + settings.MEDIA_URL_EXPIRE
-    query = urlencode({"expires": expires, "signature": media_signature(key, expires)})
-    url = f"{storage.base_url}{filepath_to_uri(key)}?{query}"
-    return request.build_absolute_uri(url) if request is not None else url
+    base = request.build_absolute_uri(storage.base_url) if request is not None else storage.base_url
+    signer = _media_signer()
+
+    def url(key: str | None) -> str | None:
+        if not key:
+            return None
+        # Both values are URL-safe as they are (digits; URL-safe base64): no urlencode per link.
+        return f"{base}{filepath_to_uri(key)}?expires={expires}&signature={signer.signature(f'{key}:{expires}')}"
+
+    return url
+
+
+def _media_signer() -> signing.Signer:
+    return signing.Signer(salt="photosync.media")
 
 
 def media_signature(key: str, expires: int) -> str:
-    return signing.Signer(salt="photosync.media").signature(f"{key}:{expires}")
+    return _media_signer().signature(f"{key}:{expires}")
 
 
 def media_signature_is_valid(key: str, expires: str, signature: str) -> bool:

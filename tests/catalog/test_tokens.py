@@ -2,6 +2,10 @@
 issued before it, access and refresh alike."""
 
 import pytest
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from catalog.models import StoreMembership
@@ -66,3 +70,30 @@ def test_unrelated_changes_keep_the_tokens(api, admin_user, make_user, store):
     )
     login("dave")  # logging in again (last_login changes) keeps the earlier tokens too
     assert works(tokens) == (200, 200, 200)
+
+
+def test_permissions_are_read_once_per_account_state(make_user, store):
+    make_user("erin", role=Role.VIEWER, stores=[store])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {login('erin')['access']}")
+    assert client.get("/api/v1/stores/").status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        assert client.get("/api/v1/stores/").status_code == 200
+    tables = " ".join(query["sql"] for query in second.captured_queries)
+    assert "auth_permission" not in tables and "auth_group" not in tables.replace("auth_user_groups", "")
+
+
+@pytest.mark.parametrize("change", ["bulk password update", "role", "membership"])
+def test_a_revocation_within_the_cache_window_takes_effect_at_the_next_request(make_user, store, other_store, change):
+    """The permissions are cached, but under the account stamp: a change made by any path,
+    a bulk update that sends no signal included, refuses the very next request."""
+    user = make_user("frank", role=Role.OPERATOR, stores=[store])
+    tokens = login("frank")
+    assert works(tokens) == (200, 200, 200)  # the user's access is now cached
+    if change == "bulk password update":
+        type(user).objects.filter(pk=user.pk).update(password=make_password("Another-pass-456"))
+    elif change == "role":
+        user.groups.set([Group.objects.get(name=Role.VIEWER.value)])
+    else:
+        StoreMembership.objects.create(store=other_store, user=user)
+    assert works(tokens) == (401, 401, 401)

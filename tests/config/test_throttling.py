@@ -1,5 +1,7 @@
+import time
+
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.test import APIClient
 
@@ -9,12 +11,13 @@ pytestmark = pytest.mark.django_db
 def _clear_throttle_counters():
     """Only this run's throttle keys: the Redis database is shared with the broker and
     with other test runs (CACHE_KEY_PREFIX), so never FLUSHDB it."""
-    if isinstance(cache, RedisCache):
-        client = cache._cache.get_client(write=True)
-        for key in client.scan_iter(match=cache.make_key("throttle_*")):
+    backend = caches["default"]  # the backend itself: ``cache`` is a proxy, never an instance of it
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client(write=True)
+        for key in client.scan_iter(match=backend.make_key("throttle_*")):
             client.delete(key)
     else:
-        cache.clear()
+        backend.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +79,48 @@ def test_the_admin_login_is_throttled_like_the_api_login(settings, client, make_
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert "_auth_user_id" not in client.session  # even the right password did not sign in
     assert client.get("/admin/login/").status_code == 200  # the page itself still shows
+
+
+def _throttle_commands(monkeypatch) -> list[str]:
+    """The Redis commands sent about throttle keys, recorded on their way to the real server."""
+    import redis
+
+    sent: list[str] = []
+    real = redis.Redis.execute_command
+
+    def recording(self, *args, **options):
+        if any("throttle_" in str(arg) for arg in args[1:]):
+            sent.append(str(args[0]).upper())
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", recording)
+    return sent
+
+
+def test_a_throttle_check_is_one_redis_round_trip(monkeypatch, api, admin_user):
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("the embedded mode's throttles use the local memory cache")
+    client = api(admin_user)
+    sent = _throttle_commands(monkeypatch)
+    assert client.get("/api/v1/stores/").status_code == 200
+    assert sent == ["EVALSHA"]  # the user throttle; DRF's own sends a GET and a SET of the whole history
+
+
+def test_refused_requests_do_not_count_and_retry_after_follows_the_oldest_accepted_one(settings, api, admin_user):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "user": "2/s"}
+    client = api(admin_user)
+    codes = [client.get("/api/v1/stores/").status_code for _ in range(2)]
+    refused = [client.get("/api/v1/stores/") for _ in range(3)]
+    assert codes == [200, 200] and {answer.status_code for answer in refused} == {429}
+    assert all(answer["Retry-After"] == "1" for answer in refused)  # 1 s at most, rounded up
+    assert refused[0].json()["code"] == "RATE_LIMIT_EXCEEDED"
+    time.sleep(1.05)  # the two accepted requests left the window; the refused ones never entered it
+    assert [client.get("/api/v1/stores/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_history_left_by_drfs_throttle_does_not_switch_the_throttle_off(settings, api, admin_user):
+    """After an upgrade, DRF's history list may still sit under the plain key for a minute."""
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "user": "2/min"}
+    caches["default"].set(f"throttle_user_{admin_user.pk}", [time.time()] * 5, 60)
+    client = api(admin_user)
+    assert [client.get("/api/v1/stores/").status_code for _ in range(3)] == [200, 200, 429]

@@ -1,10 +1,14 @@
 """Spec 001, head office side: the photo list, the download and the status report."""
 
+import base64
 import hashlib
+import json
 from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog.roles import Role
@@ -91,6 +95,45 @@ def test_pages_by_offset_and_by_cursor_see_every_photo_once(api, edge_user, stor
         if not data["has_more"]:
             break
     assert by_offset == by_cursor == [str(p.pk) for p in photos]
+
+
+def _cursor(*items) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(items)).encode()).decode().rstrip("=")
+
+
+def test_the_total_is_counted_on_the_first_page_only(api, edge_user, store, photos, make_photo):
+    client = api(edge_user)
+    first = client.get(LIST, {"store_id": store.pk, "limit": 2}).json()["data"]
+    assert first["total"] == 5
+    make_photo(store)  # joins the pass (it sorts last) without changing the total it began with
+    cursor, totals = first["next_cursor"], []
+    while cursor:
+        with CaptureQueriesContext(connection) as queries:
+            data = client.get(LIST, {"store_id": store.pk, "limit": 2, "cursor": cursor}).json()["data"]
+        assert not [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+        totals.append(data["total"])
+        cursor = data["next_cursor"]
+    assert totals == [5, 5]  # 6 photos in 3 pages; the next pass counts 6
+    assert client.get(LIST, {"store_id": store.pk, "limit": 2}).json()["data"]["total"] == 6
+
+
+def test_a_cursor_without_a_total_still_pages_and_counts(api, edge_user, store, photos):
+    """Cursors issued before the total rode in them: the edge finishes its pass."""
+    oldest = photos[0]
+    cursor = _cursor(oldest.updated_at.isoformat(), str(oldest.pk))
+    data = api(edge_user).get(LIST, {"store_id": store.pk, "cursor": cursor}).json()["data"]
+    assert data["total"] == 5 and [p["id"] for p in data["photos"]] == [str(p.pk) for p in photos[1:]]
+
+
+@pytest.mark.parametrize("total", [-1, "5", 1.5, True, None])
+def test_a_cursor_with_a_bad_total_is_refused(api, edge_user, store, photos, total):
+    cursor = _cursor(photos[0].updated_at.isoformat(), str(photos[0].pk), total)
+    response = api(edge_user).get(LIST, {"store_id": store.pk, "cursor": cursor})
+    if total is None:  # JSON null: no total, counted
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400
+    assert response.json()["message"] == "cursor is not a cursor this server issued"
 
 
 def test_a_photo_changed_while_paging_by_cursor_is_neither_skipped_nor_repeated(api, edge_user, store, photos):
