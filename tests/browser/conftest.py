@@ -116,13 +116,14 @@ class Console:
         return self.page.locator(f'tr[data-store="{store_code}"] td[data-column="{column}"]')
 
     def run_action(self, action: str, *pks: int) -> str:
-        """Select rows of the current change list, run an admin action; returns the message."""
+        """Select rows of the current change list and run an admin action; returns the page's text
+        after the answer (the theme's messages are in the content)."""
         for pk in pks:
             self.page.check(f'input[name="_selected_action"][value="{pk}"]')
         self.page.select_option('select[name="action"]', action)
-        self.page.click('button[name="index"]')
-        self.page.wait_for_selector("ul.messagelist")
-        return self.page.inner_text("ul.messagelist")
+        with self.page.expect_navigation():
+            self.page.click('button[name="index"]')
+        return self.page.inner_text("body")
 
     def wait_for(self, condition: Callable[[], bool], *, timeout: float = 90, reload: bool = True) -> None:
         deadline = time.monotonic() + timeout

@@ -14,7 +14,6 @@ from photosync.models import ImageSyncRun, ProductPhoto
 from storesync import services as storesync
 from storesync.models import DeadLetter, SyncConflict
 from tests.browser.conftest import PASSWORD, assert_no_secret, screenshots_of, shop_key
-from tests.browser.test_inbox import run_action
 from tests.plugins.simulator import sim_get, sim_post
 from tests.storesync.conftest import configure, edit_platform, platform_product
 
@@ -120,7 +119,7 @@ def test_a_dead_letter_requeued_from_the_console(
     console.login("operator", PASSWORD)
     console.goto("/admin/storesync/deadletter/")  # owed letters by default
     console.snap("dead letters")
-    message = run_action(console, "requeue", letter.pk)
+    message = console.run_action("requeue", letter.pk)
     console.snap("dead letter requeued")
     assert "Requeued in 1 job(s)" in message
 

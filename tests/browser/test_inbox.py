@@ -41,17 +41,6 @@ def assert_fits(console, label: str, must_show: str | None = None) -> None:
         console.snap(f"{label} at {width}")
 
 
-def run_action(console, action: str, *pks: int) -> str:
-    """Select rows of the current change list and run an admin action; returns the page's text
-    after the answer (the theme's messages are in the content)."""
-    for pk in pks:
-        console.page.check(f'input[name="_selected_action"][value="{pk}"]')
-    console.page.select_option('select[name="action"]', action)
-    with console.page.expect_navigation():
-        console.page.click('button[name="index"]')
-    return console.page.inner_text("body")
-
-
 def test_an_operator_settles_a_conflict_from_the_inbox_and_lands_on_the_next(
     console, operator, make_shop_simulator, make_console_store
 ):
@@ -123,7 +112,7 @@ def test_a_requeue_that_fails_again_stays_visible(
     assert "fix in the shop" in row.inner_text().lower() and "never requeued" in row.inner_text()
 
     sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PUT"}})
-    message = run_action(console, "requeue", letter.pk)
+    message = console.run_action("requeue", letter.pk)
     assert "Requeued in 1 job(s)" in message
     console.snap("dead letter requeued")
 
