@@ -3,12 +3,14 @@ clients (websockets), channels-redis, and a real Celery worker running the jobs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -440,3 +442,46 @@ def test_a_forked_worker_publishes_on_a_redis_connection_of_its_own(
     assert os.waitstatus_to_exitcode(status) == 0
     assert len(parent) == 1 and len(child_connections) == 1 and child_connections != parent
     assert publisher_connection_ids(os.getpid()) == parent
+
+
+def test_deliveries_do_not_wait_for_the_database_thread(transactional_db, make_store, make_user):
+    """All of a server's database work shares one thread (asgiref's thread-sensitive mode);
+    channels' consumers hop onto it before every message (``close_old_connections``), which
+    queued each delivery behind other streams' queries. With that thread kept busy, messages
+    must still reach the client: a delivery does no database work at all."""
+    from asgiref.sync import async_to_sync, sync_to_async
+    from asgiref.testing import ApplicationCommunicator
+
+    from config.asgi import application
+
+    store = make_store("busy")
+    viewer = make_user("viewer-busy", role=Role.VIEWER, stores=[store])
+    scope = stream_scope(store.pk, viewer)
+    busy, release = threading.Event(), threading.Event()
+
+    def slow_query():
+        busy.set()
+        release.wait(timeout=60)
+
+    async def scenario():
+        communicator = ApplicationCommunicator(application, scope)
+        await communicator.send_input({"type": "websocket.connect"})
+        assert (await communicator.receive_output(timeout=10))["type"] == "websocket.accept"
+        blocker = asyncio.ensure_future(sync_to_async(slow_query)())
+        await asyncio.to_thread(busy.wait, 10)
+        received = []
+        try:
+            for n in range(5):  # from another thread, as a worker's task would
+                await asyncio.to_thread(events.send, events.store_group(store.pk), {"event": "note", "data": n})
+            while len(received) < 5:
+                message = json.loads((await communicator.receive_output(timeout=10))["text"])
+                if message["event"] == "note":
+                    received.append(message["data"])
+        finally:
+            release.set()
+            await blocker
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await communicator.wait(timeout=5)
+        return received
+
+    assert async_to_sync(scenario)() == list(range(5))
