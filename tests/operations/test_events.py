@@ -413,6 +413,18 @@ def test_publishes_from_sync_code_reach_a_served_stream_through_one_redis_connec
     assert publisher_connection_ids(os.getpid()) == connections  # the same one, still open
 
 
+def test_a_stream_idle_for_longer_than_the_redis_socket_timeout_still_receives(
+    transactional_db, live_server_url, make_store, make_user
+):
+    """redis-py reads with a 5 s socket timeout; the layer's subscriber must outlive it."""
+    store = make_store("idle")
+    viewer = make_user("viewer-idle", role=Role.VIEWER, stores=[store])
+    with stream(live_server_url, store, viewer) as ws:
+        time.sleep(6)
+        events.send(events.store_group(store.pk), {"event": "note", "data": "after the silence"})
+        assert notes(ws, 1) == ["after the silence"]
+
+
 def test_a_forked_worker_publishes_on_a_redis_connection_of_its_own(
     transactional_db, live_server_url, make_store, make_user
 ):
