@@ -3,7 +3,7 @@
 The user comes from the ``?token=`` JWT (``config.ws_auth``); a user who may not read the
 store's sync (no R permission, or a store they are not a member of) is refused at the
 handshake. On connect the client gets the state of the jobs running now, then every event
-published to the store's group (``storesync.events``). While the socket is open its access
+published to the store's group (``operations.events``). While the socket is open its access
 is checked again every ``EVENT_STREAM_RECHECK_SECONDS`` and at the token's expiry.
 """
 
@@ -122,4 +122,4 @@ class SyncEventConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"event": "pong", "data": {}})
 
     async def sync_event(self, event):
-        await self.send_json(event["message"])
+        await self.send(text_data=event["text"])

@@ -14,6 +14,7 @@ Jobs without a store (NAS runs) go to the hub group that every stream joins.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -135,9 +136,10 @@ def snapshot(store_id) -> list[dict[str, Any]]:
 
 
 def send(group: str, message: dict[str, Any]) -> None:
-    """Send one message to a group; a broken channel layer never breaks the job."""
+    """Send one message to a group, as the JSON text its streams send on (encoded here once,
+    not once per client); a broken channel layer never breaks the job."""
     try:
-        channel_groups.send(group, {"type": "sync.event", "message": message})
+        channel_groups.send(group, {"type": "sync.event", "text": json.dumps(message)})
     except Exception:
         logger.warning("could not publish %s to %s", message.get("event"), group, exc_info=True)
 
