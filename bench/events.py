@@ -241,17 +241,21 @@ def _server(command: list[str], env: dict[str, str]):
             process.wait()
 
 
-def stream_latency(env: dict[str, str], store, token: str) -> None:
+def stream_latency(env: dict[str, str], store, user) -> None:
     """Project and floor, alternated, at each client count; prints the figures and the load."""
+    from catalog.tokens import StampedRefreshToken
     from config.jobs import JobStatus
     from storesync.models import StoreSyncJob
+
+    def access_token(user) -> str:
+        return str(StampedRefreshToken.for_user(user).access_token)
 
     uvicorn = ["-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", "{port}"]
     uvicorn += ["--lifespan", "off", "--log-level", "warning"]
     channel = f"bench-floor-{uuid.uuid4().hex[:8]}"
     updates = [str(UPDATES), str(INTERVAL)]
     with _server(uvicorn, env) as hub_port, _server([__file__, "--floor-server", "{port}", channel], env) as bare:
-        hub_url = f"ws://127.0.0.1:{hub_port}/api/v1/stores/{store.pk}/sync/events/stream?token={token}"
+        hub_url = f"ws://127.0.0.1:{hub_port}/api/v1/stores/{store.pk}/sync/events/stream?token="
         for count in CLIENT_COUNTS:
             results = {name: {"latencies": [], "fan_out": [], "costs": []} for name in ("project", "floor")}
             loads = [load()]
@@ -264,7 +268,8 @@ def stream_latency(env: dict[str, str], store, token: str) -> None:
                     entities=["products"],
                 )
                 for name, url, publisher in (
-                    ("project", hub_url, ["--publish", str(job.pk), *updates]),
+                    # A token of its own each round: the run outlasts an access token's lifetime.
+                    ("project", hub_url + access_token(user), ["--publish", str(job.pk), *updates]),
                     ("floor", f"ws://127.0.0.1:{bare}", ["--floor-publish", channel, *updates]),
                 ):
                     for figure, values in asyncio.run(_receive(url, count, publisher, env)).items():
@@ -338,7 +343,6 @@ def main() -> None:
     from django.contrib.auth.models import Group, User
 
     from catalog.models import Store, StoreMembership
-    from catalog.tokens import StampedRefreshToken
     from storesync import services
 
     store = Store.objects.create(
@@ -353,9 +357,8 @@ def main() -> None:
     user = User.objects.create_user("viewer", password="x-Bench-123")
     user.groups.add(Group.objects.get(name="VIEWER"))
     StoreMembership.objects.create(store=store, user=user)
-    token = str(StampedRefreshToken.for_user(user).access_token)
     print(f"stream: WebSocket clients, {UPDATES} progress updates from a worker process, against the floor")
-    stream_latency(env, store, token)
+    stream_latency(env, store, user)
     if os.environ.get("BENCH_ONLY_STREAM"):
         return
     print(f"inbound webhooks: {NOTIFICATIONS} notifications per round, best of {ROUNDS}")
