@@ -1,12 +1,18 @@
 """Event stream and inbound webhook benchmark.
 
 Prints, in one run:
-- **stream latency**: a "worker" process (``--publish``, its own Django process, as a Celery
-  worker is) reports a job's progress with ``config.jobs.record_progress`` 40 times, 0.3 s
-  apart; 100 WebSocket clients connected to uvicorn (``config.asgi``) through channels-redis
-  receive each ``sync_progress``. Latency: from just before ``record_progress`` (the row's
-  update, its commit and the publish included) to the client's receipt, over every client
-  and update: p50, p99, max;
+- **stream latency** at 1, 100 and 500 clients (``BENCH_CLIENTS``): a "worker" process
+  (``--publish``, its own Django process, as a Celery worker is) reports a running job's
+  progress with ``config.jobs.record_progress`` ``BENCH_UPDATES`` times (40), 0.3 s apart;
+  the clients, WebSocket connections to uvicorn serving ``config.asgi`` (the Redis pub/sub
+  channel layer), receive each ``sync_progress``. Latency: from just before
+  ``record_progress`` (the row's update, its commit and the publish included) to each
+  client's receipt, over every client and update: p50, p99, max. **Floor**, in the same
+  run, alternated with the project over ``BENCH_STREAM_ROUNDS`` rounds (2): the barest
+  means of the same fan-out, a bare ``websockets`` server subscribed to a Redis pub/sub
+  channel that broadcasts each message to its clients, fed by a process that only
+  ``PUBLISH``es a message of the same size (``--floor-server``, ``--floor-publish``).
+  The load average is printed with every figure;
 - **inbound webhook throughput**: 1,000 signed change notifications posted to
   ``/api/v1/webhooks/{store}/products`` through Django's full stack (in process, test client),
   each verified (Standard Webhooks HMAC), recorded (its id, for replays) and merged into the
@@ -15,6 +21,7 @@ Prints, in one run:
 
 PostgreSQL (``hub_bench_events``, recreated; ``BENCH_DATABASE_URL``) and Redis
 (``BENCH_REDIS_URL``, default db 12, a channel prefix of its own) are required.
+``BENCH_ONLY_STREAM=1`` stops after the stream's figures.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,11 +46,17 @@ from bench.support import free_port, recreate_postgres_database
 
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench_events")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-CLIENTS = int(os.environ.get("BENCH_CLIENTS", "100"))
+CLIENT_COUNTS = [int(n) for n in os.environ.get("BENCH_CLIENTS", "1,100,500").split(",")]
 UPDATES = int(os.environ.get("BENCH_UPDATES", "40"))
+INTERVAL = 0.3
+STREAM_ROUNDS = int(os.environ.get("BENCH_STREAM_ROUNDS", "2"))
 NOTIFICATIONS = int(os.environ.get("BENCH_NOTIFICATIONS", "1000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 SECRET = "webhook_secret_123"
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def _env(workdir: str) -> dict[str, str]:
@@ -75,105 +89,204 @@ def _setup(create: bool) -> None:
         call_command("migrate", verbosity=0)
 
 
+# The publishing processes: each prints, per update, its number, when it was started and
+# what the publishing call cost.
+
+
+def _report(number: int, started: float, ended: float, published: float) -> None:
+    line = {"records_processed": number, "at": started, "cost": ended - started, "published": published}
+    print(json.dumps(line), flush=True)
+
+
 def publish(job_id: str, updates: int, interval: float) -> None:
-    """The worker side: progress reports of one job; prints when each was started."""
+    """The worker side: progress reports of one job. Also notes when the progress message
+    left for Redis (after the row's commit), to tell the fan-out from the database's share."""
     _setup(create=False)
     from config.jobs import record_progress
+    from operations import events
     from storesync.models import StoreSyncJob
 
+    published = []
+    send = events.send
+
+    def noting_send(group, message):
+        send(group, message)
+        if message["event"] == "sync_progress":
+            published.append(time.time())
+
+    events.send = noting_send
     job = StoreSyncJob.objects.get(pk=job_id)
     record_progress(job, total=updates + 1, processed=1)  # the first report announces the start
     time.sleep(interval)
     for _ in range(updates):
         started = time.time()
         record_progress(job, processed=1)
-        print(json.dumps({"records_processed": job.items_processed, "at": started}), flush=True)
+        _report(job.items_processed, started, time.time(), published[-1])
         time.sleep(interval)
 
 
-async def _clients(url: str, count: int, expected: int, received: list[tuple[int, float]]) -> None:
+def floor_publish(channel: str, updates: int, interval: float) -> None:
+    """The floor's worker: a bare PUBLISH of a message shaped like a progress event."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()
+    for number in range(2, updates + 2):
+        data = {"sync_id": str(uuid.uuid4()), "store_id": 1, "kind": "store_sync", "progress": 0.0}
+        message = {"event": "sync_progress", "data": {**data, "records_processed": number, "records_total": 41}}
+        started = time.time()
+        client.publish(channel, json.dumps(message))
+        ended = time.time()
+        _report(number, started, ended, ended)
+        time.sleep(interval)
+
+
+async def floor_server(port: int, channel: str) -> None:
+    """The floor's server: every message of a Redis channel broadcast to every client."""
+    import redis.asyncio as aioredis
+    from websockets.asyncio.server import broadcast, serve
+
+    clients = set()
+
+    async def handler(ws):
+        clients.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            clients.discard(ws)
+
+    pubsub = aioredis.from_url(REDIS_URL).pubsub()
+    await pubsub.subscribe(channel)
+    async with serve(handler, "127.0.0.1", port):
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                broadcast(clients, message["data"].decode())
+
+
+# The clients
+
+
+async def _receive(url: str, count: int, publisher: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Connects ``count`` clients, runs the publishing process, and returns the latencies."""
     from websockets.asyncio.client import connect
 
-    sockets = [await connect(url, open_timeout=30, max_queue=None) for _ in range(count)]
+    sockets = [await connect(url, open_timeout=60, max_queue=None) for _ in range(count)]
+    received: list[tuple[int, float]] = []
 
     async def read(ws):
         seen = 0
-        while seen < expected:
+        while seen < UPDATES:
             message = json.loads(await ws.recv())
             if message["event"] == "sync_progress" and not message.get("snapshot"):
                 received.append((message["data"]["records_processed"], time.time()))
                 seen += 1
 
-    ready.set()
-    await asyncio.wait_for(asyncio.gather(*(read(ws) for ws in sockets)), timeout=120)
+    readers = asyncio.gather(*(read(ws) for ws in sockets))
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, *publisher, env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE
+    )
+    lines = [json.loads(line) for line in (await worker.communicate())[0].decode().splitlines()]
+    await asyncio.wait_for(readers, timeout=120)
     for ws in sockets:
         await ws.close()
+    sent = {line["records_processed"]: line for line in lines}
+    return {
+        "latencies": [(at - sent[n]["at"]) * 1000 for n, at in received if n in sent],
+        "fan_out": [(at - sent[n]["published"]) * 1000 for n, at in received if n in sent],
+        "costs": [line["cost"] * 1000 for line in lines],
+    }
 
 
-ready = asyncio.Event()
+def _p99(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.99) - 1)]
 
 
-def stream_latency(env: dict[str, str], store, token: str, job) -> dict[str, float]:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, **env},
-        cwd=ROOT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.1)
-        url = f"ws://127.0.0.1:{port}/api/v1/stores/{store.pk}/sync/events/stream?token={token}"
-        received: list[tuple[int, float]] = []
-
-        async def main():
-            clients = asyncio.create_task(_clients(url, CLIENTS, UPDATES, received))
-            await ready.wait()
-            worker = await asyncio.create_subprocess_exec(
-                sys.executable,
-                __file__,
-                "--publish",
-                str(job.pk),
-                str(UPDATES),
-                "0.3",
-                env={**os.environ, **env},
-                stdout=asyncio.subprocess.PIPE,
-            )
-            lines = (await worker.communicate())[0].decode().splitlines()
-            await clients
-            return {json.loads(line)["records_processed"]: json.loads(line)["at"] for line in lines}
-
-        sent = asyncio.run(main())
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    latencies = sorted((at - sent[n]) * 1000 for n, at in received if n in sent)
+def _summary(run: dict[str, list[float]]) -> dict[str, float]:
+    latencies = run["latencies"]
     return {
         "deliveries": len(latencies),
         "p50": statistics.median(latencies),
-        "p99": latencies[int(len(latencies) * 0.99) - 1],
-        "max": latencies[-1],
+        "p99": _p99(latencies),
+        "max": max(latencies),
+        "fan_out_p99": _p99(run["fan_out"]),
+        "publish": statistics.median(run["costs"]),
     }
+
+
+@contextmanager
+def _server(command: list[str], env: dict[str, str]):
+    """A server subprocess on a free loopback port, until the block ends."""
+    port = free_port()
+    with open(Path(env["VAR_DIR"]) / "servers.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, *[str(port) if part == "{port}" else part for part in command]],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{command} did not start; see {env['VAR_DIR']}/servers.log")
+            time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def stream_latency(env: dict[str, str], store, user) -> None:
+    """Project and floor, alternated, at each client count; prints the figures and the load."""
+    from catalog.tokens import StampedRefreshToken
+    from config.jobs import JobStatus
+    from storesync.models import StoreSyncJob
+
+    def access_token(user) -> str:
+        return str(StampedRefreshToken.for_user(user).access_token)
+
+    uvicorn = ["-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", "{port}"]
+    uvicorn += ["--lifespan", "off", "--log-level", "warning"]
+    channel = f"bench-floor-{uuid.uuid4().hex[:8]}"
+    updates = [str(UPDATES), str(INTERVAL)]
+    with _server(uvicorn, env) as hub_port, _server([__file__, "--floor-server", "{port}", channel], env) as bare:
+        hub_url = f"ws://127.0.0.1:{hub_port}/api/v1/stores/{store.pk}/sync/events/stream?token="
+        for count in CLIENT_COUNTS:
+            results = {name: {"latencies": [], "fan_out": [], "costs": []} for name in ("project", "floor")}
+            loads = [load()]
+            for _ in range(STREAM_ROUNDS):
+                job = StoreSyncJob.objects.create(
+                    kind="store_sync",
+                    store=store,
+                    lock_key=f"bench:{uuid.uuid4()}",
+                    status=JobStatus.RUNNING,
+                    entities=["products"],
+                )
+                for name, url, publisher in (
+                    # A token of its own each round: the run outlasts an access token's lifetime.
+                    ("project", hub_url + access_token(user), ["--publish", str(job.pk), *updates]),
+                    ("floor", f"ws://127.0.0.1:{bare}", ["--floor-publish", channel, *updates]),
+                ):
+                    for figure, values in asyncio.run(_receive(url, count, publisher, env)).items():
+                        results[name][figure] += values
+                StoreSyncJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+            loads.append(load())
+            project, floor = (_summary(results[name]) for name in ("project", "floor"))
+            print(
+                f"{count} client(s), {UPDATES} updates x {STREAM_ROUNDS} rounds ({loads[0]} at the start, {loads[1]} at the end)"
+            )
+            for name, figures in (("project", project), ("floor", floor)):
+                print(
+                    f"  {name:8}  deliveries {figures['deliveries']}  p50 {figures['p50']:.1f} ms  "
+                    f"p99 {figures['p99']:.1f} ms  max {figures['max']:.1f} ms  publish call {figures['publish']:.2f} ms  "
+                    f"p99 from the PUBLISH {figures['fan_out_p99']:.1f} ms"
+                )
+            print(f"  ratio     p50 {project['p50'] / floor['p50']:.2f}x  p99 {project['p99'] / floor['p99']:.2f}x")
 
 
 def webhook_throughput(store) -> dict[str, float]:
@@ -230,10 +343,7 @@ def main() -> None:
     from django.contrib.auth.models import Group, User
 
     from catalog.models import Store, StoreMembership
-    from catalog.tokens import StampedRefreshToken
-    from config.jobs import JobStatus
     from storesync import services
-    from storesync.models import StoreSyncJob
 
     store = Store.objects.create(
         code="bench", name="Bench", platform="prestashop", platform_url="http://127.0.0.1:9/api", platform_api_key="k"
@@ -247,22 +357,10 @@ def main() -> None:
     user = User.objects.create_user("viewer", password="x-Bench-123")
     user.groups.add(Group.objects.get(name="VIEWER"))
     StoreMembership.objects.create(store=store, user=user)
-    token = str(StampedRefreshToken.for_user(user).access_token)
-    job = StoreSyncJob.objects.create(
-        kind="store_sync",
-        store=store,
-        lock_key=f"store_sync:{store.pk}",
-        status=JobStatus.RUNNING,
-        entities=["products"],
-    )
-
-    print(f"stream: {CLIENTS} WebSocket clients, {UPDATES} progress updates from a worker process")
-    stream = stream_latency(env, store, token, job)
-    print(
-        f"  deliveries {stream['deliveries']}  p50 {stream['p50']:.1f} ms  p99 {stream['p99']:.1f} ms  "
-        f"max {stream['max']:.1f} ms"
-    )
-    StoreSyncJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+    print(f"stream: WebSocket clients, {UPDATES} progress updates from a worker process, against the floor")
+    stream_latency(env, store, user)
+    if os.environ.get("BENCH_ONLY_STREAM"):
+        return
     print(f"inbound webhooks: {NOTIFICATIONS} notifications per round, best of {ROUNDS}")
     hooks = webhook_throughput(store)
     print(
@@ -272,7 +370,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--publish":
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "--publish":
         publish(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif mode == "--floor-publish":
+        floor_publish(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif mode == "--floor-server":
+        asyncio.run(floor_server(int(sys.argv[2]), sys.argv[3]))
     else:
         main()

@@ -1,9 +1,9 @@
-"""The sync event stream (seed 003): ``ws://…/api/v1/stores/{store_id}/sync/events/stream``.
+"""The sync event stream (spec 003): ``ws://…/api/v1/stores/{store_id}/sync/events/stream``.
 
 The user comes from the ``?token=`` JWT (``config.ws_auth``); a user who may not read the
 store's sync (no R permission, or a store they are not a member of) is refused at the
 handshake. On connect the client gets the state of the jobs running now, then every event
-published to the store's group (``storesync.events``). While the socket is open its access
+published to the store's group (``operations.events``). While the socket is open its access
 is checked again every ``EVENT_STREAM_RECHECK_SECONDS`` and at the token's expiry.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -65,9 +66,8 @@ class SyncEventConsumer(AsyncJsonWebsocketConsumer):
     groups: list[str] = []
 
     async def __call__(self, scope, receive, send):
-        # Refuse before the consumer opens its channel-layer channel: with channels-redis, a
-        # channel read cancelled right after it starts can miss its cancellation (redis-py
-        # retries the command), which kept the server from ever finishing a graceful shutdown.
+        # Refuse before the consumer opens its channel-layer channel (a Redis subscription):
+        # nothing to open and close for a client that may not stream.
         code, store_id = await stream_access(scope.get("token"), scope["url_route"]["kwargs"]["store_id"])
         if code is not None:
             await receive()  # websocket.connect
@@ -75,6 +75,15 @@ class SyncEventConsumer(AsyncJsonWebsocketConsumer):
             return
         self.store_id = store_id
         await super().__call__(scope, receive, send)
+
+    async def dispatch(self, message):
+        """channels' dispatch less its ``close_old_connections`` before every message: that hop
+        queues each delivery behind the one thread all database work shares. Every database
+        access here goes through ``database_sync_to_async``, which does that clean-up itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.joined = [events.store_group(self.store_id), events.HUB_GROUP]
@@ -113,4 +122,4 @@ class SyncEventConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"event": "pong", "data": {}})
 
     async def sync_event(self, event):
-        await self.send_json(event["message"])
+        await self.send(text_data=event["text"])

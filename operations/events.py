@@ -1,11 +1,12 @@
-"""The sync event stream's publisher: job changes become WebSocket messages (seed 003).
+"""The sync event stream's publisher: job changes become WebSocket messages (spec 003).
 
 Every job table (store sync, image sync, NAS run, catalogue import) sends
 ``config.jobs.job_changed`` after each change of a row; :func:`on_job_changed` turns that
 into ``sync_started``, ``sync_progress`` (throttled per job), ``sync_completed`` /
 ``sync_failed`` and, for store syncs, ``conflict_detected``, sent through the channel layer
 (channels-redis in production, so a Celery worker reaches the web processes) to the store's
-group. Jobs without a store (NAS runs) go to the hub group that every stream joins.
+group (``config.channel_groups``: one Redis connection per process, not one per message).
+Jobs without a store (NAS runs) go to the hub group that every stream joins.
 
 (The outbound ``sync.completed`` / ``sync.failed`` webhook is storesync's own receiver's,
 ``storesync.webhooks.receivers.store_sync_finished``.)
@@ -13,22 +14,22 @@ group. Jobs without a store (NAS runs) go to the hub group that every stream joi
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from typing import Any
 
 import redis
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 
+from config import channel_groups
 from config.jobs import Job, JobStatus, job_models
 from storesync.models import SyncConflict
-from storesync.presenters import FINISHED_EVENTS, TRIGGERS, display_value, job_detail, seconds_text
+from storesync.presenters import FINISHED_EVENTS, TRIGGERS, display_value, progress_percentage, seconds_text
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def group_for(job: Job) -> str:
 
 def _percentage(job: Job) -> float:
     if job.kind == "store_sync":
-        return job_detail(job)["progress"]["percentage"]
+        return progress_percentage(job)
     return job.progress
 
 
@@ -135,12 +136,10 @@ def snapshot(store_id) -> list[dict[str, Any]]:
 
 
 def send(group: str, message: dict[str, Any]) -> None:
-    """Send one message to a group; a broken channel layer never breaks the job."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
+    """Send one message to a group, as the JSON text its streams send on (encoded here once,
+    not once per client); a broken channel layer never breaks the job."""
     try:
-        async_to_sync(layer.group_send)(group, {"type": "sync.event", "message": message})
+        channel_groups.send(group, {"type": "sync.event", "text": json.dumps(message)})
     except Exception:
         logger.warning("could not publish %s to %s", message.get("event"), group, exc_info=True)
 

@@ -48,9 +48,9 @@ from storesync.models import (
 from storesync.presenters import (
     dead_letter_fix,
     entity_results,
-    job_progress,
     job_summary,
     pending_conflicts_note,
+    progress_percentage,
 )
 from storesync.webhooks import admin as webhooks_admin  # noqa: F401  (registers the webhook pages)
 
@@ -239,7 +239,7 @@ class StoreSyncJobAdmin(JobAdmin):
 
     @admin.display(description="Progress")
     def progress_display(self, job) -> str:
-        return f"{job_progress(job)[2]:.1f}%"
+        return f"{progress_percentage(job):.1f}%"
 
     @admin.display(description="Results per entity")
     def entity_results_table(self, job):

@@ -160,25 +160,32 @@ def ordered_results(job: StoreSyncJob) -> list[tuple[str, dict]]:
     ]
 
 
-def job_progress(job: StoreSyncJob) -> tuple[int, str, float]:
-    """(entities done, the entity running, percentage) from the job row alone (no query)."""
+def completed_entities(job: StoreSyncJob) -> int:
     results = job.entity_results
+    return sum(1 for name in job.entities if (results.get(name) or {}).get("status") in ("completed", "skipped"))
+
+
+def progress_percentage(job: StoreSyncJob) -> float:
+    """The job's progress in percent, from the row alone (the event stream sends it per step)."""
+    if job.status == JobStatus.SUCCEEDED:
+        return 100.0
     total = len(job.entities)
-    done = sum(1 for name in job.entities if (results.get(name) or {}).get("status") in ("completed", "skipped"))
+    if not total:
+        return 0.0
     fraction = 0.0
     current = job.current_entity if job.status == JobStatus.RUNNING else ""
-    if current and current in results:
-        r = results[current]
+    if current and current in job.entity_results:
+        r = job.entity_results[current]
         # The total grows batch by batch while the entity runs: never report it as done.
         fraction = min(0.99, r.get("records_synced", 0) / r["records_total"]) if r.get("records_total") else 0.0
-    if job.status == JobStatus.SUCCEEDED:
-        return done, current, 100.0
-    return done, current, round(100.0 * (done + fraction) / total, 1) if total else 0.0
+    return round(100.0 * (completed_entities(job) + fraction) / total, 1)
 
 
 def job_detail(job: StoreSyncJob) -> dict[str, Any]:
     total = len(job.entities)
-    done, current, percentage = job_progress(job)
+    done = completed_entities(job)
+    current = job.current_entity if job.status == JobStatus.RUNNING else ""
+    percentage = progress_percentage(job)
     estimated = None
     if job.status == JobStatus.RUNNING and job.started_at:
         elapsed = (timezone.now() - job.started_at).total_seconds()

@@ -137,14 +137,15 @@ else:
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
         }
     }
-    # The prefix keeps apart the hubs (or test runs) that share one Redis. redis-py 6+ reads
-    # with a 5 s socket timeout, the length of channels-redis' blocking pop: an idle
-    # WebSocket consumer would die after 5 s, so the timeout is longer here.
+    # Redis pub/sub: a group message is one PUBLISH that each web process fans out to its own
+    # consumers (no per-consumer list to pop; config.channel_groups publishes from workers).
+    # Pub/sub channels ignore the database number of REDIS_URL: the prefix alone keeps apart
+    # the hubs (or test runs) that share one Redis server.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "hosts": [{"address": REDIS_URL}],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi" + env.str("CACHE_KEY_PREFIX", default="")),
             },
         },

@@ -3,18 +3,24 @@ clients (websockets), channels-redis, and a real Celery worker running the jobs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
+from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings as django_settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -23,6 +29,7 @@ from catalog.roles import Role
 from catalog.tokens import StampedRefreshToken
 from config.jobs import JobStatus, record_progress
 from nasync.services import nas_sync_now
+from operations import events
 from photosync.imagesync.runner import start_image_sync
 from storesync import services
 from storesync.models import StoreSyncJob
@@ -113,6 +120,17 @@ def stream(base: str, store, user=None, token: str | None = None):
     token = token if token is not None else token_for(user)
     query = f"?token={token}" if token else ""
     return connect(f"{base}/api/v1/stores/{store.pk}/sync/events/stream{query}", open_timeout=10)
+
+
+def stream_scope(store_ref, user) -> dict:
+    """The ASGI scope of a stream's handshake, for the application run in this process."""
+    return {
+        "type": "websocket",
+        "path": f"/api/v1/stores/{store_ref}/sync/events/stream",
+        "query_string": f"token={token_for(user)}".encode(),
+        "headers": [],
+        "subprotocols": [],
+    }
 
 
 def read_until(ws, event: str, sync_id: str | None = None, timeout: float = 60) -> list[dict]:
@@ -266,13 +284,7 @@ def test_the_embedded_mode_streams_through_the_in_memory_layer(
     store = make_store("mem", platform="prestashop", platform_url=sim.url, platform_api_key=sim.api_key)
     configure(store, products={})
     viewer = make_user("viewer-mem", role=Role.VIEWER, stores=[store])
-    scope = {
-        "type": "websocket",
-        "path": f"/api/v1/stores/{store.uuid}/sync/events/stream",
-        "query_string": f"token={token_for(viewer)}".encode(),
-        "headers": [],
-        "subprotocols": [],
-    }
+    scope = stream_scope(store.uuid, viewer)
 
     async def scenario():
         communicator = ApplicationCommunicator(application, scope)
@@ -362,3 +374,126 @@ def test_the_server_shuts_down_promptly_with_open_and_refused_streams(transactio
     finally:
         if process.poll() is None:
             stop(process, timeout=1)
+
+
+# The publisher (config.channel_groups) and the consumer's deliveries
+
+
+def publisher_connection_ids(pid: int) -> list[int]:
+    """The Redis connections that process ``pid`` publishes events on (named by the publisher)."""
+    clients = redis.Redis.from_url(django_settings.REDIS_URL).client_list()
+    return sorted(int(client["id"]) for client in clients if client["name"] == f"channels-publisher-{pid}")
+
+
+def notes(ws, count: int) -> list:
+    """The ``data`` of the next ``count`` test messages (``note``) the stream receives."""
+    received = []
+    while len(received) < count:
+        message = json.loads(ws.recv(timeout=10))
+        if message["event"] == "note":
+            received.append(message["data"])
+    return received
+
+
+def test_publishes_from_sync_code_reach_a_served_stream_through_one_redis_connection(
+    transactional_db, live_server_url, make_store, make_user
+):
+    """A Celery task's publish: no event loop and no Redis connection per message, the
+    channel layer's pub/sub wire format, fanned out by the web process."""
+    assert isinstance(get_channel_layer(), RedisPubSubChannelLayer)
+    store = make_store("pub")
+    viewer = make_user("viewer-pub", role=Role.VIEWER, stores=[store])
+    with stream(live_server_url, store, viewer) as ws:
+        events.send(events.store_group(store.pk), {"event": "note", "data": 0})
+        connections = publisher_connection_ids(os.getpid())
+        for n in range(1, 20):
+            events.send(events.store_group(store.pk), {"event": "note", "data": n})
+        assert notes(ws, 20) == list(range(20))
+    assert len(connections) == 1
+    assert publisher_connection_ids(os.getpid()) == connections  # the same one, still open
+
+
+def test_a_stream_idle_for_longer_than_the_redis_socket_timeout_still_receives(
+    transactional_db, live_server_url, make_store, make_user
+):
+    """redis-py reads with a 5 s socket timeout; the layer's subscriber must outlive it."""
+    store = make_store("idle")
+    viewer = make_user("viewer-idle", role=Role.VIEWER, stores=[store])
+    with stream(live_server_url, store, viewer) as ws:
+        time.sleep(6)
+        events.send(events.store_group(store.pk), {"event": "note", "data": "after the silence"})
+        assert notes(ws, 1) == ["after the silence"]
+
+
+def test_a_forked_worker_publishes_on_a_redis_connection_of_its_own(
+    transactional_db, live_server_url, make_store, make_user
+):
+    """Celery's prefork children inherit the parent's publisher: each must open its own socket."""
+    store = make_store("fork")
+    viewer = make_user("viewer-fork", role=Role.VIEWER, stores=[store])
+    group = events.store_group(store.pk)
+    with stream(live_server_url, store, viewer) as ws:
+        events.send(group, {"event": "note", "data": "parent"})
+        parent = publisher_connection_ids(os.getpid())
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: publish, report its connections, leave without any clean-up
+            status = 1
+            try:
+                events.send(group, {"event": "note", "data": "child"})
+                os.write(write_end, json.dumps(publisher_connection_ids(os.getpid())).encode())
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            child_connections = json.loads(pipe.read() or "null")
+        _, status = os.waitpid(child, 0)
+        events.send(group, {"event": "note", "data": "parent again"})
+        assert notes(ws, 3) == ["parent", "child", "parent again"]
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(parent) == 1 and len(child_connections) == 1 and child_connections != parent
+    assert publisher_connection_ids(os.getpid()) == parent
+
+
+def test_deliveries_do_not_wait_for_the_database_thread(transactional_db, make_store, make_user):
+    """All of a server's database work shares one thread (asgiref's thread-sensitive mode);
+    channels' consumers hop onto it before every message (``close_old_connections``), which
+    queued each delivery behind other streams' queries. With that thread kept busy, messages
+    must still reach the client: a delivery does no database work at all."""
+    from asgiref.sync import async_to_sync, sync_to_async
+    from asgiref.testing import ApplicationCommunicator
+
+    from config.asgi import application
+
+    store = make_store("busy")
+    viewer = make_user("viewer-busy", role=Role.VIEWER, stores=[store])
+    scope = stream_scope(store.pk, viewer)
+    busy, release = threading.Event(), threading.Event()
+
+    def slow_query():
+        busy.set()
+        release.wait(timeout=60)
+
+    async def scenario():
+        communicator = ApplicationCommunicator(application, scope)
+        await communicator.send_input({"type": "websocket.connect"})
+        assert (await communicator.receive_output(timeout=10))["type"] == "websocket.accept"
+        blocker = asyncio.ensure_future(sync_to_async(slow_query)())
+        await asyncio.to_thread(busy.wait, 10)
+        received = []
+        try:
+            for n in range(5):  # from another thread, as a worker's task would
+                await asyncio.to_thread(events.send, events.store_group(store.pk), {"event": "note", "data": n})
+            while len(received) < 5:
+                message = json.loads((await communicator.receive_output(timeout=10))["text"])
+                if message["event"] == "note":
+                    received.append(message["data"])
+        finally:
+            release.set()
+            await blocker
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await communicator.wait(timeout=5)
+        return received
+
+    assert async_to_sync(scenario)() == list(range(5))
