@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.support import free_port, recreate_postgres_database
+from bench.support import recreate_postgres_database, start_simulator
 
 PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "50000"))
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hub_bench_storesync")
@@ -64,41 +63,6 @@ def _configure() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-
-
-def _start_simulator() -> tuple[subprocess.Popen, str]:
-    import httpx
-
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "shopsim",
-            "--port",
-            str(port),
-            "--products",
-            str(PRODUCTS),
-            "--customers",
-            "0",
-            "--orders",
-            "0",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            httpx.get(f"{url}/_sim/stats", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit("the shop simulator did not start") from None
-            time.sleep(0.2)
 
 
 def _baseline(store) -> float:
@@ -142,7 +106,7 @@ def _change_both_sides(store, url: str) -> None:
 
 def main() -> None:
     _configure()
-    simulator, url = _start_simulator()
+    simulator, url = start_simulator(PRODUCTS)
     try:
         import httpx
 
