@@ -45,6 +45,7 @@ from shopsim.schema import (
 )
 
 DEMO_API_KEY = "SIMULATORDEMOKEY0123456789ABCDEF"
+DEFAULT_VERSION = "8.1.7"
 IMAGE_MODES = ("normal", "corrupt", "html", "huge", "huge_chunked", "missing")
 
 
@@ -110,10 +111,12 @@ class ShopSimulator:
         api_key: str = DEMO_API_KEY,
         latency_ms: float = 0.0,
         failure_rate: float = 0.0,
+        version: str = DEFAULT_VERSION,
     ) -> None:
         self.lock = threading.RLock()
         self.languages = tuple(range(1, languages + 1))
         self.api_key, self.latency_ms, self.failure_rate = api_key, latency_ms, failure_rate
+        self.version = version  # the PSWS-Version header; PATCH from 8.0 on, as PrestaShop
         self.fail_next: deque[Failure] = deque()
         self.stats = Stats()
         self.records: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in RESOURCES}
@@ -354,6 +357,12 @@ class ShopSimulator:
             moment = previous + timedelta(seconds=1)
         self._put(PRODUCTS, product_id, {**record, "date_upd": moment.strftime(DATETIME_FORMAT)})
 
+    @property
+    def accepts_patch(self) -> bool:
+        """PrestaShop's webservice takes PATCH from version 8.0 on."""
+        major = self.version.split(".", 1)[0]
+        return major.isdigit() and int(major) >= 8
+
     # Injected failures
 
     def next_failure(self, method: str) -> Failure | None:
@@ -369,6 +378,7 @@ class ShopSimulator:
     def config(self) -> dict[str, Any]:
         return {
             "latency_ms": self.latency_ms,
+            "version": self.version,
             "failure_rate": self.failure_rate,
             "fail_next": len(self.fail_next),
             "api_key": self.api_key,
@@ -378,6 +388,7 @@ class ShopSimulator:
     def configure(self, options: Mapping[str, Any]) -> None:
         with self.lock:
             self.latency_ms = float(options.get("latency_ms", self.latency_ms))
+            self.version = str(options.get("version", self.version))
             self.failure_rate = float(options.get("failure_rate", self.failure_rate))
             self.api_key = str(options.get("api_key", self.api_key))
             if "fail_next" in options:

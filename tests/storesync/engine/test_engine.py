@@ -83,7 +83,7 @@ def test_bidirectional_changes_flow_both_ways(shop_store, sim):
     assert shop(sim, 2)["quantity"] == "77"
     assert platform_product(shop_store, 5).price == Decimal("42")
     assert job.entity_results["products"]["records_updated"] == 2
-    assert sim_stats(sim)["product_put"] == 1
+    assert sim_stats(sim)["product_write"] == 1
 
 
 def test_to_platform_makes_the_platform_a_mirror(shop_store, sim):
@@ -94,7 +94,7 @@ def test_to_platform_makes_the_platform_a_mirror(shop_store, sim):
     job = sync(shop_store)
     assert platform_product(shop_store, 2).price == Decimal(shop(sim, 2)["price"])  # the edit is overwritten
     assert platform_product(shop_store, 3).price == Decimal("33")
-    assert sim_stats(sim).get("product_put", 0) == 0
+    assert sim_stats(sim).get("product_write", 0) == 0
     assert job.entity_results["products"]["records_updated"] == 2
 
 
@@ -260,7 +260,7 @@ def test_creates_on_both_sides(shop_store, sim):
     sim_post(sim, "reset_stats")
     again = sync(shop_store)
     assert again.counters["records_created"] == 0
-    assert "product_post" not in sim_stats(sim) and "product_put" not in sim_stats(sim)
+    assert "product_post" not in sim_stats(sim) and "product_write" not in sim_stats(sim)
 
 
 def test_orders_flow_to_the_platform(shop_store, sim):
@@ -320,8 +320,8 @@ def test_a_product_changed_in_the_shop_during_a_sync_is_not_skipped(shop_store, 
 def test_transient_shop_errors_are_retried(shop_store, sim):
     synced(shop_store)
     set_platform(shop_store, 2, price="21.000000")
-    # The connector tries a PUT 4 times; 6 failures make the engine try the record again.
-    sim_post(sim, "config", {"fail_next": {"count": 6, "status": 503, "method": "PUT"}})
+    # The connector tries a write (PATCH) 4 times; 6 failures make the engine try the record again.
+    sim_post(sim, "config", {"fail_next": {"count": 6, "status": 503, "method": "PATCH"}})
     job = sync(shop_store)
     assert job.status == "succeeded"
     assert shop(sim, 2)["price"] == "21.000000"
@@ -333,7 +333,7 @@ def test_permanent_failures_are_dead_lettered_and_can_be_requeued(shop_store, si
     synced(shop_store)
     set_platform(shop_store, 2, price="21.000000")
     set_platform(shop_store, 3, price="31.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PATCH"}})
     job = sync(shop_store)
     assert job.status == "partial"
     [letter] = DeadLetter.objects.all()
@@ -362,7 +362,7 @@ def test_a_record_that_keeps_failing_transiently_is_dead_lettered_after_five_att
     synced(shop_store)
     set_platform(shop_store, 2, price="21.000000")
     set_platform(shop_store, 3, price="31.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 20, "status": 503, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 20, "status": 503, "method": "PATCH"}})
     job = sync(shop_store)
     assert job.status == "partial"
     [letter] = DeadLetter.objects.all()
