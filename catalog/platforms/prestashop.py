@@ -24,7 +24,7 @@ from django.conf import settings
 from django.utils.text import slugify
 
 from . import prestashop_xml as psxml
-from .base import EcommerceService, ImageFetch, RemoteCustomer, RemoteOrder, RemoteProduct
+from .base import EcommerceService, Extent, ImageFetch, RemoteCustomer, RemoteOrder, RemoteProduct
 from .errors import PlatformBadResponse, PlatformNotFound
 from .prestashop_http import Webservice
 from .urlguard import parse_http_url
@@ -85,6 +85,19 @@ class PrestaShopService(EcommerceService):
 
     def check_connection(self) -> None:
         self._ws.get_list("products", {"limit": "1"})
+
+    def extent(self, entity: str) -> Extent:
+        if entity not in ("products", "customers", "orders"):
+            raise ValueError(f"Unknown entity {entity!r}")
+        last = self._ws.get_list(entity, {"display": "[id]", "sort": "[id_DESC]", "limit": "1"})
+        latest = self._ws.get_list(
+            entity, {"display": "[id,date_upd]", "date": "1", "sort": "[date_upd_DESC,id_DESC]", "limit": "1"}
+        )
+        with _malformed(entity):
+            return Extent(
+                last_id=int(last[0]["id"]) if last else None,
+                last_modified=psxml.parse_datetime(latest[0].get("date_upd")) if latest else None,
+            )
 
     # Products
 

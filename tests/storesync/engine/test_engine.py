@@ -11,7 +11,7 @@ import pytest
 from catalog.models import Customer, Order, Product
 from catalog.services import import_products_now
 from storesync import services
-from storesync.models import DeadLetter, SyncConflict, SyncRecordState
+from storesync.models import DeadLetter, SyncConflict, SyncEntity, SyncRecordState
 from tests.plugins.simulator import sim_get, sim_post, sim_stats
 from tests.storesync.conftest import configure, platform_product
 
@@ -293,28 +293,54 @@ def test_incremental_reads_only_changes_and_full_reads_everything(shop_store, si
     assert platform_product(shop_store, 2).price == Decimal("12")
 
 
-def test_a_product_changed_in_the_shop_during_a_sync_is_not_skipped(shop_store, sim, settings, monkeypatch):
-    """The shop is read by keyset: a record changed mid-scan moves behind the cursor and is
-    read again; with offsets, the record after the first page would slide into it, unread."""
+def _edit_during_the_first_batch(monkeypatch, sim, shop_id: int) -> list[list[int]]:
+    """A clerk edits ``shop_id`` in the shop while the sync merges its first batch; returns
+    the shop ids of every batch the store pass merges."""
     from storesync.engine import sync as engine
 
-    settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3
-    synced(shop_store)
-    order = sorted(range(1, 9), key=lambda i: (shop_time(sim, i), i))
     original, batches = engine.EntitySync.store_batch, []
 
     def store_batch(self, remotes, checkpoint):
-        if not batches:  # a clerk edits the first record read while the sync runs
-            mutate(sim, order[0], price="77.000000")
+        if not batches:
+            mutate(sim, shop_id, price="77.000000")
         batches.append([remote.id for remote in remotes])
         return original(self, remotes, checkpoint)
 
     monkeypatch.setattr(engine.EntitySync, "store_batch", store_batch)
-    sync(shop_store, sync_type="full")
+    return batches
+
+
+def test_a_product_changed_in_the_shop_during_an_incremental_sync_is_not_skipped(
+    shop_store, sim, settings, monkeypatch
+):
+    """Changes are read by keyset: a record changed mid-scan moves behind the cursor and is
+    read again; with offsets, the record after the first page would slide into it, unread."""
+    settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3
+    synced(shop_store)
+    SyncEntity.objects.filter(config__store=shop_store).update(store_watermark=None)  # every record is a change
+    order = sorted(range(1, 9), key=lambda i: (shop_time(sim, i), i))
+    batches = _edit_during_the_first_batch(monkeypatch, sim, order[0])
+    sync(shop_store)
 
     seen = [shop_id for batch in batches for shop_id in batch]
     assert seen == [*order, order[0]]
     assert platform_product(shop_store, order[0]).price == Decimal("77")
+
+
+def test_a_product_changed_in_the_shop_during_a_full_sync_is_read_by_the_next_sync(
+    shop_store, sim, settings, monkeypatch
+):
+    """A full sync reads windows of ids in parallel; a record changed behind its window is
+    the next sync's change (the watermark is the shop's latest change when the scan began)."""
+    settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3
+    synced(shop_store)
+    batches = _edit_during_the_first_batch(monkeypatch, sim, 2)
+    sync(shop_store, sync_type="full")
+    assert [shop_id for batch in batches for shop_id in batch] == list(range(1, 9))
+
+    monkeypatch.undo()
+    sync(shop_store)
+    assert platform_product(shop_store, 2).price == Decimal("77")
 
 
 def test_transient_shop_errors_are_retried(shop_store, sim):
