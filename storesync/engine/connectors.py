@@ -45,16 +45,18 @@ class ShopConnectors:
             return [work(self.service, item) for item in items]
         return list(self._executor().map(lambda item: self._call(work, item), items))
 
-    def read_ahead(self, work: Work, items: Iterable[Item]) -> Iterator[Result]:
-        """``work(connector, item)`` for each item in turn, ``concurrency`` of them running
-        ahead of the one the caller waits for; results in order. Closing the iterator drops
-        what was not started."""
+    def read_ahead(self, work: Work, items: Iterable[Item], *, ahead: int = 0) -> Iterator[Result]:
+        """``work(connector, item)`` for each item in turn, on the pool, up to ``concurrency``
+        at once and at most ``concurrency + ahead`` items ahead of the one the caller waits
+        for (so the shop is read while the caller works); results in order. Closing the
+        iterator drops what was not started."""
         if self.concurrency == 1:
             for item in items:
                 yield work(self.service, item)
             return
         pool, items = self._executor(), iter(items)
-        running: deque[Future] = deque(pool.submit(self._call, work, item) for item in islice(items, self.concurrency))
+        depth = self.concurrency + max(0, ahead)
+        running: deque[Future] = deque(pool.submit(self._call, work, item) for item in islice(items, depth))
         try:
             while running:
                 result = running.popleft().result()

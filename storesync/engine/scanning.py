@@ -77,10 +77,11 @@ class IdScanner:
         connectors: ShopConnectors,
         *,
         page_size: int,
+        ahead: int = 0,
         cursor: datetime | None = None,
         after_id: int | None = None,
     ):
-        self.adapter, self.connectors, self.page_size = adapter, connectors, page_size
+        self.adapter, self.connectors, self.page_size, self.ahead = adapter, connectors, page_size, ahead
         self.cursor, self.after_id = cursor, after_id
 
     def __iter__(self) -> Iterator[Remote]:
@@ -93,7 +94,7 @@ class IdScanner:
                 range(first, min(first + self.page_size, extent.last_id + 1))
                 for first in range(start, extent.last_id + 1, self.page_size)
             ]
-            for page in self.connectors.read_ahead(self.adapter.fetch, windows):
+            for page in self.connectors.read_ahead(self.adapter.fetch, windows, ahead=self.ahead):
                 for remote in page:
                     self.after_id = remote.id
                     yield remote

@@ -122,6 +122,7 @@ class EntitySync:
                     self.adapter,
                     self.writer.connectors,
                     page_size=self.page_size,
+                    ahead=-(-self.batch_size // self.page_size),  # the next batch is read while one is merged
                     cursor=from_iso(checkpoint.get("cursor")),
                     after_id=_after_id(checkpoint),
                 )
@@ -483,11 +484,12 @@ class EntitySync:
                 states.append(self.new_state(obj.pk, remote, base, obj.updated_at, now))
                 done_shop_ids.append(remote.id)
         if states:
-            relinked = [item.pair.obj.pk for item in plan.items if item.pair.state is None]
-            if relinked or plan.creates:
+            # Stale links of records linked anew (a record just created has none).
+            relinked = {item.pair.obj.pk: item.pair.remote.id for item in plan.items if item.pair.state is None}
+            if relinked:
                 SyncRecordState.objects.filter(
-                    store=self.store, entity_type=self.name, record_pk__in=[s.record_pk for s in states]
-                ).exclude(shop_id__in=[s.shop_id for s in states]).delete()  # stale links of relinked records
+                    store=self.store, entity_type=self.name, record_pk__in=list(relinked)
+                ).exclude(shop_id__in=list(relinked.values())).delete()
             SyncRecordState.objects.bulk_create(
                 states,
                 update_conflicts=True,
