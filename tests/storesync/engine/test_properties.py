@@ -472,7 +472,7 @@ class OwedChanges:
         bases = self.bases()
         job = services.run_sync_now(self.store)
         if sim_get(self.sim, "config")["fail_next"]:  # no write was due: the refusal goes unused
-            httpx.put(f"{self.sim.url}/api/products/{record}")
+            httpx.patch(f"{self.sim.url}/api/products/{record}")  # takes the unused refusal
         self.check(job, bases, refused=True)
         type(self).events["refused writes owed"] += len(self.owed)
         Product.objects.filter(pk__in=self.owed).update(
