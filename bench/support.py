@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: a fresh database, a free loopback port, a private Redis, waiting for a server."""
+"""What the benchmark scripts share: a fresh database, a free loopback port, a private Redis,
+waiting for a server, the shop simulator."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def recreate_postgres_database(url: str) -> None:
@@ -71,3 +76,29 @@ def start_redis(workdir: str) -> tuple[subprocess.Popen | None, str]:
         except redis.RedisError:
             time.sleep(0.05)
     raise SystemExit("the private redis-server did not start")
+
+
+def start_simulator(products: int, *options: str, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """The shop simulator in its own process (a shop is another machine), without customers or
+    orders unless ``options`` say so; returns the process and its base URL once it answers."""
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shopsim", "--port", str(port), "--products", str(products)]
+        + ["--customers", "0", "--orders", "0", *options],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            httpx.get(f"{url}/_sim/stats", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit("the shop simulator did not start") from None
+            time.sleep(0.2)

@@ -5,8 +5,10 @@ It speaks the PrestaShop webservice as PrestaShop documents it
 PUT wiping omitted fields, images with ``Content-Sha1``) and adds a JSON
 control API under ``/_sim/`` (no auth) to count requests and inject trouble:
 
-* ``GET /_sim/stats``, ``POST /_sim/reset_stats``
-* ``GET|POST /_sim/config`` ``{"latency_ms", "failure_rate", "api_key",
+* ``GET /_sim/stats`` (requests by kind: ``product_get``, ``product_put``, ``product_patch``,
+  ``product_write`` for either, ``products_list``...), ``POST /_sim/reset_stats``
+* ``GET|POST /_sim/config`` ``{"latency_ms", "failure_rate", "api_key", "version" (the
+  ``PSWS-Version`` it sends: 8.0 or later takes PATCH, an older one answers 405),
   "fail_next": {"count", "status", "body": "error|html|empty", "retry_after", "method",
   "code": the PrestaShop error code of the envelope}}``
 * ``POST /_sim/mutate`` ``{"products": [ids] | "count": n, "fields": {...}}``
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopsim.server import SimulatorServer
-from shopsim.state import DEMO_API_KEY, ShopSimulator
+from shopsim.state import DEFAULT_VERSION, DEMO_API_KEY, ShopSimulator
 
 __all__ = ["DEMO_API_KEY", "ShopSimulator", "SimulatorHandle", "SimulatorServer", "main", "run_in_thread"]
 
@@ -83,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--api-key", default=DEMO_API_KEY, help="32 characters, as PrestaShop requires")
     parser.add_argument(
+        "--ps-version", default=DEFAULT_VERSION, help="the PrestaShop version it answers as (PATCH from 8.0 on)"
+    )
+    parser.add_argument(
         "--mutate-every",
         type=float,
         default=0.0,
@@ -106,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         api_key=args.api_key,
         latency_ms=args.latency_ms,
         failure_rate=args.failure_rate,
+        version=args.ps_version,
     )
     server = SimulatorServer((args.host, args.port), shop)
     stop = threading.Event()

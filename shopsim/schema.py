@@ -241,7 +241,7 @@ def _value_test(expression: str) -> Callable[[str], bool]:
         return lambda value: sort_key(value) not in excluded
     between = _RANGE.match(inner)
     if between and "|" not in inner:
-        low, high = sorted(between.groups())
+        low, high = sorted(between.groups(), key=sort_key)  # numbers as numbers: [9950,10049]
         return lambda value: _compare(value, low) >= 0 and _compare(value, high) <= 0
     accepted = {sort_key(v) for v in inner.split("|")}
     return lambda value: sort_key(value) in accepted

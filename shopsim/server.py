@@ -122,7 +122,7 @@ def handle_api(shop: ShopSimulator, request: Request) -> Reply:
         "Execution-Time": f"{time.monotonic() - started:.3f}",
     }
     if authenticated:
-        reply.headers["PSWS-Version"] = "8.1.7"
+        reply.headers["PSWS-Version"] = shop.version
     if reply.status == 401:
         reply.headers["WWW-Authenticate"] = REALM
     return _with_sha1(shop, request, reply)
@@ -152,6 +152,8 @@ def route_api(shop: ShopSimulator, request: Request) -> Reply:
         raise SimError(
             400, 27, f'Resource of type "{segments[0]}" does not exists. The full list is: "{", ".join(RESOURCES)}"'
         )
+    if request.method == "PATCH" and not shop.accepts_patch:  # PrestaShop 1.7 knows no PATCH
+        raise SimError(405, 23, "Method PATCH is not valid")
     if request.method not in resource.methods:
         raise SimError(
             405,
@@ -201,6 +203,8 @@ def write(shop: ShopSimulator, request: Request, resource: Resource) -> Reply:
     if request.method != "POST" and record_id is None:
         raise SimError(400, 90, "id is required when modifying a resource")
     shop.stats.add(f"{SHORT_KINDS[resource.name]}_{request.method.lower()}")
+    if request.method != "POST":
+        shop.stats.add(f"{SHORT_KINDS[resource.name]}_write")  # PUT or PATCH of an existing record
     with shop.lock:
         record_id = shop.write(resource, request.method, values, record_id)
         view = shop.view(resource, record_id)

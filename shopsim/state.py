@@ -15,6 +15,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from shopsim.data import (
@@ -27,6 +28,7 @@ from shopsim.data import (
     render_image,
     stock_values,
 )
+from shopsim.index import ResourceIndex, date_bounds
 from shopsim.schema import (
     CUSTOMERS,
     ORDERS,
@@ -37,13 +39,13 @@ from shopsim.schema import (
     Resource,
     SimError,
     compile_filter,
-    explicit_ids,
     field_sort_key,
     filterable_field,
     validate,
 )
 
 DEMO_API_KEY = "SIMULATORDEMOKEY0123456789ABCDEF"
+DEFAULT_VERSION = "8.1.7"
 IMAGE_MODES = ("normal", "corrupt", "html", "huge", "huge_chunked", "missing")
 
 
@@ -109,10 +111,12 @@ class ShopSimulator:
         api_key: str = DEMO_API_KEY,
         latency_ms: float = 0.0,
         failure_rate: float = 0.0,
+        version: str = DEFAULT_VERSION,
     ) -> None:
         self.lock = threading.RLock()
         self.languages = tuple(range(1, languages + 1))
         self.api_key, self.latency_ms, self.failure_rate = api_key, latency_ms, failure_rate
+        self.version = version  # the PSWS-Version header; PATCH from 8.0 on, as PrestaShop
         self.fail_next: deque[Failure] = deque()
         self.stats = Stats()
         self.records: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in RESOURCES}
@@ -121,8 +125,11 @@ class ShopSimulator:
         self._failure_rng = random.Random(seed + 1)
         self._image_cache: dict[tuple[int, int, int], tuple[bytes, str]] = {}
         self._next_image_id = 1
-        self._stock_by_product: dict[int, set[int]] = {}  # id_product -> stock row ids
+        self.indexes: dict[str, ResourceIndex] = {}  # built at once after the generation
         self._generate(products, customers, orders, no_image_ratio)
+        for name, resource in RESOURCES.items():
+            self.indexes[name] = ResourceIndex.of(resource)
+            self.indexes[name].rebuild(self.records[name])
 
     # Data generation
 
@@ -148,8 +155,7 @@ class ShopSimulator:
     ) -> None:
         record = self._new_record(resource, record_id, values)
         record["associations"] = dict(associations or {})
-        self.records[resource.name][record_id] = record
-        self._index_stock(resource, record_id, None, record)
+        self._put(resource, record_id, record)
 
     def _new_record(self, resource: Resource, record_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {"id": str(record_id), "associations": {}}
@@ -195,39 +201,34 @@ class ShopSimulator:
         *,
         dates: bool,
     ) -> list[int]:
-        """Ids matching PrestaShop's ``filter[...]``, ``sort`` and ``limit`` (already parsed)."""
+        """Ids matching PrestaShop's ``filter[...]``, ``sort`` and ``limit`` (already parsed),
+        found through the resource's indexes (``shopsim.index``) as a shop's database would."""
         for name in filters:
             filterable_field(resource, name, dates=dates, code=32)
         sort_fields = [(filterable_field(resource, name, dates=dates, code=38), desc) for name, desc in sort]
         records = self.records[resource.name]
-        # Explicit ids are primary-key look-ups, and a shop's stock table is indexed on
-        # id_product: neither scans (nor sorts) every record, as a shop's database would not.
-        if "id" in filters and (wanted := explicit_ids(filters["id"])):
-            candidates = [i for i in wanted if i in records]
-        elif resource is STOCK_AVAILABLES and (wanted := explicit_ids(filters.get("id_product", ""))) is not None:
-            candidates = sorted({i for pid in wanted for i in self._stock_by_product.get(pid, ()) if i in records})
-        else:
-            candidates = sorted(records)
+        candidates = self.indexes[resource.name].candidates(filters, sort)
         tests = [
             (name, _date_range(resource, name, expression) or compile_filter(expression))
             for name, expression in filters.items()
+            if name != candidates.used_filter
         ]
-        matches = [i for i in candidates if all(test(records[i][name]) for name, test in tests)]
-        for sort_field, descending in reversed(sort_fields):  # stable sorts, last key first
-            matches.sort(key=_record_key(records, sort_field), reverse=descending)
+        matches = (i for i in candidates.ids if i in records and all(test(records[i][name]) for name, test in tests))
         offset, count = limit
-        return matches[offset : None if count is None else offset + count]
+        end = None if count is None else offset + count
+        if candidates.ordered:
+            return list(islice(matches, offset, end))
+        found = list(matches)
+        for sort_field, descending in reversed(sort_fields):  # stable sorts, last key first
+            found.sort(key=_record_key(records, sort_field), reverse=descending)
+        return found[offset:end]
 
-    def _index_stock(
-        self, resource: Resource, record_id: int, old: Mapping[str, Any] | None, new: Mapping[str, Any]
-    ) -> None:
-        """Keep the id_product index of stock rows (what ps_stock_available's key gives a shop)."""
-        if resource is not STOCK_AVAILABLES:
-            return
-        if old is not None and str(old.get("id_product", "")).isdigit():
-            self._stock_by_product.get(int(old["id_product"]), set()).discard(record_id)
-        if str(new.get("id_product", "")).isdigit():
-            self._stock_by_product.setdefault(int(new["id_product"]), set()).add(record_id)
+    def _put(self, resource: Resource, record_id: int, record: dict[str, Any]) -> None:
+        """Store a record and keep its resource's indexes."""
+        records = self.records[resource.name]
+        if resource.name in self.indexes:
+            self.indexes[resource.name].put(record_id, records.get(record_id), record)
+        records[record_id] = record
 
     # Writing
 
@@ -235,7 +236,8 @@ class ShopSimulator:
         """Apply a PUT, PATCH or POST body (field -> text or {language: text}) the PrestaShop way."""
         with self.lock:
             if method == "POST":
-                record_id = max(self.records[resource.name], default=0) + 1
+                ids = self.indexes[resource.name].ids
+                record_id = (ids[-1] if ids else 0) + 1
                 record = self._new_record(resource, record_id, {})
             elif record_id not in self.records[resource.name]:
                 raise SimError(404, 92, "Invalid ID")
@@ -249,8 +251,7 @@ class ShopSimulator:
                 record["date_upd"] = now_text()
                 if method == "POST":
                     record["date_add"] = record["date_upd"]
-            self._index_stock(resource, record_id, self.records[resource.name].get(record_id), record)
-            self.records[resource.name][record_id] = record
+            self._put(resource, record_id, record)
             if resource is PRODUCTS and method == "POST":
                 self._after_product_created(record_id, record)
             return record_id
@@ -354,7 +355,13 @@ class ShopSimulator:
         moment = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         if previous is not None and moment <= previous:
             moment = previous + timedelta(seconds=1)
-        record["date_upd"] = moment.strftime(DATETIME_FORMAT)
+        self._put(PRODUCTS, product_id, {**record, "date_upd": moment.strftime(DATETIME_FORMAT)})
+
+    @property
+    def accepts_patch(self) -> bool:
+        """PrestaShop's webservice takes PATCH from version 8.0 on."""
+        major = self.version.split(".", 1)[0]
+        return major.isdigit() and int(major) >= 8
 
     # Injected failures
 
@@ -371,6 +378,7 @@ class ShopSimulator:
     def config(self) -> dict[str, Any]:
         return {
             "latency_ms": self.latency_ms,
+            "version": self.version,
             "failure_rate": self.failure_rate,
             "fail_next": len(self.fail_next),
             "api_key": self.api_key,
@@ -380,6 +388,7 @@ class ShopSimulator:
     def configure(self, options: Mapping[str, Any]) -> None:
         with self.lock:
             self.latency_ms = float(options.get("latency_ms", self.latency_ms))
+            self.version = str(options.get("version", self.version))
             self.failure_rate = float(options.get("failure_rate", self.failure_rate))
             self.api_key = str(options.get("api_key", self.api_key))
             if "fail_next" in options:
@@ -402,27 +411,12 @@ class ShopSimulator:
             return view
 
 
-_DATETIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
-_DATE_RANGE = re.compile(rf"\[({_DATETIME}),({_DATETIME})\]")
-_DATE_BOUND = re.compile(rf"([<>])\[({_DATETIME})\]")
-
-
 def _date_range(resource: Resource, name: str, expression: str) -> Callable[[Any], bool] | None:
-    """``[from,to]``, ``>[x]`` or ``<[x]`` on a date field compared as text, as a shop's SQL
-    does on an indexed column: same result as :func:`compile_filter` (fixed-width dates sort
-    as text), without its per-value parsing."""
+    """A date range or bound as a test on the text (``shopsim.index.date_bounds``); None for a
+    field that is not a date, or another form (:func:`compile_filter` then parses it)."""
     f = resource.field(name)
-    if f is None or f.kind != "date":
-        return None
-    if match := _DATE_RANGE.fullmatch(expression):
-        low, high = sorted(match.groups())
-        return lambda value: isinstance(value, str) and low <= value <= high
-    if match := _DATE_BOUND.fullmatch(expression):
-        operator, bound = match.groups()
-        if operator == ">":
-            return lambda value: isinstance(value, str) and value > bound
-        return lambda value: isinstance(value, str) and value < bound
-    return None
+    bounds = date_bounds(expression) if f is not None and f.kind == "date" else None
+    return bounds.contains if bounds is not None else None
 
 
 def _record_key(records: Mapping[int, Mapping[str, Any]], f: Field) -> Callable[[int], Any]:

@@ -59,6 +59,15 @@ class RemoteOrder:
 
 
 @dataclass(frozen=True)
+class Extent:
+    """Where a shop's records of one kind end: the highest id and the latest ``date_upd``
+    (None when there are none)."""
+
+    last_id: int | None
+    last_modified: datetime | None
+
+
+@dataclass(frozen=True)
 class ImageFetch:
     """The outcome of an image download; the bytes went to the caller's file."""
 
@@ -102,6 +111,11 @@ class EcommerceService(abc.ABC):
     @abc.abstractmethod
     def check_connection(self) -> None:
         """Raise a :class:`~catalog.platforms.errors.PlatformError` unless the shop answers."""
+
+    @abc.abstractmethod
+    def extent(self, entity: str) -> Extent:
+        """The highest id and the latest change of ``products``, ``customers`` or ``orders``:
+        where a read of them all by id ends, and the watermark of such a read."""
 
     # Products
 

@@ -2,8 +2,10 @@
 
 Reads use JSON (``output_format=JSON``), except image lists, whose JSON is
 broken on real shops. Writes send XML, the only input format; the shop answers
-a PUT or POST with the whole entity, which is what a write returns (no second
-read). Lists are read in batches of 100 ids (``filter[id]=[1|2|3]``) or in
+a PUT, PATCH or POST with the whole entity, which is what a write returns (no second
+read). A shop that takes PATCH (PrestaShop 8 and later, told by its ``PSWS-Version``
+header) gets one PATCH of the changed fields; an older one a GET of the whole
+entity and a PUT of it back. Lists are read in batches of 100 ids (``filter[id]=[1|2|3]``) or in
 pages ordered by ``(date_upd, id)``, by keyset (see :meth:`_changed_pages`).
 Stock lives in ``stock_availables``, fetched once per batch or page, never per
 product.
@@ -22,12 +24,13 @@ from django.conf import settings
 from django.utils.text import slugify
 
 from . import prestashop_xml as psxml
-from .base import EcommerceService, ImageFetch, RemoteCustomer, RemoteOrder, RemoteProduct
+from .base import EcommerceService, Extent, ImageFetch, RemoteCustomer, RemoteOrder, RemoteProduct
 from .errors import PlatformBadResponse, PlatformNotFound
 from .prestashop_http import Webservice
 from .urlguard import parse_http_url
 
 BATCH_SIZE = 100
+PATCH_SINCE = (8, 0)  # the first PrestaShop version whose webservice takes PATCH
 FAR_FUTURE = "9999-12-31 23:59:59"
 CHANGES_SORT = "[date_upd_ASC,id_ASC]"
 ID_SORT = "[id_ASC]"
@@ -75,12 +78,26 @@ class PrestaShopService(EcommerceService):
             attempts=settings.PLATFORM_RETRY_ATTEMPTS,
             backoff=settings.PLATFORM_RETRY_BACKOFF,
         )
+        self._languages: dict[str, dict[str, list[str]]] = {}  # resource -> multilingual field -> language ids
 
     def close(self) -> None:
         self._ws.close()
 
     def check_connection(self) -> None:
         self._ws.get_list("products", {"limit": "1"})
+
+    def extent(self, entity: str) -> Extent:
+        if entity not in ("products", "customers", "orders"):
+            raise ValueError(f"Unknown entity {entity!r}")
+        last = self._ws.get_list(entity, {"display": "[id]", "sort": "[id_DESC]", "limit": "1"})
+        latest = self._ws.get_list(
+            entity, {"display": "[id,date_upd]", "date": "1", "sort": "[date_upd_DESC,id_DESC]", "limit": "1"}
+        )
+        with _malformed(entity):
+            return Extent(
+                last_id=int(last[0]["id"]) if last else None,
+                last_modified=psxml.parse_datetime(latest[0].get("date_upd")) if latest else None,
+            )
 
     # Products
 
@@ -138,14 +155,13 @@ class PrestaShopService(EcommerceService):
 
     def update_product(self, product_id: int, values: Mapping[str, Any]) -> RemoteProduct:
         changes, inventory = psxml.product_changes(values)
-        root = self._ws.get_xml(f"products/{int(product_id)}")
-        product = psxml.entity(root, "product")
-        stock_id = psxml.stock_available_id(product)
         if changes:
-            psxml.set_fields(product, changes)
-            psxml.prepare_update(product)
-            product = psxml.entity(self._ws.send_xml("PUT", f"products/{int(product_id)}", root), "product")
-        quantity = self._set_quantity(product_id, stock_id, inventory) if inventory is not None else None
+            product = self._update("products", "product", product_id, changes)
+        else:
+            product = psxml.entity(self._ws.get_xml(f"products/{int(product_id)}"), "product")
+        quantity = None
+        if inventory is not None:
+            quantity = self._set_quantity(product_id, psxml.stock_available_id(product), inventory)
         return self._written_product(product, quantity)
 
     def create_product(self, values: Mapping[str, Any]) -> RemoteProduct:
@@ -180,11 +196,7 @@ class PrestaShopService(EcommerceService):
         return _convert(rows, "customer", psxml.customer_from_row)
 
     def update_customer(self, customer_id: int, values: Mapping[str, Any]) -> RemoteCustomer:
-        root = self._ws.get_xml(f"customers/{int(customer_id)}")
-        customer = psxml.entity(root, "customer")
-        psxml.set_fields(customer, psxml.customer_changes(values))
-        psxml.prepare_update(customer)
-        updated = psxml.entity(self._ws.send_xml("PUT", f"customers/{int(customer_id)}", root), "customer")
+        updated = self._update("customers", "customer", customer_id, psxml.customer_changes(values))
         return _convert([psxml.row_from_xml(updated)], "customer", psxml.customer_from_row)[0]
 
     def create_customer(self, values: Mapping[str, Any]) -> RemoteCustomer:
@@ -211,6 +223,34 @@ class PrestaShopService(EcommerceService):
         return self._orders(self._fetch_by_ids("orders", ids, ORDER_DISPLAY))
 
     # Helpers
+
+    def _update(self, resource: str, singular: str, record_id: int, changes: Mapping[str, str]) -> ET.Element:
+        """Change some fields of a record; returns the shop's answer, the whole entity.
+
+        One PATCH of those fields where the shop takes it (its version comes with every
+        answer; before the first one, the record is read); else the whole record read and
+        PUT back, as a PUT wipes what it leaves out."""
+        path = f"{resource}/{int(record_id)}"
+        current = None
+        if self._ws.version is None:
+            current = self._ws.get_xml(path)
+            self._languages.setdefault(resource, psxml.field_languages(psxml.entity(current, singular)))
+        if self._ws.version is not None and self._ws.version >= PATCH_SINCE:
+            document = psxml.patch_document(singular, record_id, changes, self._field_languages(resource, singular))
+            return psxml.entity(self._ws.send_xml("PATCH", path, document), singular)
+        root = current if current is not None else self._ws.get_xml(path)
+        node = psxml.entity(root, singular)
+        psxml.set_fields(node, changes)
+        psxml.prepare_update(node)
+        return psxml.entity(self._ws.send_xml("PUT", path, root), singular)
+
+    def _field_languages(self, resource: str, singular: str) -> dict[str, list[str]]:
+        """The resource's multilingual fields and the shop's languages, from the first record
+        read, else from the resource's blank schema: once per connector."""
+        if resource not in self._languages:
+            blank = self._ws.get_xml(resource, params={"schema": "blank"})
+            self._languages[resource] = psxml.field_languages(psxml.entity(blank, singular))
+        return self._languages[resource]
 
     def _fetch_by_ids(self, resource: str, ids: Iterable[int], display: str) -> list[Row]:
         """Rows for ``ids`` in batches of 100, returned in the order of ``ids``."""
@@ -322,16 +362,14 @@ class PrestaShopService(EcommerceService):
         return _convert(rows, "order", lambda row: psxml.order_from_row(row, info))
 
     def _set_quantity(self, product_id: int, stock_id: int | None, quantity: int) -> int:
-        """PUT the product's own stock row back with a new quantity; returns the shop's."""
+        """Write the product's own stock row's quantity; returns the shop's."""
         if stock_id is None:
             params = {"filter[id_product]": f"[{int(product_id)}]", "filter[id_product_attribute]": "[0]"}
             rows = self._ws.get_list("stock_availables", {"display": "[id]", **params})
             if not rows:
                 raise PlatformNotFound(f"Product {product_id} has no stock row in the shop")
             stock_id = int(rows[0]["id"])
-        root = self._ws.get_xml(f"stock_availables/{stock_id}")
-        psxml.set_fields(psxml.entity(root, "stock_available"), {"quantity": str(quantity)})
-        answer = psxml.entity(self._ws.send_xml("PUT", f"stock_availables/{stock_id}", root), "stock_available")
+        answer = self._update("stock_availables", "stock_available", stock_id, {"quantity": str(quantity)})
         with _malformed("stock_available"):
             return int(answer.findtext("quantity") or "")
 

@@ -52,6 +52,7 @@ class Webservice:
 
     def __init__(self, api_root: str, api_key: str, *, timeout: float, attempts: int, backoff: float) -> None:
         self._api_key = api_key
+        self.version: tuple[int, ...] | None = None  # the shop's PSWS-Version, once it has answered
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._client = guarded_client(
@@ -77,7 +78,7 @@ class Webservice:
         return self.xml(self.request("GET", path, params=params))
 
     def send_xml(self, method: str, path: str, root: ET.Element) -> ET.Element:
-        """PUT (retried: idempotent) or POST (never retried) a document; returns the answer."""
+        """PUT or PATCH (retried: idempotent) or POST (never retried) a document; returns the answer."""
         content = psxml.to_bytes(root)
         headers = {"Content-Type": "text/xml"}
         return self.xml(self.request(method, path, content=content, headers=headers, retry=method != "POST"))
@@ -150,6 +151,8 @@ class Webservice:
         with self._transport_errors(request):
             response = self._client.send(request, stream=stream)
         elapsed_ms = (time.monotonic() - started) * 1000
+        if version := _version(response.headers.get("PSWS-Version", "")):
+            self.version = version
         logger.debug(
             "%s %s -> %s in %.0f ms", request.method, request.url.raw_path.decode(), response.status_code, elapsed_ms
         )
@@ -199,6 +202,12 @@ class Webservice:
         return cls(
             message, status_code=status, shop_errors=shop_errors, retry_after=retry_after, secrets=(self._api_key,)
         )
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    """``"8.1.7"`` -> ``(8, 1, 7)``; None for anything else."""
+    parts = text.strip().split(".")
+    return tuple(int(part) for part in parts) if all(part.isdigit() for part in parts) else None
 
 
 def _looks_like_markup(response: httpx.Response) -> bool:

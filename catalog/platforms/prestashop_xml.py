@@ -2,9 +2,10 @@
 of its records (XML or JSON) to and from the hub's values.
 
 PrestaShop reads XML only, and a PUT replaces the whole entity: a field left
-out of the body is wiped. So a write always starts from a complete document
+out of the body is wiped. So a PUT always starts from a complete document
 (the entity, or ``?schema=blank`` for a new one), changes some fields and sends
-the document back, without the fields the webservice refuses to set.
+the document back, without the fields the webservice refuses to set. PrestaShop 8
+also takes PATCH, whose body carries only the fields that change.
 
 Every value of a record is a string (``"24.710744"``, ``"1"``, ``""`` for
 none); multilingual fields are ``[{"id": "1", "value": ...}, ...]`` in JSON,
@@ -26,8 +27,8 @@ from .errors import PlatformBadResponse, ShopError
 XLINK_NS = "http://www.w3.org/1999/xlink"
 ET.register_namespace("xlink", XLINK_NS)
 
-# Fields with ``'setter' => false`` in PrestaShop: sending them back is error 93.
-READ_ONLY_FIELDS = frozenset({"manufacturer_name", "quantity"})
+# Fields with ``'setter' => false`` in PrestaShop, by entity: sending them back is error 93.
+READ_ONLY_FIELDS = {"product": frozenset({"manufacturer_name", "quantity"})}
 SHOP_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 CUSTOMER_FIELD_MAP = {"email": "email", "first_name": "firstname", "last_name": "lastname"}
 
@@ -67,6 +68,31 @@ def set_fields(node: ET.Element, values: Mapping[str, str]) -> None:
             target.text = value
 
 
+def field_languages(node: ET.Element) -> dict[str, list[str]]:
+    """The language ids of each multilingual field of an entity (or blank schema)."""
+    return {
+        child.tag: [language.get("id", "") for language in child.findall("language")]
+        for child in node
+        if child.find("language") is not None
+    }
+
+
+def patch_document(
+    singular: str, record_id: int, values: Mapping[str, str], languages: Mapping[str, list[str]]
+) -> ET.Element:
+    """A PATCH body (PrestaShop 8): the entity's id and only the fields that change, a
+    multilingual one in each of its ``languages`` (:func:`field_languages`)."""
+    root = ET.Element("prestashop")
+    node = ET.SubElement(root, singular)
+    ET.SubElement(node, "id").text = str(int(record_id))
+    for name in values:
+        field = ET.SubElement(node, name)
+        for language in languages.get(name, ()):
+            ET.SubElement(field, "language", id=language)
+    set_fields(node, values)
+    return root
+
+
 def prepare_update(node: ET.Element) -> None:
     """Drop what a PUT must not carry: read-only and computed (``notFilterable``) fields.
 
@@ -74,7 +100,7 @@ def prepare_update(node: ET.Element) -> None:
     have setters with side effects; left out, they are simply not touched.
     """
     for child in list(node):
-        if child.tag in READ_ONLY_FIELDS or child.get("notFilterable") == "true":
+        if child.tag in READ_ONLY_FIELDS.get(node.tag, ()) or child.get("notFilterable") == "true":
             node.remove(child)
 
 

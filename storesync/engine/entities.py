@@ -17,7 +17,7 @@ from typing import Any
 from django.db import models
 
 from catalog.models import Customer, Order, Product, ProductStatus
-from catalog.platforms import EcommerceService, RemoteCustomer, RemoteOrder, RemoteProduct
+from catalog.platforms import EcommerceService, Extent, RemoteCustomer, RemoteOrder, RemoteProduct
 from catalog.validation import field_problem
 from storesync.constants import EntityType
 
@@ -171,6 +171,9 @@ class EntityAdapter:
 
     def fetch(self, service: EcommerceService, ids: Iterable[int]) -> list[Remote]:
         raise NotImplementedError
+
+    def extent(self, service: EcommerceService) -> Extent:
+        return service.extent(self.entity)
 
     def update_store(self, service: EcommerceService, shop_id: int, values: Mapping[str, Any]) -> Remote:
         raise NotImplementedError

@@ -1,5 +1,5 @@
-"""Writes to a store's shop: a bounded pool of connectors (one per thread, as the connector
-is not thread-safe) and record-level retries.
+"""Writes to a store's shop, through the job's connectors (``storesync.engine.connectors``),
+with record-level retries.
 
 The connector already retries each idempotent request (GET, PUT) on transient errors.
 On top of that, a record write that still fails transiently is attempted again, up to
@@ -12,10 +12,8 @@ letter an operator can check.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +24,10 @@ from catalog.platforms import (
     PlatformError,
     PlatformRateLimited,
     PlatformServerError,
-    create_ecommerce_service,
 )
 from config.error_codes import ErrorCode
 from config.jobs.backoff import backoff_delay as jobs_backoff_delay
+from storesync.engine.connectors import ShopConnectors
 from storesync.engine.entities import EntityAdapter, InvalidValue, Remote
 
 logger = logging.getLogger(__name__)
@@ -79,7 +77,7 @@ def backoff_delay(attempt: int, base: float) -> float:
 
 
 class ShopWriter:
-    """Runs write operations on the shop with ``concurrency`` connectors."""
+    """Runs write operations on the shop with up to ``concurrency`` connectors."""
 
     def __init__(
         self,
@@ -91,16 +89,10 @@ class ShopWriter:
         backoff: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.store = store
-        self.service = service
-        self.concurrency = max(1, concurrency or settings.STORESYNC_WRITE_CONCURRENCY)
+        self.connectors = ShopConnectors(store, service, concurrency=concurrency)
         self.max_attempts = max(1, max_attempts or settings.STORESYNC_MAX_ATTEMPTS)
         self.backoff = settings.STORESYNC_RETRY_BACKOFF if backoff is None else backoff
         self.sleep = sleep
-        self._local = threading.local()
-        self._services: list[EcommerceService] = []
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> ShopWriter:
         return self
@@ -109,31 +101,11 @@ class ShopWriter:
         self.close()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-        for service in self._services:
-            service.close()
-        self._services.clear()
+        self.connectors.close()
 
     def run(self, adapter: EntityAdapter, ops: Sequence[WriteOp]) -> list[WriteOutcome]:
         """Every operation's outcome, in the order of ``ops``."""
-        if not ops:
-            return []
-        if self.concurrency == 1 or len(ops) == 1:
-            return [self._attempt(adapter, op, self.service) for op in ops]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="shop-writer")
-        return list(self._pool.map(lambda op: self._attempt(adapter, op, self._thread_service()), ops))
-
-    def _thread_service(self) -> EcommerceService:
-        service = getattr(self._local, "service", None)
-        if service is None:
-            service = create_ecommerce_service(self.store)
-            self._local.service = service
-            with self._lock:
-                self._services.append(service)
-        return service
+        return self.connectors.map(lambda service, op: self._attempt(adapter, op, service), ops)
 
     def _attempt(self, adapter: EntityAdapter, op: WriteOp, service: EcommerceService) -> WriteOutcome:
         attempt = 0

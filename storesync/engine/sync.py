@@ -46,7 +46,7 @@ from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnav
 from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
 from storesync.engine.ledger import Ledger
 from storesync.engine.locks import store_lock
-from storesync.engine.scanning import ShopScanner, chunks, from_iso, iso
+from storesync.engine.scanning import IdScanner, ShopScanner, chunks, from_iso, iso
 from storesync.engine.shop_writer import ShopWriter, WriteOp
 from storesync.models import (
     StoreSyncJob,
@@ -114,18 +114,32 @@ class EntitySync:
         full = self.job.sync_type == SyncType.FULL
         checkpoint = dict(self.job.checkpoint.get(self.name) or {})
         if checkpoint.get("phase", "store") == "store":
-            since = None if full else self.entity.store_watermark
-            scanner = ShopScanner(
-                self.adapter,
-                self.service,
-                since=since,
-                page_size=self.page_size,
-                cursor=from_iso(checkpoint.get("cursor")),
-                after_id=_after_id(checkpoint),
-            )
+            # A full sync reads windows of ids in parallel (unless it resumes a keyset scan).
+            by_id = full and ("cursor" not in checkpoint or checkpoint.get("scan") == "ids")
+            scanner: ShopScanner | IdScanner
+            if by_id:
+                scanner = IdScanner(
+                    self.adapter,
+                    self.writer.connectors,
+                    page_size=self.page_size,
+                    ahead=-(-self.batch_size // self.page_size),  # the next batch is read while one is merged
+                    cursor=from_iso(checkpoint.get("cursor")),
+                    after_id=_after_id(checkpoint),
+                )
+            else:
+                scanner = ShopScanner(
+                    self.adapter,
+                    self.service,
+                    since=None if full else self.entity.store_watermark,
+                    page_size=self.page_size,
+                    cursor=from_iso(checkpoint.get("cursor")),
+                    after_id=_after_id(checkpoint),
+                )
             for batch in chunks(scanner, self.batch_size):
                 self.ledger.check_cancelled()
                 checkpoint = {"phase": "store", "cursor": iso(scanner.cursor), "after_id": scanner.after_id}
+                if by_id:
+                    checkpoint["scan"] = "ids"
                 self.store_batch(batch, checkpoint)
             reached = scanner.cursor
             if self.entity.store_watermark and (reached is None or reached < self.entity.store_watermark):
@@ -470,11 +484,12 @@ class EntitySync:
                 states.append(self.new_state(obj.pk, remote, base, obj.updated_at, now))
                 done_shop_ids.append(remote.id)
         if states:
-            relinked = [item.pair.obj.pk for item in plan.items if item.pair.state is None]
-            if relinked or plan.creates:
+            # Stale links of records linked anew (a record just created has none).
+            relinked = {item.pair.obj.pk: item.pair.remote.id for item in plan.items if item.pair.state is None}
+            if relinked:
                 SyncRecordState.objects.filter(
-                    store=self.store, entity_type=self.name, record_pk__in=[s.record_pk for s in states]
-                ).exclude(shop_id__in=[s.shop_id for s in states]).delete()  # stale links of relinked records
+                    store=self.store, entity_type=self.name, record_pk__in=list(relinked)
+                ).exclude(shop_id__in=list(relinked.values())).delete()
             SyncRecordState.objects.bulk_create(
                 states,
                 update_conflicts=True,

@@ -112,7 +112,7 @@ def test_a_dead_letter_requeued_from_the_console(
     store = make_console_store(sim, "east")
     settle(store, sim)
     edit_platform(platform_product(store, 2), price="21.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PATCH"}})
     storesync.run_sync_now(store)
     letter = DeadLetter.objects.get(store=store)
 

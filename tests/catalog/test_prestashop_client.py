@@ -296,17 +296,69 @@ def test_update_inventory_only_touches_the_stock_row(shop, shop_simulator):
     shop.update_product(5, {"inventory": 3})
     stats = sim_stats(shop_simulator)
     assert raw(shop_simulator, "products", 5)["quantity"] == "3"
-    assert stats["stock_put"] == 1 and stats.get("product_put", 0) == 0
+    assert stats["stock_write"] == 1 and stats.get("product_write", 0) == 0
 
 
-def test_an_update_is_built_from_the_shops_answers_without_reading_again(shop, shop_simulator):
+def test_a_shop_that_takes_patch_gets_one_patch_of_the_changed_fields(shop, shop_simulator):
+    """PrestaShop 8 (the simulator's default version): a PATCH of the product and one of its
+    stock, after a first read that tells the shop's version; nothing else is touched."""
+    before = {i: raw(shop_simulator, "products", i) for i in (6, 8)}
     updated = shop.update_product(6, {"price": "7.25", "title": "Mug", "inventory": 11})
+    assert [line.split("?")[0] for line in sim_stats(shop_simulator)["recent"]] == [
+        "GET /api/products/6",  # the first answer tells the version (and the shop's languages)
+        "PATCH /api/products/6",
+        "GET /api/stock_availables",  # the stock's blank schema: its fields' shapes, once
+        "PATCH /api/stock_availables/6",
+    ]
+    sim_post(shop_simulator, "reset_stats")
+    shop.update_product(8, {"description": "Stoneware.", "inventory": 2})
 
     stats = sim_stats(shop_simulator)
-    assert (stats["product_get"], stats["product_put"], stats["stock_get"], stats["stock_put"]) == (1, 1, 1, 1)
-    assert stats["total"] == 4 and stats.get("products_list", 0) == 0 and stats.get("stock_list", 0) == 0
+    assert [line.split("?")[0] for line in stats["recent"]] == [
+        "PATCH /api/products/8",
+        "PATCH /api/stock_availables/8",
+    ]
+    assert stats.get("product_put", 0) == stats.get("stock_put", 0) == stats.get("errors", 0) == 0
     assert updated == shop.fetch_products([6])[0]
     assert (updated.name, updated.price, updated.quantity) == ("Mug", Decimal("7.25"), 11)
+    after = {i: raw(shop_simulator, "products", i) for i in (6, 8)}
+    assert after[6]["name"] == {"1": "Mug", "2": "Mug"} and after[8]["description"] == {
+        "1": "Stoneware.",
+        "2": "Stoneware.",
+    }
+    unchanged = ("name", "description", "price", "quantity", "date_upd")
+    for i in (6, 8):
+        assert {k: v for k, v in after[i].items() if k not in unchanged} == {
+            k: v for k, v in before[i].items() if k not in unchanged
+        }
+    assert after[6]["description"] == before[6]["description"] and after[8]["name"] == before[8]["name"]
+
+
+def test_an_older_shop_gets_the_whole_record_put_back(make_shop_simulator):
+    """PrestaShop 1.7 answers PATCH with 405: the record is read and PUT back whole."""
+    sim = make_shop_simulator(version="1.7.8.11")
+    with httpx.Client(auth=(sim.api_key, "")) as client:
+        refused = client.patch(
+            f"{sim.url}/api/products/6", content=b"<prestashop><product><id>6</id></product></prestashop>"
+        )
+    assert refused.status_code == 405 and refused.headers["PSWS-Version"] == "1.7.8.11"
+    sim_post(sim, "reset_stats")
+
+    with PrestaShopService(sim.url, sim.api_key) as shop:
+        updated = shop.update_product(6, {"price": "7.25", "title": "Mug", "inventory": 11})
+        first = sim_stats(sim)
+        sim_post(sim, "reset_stats")
+        shop.update_product(7, {"price": "1.50"})
+        assert updated == shop.fetch_products([6])[0]
+
+    assert (first["product_get"], first["product_put"], first["stock_get"], first["stock_put"]) == (1, 1, 1, 1)
+    assert first["total"] == 4 and "product_patch" not in first and "stock_patch" not in first
+    assert [line.split("?")[0] for line in sim_stats(sim)["recent"][:2]] == [
+        "GET /api/products/7",
+        "PUT /api/products/7",
+    ]
+    assert (updated.name, updated.price, updated.quantity) == ("Mug", Decimal("7.25"), 11)
+    assert raw(sim, "products", 6)["name"] == {"1": "Mug", "2": "Mug"}
 
 
 def test_an_update_without_stock_takes_two_requests(shop, shop_simulator):

@@ -54,7 +54,7 @@ def test_a_job_finishes_after_redis_stops_and_starts_again(
     sim_post(sim, "config", {"latency_ms": 60})
 
     job = store_services.trigger_sync(store)
-    wait_until(lambda: sim_stats(sim).get("product_put", 0) >= 2, timeout=60, what="the first writes")
+    wait_until(lambda: sim_stats(sim).get("product_write", 0) >= 2, timeout=60, what="the first writes")
     fault_stack.redis.stop()
     down = fault_stack.assert_degraded(admin_user, "broker")
     assert fault_stack.redis.url not in str(down) and str(fault_stack.redis.port) not in str(down)
@@ -63,14 +63,14 @@ def test_a_job_finishes_after_redis_stops_and_starts_again(
 
     job = wait_for_job(job, timeout=90)
     assert job.status == JobStatus.SUCCEEDED, job.message
-    assert sim_stats(sim)["product_put"] == 12  # each record written once
+    assert sim_stats(sim)["product_write"] == 12  # each record written once
     fault_stack.assert_ready()  # the worker is back on the broker: it answers the ping again
 
     # The worker consumes again: a job queued after the outage runs too.
     Product.objects.filter(store=store).update(price=F("price") + 1, updated_at=Now())
     after = wait_for_job(store_services.trigger_sync(store), timeout=90)
     assert after.status == JobStatus.SUCCEEDED, after.message
-    assert sim_stats(sim)["product_put"] == 24
+    assert sim_stats(sim)["product_write"] == 24
 
 
 def test_a_job_retries_and_finishes_when_its_database_connection_is_terminated(fault_stack, nas, admin_user):

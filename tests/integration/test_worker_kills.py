@@ -139,7 +139,7 @@ def test_store_syncs_survive_a_worker_killed_at_a_random_point(
             fault_stack,
             worker,
             job,
-            lambda sim=sim: sim_stats(sim).get("product_put", 0),
+            lambda sim=sim: sim_stats(sim).get("product_write", 0),
             mark,
             user=admin_user,
             probe=trial == 0,
@@ -149,7 +149,7 @@ def test_store_syncs_survive_a_worker_killed_at_a_random_point(
         job = wait_for_job(job, timeout=90)
         assert job.status == JobStatus.SUCCEEDED, (trial, mark, job.message)
         stats = sim_stats(sim)
-        assert (stats.get("product_put"), stats.get("stock_put")) == (products, products), (trial, mark, stats)
+        assert (stats.get("product_write"), stats.get("stock_write")) == (products, products), (trial, mark, stats)
         for product in Product.objects.filter(store=store):
             raw = sim_get(sim, f"products/{product.id_origin}")
             assert raw["price"] == f"{product.price:.6f}" and int(raw["quantity"]) == product.inventory

@@ -136,6 +136,61 @@ def test_sort_and_limit(api):
     assert shop_errors(api.get("products", params={"sort": "[id_UP]"})) == [37]
 
 
+def test_id_ranges_compare_numbers(api, shop_simulator):
+    assert list_ids(api, **{"filter[id]": "[8,12]"}) == [8, 9, 10, 11, 12]  # "12" < "8" as text
+    assert list_ids(api, **{"filter[id]": "[12,8]"}) == [8, 9, 10, 11, 12]
+    assert list_ids(api, **{"filter[id]": ">[22]"}) == [23, 24, 25]
+    assert list_ids(api, **{"filter[id]": "<[3]", "sort": "[id_DESC]"}) == [2, 1]
+
+
+def _scan(shop, resource, filters, sort, limit):
+    """The answer by brute force: every record tested, then sorted (the indexes' reference)."""
+    from shopsim.schema import RESOURCES, compile_filter, field_sort_key
+    from shopsim.state import _date_range
+
+    resource = RESOURCES[resource]
+    records = shop.records[resource.name]
+    tests = [(name, _date_range(resource, name, e) or compile_filter(e)) for name, e in filters.items()]
+    ids = [i for i in sorted(records) if all(test(records[i][name]) for name, test in tests)]
+    for name, descending in reversed(sort):
+        key = field_sort_key(resource.field(name))
+        ids.sort(key=lambda i, name=name, key=key: key(records[i][name]), reverse=descending)
+    offset, count = limit
+    return ids[offset : None if count is None else offset + count]
+
+
+def test_indexed_queries_answer_as_a_scan_would():
+    """Lists are found through sorted indexes (O(log n) a page); the answers are those of a
+    scan and sort of every record, after writes, creates and image changes too."""
+    from shopsim.schema import PRODUCTS
+
+    shop = ShopSimulator(products=300, customers=0, orders=0, seed=5)
+    shop.mutate(list(range(1, 300, 7)), 0, {})  # new prices, now as date_upd: many in one second
+    shop.write(PRODUCTS, "POST", {"price": "3", "name": {1: "New", 2: "Nouveau"}}, None)
+    shop.set_image_mode(5, "add")
+    dates = sorted(record["date_upd"] for record in shop.records["products"].values())
+    low, middle, high = dates[10], dates[150], dates[-1]
+    queries = [
+        ({}, [], (0, None)),
+        ({}, [("id", True)], (5, 20)),
+        ({"filter[id]": "[40,140]"}, [], (0, 30)),
+        ({"filter[id]": ">[250]"}, [("id", True)], (0, 10)),
+        ({"filter[id]": "<[20]", "active": "[1]"}, [("price", False)], (0, None)),
+        ({"date_upd": f"[{low},9999-12-31 23:59:59]"}, [("date_upd", False), ("id", False)], (0, 100)),
+        ({"date_upd": f"[{middle},{middle}]", "id": ">[100]"}, [("id", False)], (0, 100)),
+        ({"date_upd": f">[{middle}]"}, [("date_upd", False)], (3, 50)),
+        ({"date_upd": f"<[{middle}]"}, [("date_upd", True), ("id", True)], (0, 40)),
+        ({"date_upd": f"<[{high}]"}, [("date_upd", True)], (0, 40)),
+        ({"date_upd": f"[{low},{high}]", "id": "[100,200]"}, [("date_upd", False), ("id", False)], (0, 30)),
+        ({"reference": "%[REF001]%"}, [("date_upd", False)], (0, None)),
+    ]
+    for filters, sort, limit in queries:
+        filters = {name.removeprefix("filter[").removesuffix("]"): value for name, value in filters.items()}
+        got = shop.query(PRODUCTS, filters, sort, limit, dates=True)
+        assert got == _scan(shop, "products", filters, sort, limit), (filters, sort, limit)
+        assert got or filters.get("id") == "<[20]", (filters, sort, limit)
+
+
 def test_display_rules(api):
     assert shop_errors(api.get("products", params={"filter[id_default_image]": "[1]"})) == [34]
     assert shop_errors(api.get("products", params={"display": "[id,colour]"})) == [35]

@@ -94,7 +94,7 @@ def test_dead_letters_can_be_requeued(console, shop_store, sim, django_capture_o
     configure(shop_store, products={})
     services.run_sync_now(shop_store, sync_type="full")
     edit_platform(platform_product(shop_store, 2), price="21.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PATCH"}})
     services.run_sync_now(shop_store)
     letter = DeadLetter.objects.get()
     assert console.get("/admin/storesync/deadletter/").status_code == 200
@@ -109,14 +109,14 @@ def refused_letter(store, sim) -> DeadLetter:
     configure(store, products={})
     services.run_sync_now(store, sync_type="full")
     edit_platform(platform_product(store, 2), price="21.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 85, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 85, "method": "PATCH"}})
     services.run_sync_now(store)
     return DeadLetter.objects.get()
 
 
 def test_a_requeued_letter_that_fails_again_stays_pending(console, shop_store, sim, django_capture_on_commit_callbacks):
     letter = refused_letter(shop_store, sim)
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PATCH"}})
     with django_capture_on_commit_callbacks(execute=True):
         console.post("/admin/storesync/deadletter/", {"action": "requeue", "_selected_action": [letter.pk]})
 
@@ -134,7 +134,7 @@ def test_a_job_that_runs_at_once_cannot_have_its_outcome_overwritten(console, sh
     from storesync.dashboard import dead_letters
 
     letter = refused_letter(shop_store, sim)
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PATCH"}})
     page = console.post(
         "/admin/storesync/deadletter/", {"action": "requeue", "_selected_action": [letter.pk]}, follow=True
     ).content.decode()

@@ -490,7 +490,7 @@ def test_pause_and_resume(client, shop_store, sim, django_capture_on_commit_call
 def test_status_and_history(client, shop_store, sim):
     configure(shop_store, products={}, customers={}, frequency="medium")
     services.run_sync_now(shop_store, sync_type="full")
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PATCH"}})
     product = platform_product(shop_store, 2)
     product.price = "1.230000"
     product.save()

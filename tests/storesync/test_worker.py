@@ -99,12 +99,12 @@ def test_a_worker_killed_mid_job_finishes_it_after_redelivery_without_writing_tw
     sim_post(sim, "config", {"latency_ms": 30})
 
     seventh_write = HeldRequest(
-        sim, lambda method: method == "PUT" and sim.shop.stats.as_dict().get("product_put", 0) >= 6
+        sim, lambda method: method in ("PUT", "PATCH") and sim.shop.stats.as_dict().get("product_write", 0) >= 6
     )
     job = services.trigger_sync(store)
     assert seventh_write.holding.wait(timeout=120), "the job never reached its seventh write"
     fragile_worker.kill()  # while the shop holds that write
-    killed_at = sim_stats(sim)["product_put"]
+    killed_at = sim_stats(sim)["product_write"]
     seventh_write.release.set()  # it lands, as a write sent just before a crash may
     job.refresh_from_db()
     assert job.status == "running" and killed_at == 6
@@ -119,8 +119,8 @@ def test_a_worker_killed_mid_job_finishes_it_after_redelivery_without_writing_tw
     assert job.status == "succeeded", job.message
     assert job.attempts == 2
     stats = sim_stats(sim)
-    assert stats["product_put"] == 24  # every record written once, none twice
-    assert stats["stock_put"] == 24
+    assert stats["product_write"] == 24  # every record written once, none twice
+    assert stats["stock_write"] == 24
     for product in Product.objects.filter(store=store):
         raw = sim_get(sim, f"products/{product.id_origin}")
         assert raw["price"] == f"{product.price:.6f}" and int(raw["quantity"]) == product.inventory

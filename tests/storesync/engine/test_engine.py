@@ -11,7 +11,7 @@ import pytest
 from catalog.models import Customer, Order, Product
 from catalog.services import import_products_now
 from storesync import services
-from storesync.models import DeadLetter, SyncConflict, SyncRecordState
+from storesync.models import DeadLetter, SyncConflict, SyncEntity, SyncRecordState
 from tests.plugins.simulator import sim_get, sim_post, sim_stats
 from tests.storesync.conftest import configure, platform_product
 
@@ -83,7 +83,7 @@ def test_bidirectional_changes_flow_both_ways(shop_store, sim):
     assert shop(sim, 2)["quantity"] == "77"
     assert platform_product(shop_store, 5).price == Decimal("42")
     assert job.entity_results["products"]["records_updated"] == 2
-    assert sim_stats(sim)["product_put"] == 1
+    assert sim_stats(sim)["product_write"] == 1
 
 
 def test_to_platform_makes_the_platform_a_mirror(shop_store, sim):
@@ -94,7 +94,7 @@ def test_to_platform_makes_the_platform_a_mirror(shop_store, sim):
     job = sync(shop_store)
     assert platform_product(shop_store, 2).price == Decimal(shop(sim, 2)["price"])  # the edit is overwritten
     assert platform_product(shop_store, 3).price == Decimal("33")
-    assert sim_stats(sim).get("product_put", 0) == 0
+    assert sim_stats(sim).get("product_write", 0) == 0
     assert job.entity_results["products"]["records_updated"] == 2
 
 
@@ -260,7 +260,7 @@ def test_creates_on_both_sides(shop_store, sim):
     sim_post(sim, "reset_stats")
     again = sync(shop_store)
     assert again.counters["records_created"] == 0
-    assert "product_post" not in sim_stats(sim) and "product_put" not in sim_stats(sim)
+    assert "product_post" not in sim_stats(sim) and "product_write" not in sim_stats(sim)
 
 
 def test_orders_flow_to_the_platform(shop_store, sim):
@@ -293,35 +293,61 @@ def test_incremental_reads_only_changes_and_full_reads_everything(shop_store, si
     assert platform_product(shop_store, 2).price == Decimal("12")
 
 
-def test_a_product_changed_in_the_shop_during_a_sync_is_not_skipped(shop_store, sim, settings, monkeypatch):
-    """The shop is read by keyset: a record changed mid-scan moves behind the cursor and is
-    read again; with offsets, the record after the first page would slide into it, unread."""
+def _edit_during_the_first_batch(monkeypatch, sim, shop_id: int) -> list[list[int]]:
+    """A clerk edits ``shop_id`` in the shop while the sync merges its first batch; returns
+    the shop ids of every batch the store pass merges."""
     from storesync.engine import sync as engine
 
-    settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3
-    synced(shop_store)
-    order = sorted(range(1, 9), key=lambda i: (shop_time(sim, i), i))
     original, batches = engine.EntitySync.store_batch, []
 
     def store_batch(self, remotes, checkpoint):
-        if not batches:  # a clerk edits the first record read while the sync runs
-            mutate(sim, order[0], price="77.000000")
+        if not batches:
+            mutate(sim, shop_id, price="77.000000")
         batches.append([remote.id for remote in remotes])
         return original(self, remotes, checkpoint)
 
     monkeypatch.setattr(engine.EntitySync, "store_batch", store_batch)
-    sync(shop_store, sync_type="full")
+    return batches
+
+
+def test_a_product_changed_in_the_shop_during_an_incremental_sync_is_not_skipped(
+    shop_store, sim, settings, monkeypatch
+):
+    """Changes are read by keyset: a record changed mid-scan moves behind the cursor and is
+    read again; with offsets, the record after the first page would slide into it, unread."""
+    settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3
+    synced(shop_store)
+    SyncEntity.objects.filter(config__store=shop_store).update(store_watermark=None)  # every record is a change
+    order = sorted(range(1, 9), key=lambda i: (shop_time(sim, i), i))
+    batches = _edit_during_the_first_batch(monkeypatch, sim, order[0])
+    sync(shop_store)
 
     seen = [shop_id for batch in batches for shop_id in batch]
     assert seen == [*order, order[0]]
     assert platform_product(shop_store, order[0]).price == Decimal("77")
 
 
+def test_a_product_changed_in_the_shop_during_a_full_sync_is_read_by_the_next_sync(
+    shop_store, sim, settings, monkeypatch
+):
+    """A full sync reads windows of ids in parallel; a record changed behind its window is
+    the next sync's change (the watermark is the shop's latest change when the scan began)."""
+    settings.STORESYNC_PAGE_SIZE = settings.STORESYNC_BATCH_SIZE = 3
+    synced(shop_store)
+    batches = _edit_during_the_first_batch(monkeypatch, sim, 2)
+    sync(shop_store, sync_type="full")
+    assert [shop_id for batch in batches for shop_id in batch] == list(range(1, 9))
+
+    monkeypatch.undo()
+    sync(shop_store)
+    assert platform_product(shop_store, 2).price == Decimal("77")
+
+
 def test_transient_shop_errors_are_retried(shop_store, sim):
     synced(shop_store)
     set_platform(shop_store, 2, price="21.000000")
-    # The connector tries a PUT 4 times; 6 failures make the engine try the record again.
-    sim_post(sim, "config", {"fail_next": {"count": 6, "status": 503, "method": "PUT"}})
+    # The connector tries a write (PATCH) 4 times; 6 failures make the engine try the record again.
+    sim_post(sim, "config", {"fail_next": {"count": 6, "status": 503, "method": "PATCH"}})
     job = sync(shop_store)
     assert job.status == "succeeded"
     assert shop(sim, 2)["price"] == "21.000000"
@@ -333,7 +359,7 @@ def test_permanent_failures_are_dead_lettered_and_can_be_requeued(shop_store, si
     synced(shop_store)
     set_platform(shop_store, 2, price="21.000000")
     set_platform(shop_store, 3, price="31.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PATCH"}})
     job = sync(shop_store)
     assert job.status == "partial"
     [letter] = DeadLetter.objects.all()
@@ -362,7 +388,7 @@ def test_a_record_that_keeps_failing_transiently_is_dead_lettered_after_five_att
     synced(shop_store)
     set_platform(shop_store, 2, price="21.000000")
     set_platform(shop_store, 3, price="31.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 20, "status": 503, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 20, "status": 503, "method": "PATCH"}})
     job = sync(shop_store)
     assert job.status == "partial"
     [letter] = DeadLetter.objects.all()

@@ -46,7 +46,7 @@ def first_sync(store, **products):
 def test_a_refused_platform_edit_is_written_by_the_next_incremental_sync(shop_store, sim):
     first_sync(shop_store)
     edit_platform(platform_product(shop_store, OLD), price="77.770000")
-    refuse_next(sim, "PUT")
+    refuse_next(sim, "PATCH")
     refused = services.run_sync_now(shop_store)
     assert refused.status == "partial"
     [letter] = DeadLetter.objects.all()
@@ -64,9 +64,9 @@ def test_a_refused_platform_edit_is_written_by_the_next_incremental_sync(shop_st
 def test_a_record_refused_again_keeps_one_letter_with_its_attempts_and_latest_error(shop_store, sim):
     first_sync(shop_store)
     edit_platform(platform_product(shop_store, OLD), price="77.770000")
-    refuse_next(sim, "PUT")
+    refuse_next(sim, "PATCH")
     services.run_sync_now(shop_store)
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PATCH"}})
 
     again = services.run_sync_now(shop_store)
 
@@ -100,7 +100,7 @@ def test_a_refused_create_in_the_shop_is_made_by_the_next_incremental_sync(shop_
 def test_a_full_sync_settles_owed_records_too(shop_store, sim):
     first_sync(shop_store)
     edit_platform(platform_product(shop_store, 3), price="33.330000")
-    refuse_next(sim, "PUT")
+    refuse_next(sim, "PATCH")
     services.run_sync_now(shop_store)
     assert services.run_sync_now(shop_store, sync_type="full").status == "succeeded"
     assert DeadLetter.objects.get().status == "resolved"
@@ -110,9 +110,9 @@ def test_a_full_sync_settles_owed_records_too(shop_store, sim):
 def test_a_dropped_letter_is_no_longer_owed(shop_store, sim):
     first_sync(shop_store)
     edit_platform(platform_product(shop_store, OLD), price="77.770000")
-    refuse_next(sim, "PUT")
+    refuse_next(sim, "PATCH")
     services.run_sync_now(shop_store)
-    refuse_next(sim, "PUT")
+    refuse_next(sim, "PATCH")
     services.drop_dead_letters(DeadLetter.objects.all())
 
     job = services.run_sync_now(shop_store)
@@ -190,7 +190,7 @@ def test_twins_stay_linked_when_the_shop_refuses_their_merge(shop_store, sim):
     shop = create_ecommerce_service(shop_store)
     made = shop.create_product({"title": "Mug", "price": "2.000000", "sku": "TWIN-2"})
     twin = Product.objects.create(store=shop_store, name="Mug", price="1.00", sku="TWIN-2")
-    refuse_next(sim, "PUT")
+    refuse_next(sim, "PATCH")
 
     assert services.run_sync_now(shop_store).status == "partial"
     twin.refresh_from_db()
@@ -223,7 +223,7 @@ def test_retention_prunes_settled_letters_never_owed_ones(shop_store, sim):
     first_sync(shop_store)
     for shop_id in (2, 3, 4):
         edit_platform(platform_product(shop_store, shop_id), price="1.230000")
-    refuse_next(sim, "PUT", count=3)
+    refuse_next(sim, "PATCH", count=3)
     services.run_sync_now(shop_store)
     dropped, resolved, owed = DeadLetter.objects.order_by("shop_id")
     services.drop_dead_letters([dropped])

@@ -380,7 +380,11 @@ class EngineModel(RuleBasedStateMachine):
                 StoreSyncRunner.execute(job.pk, "message-1")  # the same message, redelivered
             job.refresh_from_db()
             assert job.attempts == 2
-        puts = [line.split("?")[0] for line in sim_stats(self.sim)["recent"] if line.startswith("PUT /api/products/")]
+        puts = [
+            line.split("?")[0]
+            for line in sim_stats(self.sim)["recent"]
+            if line.startswith(("PUT /api/products/", "PATCH /api/products/"))
+        ]
         assert len(puts) == len(set(puts)), puts  # no record written twice
         self.check(job, bases)
         self.check_replay()
@@ -435,10 +439,10 @@ class EngineModel(RuleBasedStateMachine):
 
     def check_replay(self):
         """A sync replayed with nothing changed since writes nothing."""
-        puts = sim_stats(self.sim).get("product_put", 0)
+        writes = sim_stats(self.sim).get("product_write", 0)
         again = services.run_sync_now(self.store)
         assert again.counters.get("records_updated", 0) == 0
-        assert sim_stats(self.sim).get("product_put", 0) == puts
+        assert sim_stats(self.sim).get("product_write", 0) == writes
 
     def teardown(self):
         """Every schedule ends with a checked sync (its edits since the last one must arrive)."""
@@ -464,11 +468,11 @@ class OwedChanges:
         the refused edit becomes older than the clock-skew window (its time moves back past it,
         as if that sync came later), so no watermark finds it again: only its dead letter does."""
         self.apply_edit("platform", record, change)
-        sim_post(self.sim, "config", {"fail_next": {"status": 400, "method": "PUT"}})
+        sim_post(self.sim, "config", {"fail_next": {"status": 400, "method": "PATCH"}})
         bases = self.bases()
         job = services.run_sync_now(self.store)
         if sim_get(self.sim, "config")["fail_next"]:  # no write was due: the refusal goes unused
-            httpx.put(f"{self.sim.url}/api/products/{record}")
+            httpx.patch(f"{self.sim.url}/api/products/{record}")  # takes the unused refusal
         self.check(job, bases, refused=True)
         type(self).events["refused writes owed"] += len(self.owed)
         Product.objects.filter(pk__in=self.owed).update(

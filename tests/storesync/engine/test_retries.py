@@ -43,7 +43,7 @@ def test_backoff_doubles_with_jitter_and_is_capped():
 
 def test_a_write_is_attempted_five_times_with_growing_jittered_waits(shop_store, sim, settings):
     settings.PLATFORM_RETRY_ATTEMPTS = 1  # the connector's own retries off: one request per attempt
-    sim_post(sim, "config", {"fail_next": {"count": 50, "status": 503, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 50, "status": 503, "method": "PATCH"}})
     waits: list[float] = []
     with create_ecommerce_service(shop_store) as service:
         writer = ShopWriter(shop_store, service, concurrency=1, backoff=0.5, sleep=waits.append)
@@ -60,7 +60,7 @@ def test_a_write_is_attempted_five_times_with_growing_jittered_waits(shop_store,
 
 def test_a_refused_write_is_not_retried(shop_store, sim, settings):
     settings.PLATFORM_RETRY_ATTEMPTS = 1
-    sim_post(sim, "config", {"fail_next": {"count": 5, "status": 400, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 5, "status": 400, "method": "PATCH"}})
     waits: list[float] = []
     with create_ecommerce_service(shop_store) as service:
         writer = ShopWriter(shop_store, service, concurrency=1, sleep=waits.append)
@@ -71,7 +71,7 @@ def test_a_refused_write_is_not_retried(shop_store, sim, settings):
 def test_rate_limited_writes_are_dead_lettered_as_rate_limit_exceeded(shop_store, sim, api, make_user):
     synced(shop_store)
     edit_platform(platform_product(shop_store, 2), price="21.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 40, "status": 429, "retry_after": 0, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 40, "status": 429, "retry_after": 0, "method": "PATCH"}})
     job = services.run_sync_now(shop_store)
 
     assert job.status == "partial"

@@ -55,7 +55,7 @@ def test_pending_dead_letters_need_attention(operator, shop_store, sim):
     configure(shop_store, products={})
     services.run_sync_now(shop_store, sync_type="full")
     edit_platform(platform_product(shop_store, 2), price="21.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "method": "PATCH"}})
     services.run_sync_now(shop_store)
     assert DeadLetter.objects.filter(store=shop_store, status="pending").count() == 1
     assert selectors.awaiting_human(shop_store).dead_letters == 1
