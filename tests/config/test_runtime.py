@@ -98,8 +98,16 @@ def test_the_asgi_server_serves_the_api_and_the_admin(tmp_path):
     migrate = _run_manage("migrate", "--noinput", env=env)
     assert migrate.returncode == 0, migrate.stderr
     with asgi_server(env) as base:
-        docs = httpx.get(f"{base}/api/docs/")
-        assert docs.status_code == 200
+        for page, asset in (
+            ("docs", "swagger-ui-dist/swagger-ui-bundle.js"),
+            ("redoc", "redoc/bundles/redoc.standalone.js"),
+        ):
+            html = httpx.get(f"{base}/api/{page}/")
+            assert html.status_code == 200
+            # The page's script is a static file of the hub (drf-spectacular-sidecar), served by whitenoise.
+            script = f"/static/drf_spectacular_sidecar/{asset}"
+            assert f'src="{script}"' in html.text
+            assert httpx.get(f"{base}{script}").status_code == 200
         unauthenticated = httpx.get(f"{base}/api/v1/stores/")
         assert unauthenticated.status_code == 401 and unauthenticated.json()["code"] == "NOT_AUTHENTICATED"
         login = httpx.get(f"{base}/admin/login/")
