@@ -29,6 +29,7 @@ def free_port() -> int:
 def embedded_env(var_dir: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in NOT_INHERITED}
     env["VAR_DIR"] = str(var_dir)
+    env["EMBEDDED_SCHEDULER"] = "false"  # the tests of the scheduler turn it on
     env.update(extra)
     return env
 
