@@ -64,6 +64,9 @@ class UserViewSet(viewsets.ModelViewSet):
     serializer_class = serializers.UserSerializer
     permission_classes = [RoleRequired(Role.ADMIN)]
 
+    def get_serializer_class(self):
+        return serializers.UserCreateSerializer if self.action == "create" else serializers.UserSerializer
+
     def get_queryset(self):
         return get_user_model().objects.prefetch_related("groups").order_by("id")
 

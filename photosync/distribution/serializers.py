@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from rest_framework import serializers
 
+from catalog.api.store_refs import StoreRefField
 from photosync.models import ProductPhoto
 
 
@@ -88,7 +89,7 @@ class StatusItemSerializer(serializers.Serializer):
 
 
 class StatusRequestSerializer(serializers.Serializer):
-    store_id = serializers.CharField(help_text="The store's UUID (or integer id).")
+    store_id = StoreRefField(help_text="The store's UUID (or integer id).")
     sync_batch = StatusItemSerializer(many=True, help_text="1 to 1000 items.")
 
 

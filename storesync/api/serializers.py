@@ -61,7 +61,7 @@ class EntityConfigSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=_choices(Direction), required=False)
     conflict_resolution = serializers.ChoiceField(choices=_choices(Strategy), required=False)
     fields = serializers.ListField(
-        child=serializers.CharField(max_length=50), required=False, allow_empty=False, max_length=20
+        child=serializers.CharField(max_length=50), required=False, allow_empty=False, min_length=1, max_length=20
     )
 
     def validate(self, attrs):
@@ -91,7 +91,7 @@ class WebhookConfigSerializer(serializers.Serializer):
 
 class ConfigureSerializer(serializers.Serializer):
     sync_frequency = serializers.ChoiceField(choices=_choices(Frequency))
-    entities = EntityConfigSerializer(many=True, allow_empty=False, max_length=3)
+    entities = serializers.ListField(child=EntityConfigSerializer(), allow_empty=False, min_length=1, max_length=3)
     webhook_config = WebhookConfigSerializer(required=False, allow_null=True)
 
     def validate_entities(self, value):
@@ -107,7 +107,11 @@ class TriggerOptionsSerializer(serializers.Serializer):
 
 class TriggerSerializer(serializers.Serializer):
     entities = serializers.ListField(
-        child=serializers.ChoiceField(choices=_choices(EntityType)), required=False, allow_empty=False, max_length=3
+        child=serializers.ChoiceField(choices=_choices(EntityType)),
+        required=False,
+        allow_empty=False,
+        min_length=1,
+        max_length=3,
     )
     sync_type = serializers.ChoiceField(
         choices=[SyncType.INCREMENTAL.value, SyncType.FULL.value], default=SyncType.INCREMENTAL.value

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from catalog.access import get_visible_store, visible_stores
 from catalog.api.permissions import LettersRequired
+from catalog.api.store_refs import store_ref_parameter
 from config.api.parsers import JSONParser
 from config.api.schema import broker_unavailable_response, error_response
 from config.error_codes import ErrorCode
@@ -26,9 +27,7 @@ CONFIG = "storesync.syncconfig"
 JOB = "storesync.storesyncjob"
 CONFLICT = "storesync.syncconflict"
 
-STORE_ID = OpenApiParameter(
-    "store_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The store's integer id or UUID."
-)
+STORE_ID = store_ref_parameter("store_id", OpenApiParameter.PATH)
 
 
 def errors(*codes: int) -> dict:
