@@ -133,6 +133,10 @@ class UserSerializer(serializers.ModelSerializer):
         return data
 
     def validate(self, attrs):
+        if self.instance is None:  # UserCreateSerializer states these in the schema
+            for name in ("password", "role"):
+                if not attrs.get(name):
+                    raise serializers.ValidationError({name: "This field is required."})
         if attrs.get("password"):
             candidate = self.instance or User(username=attrs.get("username", ""), email=attrs.get("email", ""))
             try:
@@ -169,7 +173,8 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class UserCreateSerializer(UserSerializer):
-    """A new account: its password and role are required (the schema says so too)."""
+    """The schema of a new account's request: its password and role are required (which
+    ``UserSerializer.validate`` enforces; the view keeps ``UserSerializer`` for its answers)."""
 
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
     role = serializers.ChoiceField(choices=[role.value for role in Role])

@@ -28,11 +28,5 @@ class StoreRefField(serializers.RegexField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("help_text", "The store's integer id or UUID.")
+        kwargs.setdefault("trim_whitespace", False)  # " 1" is no reference, as the pattern says
         super().__init__(ANCHORED, **kwargs)
-
-    def get_value(self, dictionary):
-        # DRF takes an empty form or query value of an optional field for an absent one; an empty
-        # store reference is a bad one (400), as the schema's pattern says.
-        if self.field_name in dictionary:
-            return dictionary[self.field_name]
-        return super().get_value(dictionary)

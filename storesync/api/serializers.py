@@ -12,6 +12,7 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from catalog.platforms import UnsafeURLError, validate_platform_url
+from config.api.serializers import UniqueListField
 from storesync import validation
 from storesync.constants import (
     API_ENTITY_RESULT_STATUSES,
@@ -106,21 +107,19 @@ class TriggerOptionsSerializer(serializers.Serializer):
 
 
 class TriggerSerializer(serializers.Serializer):
-    entities = serializers.ListField(
+    entities = UniqueListField(
         child=serializers.ChoiceField(choices=_choices(EntityType)),
         required=False,
         allow_empty=False,
         min_length=1,
         max_length=3,
+        error_messages={"not_unique": "An entity is listed twice."},
     )
     sync_type = serializers.ChoiceField(
         choices=[SyncType.INCREMENTAL.value, SyncType.FULL.value], default=SyncType.INCREMENTAL.value
     )
     priority = serializers.ChoiceField(choices=_choices(Priority), default=Priority.NORMAL.value)
     options = TriggerOptionsSerializer(required=False)
-
-    def validate_entities(self, value):
-        return _unique(value, "An entity")
 
 
 class RuleSerializer(serializers.Serializer):
