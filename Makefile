@@ -11,7 +11,13 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 # The demo's shop simulator listens on loopback, which the URL guard refuses unless allowed.
-DEMO_ENV := PLATFORM_URL_ALLOWLIST=127.0.0.1,localhost,::1
+# LISTEN_URL: the address served, PUBLIC_BASE_URL's default (webhook URLs, image links)
+# unless PUBLIC_BASE_URL is set (environment or .env).
+DEMO_ENV := PLATFORM_URL_ALLOWLIST=127.0.0.1,localhost,::1 LISTEN_URL=http://$(HOST):$(PORT)
+# The embedded server, as `make run` and `make demo` start it: one redacting log config for
+# every mode (config/uvicorn_log.json, also used by the Dockerfile and docker-compose.yml).
+SERVE := $(VENV)/bin/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
+	--log-config config/uvicorn_log.json
 
 .PHONY: install install-dev lock docs demo run simulator simulator-stop lint test test-deps bench prod-smoke clean
 
@@ -50,12 +56,11 @@ docs: install-dev
 
 demo: install simulator
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
-	$(DEMO_ENV) $(PY) manage.py demo_setup --shop-url http://127.0.0.1:$(SHOP_PORT) \
-		--hub-url http://$(HOST):$(PORT)
+	$(DEMO_ENV) $(PY) manage.py demo_setup --shop-url http://127.0.0.1:$(SHOP_PORT)
 	$(MAKE) --no-print-directory run
 
 run: install
-	$(DEMO_ENV) $(VENV)/bin/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+	$(DEMO_ENV) $(SERVE)
 
 simulator: install
 	@mkdir -p var

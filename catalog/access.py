@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.db.models import QuerySet
@@ -33,12 +34,17 @@ def visible_stores(user) -> QuerySet[Store]:
     return Store.objects.filter(memberships__user=user)
 
 
+# A reference to a store (or another object addressed the same way): its integer id, at most
+# 18 digits (a bigint), or its UUID in the canonical form. The API schema states this pattern.
+STORE_REF_PATTERN = r"[0-9]{1,18}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
 def store_lookup(ref) -> dict:
     """``{"pk": n}`` or ``{"uuid": u}`` for a store reference; ValueError if it is neither."""
-    text = str(ref).strip()
-    if text.isdigit() and len(text) < 19:
-        return {"pk": int(text)}
-    return {"uuid": uuid.UUID(text)}
+    text = str(ref)
+    if not re.fullmatch(STORE_REF_PATTERN, text):
+        raise ValueError(f"not an id or a UUID: {text[:40]!r}")
+    return {"pk": int(text)} if text.isdigit() else {"uuid": uuid.UUID(text)}
 
 
 def get_visible_store(user, ref, *, param: str = "store_id") -> Store:

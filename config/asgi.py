@@ -8,6 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
+from django.conf import settings  # noqa: E402
 
 from config.body_limit import BodySizeLimit  # noqa: E402
 from config.ws_auth import websocket_stack  # noqa: E402  (JWT ?token= auth, origin check)
@@ -19,3 +20,8 @@ application = ProtocolTypeRouter(
         "websocket": websocket_stack(URLRouter(websocket_urlpatterns)),
     }
 )
+
+if settings.EMBEDDED_SCHEDULER:  # the embedded mode's beat, in this process (config/scheduler.py)
+    from config.scheduler import start_embedded_scheduler
+
+    start_embedded_scheduler()

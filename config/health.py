@@ -14,6 +14,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.runtime import runtime_status
+
 
 @never_cache
 @require_GET
@@ -88,7 +90,8 @@ def readyz(request):
             components[name] = {"status": "ok"}
         components[name]["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
     ready = all(component["status"] == "ok" for component in components.values())
+    runtime = runtime_status()
     return JsonResponse(
-        {"status": "ok" if ready else "error", "mode": settings.RUNTIME_MODE, "components": components},
+        {"status": "ok" if ready else "error", **runtime, "components": components},
         status=200 if ready else 503,
     )

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 
 from config import health
@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path_optional_slash("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path_optional_slash("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path_optional_slash("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
 

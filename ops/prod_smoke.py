@@ -217,7 +217,11 @@ def run(stack: Stack) -> None:
     for sync in SYNCS:
         sync(stack, base, headers, store.json())
     step("readiness after the syncs")
-    wait_http(f"{base}/readyz", timeout=10)
+    ready = wait_http(f"{base}/readyz", timeout=10).json()
+    # beat (config.scheduler.HubScheduler) writes its heartbeat to Redis; the web reads it.
+    if not (ready["mode"] == "production" and ready["scheduler"]["alive"]):
+        raise SystemExit(f"FAIL: /readyz does not see beat alive: {ready['mode']}, {ready['scheduler']}")
+    print(f"    beat alive, last tick {ready['scheduler']['last_tick']}")
 
 
 def sync_product_import(stack: Stack, base: str, headers: dict, store: dict) -> None:

@@ -27,6 +27,7 @@ LOOPBACK = ["127.0.0.1", "localhost", "::1"]
 def _test_settings():
     """Process-wide settings for the suite (the worker process gets the same via its env)."""
     settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
+    settings.EMBEDDED_SCHEDULER = False  # a test that imports config.asgi starts no beat
     settings.PLATFORM_URL_ALLOWLIST = LOOPBACK
     settings.PLATFORM_RETRY_BACKOFF = 0.01
     # Throttles are tested on their own (tests/config/test_throttling.py); the suite must not trip them.

@@ -1,21 +1,7 @@
 import django_filters
-from django import forms
 
 from catalog.models import Customer, Order, Product, ProductStatus
-from config.api.filters import UtcIsoDateTimeFilter
-
-
-class StrictBooleanField(forms.TypedChoiceField):
-    """``true``/``false`` (or ``1``/``0``); anything else is a validation error, not ignored."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("choices", [("true", "true"), ("false", "false"), ("1", "1"), ("0", "0")])
-        kwargs.setdefault("coerce", lambda value: value in ("true", "1"))
-        super().__init__(*args, **kwargs)
-
-
-class StrictBooleanFilter(django_filters.BooleanFilter):
-    field_class = StrictBooleanField
+from config.api.filters import StrictBooleanFilter, UtcIsoDateTimeFilter
 
 
 class OriginRecordFilterSet(django_filters.FilterSet):

@@ -1,5 +1,6 @@
 """Permission classes for roles (Django groups) and the seeds' permission letters."""
 
+from rest_framework import exceptions
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
 from catalog.access import has_letters
@@ -42,3 +43,10 @@ class ModelPermissions(DjangoModelPermissions):
         "GET": ["%(app_label)s.view_%(model_name)s"],
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
     }
+
+    def has_permission(self, request, view):
+        # A method the view does not serve is a 405 before anything else: DRF's check reads the
+        # view's queryset first, which may look up a store and answer 404 to a TRACE.
+        if request.method.upper() not in view.allowed_methods:
+            raise exceptions.MethodNotAllowed(request.method)
+        return super().has_permission(request, view)

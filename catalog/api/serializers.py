@@ -105,7 +105,8 @@ class OrderSerializer(serializers.ModelSerializer):
 
 class UserSerializer(serializers.ModelSerializer):
     password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
-    role = serializers.ChoiceField(choices=[role.value for role in Role], required=False)
+    # null for an account that holds no role: a superuser, who may do everything without one.
+    role = serializers.ChoiceField(choices=[role.value for role in Role], required=False, allow_null=True)
     stores = serializers.PrimaryKeyRelatedField(queryset=Store.objects.all(), many=True, required=False)
 
     class Meta:
@@ -132,11 +133,10 @@ class UserSerializer(serializers.ModelSerializer):
         return data
 
     def validate(self, attrs):
-        if self.instance is None:
-            if not attrs.get("password"):
-                raise serializers.ValidationError({"password": "This field is required."})
-            if not attrs.get("role"):
-                raise serializers.ValidationError({"role": "This field is required."})
+        if self.instance is None:  # UserCreateSerializer states these in the schema
+            for name in ("password", "role"):
+                if not attrs.get(name):
+                    raise serializers.ValidationError({name: "This field is required."})
         if attrs.get("password"):
             candidate = self.instance or User(username=attrs.get("username", ""), email=attrs.get("email", ""))
             try:
@@ -170,3 +170,11 @@ class UserSerializer(serializers.ModelSerializer):
             for store in stores:
                 StoreMembership.objects.get_or_create(user=user, store=store)
         return user
+
+
+class UserCreateSerializer(UserSerializer):
+    """The schema of a new account's request: its password and role are required (which
+    ``UserSerializer.validate`` enforces; the view keeps ``UserSerializer`` for its answers)."""
+
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    role = serializers.ChoiceField(choices=[role.value for role in Role])

@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.response import Response
 
@@ -57,6 +58,7 @@ class OrderViewSet(StoreNestedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
         return super().get_queryset().select_related("customer")
 
 
+@extend_schema_view(create=extend_schema(request=serializers.UserCreateSerializer))
 class UserViewSet(viewsets.ModelViewSet):
     """Users and their role and stores; superusers and ADMIN only. Only a superuser manages
     superusers and staff; nobody changes their own role or deactivates themselves. DELETE deactivates."""

@@ -1,16 +1,18 @@
 """Shared viewset pieces: objects addressed by integer id or UUID, store-nested resources."""
 
 from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 
-from catalog.access import get_visible_store, store_lookup
+from catalog.access import STORE_REF_PATTERN, get_visible_store, store_lookup
 from catalog.api.permissions import ModelPermissions
+from catalog.api.store_refs import store_ref_parameter
 
 
 class IdOrUuidLookupMixin:
     """``/things/12`` and ``/things/<uuid>`` both name the object; anything else is a 404."""
 
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = STORE_REF_PATTERN  # ids and UUIDs alike (the pattern is not only for stores)
 
     def get_object(self):
         ref = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
@@ -25,6 +27,7 @@ class IdOrUuidLookupMixin:
         return obj
 
 
+@extend_schema(parameters=[store_ref_parameter("store_ref", OpenApiParameter.PATH)])
 class StoreNestedViewSet(IdOrUuidLookupMixin, viewsets.GenericViewSet):
     """A resource under ``/stores/{store_ref}/``: the store must be visible to the user."""
 

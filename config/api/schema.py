@@ -25,6 +25,8 @@ COMMON_ERRORS = {
     "401": "Missing, invalid or expired token.",
     "403": "The user's role or permissions do not allow this.",
     "404": "Not found, or not visible to the user.",
+    # Every endpoint is throttled (anonymous and per-user budgets, stricter ones on the login).
+    "429": "RATE_LIMIT_EXCEEDED: too many requests; try again after the Retry-After header's seconds.",
 }
 # Only operations that take a request body can meet these.
 BODY_ERRORS = {

@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 
@@ -26,3 +27,23 @@ class FullCleanModelSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
         return attrs
+
+
+class UniqueListField(serializers.ListField):
+    """A list whose items may each appear once: refused otherwise, and ``uniqueItems`` in the schema."""
+
+    default_error_messages = {"not_unique": "An item is listed twice."}
+
+    def to_internal_value(self, data):
+        items = super().to_internal_value(data)
+        if len(set(map(repr, items))) != len(items):
+            self.fail("not_unique")
+        return items
+
+
+class UniqueListFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = UniqueListField
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {**schema, "uniqueItems": True}

@@ -62,6 +62,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Product images, head office to edge photo distribution, NAS documents and store sync.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ and /api/redoc/ load their scripts from the hub's static files
+    # (drf-spectacular-sidecar), never from a CDN: they render offline and under a strict CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [

@@ -28,7 +28,9 @@ RUNTIME_MODE = "edge" if EDGE_MODE else ("embedded" if EMBEDDED else "production
 
 DEBUG = env.bool("DEBUG", default=False)
 
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The hub's address as its clients reach it (webhook URLs, image links). `make run` passes the
+# address it serves as LISTEN_URL, the default when PUBLIC_BASE_URL is not set.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=env.str("LISTEN_URL", default="http://127.0.0.1:8000")).rstrip("/")
 
 INSTALLED_APPS = [
     # The console's theme: its templates must be found before the stock admin's.
@@ -46,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files, no CDN
     "django_celery_beat",
     "channels",
     "storages",

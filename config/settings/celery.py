@@ -39,8 +39,16 @@ WEBHOOK_QUEUE_MAX_LENGTH = env.int("WEBHOOK_QUEUE_MAX_LENGTH", default=1000)
 # A task whose worker died this many times is dropped (and its job marked failed).
 CELERY_MAX_REDELIVERIES = env.int("CELERY_MAX_REDELIVERIES", default=3)
 # Periodic tasks live in django-celery-beat's tables (editable in the admin); each app
-# creates its defaults in a data migration.
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# creates its defaults in a data migration. The scheduler is django-celery-beat's, with a
+# heartbeat (config/scheduler.py).
+CELERY_BEAT_SCHEDULER = "config.scheduler:HubScheduler"
+# The embedded server (make run, make demo) runs the beat schedule in a thread of its own, one
+# server per VAR_DIR (a file lock); production runs `celery beat` instead. Off in the tests.
+EMBEDDED_SCHEDULER = env.bool("EMBEDDED_SCHEDULER", default=EMBEDDED)
+# Seconds between two tries of a server that waits for the scheduler lock.
+SCHEDULER_LOCK_RETRY = env.int("SCHEDULER_LOCK_RETRY", default=15)
+# The console and /readyz call the scheduler dead once its last tick is this old (seconds).
+SCHEDULER_STALE_AFTER = env.int("SCHEDULER_STALE_AFTER", default=60)
 # Task modules outside the apps' tasks.py (a worker registers only these and the apps'
 # autodiscovered tasks.py): none, since the hub-wide tasks (prune, the reaper) live in operations/tasks.py.
 CELERY_IMPORTS = ()

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from catalog.api.permissions import LettersRequired, ModelPermissions
 from config.api import params
-from config.api.filters import UtcIsoDateTimeFilter
+from config.api.filters import StrictBooleanFilter, UtcIsoDateTimeFilter
 from config.api.jobs import JobRunDetailView, JobRunListView, JobRunsMixin, job_answer
 from config.api.schema import broker_unavailable_response, error_response
 from config.error_codes import ErrorCode
@@ -246,7 +246,7 @@ class NasSyncRunDetailView(RunQuerysetMixin, JobRunDetailView):
 
 
 class DocumentFilterSet(filters.FilterSet):
-    synced = filters.BooleanFilter(field_name="synced_to_nas", help_text="On the NAS (true) or not (false).")
+    synced = StrictBooleanFilter(field_name="synced_to_nas", help_text="On the NAS (true) or not (false).")
     state = filters.ChoiceFilter(
         choices=SyncState.choices,
         method="filter_state",

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from rest_framework import serializers
 
+from catalog.api.store_refs import StoreRefField
+
 
 def _iso(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
@@ -86,7 +88,7 @@ class StatusItemSerializer(serializers.Serializer):
 
 
 class StatusRequestSerializer(serializers.Serializer):
-    store_id = serializers.CharField(help_text="The store's UUID (or integer id).")
+    store_id = StoreRefField(help_text="The store's UUID (or integer id).")
     sync_batch = StatusItemSerializer(many=True, help_text="1 to 1000 items.")
 
 

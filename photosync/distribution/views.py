@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from catalog.access import get_visible_store
 from catalog.api.permissions import LettersRequired
+from catalog.api.store_refs import store_ref_parameter
 from config.api import params
 from config.api.schema import error_response
 from config.api.throttling import AnonThrottle, SettingsRateMixin
@@ -39,12 +40,8 @@ def _store(request):
     return get_visible_store(request.user, request.query_params.get("store_id"), param="store_id")
 
 
-STORE_ID = OpenApiParameter(
-    "store_id",
-    OpenApiTypes.STR,
-    OpenApiParameter.QUERY,
-    required=True,
-    description="The store's UUID (its integer id is accepted too).",
+STORE_ID = store_ref_parameter(
+    "store_id", required=True, description="The store's UUID (its integer id is accepted too)."
 )
 
 

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from catalog.access import get_visible_store, visible_stores
 from catalog.api.permissions import LettersRequired, ModelPermissions, RoleRequired
+from catalog.api.store_refs import store_ref_parameter
 from catalog.roles import Role
 from config.api import params
 from config.api.jobs import JobRunDetailView, JobRunListView, JobRunsMixin, job_answer
@@ -21,12 +22,8 @@ from photosync.models import ImageSyncRun
 RUN_DETAIL_ROUTE = "image-sync-run-detail"
 
 
-STORE_PARAMETER = OpenApiParameter(
-    "id_store",
-    OpenApiTypes.INT,
-    OpenApiParameter.QUERY,
-    required=True,
-    description="The store's id (its UUID is accepted too).",
+STORE_PARAMETER = store_ref_parameter(
+    "id_store", required=True, description="The store's id (its UUID is accepted too)."
 )
 
 
@@ -137,7 +134,7 @@ class RunQuerysetMixin(JobRunsMixin):
 @extend_schema(
     summary="Image sync runs, newest first",
     parameters=[
-        OpenApiParameter("id_store", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Only this store's runs."),
+        store_ref_parameter("id_store", description="Only this store's runs."),
         OpenApiParameter("status", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=JobStatus.values),
     ],
 )

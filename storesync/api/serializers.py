@@ -12,6 +12,7 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from catalog.platforms import UnsafeURLError, validate_platform_url
+from config.api.serializers import UniqueListField
 from storesync import validation
 from storesync.constants import (
     API_ENTITY_RESULT_STATUSES,
@@ -61,7 +62,7 @@ class EntityConfigSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=_choices(Direction), required=False)
     conflict_resolution = serializers.ChoiceField(choices=_choices(Strategy), required=False)
     fields = serializers.ListField(
-        child=serializers.CharField(max_length=50), required=False, allow_empty=False, max_length=20
+        child=serializers.CharField(max_length=50), required=False, allow_empty=False, min_length=1, max_length=20
     )
 
     def validate(self, attrs):
@@ -91,7 +92,7 @@ class WebhookConfigSerializer(serializers.Serializer):
 
 class ConfigureSerializer(serializers.Serializer):
     sync_frequency = serializers.ChoiceField(choices=_choices(Frequency))
-    entities = EntityConfigSerializer(many=True, allow_empty=False, max_length=3)
+    entities = serializers.ListField(child=EntityConfigSerializer(), allow_empty=False, min_length=1, max_length=3)
     webhook_config = WebhookConfigSerializer(required=False, allow_null=True)
 
     def validate_entities(self, value):
@@ -106,17 +107,19 @@ class TriggerOptionsSerializer(serializers.Serializer):
 
 
 class TriggerSerializer(serializers.Serializer):
-    entities = serializers.ListField(
-        child=serializers.ChoiceField(choices=_choices(EntityType)), required=False, allow_empty=False, max_length=3
+    entities = UniqueListField(
+        child=serializers.ChoiceField(choices=_choices(EntityType)),
+        required=False,
+        allow_empty=False,
+        min_length=1,
+        max_length=3,
+        error_messages={"not_unique": "An entity is listed twice."},
     )
     sync_type = serializers.ChoiceField(
         choices=[SyncType.INCREMENTAL.value, SyncType.FULL.value], default=SyncType.INCREMENTAL.value
     )
     priority = serializers.ChoiceField(choices=_choices(Priority), default=Priority.NORMAL.value)
     options = TriggerOptionsSerializer(required=False)
-
-    def validate_entities(self, value):
-        return _unique(value, "An entity")
 
 
 class RuleSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -13,6 +14,8 @@ from rest_framework.views import APIView
 
 from catalog.access import get_visible_store, visible_stores
 from catalog.api.permissions import LettersRequired
+from catalog.api.store_refs import store_ref_parameter
+from config.api import params
 from config.api.parsers import JSONParser
 from config.api.schema import broker_unavailable_response, error_response
 from config.error_codes import ErrorCode
@@ -26,9 +29,7 @@ CONFIG = "storesync.syncconfig"
 JOB = "storesync.storesyncjob"
 CONFLICT = "storesync.syncconflict"
 
-STORE_ID = OpenApiParameter(
-    "store_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The store's integer id or UUID."
-)
+STORE_ID = store_ref_parameter("store_id", OpenApiParameter.PATH)
 
 
 def errors(*codes: int) -> dict:
@@ -62,6 +63,12 @@ class SyncView(APIView):
 
     @staticmethod
     def valid(serializer_class, data):
+        if isinstance(data, QueryDict):
+            # DRF takes an empty query value of an optional field for an absent one (its default);
+            # present and empty is a bad value, as the schema's enums and patterns say.
+            blank = sorted(name for name in serializer_class().fields if data.get(name) == "")
+            if blank:
+                raise params.invalid(f"{blank[0]} may not be empty")
         serializer = serializer_class(data=data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data

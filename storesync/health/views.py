@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 
 from catalog.access import get_visible_store, visible_stores
+from catalog.api.store_refs import StoreRefField
 from catalog.models import Store
 from config.error_codes import ErrorCode
 from config.errors import DomainError
@@ -17,9 +18,7 @@ from storesync.health.models import Alert
 
 
 class MetricsQuery(serializers.Serializer):
-    store_id = serializers.CharField(
-        required=False, help_text="The store's id or UUID; all visible stores if left out."
-    )
+    store_id = StoreRefField(required=False, help_text="The store's id or UUID; all visible stores if left out.")
 
 
 MetricsResult = inline_serializer(
@@ -60,7 +59,7 @@ class MetricsView(SyncView):
 
 class AlertQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=["open", "resolved", "all"], default="open")
-    store_id = serializers.CharField(required=False)
+    store_id = StoreRefField(required=False)
     acknowledged = serializers.BooleanField(required=False, allow_null=True, default=None)
     page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=20)

@@ -5,7 +5,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,14 +13,10 @@ import httpx
 import pytest
 
 from shopsim import run_in_thread
+from tests.plugins.embedded import embedded_env as embedded_server_env
+from tests.plugins.embedded import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -61,7 +56,7 @@ def test_production_mode_refuses_to_start_without_a_secret_key(tmp_path):
 @contextmanager
 def asgi_server(env: dict[str, str]):
     """uvicorn serving config.asgi as `make run` does; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
@@ -71,15 +66,7 @@ def asgi_server(env: dict[str, str]):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail("the ASGI server did not start")
-                time.sleep(0.2)
+        wait_until_serving(base, server, lambda: "the ASGI server did not start", timeout=30)
         yield base
     finally:
         server.terminate()
@@ -87,10 +74,7 @@ def asgi_server(env: dict[str, str]):
 
 
 def embedded_env(tmp_path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL")}
-    env["VAR_DIR"] = str(tmp_path / "var")
-    env.update(extra)
-    return env
+    return embedded_server_env(tmp_path / "var", **extra)
 
 
 def test_the_asgi_server_serves_the_api_and_the_admin(tmp_path):
@@ -98,8 +82,16 @@ def test_the_asgi_server_serves_the_api_and_the_admin(tmp_path):
     migrate = _run_manage("migrate", "--noinput", env=env)
     assert migrate.returncode == 0, migrate.stderr
     with asgi_server(env) as base:
-        docs = httpx.get(f"{base}/api/docs/")
-        assert docs.status_code == 200
+        for page, asset in (
+            ("docs", "swagger-ui-dist/swagger-ui-bundle.js"),
+            ("redoc", "redoc/bundles/redoc.standalone.js"),
+        ):
+            html = httpx.get(f"{base}/api/{page}/")
+            assert html.status_code == 200
+            # The page's script is a static file of the hub (drf-spectacular-sidecar), served by whitenoise.
+            script = f"/static/drf_spectacular_sidecar/{asset}"
+            assert f'src="{script}"' in html.text
+            assert httpx.get(f"{base}{script}").status_code == 200
         unauthenticated = httpx.get(f"{base}/api/v1/stores/")
         assert unauthenticated.status_code == 401 and unauthenticated.json()["code"] == "NOT_AUTHENTICATED"
         login = httpx.get(f"{base}/admin/login/")

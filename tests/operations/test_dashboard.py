@@ -386,3 +386,24 @@ def test_a_sync_estimate_of_one_second_is_singular():
 
     assert _duration_text(0.4, 1.2) == "about 1 second"
     assert _duration_text(2, 2) == "about 2 seconds" and _duration_text(100, 200) == "2-3 minutes"
+
+
+def test_the_runtime_panel_says_the_mode_and_whether_a_scheduler_is_alive(client, superuser, settings):
+    from django.core.cache import cache
+
+    from config.scheduler import HEARTBEAT_CACHE_KEY, record_heartbeat
+
+    cache.delete(HEARTBEAT_CACHE_KEY)
+    client.force_login(superuser)
+    html = unescape(client.get(URL).content.decode())
+    assert 'data-panel="runtime"' in html and "production (Celery workers and beat)" in html
+    assert "not running" in html and "no tick recorded" in html
+
+    record_heartbeat()  # as `celery beat` (config.scheduler.HubScheduler) does on its ticks
+    html = unescape(client.get(URL).content.decode())
+    assert "alive" in html and "last tick" in html
+    assert client.get("/readyz").json()["scheduler"]["alive"] is True
+
+    record_heartbeat(timezone.now() - timedelta(seconds=settings.SCHEDULER_STALE_AFTER + 1))
+    assert "not running" in unescape(client.get(URL).content.decode())
+    cache.delete(HEARTBEAT_CACHE_KEY)

@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
@@ -22,12 +23,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--shop-url", default="http://127.0.0.1:8090")
-        parser.add_argument("--hub-url", default="http://127.0.0.1:8000", help="Where the hub will be served.")
+        parser.add_argument("--hub-url", default=None, help="Where the hub will be served (default: PUBLIC_BASE_URL).")
         parser.add_argument("--api-key", default=None, help="The simulator's key (default: its demo key).")
         parser.add_argument("--username", default="admin")
         parser.add_argument("--password", default=None, help="Default: a new random password, printed.")
 
     def handle(self, *args, shop_url, hub_url, api_key, username, password, **options):
+        hub_url = hub_url or settings.PUBLIC_BASE_URL
 
         password = password or secrets.token_urlsafe(12)
         user, _ = get_user_model().objects.get_or_create(username=username)
