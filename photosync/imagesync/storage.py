@@ -8,13 +8,12 @@ an object, and a key is only referenced by the database after its object is full
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
-import shutil
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlencode
 
@@ -31,6 +30,7 @@ from storages.utils import clean_name
 logger = logging.getLogger(__name__)
 
 PREFIX = "products"
+STREAM_CHUNK = 64 * 1024
 PARTIAL_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
@@ -67,30 +67,53 @@ def put_object(key: str, content: BinaryIO | bytes, size: int, *, content_type: 
 
 
 def _write_file(storage: FileSystemStorage, key: str, content: BinaryIO | bytes) -> None:
-    path = Path(storage.path(key))  # safe_join: a key never leaves MEDIA_ROOT
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+    path = storage.path(key)  # safe_join: a key never leaves MEDIA_ROOT
+    folder, name = os.path.split(path)
+    partial = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.part")
     try:
         fd = os.open(partial, PARTIAL_FLAGS, 0o666)  # the umask applies, as in Django's storage
     except FileNotFoundError:  # the product's first object: its folder does not exist yet
-        _make_folders(storage, path.parent)
+        _make_folders(storage, folder)
         fd = os.open(partial, PARTIAL_FLAGS, 0o666)
     try:
-        with os.fdopen(fd, "wb") as out:
-            if isinstance(content, bytes):
-                out.write(content)
-            else:
-                content.seek(0)
-                shutil.copyfileobj(content, out, STREAM_CHUNK)
-            if storage.file_permissions_mode is not None:
-                os.fchmod(out.fileno(), storage.file_permissions_mode)
-        storage._ensure_location_group_id(partial)  # Django's rule: MEDIA_ROOT's group
+        try:
+            _write_all(fd, content)
+            _apply_ownership(storage, fd)
+        finally:
+            os.close(fd)
         os.replace(partial, path)
     except BaseException:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
         raise
 
 
-def _make_folders(storage: FileSystemStorage, folder: Path) -> None:
+def _write_all(fd: int, content: BinaryIO | bytes) -> None:
+    if isinstance(content, bytes):
+        chunks: Iterable[bytes] = (content,)
+    else:
+        content.seek(0)
+        chunks = iter(lambda: content.read(STREAM_CHUNK), b"")
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
+
+
+def _apply_ownership(storage: FileSystemStorage, fd: int) -> None:
+    """Django's rules for a saved file: ``FILE_UPLOAD_PERMISSIONS``, and MEDIA_ROOT's group;
+    one ``fstat`` tells whether either needs a change (usually neither)."""
+    stat = os.fstat(fd)
+    mode = storage.file_permissions_mode
+    if mode is not None and stat.st_mode & 0o7777 != mode:
+        os.fchmod(fd, mode)
+    group = os.stat(storage.location).st_gid
+    if stat.st_gid != group:
+        with contextlib.suppress(PermissionError):
+            os.fchown(fd, -1, group)
+
+
+def _make_folders(storage: FileSystemStorage, folder: str) -> None:
     if storage.directory_permissions_mode is None:
         os.makedirs(folder, exist_ok=True)
     else:
@@ -147,9 +170,6 @@ def media_signature_is_valid(key: str, expires: str, signature: str) -> bool:
 
 def object_exists(key: str) -> bool:
     return default_storage.exists(key)
-
-
-STREAM_CHUNK = 64 * 1024
 
 
 def stream_object(key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
