@@ -179,11 +179,12 @@ def _baseline(url: str, api_key: str, paths: list[str]) -> tuple[float, float]:
 
     local = threading.local()
     clients = []
+    ssl_context = httpx.create_ssl_context()  # built once, as the hub's clients share one (50 ms each)
 
     def get(path: str) -> int:
         client = getattr(local, "client", None)
         if client is None:
-            client = local.client = httpx.Client(base_url=url, auth=(api_key, ""), timeout=30)
+            client = local.client = httpx.Client(base_url=url, auth=(api_key, ""), timeout=30, verify=ssl_context)
             clients.append(client)
         response = client.get(path)
         response.raise_for_status()
