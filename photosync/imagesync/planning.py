@@ -10,11 +10,8 @@ Pages, chunks and resuming are the runner's (:mod:`config.jobs.chunked`).
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import as_completed
 from datetime import datetime
-
-from django.conf import settings
 
 from catalog.models import Product
 from catalog.platforms import PlatformError, RemoteProduct
@@ -26,22 +23,8 @@ from photosync.models import ImageSyncRun, PhotoSource
 
 PLAN_PAGE = 1000  # products per planning transaction
 SHOP_BATCH = 100  # ids per filter[id] request, as PrestaShop allows
-# A page's downloads are cut into about this many chunks, so that every worker gets some and
-# none is left finishing a big one alone at the end; but not below MIN_CHUNK products, where
-# claiming and completing a chunk would cost more than it evens out.
-CHUNKS_PER_PAGE = 8
-MIN_CHUNK = 25
 
-__all__ = [
-    "PLAN_PAGE",
-    "SHOP_BATCH",
-    "STRIDE",
-    "chunk_size",
-    "products_page",
-    "remote_from_item",
-    "remote_item",
-    "settle",
-]
+__all__ = ["PLAN_PAGE", "SHOP_BATCH", "STRIDE", "products_page", "remote_from_item", "remote_item", "settle"]
 
 
 def products_page(run: ImageSyncRun, after_pk: int | None) -> list[dict]:
@@ -55,12 +38,6 @@ def products_page(run: ImageSyncRun, after_pk: int | None) -> list[dict]:
 
 def products_total(run: ImageSyncRun) -> int:
     return Product.objects.filter(store_id=run.store_id, id_origin__isnull=False).count()
-
-
-def chunk_size(needed: int) -> int:
-    """Products per chunk for a page with ``needed`` downloads: about ``CHUNKS_PER_PAGE`` chunks,
-    at least ``MIN_CHUNK`` products each, at most ``IMAGE_SYNC_CHUNK_SIZE``."""
-    return min(settings.IMAGE_SYNC_CHUNK_SIZE, max(MIN_CHUNK, math.ceil(needed / CHUNKS_PER_PAGE)))
 
 
 def settle(session: ShopSession, run: ImageSyncRun, products: list[dict]) -> tuple[list[Outcome], list[dict]]:

@@ -69,7 +69,7 @@ class ImageSyncRunner(ChunkedRunner):
             settled=[{"product": o.product_id} for o in settled],
             settled_counters=dict(tally(settled)),
             chunk_items=needed,
-            chunk_size=planning.chunk_size(len(needed)),
+            chunk_size=settings.IMAGE_SYNC_CHUNK_SIZE,
             **chunks.progress_of(settled),
         )
 
