@@ -16,7 +16,7 @@ from config.error_codes import ErrorCode
 from photosync.error_codes import PhotoErrorCode
 from photosync.imagesync import downloads, storage
 from photosync.imagesync.downloads import FAILED, SKIPPED, Outcome, ProductWork, ShopSession
-from photosync.imagesync.photos import apply_outcomes, live_primary_photos
+from photosync.imagesync.photos import apply_outcomes, held_photos
 from photosync.imagesync.planning import remote_from_item
 from photosync.models import ImageSyncChunk, ImageSyncRun
 
@@ -37,7 +37,7 @@ def sync_products(
             "pk", "uuid", "id_origin", "name", "sku"
         )
     }
-    existing = live_primary_photos(products)
+    existing = held_photos(products)
     outcomes = [Outcome(pk, SKIPPED) for pk in items if pk not in products]  # deleted since the plan
     works = {}
     for pk, product in products.items():

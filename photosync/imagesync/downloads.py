@@ -171,10 +171,8 @@ def sync_product(session: ShopSession, work: ProductWork) -> Outcome:
             except PlatformNotFound:
                 logger.info("image %s of product %s is missing in the shop", image_id, work.id_origin)
         data, info, image = images.placeholder(remote.name or work.name or work.sku or f"Product {work.id_origin}")
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
-            spool.write(data)
-            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-            return _store(work, spool, md5, len(data), PhotoSource.FALLBACK, None, FALLBACK, validators, (info, image))
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return _store(work, data, md5, len(data), PhotoSource.FALLBACK, None, FALLBACK, validators, (info, image))
     except PlatformError as exc:
         return _failed(work, exc.code, str(exc))
     except images.InvalidImage as exc:
@@ -208,7 +206,7 @@ def _download(session: ShopSession, work: ProductWork, image_id: int, kind: str,
 
 def _store(
     work: ProductWork,
-    file: BinaryIO,
+    file: BinaryIO | bytes,
     md5: str,
     size: int,
     source: str,
@@ -217,25 +215,32 @@ def _store(
     validators: dict,
     decoded: tuple[images.ImageInfo, Image.Image] | None = None,
 ) -> Outcome:
-    """Validate the bytes (unless we drew them); write them and their renditions unless we hold them already.
+    """Validate the bytes (unless we drew them) and write them with their renditions, unless
+    we hold them already: bytes equal to our photo's were checked when it was stored, so
+    they are not decoded again.
 
     Decoding and resizing hold one of the process's decode slots."""
+    existing = work.existing
+    if existing is not None and existing.checksum == md5:
+        if decoded is not None:
+            decoded[1].close()
+        return Outcome(work.product_id, UNCHANGED, source, image_id, validators=validators)
     with images.decode_slot():
         info, image = decoded or images.open_image(file)
         try:
-            existing = work.existing
-            if existing is not None and existing.checksum == md5:
-                return Outcome(work.product_id, UNCHANGED, source, image_id, validators=validators)
             made = images.make_renditions(image)
             key = storage.original_key(work.product_uuid, md5, info.extension)
-            storage.put_object(key, file, size)  # before close(), which closes the file Pillow read
+            # Before close(): Pillow closes the file it read a PNG or a GIF from.
+            storage.put_object(key, file, size, content_type=info.content_type)
         finally:
             image.close()
     renditions = {}
     for rendition in made:
         rendition_key = storage.rendition_key(work.product_uuid, md5, rendition.shared_with or rendition.name)
         if rendition.shared_with is None:
-            storage.put_object(rendition_key, rendition.data, len(rendition.data))
+            storage.put_object(
+                rendition_key, rendition.data, len(rendition.data), content_type=images.RENDITION_FORMAT[1]
+            )
         renditions[rendition.name] = {
             "key": rendition_key,
             "width": rendition.width,

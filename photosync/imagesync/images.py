@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import math
 import textwrap
 import threading
 from dataclasses import dataclass
@@ -163,32 +164,58 @@ def _rendition_mode(image: Image.Image) -> str:
 
 
 def make_renditions(image: Image.Image) -> list[Rendition]:
-    """The configured WebP sizes (``settings.IMAGE_RENDITIONS``), never larger than the original.
+    """The configured WebP sizes (``settings.IMAGE_RENDITIONS``), never larger than the original,
+    all from the one decoded ``image`` (close it afterwards).
 
     ``image`` is shrunk in place to the largest size first, so its full-size pixels are
-    released before any copy is made (rotation by its EXIF orientation comes after: the
-    boxes are square). Sizes that come out the same (a small original fits both boxes) are
-    encoded once; ``shared_with`` names the rendition whose bytes they reuse.
+    released before anything else (rotation by its EXIF orientation comes after: the boxes
+    are square). Each smaller size is then resized from the one above it, with the
+    dimensions Pillow's ``thumbnail`` gives the largest one, and no copy of the pixels is
+    made. Sizes that come out the same (a small original fits every box) are encoded once;
+    ``shared_with`` names the smallest rendition of that size, whose object they reuse.
     """
     sizes = sorted(settings.IMAGE_RENDITIONS.items(), key=lambda item: item[1])
     if image.mode not in RESIZABLE_MODES:
         image = image.convert(_rendition_mode(image))
     image.thumbnail((sizes[-1][1], sizes[-1][1]))
-    base = ImageOps.exif_transpose(image)
-    if base.mode not in ("RGB", "RGBA"):
-        base = base.convert(_rendition_mode(base))
-    renditions: list[Rendition] = []
+    ImageOps.exif_transpose(image, in_place=True)
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert(_rendition_mode(image))
+    largest = image.size
+    encoded: dict[tuple[int, int], bytes] = {}
+    for _, longest_side in reversed(sizes):
+        fitted = thumbnail_size(largest, longest_side)
+        if fitted != image.size:
+            image = image.resize(fitted, Image.Resampling.BICUBIC, reducing_gap=2.0)  # as thumbnail() does
+        if fitted not in encoded:
+            encoded[fitted] = _webp(image)
+    owners: dict[tuple[int, int], str] = {}
+    renditions = []
     for name, longest_side in sizes:
-        copy = base.copy()
-        copy.thumbnail((longest_side, longest_side))
-        same = next((r for r in renditions if (r.width, r.height) == copy.size), None)
-        if same is not None:
-            renditions.append(Rendition(name, same.data, same.width, same.height, same.shared_with or same.name))
-            continue
-        buffer = io.BytesIO()
-        copy.save(buffer, RENDITION_FORMAT[0], quality=settings.IMAGE_WEBP_QUALITY, method=WEBP_METHOD)
-        renditions.append(Rendition(name, buffer.getvalue(), copy.width, copy.height))
+        fitted = thumbnail_size(largest, longest_side)
+        owner = owners.setdefault(fitted, name)
+        renditions.append(Rendition(name, encoded[fitted], *fitted, shared_with=None if owner == name else owner))
     return renditions
+
+
+def thumbnail_size(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """What ``Image.thumbnail((side, side))`` makes of ``size``: never larger, the aspect kept,
+    each length rounded up or down, whichever keeps the aspect closer (Pillow's rule)."""
+    width, height = size
+    if width <= side and height <= side:
+        return size
+    aspect = width / height
+    if aspect <= 1:
+        candidates = (math.floor(side * aspect), math.ceil(side * aspect))
+        return max(min(candidates, key=lambda n: abs(aspect - n / side)), 1), side
+    candidates = (math.floor(side / aspect), math.ceil(side / aspect))
+    return side, max(min(candidates, key=lambda n: abs(aspect - side / n) if n else 0), 1)
+
+
+def _webp(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, RENDITION_FORMAT[0], quality=settings.IMAGE_WEBP_QUALITY, method=WEBP_METHOD)
+    return buffer.getvalue()
 
 
 def placeholder(name: str) -> tuple[bytes, ImageInfo, Image.Image]:

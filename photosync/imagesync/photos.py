@@ -30,11 +30,25 @@ CONTENT_FIELDS = [
 ]
 
 
+# What planning and the downloads read of the photo held: is it current, what to send as
+# Local-Content-Sha1, are the bytes new. Nothing else is loaded for them (no renditions JSON).
+HELD_FIELDS = ["product_id", "source", "shop_image_id", "shop_sha1", "checksum", "origin_date_upd"]
+
+
 def live_primary_photos(product_ids: Iterable[int], *, lock: bool = False) -> dict[int, ProductPhoto]:
-    queryset = ProductPhoto.objects.filter(product_id__in=list(product_ids), is_primary=True, deleted_at__isnull=True)
+    queryset = _live_primary(product_ids)
     if lock:
         queryset = queryset.select_for_update().order_by("product_id")
     return {photo.product_id: photo for photo in queryset}
+
+
+def held_photos(product_ids: Iterable[int]) -> dict[int, ProductPhoto]:
+    """The live primary photos with only :data:`HELD_FIELDS` loaded, by product."""
+    return {photo.product_id: photo for photo in _live_primary(product_ids).only(*HELD_FIELDS)}
+
+
+def _live_primary(product_ids: Iterable[int]):
+    return ProductPhoto.objects.filter(product_id__in=list(product_ids), is_primary=True, deleted_at__isnull=True)
 
 
 def apply_outcomes(store_id: int, outcomes: list[Outcome]) -> list[str]:

@@ -18,7 +18,7 @@ from catalog.platforms import PlatformError, RemoteProduct
 from config.jobs.chunked import STRIDE
 from photosync.imagesync import downloads
 from photosync.imagesync.downloads import SKIPPED, Outcome, ProductWork, ShopSession
-from photosync.imagesync.photos import live_primary_photos
+from photosync.imagesync.photos import held_photos
 from photosync.models import ImageSyncRun, PhotoSource
 
 PLAN_PAGE = 1000  # products per planning transaction
@@ -43,7 +43,7 @@ def products_total(run: ImageSyncRun) -> int:
 def settle(session: ShopSession, run: ImageSyncRun, products: list[dict]) -> tuple[list[Outcome], list[dict]]:
     """The page's products settled without a download, and the chunk items of the others."""
     remotes, failures = _fetch(session, products)
-    existing = live_primary_photos(p["pk"] for p in products)
+    existing = held_photos(p["pk"] for p in products)
     force = bool(run.params.get("force"))
     settled: list[Outcome] = []
     needed: list[dict] = []

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -37,6 +38,7 @@ def _free_port() -> int:
 class MotoServer:
     endpoint: str
     process: subprocess.Popen
+    log: Path
 
     def client(self) -> Any:
         return boto3.client(
@@ -92,13 +94,20 @@ class S3Bucket:
     def get(self, key: str) -> bytes:
         return self.server.client().get_object(Bucket=self.name, Key=key)["Body"].read()
 
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, key) of every request the server answered about this bucket's objects, in
+        order, from the server's own access log."""
+        pattern = re.compile(rf'"([A-Z]+) /{re.escape(self.name)}/([^ ?]*)\S* HTTP/')
+        return [match.groups() for match in pattern.finditer(self.server.log.read_text(errors="replace"))]
+
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """``moto_server`` on a free loopback port for the session."""
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with open(ARTIFACTS / "moto-server.log", "ab") as log:
+    log_path = ARTIFACTS / "moto-server.log"
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
             stdout=log,
@@ -116,7 +125,7 @@ def moto_server() -> Iterator[MotoServer]:
                 process.kill()
                 raise RuntimeError("moto_server did not start; see var/test-artifacts/moto-server.log") from None
             time.sleep(0.1)
-    yield MotoServer(endpoint, process)
+    yield MotoServer(endpoint, process, log_path)
     process.terminate()
     try:
         process.wait(timeout=10)

@@ -80,6 +80,27 @@ def test_renditions_of_the_same_size_are_encoded_once(settings):
     assert medium.data == thumb.data and (medium.width, medium.height) == (200, 150)
 
 
+def test_renditions_follow_the_exif_orientation_each_from_the_size_above(settings):
+    settings.IMAGE_RENDITIONS = {"thumb": 100, "medium": 200, "large": 800}
+    image = Image.new("RGB", (300, 200), "orange")
+    image.paste("blue", (0, 0, 30, 30))  # a mark in the top-left corner
+    exif = image.getexif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; shown rotated 90 degrees clockwise
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif, quality=95)
+    _, decoded = open_image(io.BytesIO(buffer.getvalue()))
+
+    renditions = {r.name: r for r in make_renditions(decoded)}
+
+    sizes = {name: (r.width, r.height, r.shared_with) for name, r in renditions.items()}
+    assert sizes == {"thumb": (67, 100, None), "medium": (133, 200, None), "large": (200, 300, None)}
+    for rendition in renditions.values():
+        shown = Image.open(io.BytesIO(rendition.data))
+        assert (shown.format, shown.size) == ("WEBP", (rendition.width, rendition.height))
+        red, green, blue = shown.convert("RGB").getpixel((shown.width - 2, 1))  # the mark is now top-right
+        assert blue > 150 and red < 100, (rendition.name, (red, green, blue))
+
+
 MEASURE = """
 import io, json, resource, sys
 import django

@@ -138,6 +138,26 @@ def test_force_asks_the_shop_with_its_sha1_and_moves_no_bytes(shop_store, shop_s
     assert stats.get("image_bytes_sent", 0) == 0
 
 
+def test_bytes_equal_to_the_photo_held_are_not_decoded_again(shop_store, shop_simulator, monkeypatch):
+    from photosync.imagesync import images
+
+    sync_images_now(shop_store)
+    ProductPhoto.objects.update(shop_sha1="")  # nothing to send as Local-Content-Sha1: the shop sends the bytes
+    decoded = []
+    open_image = images.open_image
+    monkeypatch.setattr(images, "open_image", lambda file: decoded.append(1) or open_image(file))
+    sim_post(shop_simulator, "reset_stats")
+
+    run = sync_images_now(shop_store, force=True)
+
+    with_images = sum(1 for product_images in shop_simulator.shop.images.values() if product_images)
+    assert sim_stats(shop_simulator)["image_bytes_sent"] > 0 and run.counters["bytes"] > 0
+    assert run.counters["unchanged"] == 25 and run.counters["downloaded"] == 0
+    assert decoded == []  # compared by MD5, checked when first stored
+    assert ProductPhoto.objects.filter(version=1).count() == 25
+    assert ProductPhoto.objects.exclude(shop_sha1="").count() == with_images  # the shop's Content-Sha1, kept again
+
+
 @pytest.mark.parametrize(
     ("mode", "code"),
     [
