@@ -1,4 +1,4 @@
-"""Roles are Django groups; the seeds' permission letters map onto model permissions.
+"""Roles are Django groups; the API's permission letters map onto model permissions.
 
 C = add, R = view, U = change, D = delete. ``sync_role_permissions`` runs after every
 migration so models added by later apps get their grants without a new data migration.

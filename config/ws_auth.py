@@ -1,7 +1,7 @@
 """WebSocket authentication: a simplejwt access token passed as ``?token=``.
 
 Browsers cannot set headers on a WebSocket, so the token travels in the query string
-(DESIGN.md). The middleware puts the user (or AnonymousUser) in ``scope["user"]`` and the
+The middleware puts the user (or AnonymousUser) in ``scope["user"]`` and the
 validated token in ``scope["token"]``; each consumer decides what the user may see, refuses
 at the handshake otherwise, and checks again while the socket is open.
 """

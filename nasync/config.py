@@ -122,7 +122,7 @@ def load_config() -> NasConfig:
 
 
 def public_config(config: NasConfig) -> dict:
-    """What GET /sync/config returns (spec 002): booleans, host and path; never the key."""
+    """What GET /sync/config returns: booleans, host and path; never the key."""
     return {
         "configured": config.configured and not _invalid_field(config),
         "nas_host": bool(config.host),

@@ -1,4 +1,4 @@
-"""Invoice documents and their sync to the NAS (spec 002)."""
+"""Invoice documents and their sync to the NAS."""
 
 from __future__ import annotations
 

@@ -138,7 +138,7 @@ def filter_state(queryset: QuerySet, state: str) -> QuerySet:
 
 
 def sync_status() -> dict:
-    """GET /sync/status (spec 002): counts in one query."""
+    """GET /sync/status: counts in one query."""
     figures = Document.objects.aggregate(
         total=Count("id"), synced=Count("id", filter=Q(synced_to_nas=True)), last=Max("synced_at")
     )
@@ -382,7 +382,7 @@ def scheduled_nas_sync() -> str:
 
 
 def run_summary(job: NasSyncRun) -> dict:
-    """The figures of spec 002's POST /run answer (errors rendered in the active language)."""
+    """The figures of POST /sync/run's answer (errors rendered in the active language)."""
     return {
         "total": job.items_total,
         "synced": job.items_succeeded,

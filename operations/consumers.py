@@ -1,4 +1,4 @@
-"""The sync event stream (spec 003): ``ws://…/api/v1/stores/{store_id}/sync/events/stream``.
+"""The sync event stream: ``ws://…/api/v1/stores/{store_id}/sync/events/stream``.
 
 The user comes from the ``?token=`` JWT (``config.ws_auth``); a user who may not read the
 store's sync (no R permission, or a store they are not a member of) is refused at the

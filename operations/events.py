@@ -1,4 +1,4 @@
-"""The sync event stream's publisher: job changes become WebSocket messages (spec 003).
+"""The sync event stream's publisher: job changes become WebSocket messages.
 
 Every job table (store sync, image sync, NAS run, catalogue import) sends
 ``config.jobs.job_changed`` after each change of a row; :func:`on_job_changed` turns that

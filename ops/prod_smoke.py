@@ -257,7 +257,7 @@ def sync_product_import(stack: Stack, base: str, headers: dict, store: dict) -> 
 
 
 def sync_images(stack: Stack, base: str, headers: dict, store: dict) -> None:
-    """Spec 000 through the API: the worker pulls every product's image into S3 (moto)."""
+    """The image sync through the API: the worker pulls every product's image into S3 (moto)."""
     import boto3
 
     answer = httpx.post(

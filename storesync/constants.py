@@ -1,4 +1,4 @@
-"""The vocabulary of store sync (seed 003): entities, directions, strategies, frequencies,
+"""The vocabulary of store sync: entities, directions, strategies, frequencies,
 rule conditions and actions, filter operators (the error codes are in ``storesync.error_codes``).
 
 No Django imports: the pure merge core uses these too.
@@ -110,7 +110,7 @@ class Resolution(StrEnum):
     USE_CUSTOM_VALUE = "use_custom_value"
 
 
-# The syncable fields of each entity (DESIGN.md, "Store sync field names").
+# The syncable fields of each entity.
 SYNCABLE_FIELDS: dict[str, tuple[str, ...]] = {
     EntityType.PRODUCTS: ("title", "description", "price", "inventory", "sku", "status"),
     EntityType.ORDERS: ("status", "total", "customer_info"),
@@ -131,7 +131,7 @@ DEFAULT_DIRECTIONS = {
 
 JOB_KIND = "store_sync"
 
-# Status words of the API (seed 003), by where they appear.
+# Status words of the API, by where they appear.
 API_JOB_STATUSES = ["queued", "in_progress", "completed", "partial", "failed", "cancelled"]
 API_HISTORY_STATUSES = ["success", "failed", "partial", "cancelled"]
 API_ENTITY_STATUSES = ["synced", "syncing", "paused", "never_synced", "error"]

@@ -1,4 +1,4 @@
-"""Error codes of the store sync (seed 003 names most of them); registered in ``StoreSyncConfig.ready``.
+"""Error codes of the store sync (the store sync API names most of them); registered in ``StoreSyncConfig.ready``.
 
 Codes every app can meet (``VALIDATION_ERROR``, ``SYNC_IN_PROGRESS``, ``INVALID_DATA_FORMAT``...)
 are the hub's, in ``config.error_codes.ErrorCode``.

@@ -1,4 +1,4 @@
-"""The response shapes of store sync (seed 003): the dicts the API returns, shared by the
+"""The response shapes of store sync: the dicts the API returns, shared by the
 views, the admin, the event stream and the outbound webhooks. Reads go through
 ``storesync.selectors``."""
 

@@ -1,4 +1,4 @@
-"""Permission classes for roles (Django groups) and the seeds' permission letters."""
+"""Permission classes for roles (Django groups) and the API's permission letters."""
 
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission, DjangoModelPermissions

@@ -2,7 +2,7 @@
 
 Connectors return the plain frozen dataclasses below, never Django models: the
 services decide what to store. Values sent *to* a connector are keyed by the
-hub's field names (seed 003): products ``title``, ``description``, ``price``,
+hub's field names: products ``title``, ``description``, ``price``,
 ``inventory``, ``sku``, ``status``; customers ``email``, ``first_name``,
 ``last_name``.
 """

@@ -39,7 +39,7 @@ API_THROTTLE_RATES = {
     "login_address": env.str("THROTTLE_LOGIN_ADDRESS", default="30/min"),
     "login_user": env.str("THROTTLE_LOGIN_USER", default="5/min"),
     "webhook": env.str("THROTTLE_WEBHOOK", default="600/min"),
-    # Photo downloads of the edges (spec 001): a full sync of a large catalogue is many small requests.
+    # Photo downloads of the edges: a full sync of a large catalogue is many small requests.
     "photo_download": env.str("THROTTLE_PHOTO_DOWNLOAD", default="30000/min"),
 }
 

@@ -3,7 +3,7 @@
 from config.settings.base import env
 from config.settings.operations import JOB_WAIT_TIMEOUT
 
-# The NAS (spec 002): documents are pushed with rsync over ssh. Sync is configured when
+# The NAS: documents are pushed with rsync over ssh. Sync is configured when
 # NAS_HOST, NAS_USER and NAS_PATH are set; the key is a path to a private key file.
 NAS_HOST = env.str("NAS_HOST", default="")
 NAS_USER = env.str("NAS_USER", default="")

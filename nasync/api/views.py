@@ -1,4 +1,4 @@
-"""The NAS sync API: the five endpoints of spec 002 under /api/v1/sync, documents, runs."""
+"""The NAS sync API: the five NAS endpoints under /api/v1/sync, documents, runs."""
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -32,7 +32,7 @@ RUN_DETAIL_ROUTE = "nas-run-detail"
 FLAG_MESSAGE = _("%(name)s must be true or false")
 
 
-# --- spec 002 -------------------------------------------------------------------------
+# --- the NAS sync endpoints ---
 
 
 class SyncStatusView(APIView):

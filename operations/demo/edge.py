@@ -1,4 +1,4 @@
-"""The demo's head office to edge pass: the hub serves spec 001 on a loopback port for a
+"""The demo's head office to edge pass: the hub serves the photo distribution API on a loopback port for a
 moment and its own edge agent pulls the demo store's photos from it, over real HTTP."""
 
 from __future__ import annotations

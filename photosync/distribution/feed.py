@@ -1,4 +1,4 @@
-"""Head office to edge distribution (spec 001): the photo feed pages, and deleting photos
+"""Head office to edge distribution: the photo feed pages, and deleting photos
 as tombstones (the status reports the edges send back are in :mod:`.reports`).
 
 Pages follow (``updated_at``, ``id``). ``offset`` paging is the spec's; ``cursor`` is

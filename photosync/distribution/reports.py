@@ -1,4 +1,4 @@
-"""The status reports the edges send back (spec 001): validated as a whole, then one row
+"""The status reports the edges send back: validated as a whole, then one row
 per (store, photo) upserted; the coverage figures read them (:mod:`.selectors`)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Spec 001's bodies: ``photo_item`` builds a list item (plain dicts: a page holds up to
+"""The photo distribution API's bodies: ``photo_item`` builds a list item (plain dicts: a page holds up to
 1000); the serializers document the shapes in the OpenAPI schema."""
 
 from __future__ import annotations

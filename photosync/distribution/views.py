@@ -1,4 +1,4 @@
-"""Spec 001: the photo list, the binary download and the status report of the edges."""
+"""The photo distribution API: the photo list, the binary download and the status report of the edges."""
 
 from __future__ import annotations
 

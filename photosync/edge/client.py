@@ -188,7 +188,7 @@ class HOClient:
             )
         return body
 
-    # Spec 001
+    # The photo distribution API
 
     def list_photos(self, *, since: str | None, cursor: str | None, limit: int) -> dict:
         params = {"store_id": self.config.store_id, "limit": limit}

@@ -13,7 +13,7 @@ from photosync.models import ImageSyncRun
 
 
 def run_summary(run: ImageSyncRun) -> dict:
-    """The figures the endpoint answers with (spec 000 plus the counters)."""
+    """The figures the endpoint answers with (the image sync API's, plus the counters)."""
     counters = Counter(run.counters or {})
     return {
         "id_store": run.store_id,

@@ -1,4 +1,4 @@
-"""Image sync: pull every product's default image from the store's shop (spec 000).
+"""Image sync: pull every product's default image from the store's shop.
 
 A run (``ImageSyncRun``) is a chunked job (:class:`config.jobs.chunked.ChunkedRunner`):
 its coordinator task checks the shop with one request, then asks the shop about every

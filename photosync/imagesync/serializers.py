@@ -1,4 +1,4 @@
-"""The image sync's answers (spec 000) and its runs."""
+"""The image sync's answers and its runs."""
 
 from rest_framework import serializers
 
@@ -14,7 +14,7 @@ class ProductErrorSerializer(serializers.Serializer):
 
 
 class ImageSyncResultSerializer(serializers.Serializer):
-    """200: the finished run, in the shape of spec 000 plus the counters."""
+    """200: the finished run, in the image sync API's shape plus the counters."""
 
     id_store = serializers.IntegerField()
     success = serializers.BooleanField(help_text="Always true with 200.")

@@ -1,4 +1,4 @@
-"""POST /sync/sync-images (spec 000) and the runs it starts."""
+"""POST /sync/sync-images and the runs it starts."""
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes

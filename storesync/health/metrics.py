@@ -1,4 +1,4 @@
-"""Health metrics of store sync (seed 003's ``metrics`` block), computed from what is
+"""Health metrics of store sync (the ``metrics`` block of the store sync API), computed from what is
 recorded: finished jobs, conflict rows, the per-record sync state, webhook deliveries.
 
 All figures cover the last ``window`` (24 hours by default) except the drift, which is the

@@ -1,4 +1,4 @@
-"""Webhook signatures in the Standard Webhooks scheme (DESIGN.md, "Webhooks, both ways").
+"""Webhook signatures in the Standard Webhooks scheme.
 
 Headers: ``webhook-id``, ``webhook-timestamp`` (Unix seconds) and ``webhook-signature``:
 ``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{raw body}">``, several space-separated

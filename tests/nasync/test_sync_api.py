@@ -1,4 +1,4 @@
-"""The five endpoints of spec 002 under /api/v1/sync, against a real sshd."""
+"""The five NAS endpoints under /api/v1/sync, against a real sshd."""
 
 from __future__ import annotations
 

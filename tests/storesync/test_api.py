@@ -1,4 +1,4 @@
-"""The seed 003 endpoints: shapes, the spec's own examples, validation errors, permissions."""
+"""The the store sync API endpoints: shapes, the spec's own examples, validation errors, permissions."""
 
 from __future__ import annotations
 

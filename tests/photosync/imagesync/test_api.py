@@ -1,4 +1,4 @@
-"""POST /api/v1/sync/sync-images (spec 000) and the runs API: shapes, every status, roles."""
+"""POST /api/v1/sync/sync-images and the runs API: shapes, every status, roles."""
 
 import socket
 import uuid
