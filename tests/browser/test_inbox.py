@@ -100,7 +100,7 @@ def test_a_requeue_that_fails_again_stays_visible(
     configure(store, products={})
     storesync.run_sync_now(store, sync_type="full")
     edit_platform(platform_product(store, 2), price="21.000000")
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 85, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 85, "method": "PATCH"}})
     storesync.run_sync_now(store)
     letter = DeadLetter.objects.get(store=store)
 
@@ -111,7 +111,7 @@ def test_a_requeue_that_fails_again_stays_visible(
     row = console.page.locator(f'#result_list tbody tr:has(a[href*="/deadletter/{letter.pk}/change/"])')
     assert "fix in the shop" in row.inner_text().lower() and "never requeued" in row.inner_text()
 
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PATCH"}})
     message = console.run_action("requeue", letter.pk)
     assert "Requeued in 1 job(s)" in message
     console.snap("dead letter requeued")

@@ -215,7 +215,7 @@ def test_a_dead_letter_says_where_the_fix_is_and_how_its_requeue_ended(
     assert letter.code == "INVALID_DATA_FORMAT" and "Fix in the shop" in page and "never requeued" in page
     assert f"/admin/catalog/product/{letter.record_pk}/change/" in page
 
-    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PUT"}})
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 86, "method": "PATCH"}})
     with django_capture_on_commit_callbacks(execute=True):
         console.post(LETTERS, {"action": "requeue", "_selected_action": [letter.pk], "index": 0})
     letter.refresh_from_db()
