@@ -20,6 +20,7 @@ from .base import (
 )
 from .errors import (
     ImageTooLarge,
+    PartialCreate,
     PlatformAuthError,
     PlatformBadResponse,
     PlatformError,
@@ -44,6 +45,7 @@ __all__ = [
     "Extent",
     "ImageFetch",
     "ImageTooLarge",
+    "PartialCreate",
     "PlatformAuthError",
     "PlatformBadResponse",
     "PlatformError",

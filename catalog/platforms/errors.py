@@ -10,8 +10,9 @@ Messages never contain a shop's API key: every message goes through
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from catalog.error_codes import CatalogErrorCode
 from config.error_codes import ErrorCode
@@ -130,3 +131,19 @@ class PlatformValidationError(PlatformError):
 
 class ImageTooLarge(PlatformError):
     code = CatalogErrorCode.IMAGE_TOO_LARGE
+
+
+class PartialCreate(PlatformError):
+    """The shop created the record, then a follow-up write failed (a product's stock row).
+
+    The record exists in the shop: ``created`` is it as the shop holds it, ``unwritten`` the
+    values (hub field names) that did not reach it. Creating it again would duplicate it.
+    """
+
+    def __init__(self, cause: PlatformError, *, created: Any, unwritten: Mapping[str, Any]) -> None:
+        super().__init__(cause.message, status_code=cause.status_code, retry_after=cause.retry_after)
+        self.code = cause.code
+        self.transient = cause.transient
+        self.shop_errors = cause.shop_errors
+        self.created = created
+        self.unwritten = dict(unwritten)

@@ -25,7 +25,7 @@ from django.utils.text import slugify
 
 from . import prestashop_xml as psxml
 from .base import EcommerceService, Extent, ImageFetch, RemoteCustomer, RemoteOrder, RemoteProduct
-from .errors import PlatformBadResponse, PlatformNotFound
+from .errors import PartialCreate, PlatformBadResponse, PlatformError, PlatformNotFound
 from .prestashop_http import Webservice
 from .urlguard import parse_http_url
 
@@ -180,7 +180,12 @@ class PrestaShopService(EcommerceService):
         product_id = _new_id(created)
         quantity = None
         if inventory is not None:
-            quantity = self._set_quantity(product_id, psxml.stock_available_id(created), inventory)
+            try:
+                quantity = self._set_quantity(product_id, psxml.stock_available_id(created), inventory)
+            except PlatformError as exc:
+                row = psxml.row_from_xml(created)
+                product = _convert([row], "product", lambda r: psxml.product_from_row(r, None))[0]
+                raise PartialCreate(exc, created=product, unwritten={"inventory": inventory}) from exc
         return self._written_product(created, quantity)
 
     # Customers

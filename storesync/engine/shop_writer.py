@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 
 from catalog.platforms import (
     EcommerceService,
+    PartialCreate,
     PlatformError,
     PlatformRateLimited,
     PlatformServerError,
@@ -50,10 +51,13 @@ class WriteOutcome:
     code: str = ""
     transient: bool = False
     attempts: int = 1
+    # A create the shop took but for these values (a follow-up write failed): ``remote`` is
+    # the created record, ``error`` why the rest is owed.
+    unwritten: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return self.remote is not None
+        return self.remote is not None and not self.error
 
 
 def error_code(exc: Exception) -> str:
@@ -117,6 +121,16 @@ class ShopWriter:
                 else:
                     remote = adapter.update_store(service, op.shop_id, op.values)
                 return WriteOutcome(op, remote=remote, attempts=attempt)
+            except PartialCreate as exc:  # never attempted again: the record exists now
+                return WriteOutcome(
+                    op,
+                    remote=adapter.remote(exc.created),
+                    error=str(exc),
+                    code=exc.code,
+                    transient=exc.transient,
+                    attempts=attempt,
+                    unwritten=exc.unwritten,
+                )
             except (PlatformError, InvalidValue, ValueError) as exc:
                 if attempt < self.max_attempts and retryable(exc, op.kind):
                     delay = backoff_delay(attempt, self.backoff)

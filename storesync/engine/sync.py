@@ -553,7 +553,7 @@ class EntitySync:
             targets.append(obj)
         for obj, result in zip(targets, self.writer.run(self.adapter, ops), strict=True):
             outcome.counts.shop_writes += 1
-            if not result.ok:
+            if result.remote is None:
                 self.ledger.dead_letter(
                     outcome,
                     "create_store",
@@ -570,7 +570,9 @@ class EntitySync:
                 self.model.objects.filter(pk=obj.pk).update(
                     id_origin=remote.id, origin_date_upd=remote.modified, updated_at=now
                 )
-                base = {name: result.op.values[name] for name in self.policy.fields}
+                # A value the shop did not take is agreed as the shop holds it, and owed.
+                agreed = {**result.op.values, **{name: remote.values[name] for name in result.unwritten}}
+                base = {name: agreed[name] for name in self.policy.fields}
                 SyncRecordState.objects.filter(store=self.store, entity_type=self.name, record_pk=obj.pk).delete()
                 SyncRecordState.objects.update_or_create(
                     store=self.store,
@@ -585,6 +587,17 @@ class EntitySync:
                     },
                 )
                 self.ledger.settle(record_pks=[obj.pk], now=now)
+                if result.error:
+                    self.ledger.dead_letter(
+                        outcome,
+                        "update_store",
+                        obj.pk,
+                        remote.id,
+                        result.unwritten,
+                        result.error,
+                        result.code,
+                        attempts=result.attempts,
+                    )
             outcome.counts.records_created += 1
         with transaction.atomic():
             self.ledger.save_progress(outcome, None)

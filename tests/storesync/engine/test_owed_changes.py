@@ -97,6 +97,32 @@ def test_a_refused_create_in_the_shop_is_made_by_the_next_incremental_sync(shop_
     assert services.run_sync_now(shop_store).counters.get("records_created", 0) == 0
 
 
+def test_a_create_whose_stock_the_shop_refuses_is_linked_and_its_stock_owed(shop_store, sim):
+    """Found by the property tests: the shop created the product, then refused its stock row's
+    write; the create was dead-lettered unlinked, leaving the product orphaned in the shop and
+    the next sync creating a second one."""
+    first_sync(shop_store)
+    new = Product.objects.create(store=shop_store, name="Made on the platform", sku="HUB-9", price="9.90", inventory=12)
+    refuse_next(sim, "PATCH")  # the stock row's write, after the product's POST
+
+    refused = services.run_sync_now(shop_store)
+
+    assert refused.status == "partial"
+    new.refresh_from_db()
+    assert new.id_origin is not None
+    [letter] = DeadLetter.objects.all()
+    assert (letter.operation, letter.shop_id, letter.payload) == ("update_store", new.id_origin, {"inventory": 12})
+
+    healed = services.run_sync_now(shop_store)
+
+    assert healed.status == "succeeded", healed.errors
+    shop = create_ecommerce_service(shop_store)
+    made = [product for product in shop.iter_products(since=None) if product.reference == "HUB-9"]
+    assert [(product.id, product.quantity) for product in made] == [(new.id_origin, 12)]
+    letter.refresh_from_db()
+    assert letter.status == "resolved"
+
+
 def test_a_full_sync_settles_owed_records_too(shop_store, sim):
     first_sync(shop_store)
     edit_platform(platform_product(shop_store, 3), price="33.330000")
