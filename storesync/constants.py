@@ -85,6 +85,33 @@ class SyncType(StrEnum):
     RECORDS = "records"  # only named records (dead-letter requeue)
 
 
+class JobMode(StrEnum):
+    """What a store sync job does with its plan."""
+
+    SYNC = "sync"  # merge and write
+    PREVIEW = "preview"  # merge and record the plan; nothing written
+    APPLY = "apply"  # a preview's records, where the planned change still holds
+    UNDO = "undo"  # a job's writes taken back where nothing moved since
+
+
+class ChangeSide(StrEnum):
+    STORE = "store"  # the shop
+    PLATFORM = "platform"  # the hub's catalogue
+
+
+class ChangeAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    CONFLICT = "conflict"  # planned: a conflict, settled as ``settled_by`` says (or pending)
+
+
+# The mass-change brake's defaults, per entity: a job planning more overwrites and deletes
+# than the lower of these stops before its first write (status ``held``).
+DEFAULT_MAX_CHANGES = 500
+DEFAULT_MAX_CHANGES_PERCENT = 25
+
+
 class Priority(StrEnum):
     HIGH = "high"
     NORMAL = "normal"

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from config.jobs import Job, JobStatus
 from storesync.constants import (
+    DEFAULT_MAX_CHANGES,
+    DEFAULT_MAX_CHANGES_PERCENT,
+    ChangeAction,
+    ChangeSide,
     ConflictStatus,
     Direction,
     EntityType,
     FilterOperator,
     Frequency,
+    JobMode,
     Priority,
     RuleAction,
     RuleCondition,
@@ -73,6 +80,14 @@ class SyncEntity(models.Model):
     last_full_sync_at = models.DateTimeField(null=True, blank=True)
     last_status = models.CharField(max_length=20, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
+    max_changes = models.PositiveIntegerField(
+        default=DEFAULT_MAX_CHANGES, help_text="Overwrites and deletes one job may plan before it is held."
+    )
+    max_changes_percent = models.PositiveSmallIntegerField(
+        default=DEFAULT_MAX_CHANGES_PERCENT,
+        validators=[MaxValueValidator(100)],
+        help_text="The same limit as a percentage of the entity's records; the lower limit applies.",
+    )
 
     class Meta:
         ordering = ["config_id", "position", "id"]
@@ -183,6 +198,15 @@ class StoreSyncJob(Job):
     entity_results = models.JSONField(default=dict, blank=True)
     checkpoint = models.JSONField(default=dict, blank=True, help_text="Where a redelivered job resumes.")
     cancel_requested = models.BooleanField(default=False)
+    mode = models.CharField(max_length=10, choices=_choices(JobMode), default=JobMode.SYNC.value)
+    source_job = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The preview an apply applies, or the job an undo takes back.",
+    )
 
     class Meta(Job.Meta):
         # Unlike the other jobs, several syncs of a store may be queued (they run in turn):
@@ -285,3 +309,36 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.entity_type} {self.record_pk or self.shop_id}: {self.code}"
+
+
+class SyncChange(models.Model):
+    """One field a sync job wrote (for a preview: would write), with the value it replaced.
+
+    Written in bulk with each batch, pruned by the retention policy. An undo writes
+    ``old_value`` back where the record still holds ``new_value``.
+    """
+
+    store = models.ForeignKey("catalog.Store", on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey(StoreSyncJob, on_delete=models.CASCADE, related_name="changes")
+    entity_type = models.CharField(max_length=20, choices=_choices(EntityType))
+    record_pk = models.BigIntegerField(null=True, blank=True, help_text="The platform record's primary key.")
+    shop_id = models.BigIntegerField(null=True, blank=True, help_text="The record's id in the shop.")
+    field = models.CharField(max_length=50)
+    side = models.CharField(max_length=10, choices=_choices(ChangeSide), help_text="The side written.")
+    action = models.CharField(max_length=10, choices=_choices(ChangeAction), default=ChangeAction.UPDATE.value)
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    settled_by = models.CharField(
+        max_length=40, blank=True, help_text="A planned conflict: the strategy or rule that settles it, or 'pending'."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["job", "entity_type", "record_pk", "field"], name="storesync_change_job"),
+            models.Index(fields=["store", "entity_type", "record_pk", "id"], name="storesync_change_record"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type} {self.record_pk}.{self.field} -> {self.side}"

@@ -27,6 +27,9 @@ class JobStatus(models.TextChoices):
     PARTIAL = "partial", "Partially succeeded"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+    # Stopped before its first write, waiting for an operator (a store sync over its
+    # mass-change brake): neither active nor finished.
+    HELD = "held", "Held for approval"
 
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)

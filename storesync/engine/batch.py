@@ -59,6 +59,7 @@ class Item:
     result: merge.MergeResult
     plan: merge.ConflictPlan
     platform_modified: datetime | None = None  # before this sync's write
+    platform_values: dict[str, Any] = field(default_factory=dict)  # before this sync's write
     settled_rows: list[int] = field(default_factory=list)  # conflict rows settled for this record
 
 

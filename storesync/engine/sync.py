@@ -382,7 +382,9 @@ class EntitySync:
             conflicts = merge.plan_conflicts(
                 result, pending.get(obj.pk, {}), ignored.get(obj.pk, {}), self.policy.fields
             )
-            plan.items.append(Item(pair, result, conflicts, platform_modified=obj.updated_at))
+            plan.items.append(
+                Item(pair, result, conflicts, platform_modified=obj.updated_at, platform_values=platform_values)
+            )
         self.ledger.journal_conflicts(plan)
         return plan
 

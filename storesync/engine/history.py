@@ -1,0 +1,71 @@
+"""The change history's rows: one per field a batch writes (or, previewed, would write), with
+the value it replaces. The sync writes them in bulk with the batch; a preview records them as
+its plan; an undo reads them back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storesync.constants import ChangeAction, ChangeSide
+from storesync.engine.batch import Item
+from storesync.models import StoreSyncJob, SyncChange
+
+
+def _json(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, dict, list, type(None))) else str(value)
+
+
+def item_changes(job: StoreSyncJob, entity: str, item: Item) -> list[SyncChange]:
+    """The fields a merged record's writes change on each side, old and new."""
+    obj, remote, result = item.pair.obj, item.pair.remote, item.result
+    record = {"record_pk": obj.pk if obj is not None else None, "shop_id": remote.id if remote else None}
+    rows = [
+        SyncChange(
+            store_id=job.store_id,
+            job=job,
+            entity_type=entity,
+            field=name,
+            side=ChangeSide.STORE,
+            action=ChangeAction.UPDATE,
+            old_value=_json(remote.values.get(name) if remote else None),
+            new_value=_json(value),
+            **record,
+        )
+        for name, value in result.to_store.items()
+    ]
+    rows += [
+        SyncChange(
+            store_id=job.store_id,
+            job=job,
+            entity_type=entity,
+            field=name,
+            side=ChangeSide.PLATFORM,
+            action=ChangeAction.UPDATE,
+            old_value=_json(item.platform_values.get(name)),
+            new_value=_json(value),
+            **record,
+        )
+        for name, value in result.to_platform.items()
+    ]
+    return rows
+
+
+def create_changes(
+    job: StoreSyncJob, entity: str, side: str, values: dict[str, Any], *, record_pk=None, shop_id=None
+) -> list[SyncChange]:
+    """A record created on ``side``: each of its values, with no old one."""
+    return [
+        SyncChange(
+            store_id=job.store_id,
+            job=job,
+            entity_type=entity,
+            record_pk=record_pk,
+            shop_id=shop_id,
+            field=name,
+            side=side,
+            action=ChangeAction.CREATE,
+            old_value=None,
+            new_value=_json(value),
+        )
+        for name, value in values.items()
+    ]
