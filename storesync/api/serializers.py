@@ -22,6 +22,8 @@ from storesync.constants import (
     API_OVERALL_STATUSES,
     API_PAUSE_STATUSES,
     RULE_ACTION_INPUTS,
+    ChangeAction,
+    ChangeSide,
     ConflictStatus,
     Direction,
     EntityType,
@@ -500,5 +502,73 @@ PauseResult = inline_serializer(
         "paused_at": serializers.DateTimeField(allow_null=True),
         "cancelled_jobs": serializers.IntegerField(),
         "next_sync": _nullable_str(),
+    },
+)
+
+
+LineageChange = inline_serializer(
+    "SyncLineageChange",
+    {
+        "job_id": serializers.UUIDField(help_text="The job that wrote it (a sync, an apply, an undo)."),
+        "side": serializers.ChoiceField(choices=_choices(ChangeSide), help_text="The side written."),
+        "action": serializers.ChoiceField(choices=_choices(ChangeAction)),
+        "old_value": serializers.JSONField(allow_null=True),
+        "new_value": serializers.JSONField(allow_null=True),
+        "at": serializers.DateTimeField(),
+    },
+    allow_null=True,
+    help_text="The last written change of the field (preview jobs' planned rows left out); null if none.",
+)
+
+LineageResult = inline_serializer(
+    "SyncRecordLineage",
+    {
+        "entity": serializers.ChoiceField(choices=_choices(EntityType)),
+        "record_pk": serializers.IntegerField(help_text="The platform record's id."),
+        "shop_id": serializers.IntegerField(allow_null=True, help_text="The record's id in the shop."),
+        "label": serializers.CharField(help_text="Product: title (sku); customer: e-mail; order: reference."),
+        "base": serializers.DictField(
+            child=serializers.JSONField(allow_null=True),
+            allow_null=True,
+            help_text="The values both sides agreed on at the record's last sync; null if never synced.",
+        ),
+        "synced_at": serializers.DateTimeField(allow_null=True),
+        "store_modified": serializers.DateTimeField(allow_null=True, help_text="The shop's date_upd last seen."),
+        "platform_modified": serializers.DateTimeField(
+            allow_null=True, help_text="The platform's updated_at last seen."
+        ),
+        "fields": serializers.DictField(
+            child=inline_serializer(
+                "SyncLineageField",
+                {
+                    "value": serializers.JSONField(allow_null=True, help_text="The platform's current value."),
+                    "base": serializers.JSONField(allow_null=True, help_text="The last agreed value."),
+                    "last_change": LineageChange,
+                },
+            ),
+            help_text="Each synced field of the entity.",
+        ),
+        "owed": inline_serializer(
+            "SyncLineageOwed",
+            {
+                "id": serializers.IntegerField(help_text="The dead letter's id."),
+                "operation": serializers.CharField(),
+                "code": serializers.CharField(),
+                "error": serializers.CharField(),
+                "attempts": serializers.IntegerField(),
+                "status": serializers.CharField(),
+            },
+        ).__class__(many=True, help_text="Open dead letters: writes or creates that failed and are owed."),
+        "pending_conflicts": inline_serializer(
+            "SyncLineageConflict",
+            {
+                "id": serializers.IntegerField(help_text="The conflict's id."),
+                "field": serializers.CharField(),
+                "store_value": serializers.JSONField(allow_null=True),
+                "platform_value": serializers.JSONField(allow_null=True),
+                "base_value": serializers.JSONField(allow_null=True),
+                "created_at": serializers.DateTimeField(),
+            },
+        ).__class__(many=True),
     },
 )

@@ -11,6 +11,11 @@ urlpatterns = [
     path_optional_slash(rf"{STORE}/trigger", views.TriggerView.as_view(), name="store-sync-trigger"),
     path_optional_slash(rf"{STORE}/conflicts", views.ConflictsView.as_view(), name="store-sync-conflicts"),
     path_optional_slash(rf"{STORE}/history", views.HistoryView.as_view(), name="store-sync-history"),
+    path_optional_slash(
+        rf"{STORE}/records/(?P<entity>[^/]+)/(?P<record_pk>[^/]+)",
+        views.RecordLineageView.as_view(),
+        name="store-sync-record-lineage",
+    ),
     path_optional_slash(rf"{STORE}/rules", views.RulesView.as_view(), name="store-sync-rules"),
     path_optional_slash(rf"{STORE}/filters", views.FiltersView.as_view(), name="store-sync-filters"),
     path_optional_slash(rf"{STORE}/pause", views.PauseView.as_view(), name="store-sync-pause"),

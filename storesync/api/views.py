@@ -20,8 +20,9 @@ from config.api.parsers import JSONParser
 from config.api.schema import broker_unavailable_response, error_response
 from config.error_codes import ErrorCode
 from config.errors import DomainError
-from storesync import presenters, resolution, selectors, services
+from storesync import lineage, presenters, resolution, selectors, services
 from storesync.api import serializers as s
+from storesync.constants import ENTITY_TYPES
 from storesync.engine.merge import MISSING
 from storesync.models import SyncConflict
 
@@ -251,6 +252,29 @@ class HistoryView(SyncView):
         total = jobs.count()
         items = [presenters.history_item(job) for job in jobs[(page - 1) * limit : page * limit]]
         return self.data(items, pagination={"page": page, "limit": limit, "total": total})
+
+
+class RecordLineageView(SyncView):
+    @extend_schema(
+        operation_id="store_sync_record_lineage",
+        parameters=[
+            STORE_ID,
+            OpenApiParameter("entity", OpenApiTypes.STR, OpenApiParameter.PATH, enum=ENTITY_TYPES),
+            OpenApiParameter("record_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Platform record id."),
+        ],
+        responses={200: s.data_envelope("SyncRecordLineageResponse", s.LineageResult)},
+        summary="A record's sync lineage: shop id, agreed base, last job per field, owed changes, conflicts",
+    )
+    def get(self, request, store_id, entity, record_pk):
+        store = self.store
+        if entity not in ENTITY_TYPES:
+            raise params.invalid(f"entity must be one of {', '.join(ENTITY_TYPES)}", {"entity": ["Unknown entity."]})
+        found = None
+        if str(record_pk).isdigit() and len(str(record_pk)) < 19:
+            found = lineage.record_lineage(store, entity, int(record_pk))
+        if found is None:
+            raise DomainError(ErrorCode.NOT_FOUND, 404, "Record not found")
+        return self.data(lineage.lineage_item(found))
 
 
 class RulesView(SyncView):
