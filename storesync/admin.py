@@ -7,14 +7,17 @@ the admin's autodiscovery looks for an app's ``admin`` module."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
@@ -25,10 +28,11 @@ from unfold.widgets import (
     UnfoldAdminURLInputWidget,
 )
 
+from catalog.models import Store
 from catalog.platforms import PlatformError, UnsafeURLError, validate_platform_url
 from config.admin import JOB_STATUS_TONES, AuditRecordAdmin, JobAdmin, badge, short_text, table
 from config.jobs import BrokerUnavailable, JobTrigger
-from storesync import resolution, selectors, services
+from storesync import lineage, resolution, selectors, services
 from storesync.constants import SYNCABLE_FIELDS, ConflictStatus, Resolution
 from storesync.engine.entities import ADAPTERS
 from storesync.engine.merge import MISSING
@@ -320,9 +324,65 @@ class RecordNamesMixin:
             link = format_html('{} <span class="text-font-subtle-light">(not on the platform)</span>', name)
         else:
             link = record_link(row.entity_type, row.record_pk, label=str(record))
+        if row.record_pk is not None:
+            url = lineage_url(row.store_id, row.entity_type, row.record_pk)
+            detail = format_html('{} · <a class="text-primary-600 lineage-link" href="{}">lineage</a>', detail, url)
         return format_html(
             '<div class="text-xs text-font-subtle-light">{} · {}{}</div>{}', row.store, row.entity_type, detail, link
         )
+
+
+BIGINT_LIMIT = 2**63  # a larger id in the path names no row (and the database would refuse it)
+
+
+def lineage_url(store_id, entity_type: str, record_pk) -> str:
+    return reverse("admin:storesync_record_lineage", args=[store_id, entity_type, record_pk])
+
+
+def job_link(job_id) -> str:
+    url = reverse("admin:storesync_storesyncjob_change", args=[job_id])
+    return format_html('<a class="text-primary-600" href="{}">job {}</a>', url, str(job_id)[:8])
+
+
+def _value(value):
+    return "—" if value is None else short_text(value, 200)
+
+
+def lineage_view(model_admin, request, store_id: int, entity: str, record_pk: int):
+    """A record's lineage, read-only: the API's facts (``storesync.lineage``) in tables, with
+    each job, dead letter and conflict linked to its page."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    in_range = max(store_id, record_pk) < BIGINT_LIMIT
+    store = Store.objects.filter(pk=store_id).first() if in_range else None
+    found = lineage.record_lineage(store, entity, record_pk) if store and entity in ADAPTERS else None
+    if found is None:
+        raise Http404("No such record.")
+    fields = [
+        {
+            "name": f.name,
+            "value": _value(f.value),
+            "base": _value(f.base),
+            "job": job_link(f.last_change.job_id) if f.last_change else None,
+            "change": f.last_change,
+            "old": _value(f.last_change.old_value) if f.last_change else "",
+            "new": _value(f.last_change.new_value) if f.last_change else "",
+        }
+        for f in found.fields
+    ]
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": f"Sync lineage: {found.label}",
+        "lineage": found,
+        "record_link": record_link(entity, record_pk, label=found.label) if found.record else found.label,
+        "fields": fields,
+        "owed": [(letter, _value(letter.error)) for letter in found.owed],
+        "conflicts": [
+            (c, _value(c.store_value), _value(c.platform_value), _value(c.base_value)) for c in found.pending_conflicts
+        ],
+    }
+    return TemplateResponse(request, "admin/storesync/lineage.html", context)
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -408,6 +468,13 @@ class SyncConflictAdmin(RecordNamesMixin, AuditRecordAdmin):
 
     class Media:
         css = {"all": ["storesync/console.css"]}
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(partial(lineage_view, self))
+        lineage_path = path(
+            "lineage/<int:store_id>/<str:entity>/<int:record_pk>/", view, name="storesync_record_lineage"
+        )
+        return [lineage_path, *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
         counts = selectors.conflict_counts(SyncConflict.objects.filter(status=ConflictStatus.PENDING))

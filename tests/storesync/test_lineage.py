@@ -248,3 +248,54 @@ def test_the_query_count_does_not_grow_with_changes_letters_or_conflicts(
     assert len(data["owed"]) == 5 and len(data["pending_conflicts"]) == 6
     assert all(f["last_change"]["job_id"] == str(job.pk) for f in data["fields"].values())
     assert len(many) == len(few) <= 10, [q["sql"] for q in many]
+
+
+# The console's page
+
+
+def lineage_page(store, entity: str, pk) -> str:
+    return f"/admin/storesync/syncconflict/lineage/{store.pk}/{entity}/{pk}/"
+
+
+def test_the_console_shows_the_lineage_linked_from_the_inbox_and_the_dead_letters(console, shop_store, sim):
+    configure(shop_store, products={"conflict_resolution": "manual_resolution"})
+    first = sync(shop_store, sync_type="full")
+    product = platform_product(shop_store, SHOP_ID)
+    change(first, product, "price", "platform", None, "10.000000")
+    sim_post(sim, "mutate", {"products": [SHOP_ID], "fields": {"description": "<b>Shop</b> words"}})
+    edit_platform(product, description="Platform words")
+    sync(shop_store)
+    conflict = SyncConflict.objects.get(store=shop_store, status="pending")
+    edit_platform(product, price="55.000000")
+    sim_post(sim, "config", {"fail_next": {"status": 400, "code": 85, "count": 1, "method": "PATCH"}})
+    sync(shop_store)
+    letter = DeadLetter.objects.owed().get(store=shop_store)
+    page = lineage_page(shop_store, "products", product.pk)
+
+    for listing in ("/admin/storesync/syncconflict/", "/admin/storesync/deadletter/"):
+        assert page in console.get(listing).content.decode()
+    assert page in console.get(f"/admin/storesync/syncconflict/{conflict.pk}/change/").content.decode()
+
+    html = console.get(page).content.decode()
+    assert f'<td class="lineage-shop-id">{SHOP_ID}</td>' in html
+    assert f"/admin/storesync/storesyncjob/{first.pk}/change/" in html
+    assert f"/admin/storesync/deadletter/{letter.pk}/change/" in html
+    assert f"/admin/storesync/syncconflict/{conflict.pk}/change/" in html
+    assert "&lt;b&gt;Shop&lt;/b&gt; words" in html and "<b>Shop</b>" not in html  # values as text
+    assert f"/admin/catalog/product/{product.pk}/change/" in html
+
+
+def test_the_console_refuses_unknown_records_and_users_without_the_permission(
+    console, client, make_user, shop_store, other_store
+):
+    theirs = Product.objects.create(store=other_store, name="Theirs", sku="T-1", price="1.00")
+    assert console.get(lineage_page(shop_store, "products", theirs.pk)).status_code == 404
+    assert console.get(lineage_page(shop_store, "invoices", theirs.pk)).status_code == 404
+    assert console.get(lineage_page(other_store, "products", theirs.pk)).status_code == 200
+    assert console.get(lineage_page(other_store, "products", "9" * 30)).status_code == 404
+    assert console.get(f"/admin/storesync/syncconflict/lineage/{'9' * 30}/products/1/").status_code == 404
+    clerk = make_user("clerk")
+    clerk.is_staff = True  # in the console, without the conflicts' view permission
+    clerk.save()
+    client.force_login(clerk)
+    assert client.get(lineage_page(other_store, "products", theirs.pk)).status_code == 403
