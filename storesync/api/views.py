@@ -255,6 +255,10 @@ class HistoryView(SyncView):
 
 
 class RecordLineageView(SyncView):
+    """A record's sync identity (``storesync.lineage``): its shop id, the base both sides last
+    agreed on, the last job that wrote each synced field (preview jobs left out), its owed
+    changes (open dead letters) and its pending conflicts."""
+
     @extend_schema(
         operation_id="store_sync_record_lineage",
         parameters=[
