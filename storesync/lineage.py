@@ -4,7 +4,7 @@ last job that wrote each synced field, its owed changes and its pending conflict
 Read from the existing tables in a constant number of queries, whatever the number of fields or
 jobs: the platform record, its ``SyncRecordState``, the entity's configuration, the last
 ``SyncChange`` per field (one ``DISTINCT ON`` query; rows of preview jobs are plans that were
-never written, so they are left out), the open dead letters and the pending conflicts. Nothing
+never written, so they are left out, and so are conflicts left pending), the open dead letters and the pending conflicts. Nothing
 here depends on who wrote the change rows (the sync, an apply, an undo, a resolution).
 """
 
@@ -17,10 +17,13 @@ from typing import Any
 from django.db.models import Model, Q
 
 from catalog.models import Customer, Order, Product, Store
-from storesync.constants import SYNCABLE_FIELDS, ConflictStatus, JobMode
+from storesync.constants import SYNCABLE_FIELDS, ChangeAction, ConflictStatus, JobMode
 from storesync.engine.entities import ADAPTERS, InvalidValue, normalize
 from storesync.models import DeadLetter, SyncChange, SyncConflict, SyncEntity, SyncRecordState
 from storesync.presenters import display_value
+
+# A conflict row left for a person wrote nothing (``SyncChange.settled_by``).
+PENDING = ConflictStatus.PENDING.value
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def last_changes(store: Store, entity: str, record_pk: int, shop_id: int | None,
     rows = (
         SyncChange.objects.filter(record, store=store, entity_type=entity, field__in=list(names))
         .exclude(job__mode=JobMode.PREVIEW)
+        .exclude(action=ChangeAction.CONFLICT, settled_by=PENDING)
         .order_by("field", "-created_at", "-id")
         .distinct("field")
     )

@@ -86,8 +86,10 @@ def test_the_lineage_names_the_shop_id_the_agreed_base_and_the_last_job_per_fiel
     sim_post(sim, "mutate", {"products": [SHOP_ID], "fields": {"name": "Shop title"}})
     third = sync(shop_store)  # the shop's title written to the platform
     change(third, product, "title", "platform", shop_title, "Shop title")
-    # A preview's planned rows were never written: they are not the field's last change.
+    # A preview's planned rows were never written, nor was a conflict left pending: neither is
+    # the field's last change.
     change(preview_job(shop_store), product, "price", "store", "77.770000", "1.000000")
+    change(third, product, "price", "store", "77.770000", "2.000000", action="conflict", settled_by="pending")
 
     response = client.get(url(shop_store, "products", product.pk))
 
@@ -299,3 +301,27 @@ def test_the_console_refuses_unknown_records_and_users_without_the_permission(
     clerk.save()
     client.force_login(clerk)
     assert client.get(lineage_page(other_store, "products", theirs.pk)).status_code == 403
+
+
+def test_the_console_page_reads_in_a_fixed_number_of_queries(console, shop_store):
+    configure(shop_store, products={})
+    job = sync(shop_store, sync_type="full")
+    product = platform_product(shop_store, SHOP_ID)
+    page = lineage_page(shop_store, "products", product.pk)
+    console.get(page)
+    with CaptureQueriesContext(connection) as few:
+        assert console.get(page).status_code == 200
+    for name in ("title", "price", "sku"):
+        change(job, product, name, "store", "a", "b")
+        SyncConflict.objects.create(store=shop_store, entity_type="products", record_pk=product.pk, field=name)
+        DeadLetter.objects.create(
+            store=shop_store,
+            entity_type="products",
+            operation="update_store",
+            record_pk=product.pk,
+            error="e",
+            code="X",
+        )
+    with CaptureQueriesContext(connection) as many:
+        assert console.get(page).status_code == 200
+    assert len(many) == len(few) <= 9, [q["sql"][:120] for q in many.captured_queries]  # docs/console.md
