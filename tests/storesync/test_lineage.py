@@ -325,3 +325,15 @@ def test_the_console_page_reads_in_a_fixed_number_of_queries(console, shop_store
     with CaptureQueriesContext(connection) as many:
         assert console.get(page).status_code == 200
     assert len(many) == len(few) <= 9, [q["sql"][:120] for q in many.captured_queries]  # docs/console.md
+
+
+def test_a_record_gone_from_the_platform_keeps_its_sync_identity(client, console, shop_store):
+    configure(shop_store, products={})
+    sync(shop_store, sync_type="full")
+    product = platform_product(shop_store, SHOP_ID)
+    pk = product.pk
+    product.delete()
+    data = client.get(url(shop_store, "products", pk)).json()["data"]
+    assert (data["shop_id"], data["label"], data["fields"]["title"]["value"]) == (SHOP_ID, f"products {pk}", None)
+    assert data["fields"]["title"]["base"] == data["base"]["title"]
+    assert "no longer on the platform" in console.get(lineage_page(shop_store, "products", pk)).content.decode()
