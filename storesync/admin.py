@@ -123,6 +123,7 @@ class EntityInline(StackedInline):
         "enabled",
         "direction",
         "conflict_resolution",
+        "delete_policy",
         "fields",
         "exclude_fields",
         "store_watermark",
