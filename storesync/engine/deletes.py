@@ -35,6 +35,8 @@ from storesync.engine.locks import store_lock
 from storesync.engine.shop_writer import WriteOp
 from storesync.models import StoreSyncJob, SyncChange, SyncEntity, SyncRecordState, SyncTombstone
 
+# Ids per page of a sweep: one small request each (ids only).
+SWEEP_PAGE_SIZE = 1000
 # What a deactivation writes, by side and entity: the field and its inactive value.
 INACTIVE = {
     ChangeSide.PLATFORM: {EntityType.PRODUCTS: ("status", ProductStatus.INACTIVE.value)},
@@ -122,7 +124,7 @@ class DeletePass:
 
     def run(self, service, *, sweep: bool) -> None:
         if sweep and self.entity.delete_policy != DeletePolicy.IGNORE:
-            for states in gone_from_shop(self.adapter, service, self.store, page_size=max(self.batch_size, 1000)):
+            for states in gone_from_shop(self.adapter, service, self.store, page_size=SWEEP_PAGE_SIZE):
                 self.ledger.check_cancelled()
                 self.shop_deletes(states)
         self.tombstones()
