@@ -8,12 +8,14 @@ from __future__ import annotations
 import httpx
 import pytest
 from django.core.exceptions import ValidationError
+from django.forms.models import model_to_dict
 from django_celery_beat.models import PeriodicTask
 
 from catalog.models import Customer, Product
 from catalog.platforms import create_ecommerce_service
 from catalog.roles import Role
 from storesync import services, tasks
+from storesync.admin import EntityForm
 from storesync.engine.deletes import DeleteSeen, gone_from_shop, plan_deletes
 from storesync.engine.entities import ADAPTERS
 from storesync.models import StoreSyncJob, SyncChange, SyncEntity, SyncRecordState, SyncTombstone
@@ -381,3 +383,17 @@ def test_an_edit_after_a_platform_delete_is_not_lost(shop_store, sim):
     product = edit_platform(platform_product(shop_store, GONE), name="Renamed before deletion")
     product.delete()
     assert SyncTombstone.objects.get().values["title"] == "Renamed before deletion"
+
+
+def test_the_admin_edits_the_delete_policy_of_each_entity(console, shop_store):
+    configure(shop_store, products={}, customers={})
+    page = console.get(f"/admin/storesync/syncconfig/{shop_store.sync_config.pk}/change/").content.decode()
+    assert 'name="entities-0-delete_policy"' in page and 'value="deactivate"' in page
+    products, customers = SyncEntity.objects.order_by("position")
+
+    form = EntityForm(data={**model_to_dict(products), "delete_policy": "deactivate"}, instance=products)
+    assert form.is_valid(), form.errors
+    form.save()
+    assert SyncEntity.objects.get(pk=products.pk).delete_policy == "deactivate"
+    refused = EntityForm(data={**model_to_dict(customers), "delete_policy": "deactivate"}, instance=customers)
+    assert not refused.is_valid() and "no active flag" in str(refused.errors["delete_policy"])
