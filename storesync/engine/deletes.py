@@ -19,6 +19,7 @@ and writes the history (``storesync.engine.history.delete_changes``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ from storesync.engine.history import delete_changes, update_change
 from storesync.engine.locks import store_lock
 from storesync.engine.shop_writer import WriteOp
 from storesync.models import StoreSyncJob, SyncChange, SyncEntity, SyncRecordState, SyncTombstone
+
+logger = logging.getLogger(__name__)
 
 # Ids per page of a sweep: one small request each (ids only).
 SWEEP_PAGE_SIZE = 1000
@@ -94,7 +97,10 @@ def plan_deletes(entity: SyncEntity, seen: list[DeleteSeen], *, writable_in_stor
 
 def gone_from_shop(adapter: EntityAdapter, service, store, *, page_size: int) -> Iterator[list[SyncRecordState]]:
     """The sync states (in pages) whose shop id the shop no longer lists. Reads only ids, in pages
-    by keyset on the id; each page of ids is compared with the states of its id range."""
+    by keyset on the id; each page of ids is compared with the states of its id range.
+
+    A shop that lists no id at all is not swept: an empty answer more likely means a wrong shop
+    or a key that may not list the entity than a shop emptied, and would delete everything."""
     states = SyncRecordState.objects.filter(store=store, entity_type=adapter.entity)
     after = None
     for page in adapter.ids(service, page_size):
@@ -106,7 +112,10 @@ def gone_from_shop(adapter: EntityAdapter, service, store, *, page_size: int) ->
         if gone:
             yield list(states.filter(shop_id__in=gone).order_by("shop_id"))
         after = page[-1]
-    rest = states if after is None else states.filter(shop_id__gt=after)
+    if after is None:
+        logger.warning("store %s: the shop lists no %s; not swept", store.pk, adapter.entity)
+        return
+    rest = states.filter(shop_id__gt=after)
     while chunk := list(rest.order_by("shop_id")[:page_size]):
         yield chunk
         if len(chunk) < page_size:

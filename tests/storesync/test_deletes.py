@@ -179,6 +179,18 @@ def test_the_sweep_reads_only_ids_by_keyset_and_finds_the_missing_ones(shop_stor
     assert sim_stats(sim).get("products_list_rows") == 6  # ids of the 6 products left, nothing else
 
 
+def test_a_shop_that_lists_no_id_at_all_is_not_swept(shop_store, sim):
+    first_sync(shop_store, customers={"delete_policy": "delete"})
+    for shop_id in (1, 2, 3, 4):
+        delete_in_shop(sim, "customers", shop_id)
+
+    job = services.run_sync_now(shop_store, sync_type="full")
+
+    assert job.status == "succeeded", job.message
+    assert Customer.objects.filter(store=shop_store).count() == 4
+    assert SyncRecordState.objects.filter(store=shop_store, entity_type="customers").count() == 4
+
+
 def test_the_connector_lists_ids_in_pages(shop_store, sim):
     with create_ecommerce_service(shop_store) as service:
         assert list(service.iter_ids("products", page_size=3)) == [[1, 2, 3], [4, 5, 6], [7, 8]]
