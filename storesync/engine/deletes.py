@@ -28,6 +28,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from catalog.models import ProductStatus
+from catalog.platforms import PlatformNotFound
 from storesync.constants import ChangeSide, DeletePolicy, Direction, EntityType
 from storesync.engine.batch import BatchOutcome
 from storesync.engine.entities import EntityAdapter, InvalidValue
@@ -204,6 +205,10 @@ class DeletePass:
             for p, result in zip(planned, results, strict=True):
                 outcome.counts.records_synced += 1
                 outcome.counts.shop_writes += 1
+                if not result.ok and result.code == PlatformNotFound.code:
+                    done[p.tombstone_id] = "gone"  # the shop deleted it too: nothing left to pair
+                    forget.append(p.shop_id)
+                    continue
                 if not result.ok:
                     del done[p.tombstone_id]  # stays open: the next sync tries again
                     operation = "delete_store" if p.action == DeletePolicy.DELETE else "update_store"

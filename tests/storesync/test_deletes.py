@@ -319,6 +319,18 @@ def test_a_failed_shop_delete_keeps_the_tombstone_open_for_the_next_sync(shop_st
     assert SyncTombstone.objects.get().outcome == "deleted" and not shop_has(sim, "products", GONE)
 
 
+def test_a_product_deactivated_after_it_went_from_both_sides_closes_its_tombstone(shop_store, sim):
+    first_sync(shop_store, products={"delete_policy": "deactivate"})
+    platform_product(shop_store, GONE).delete()
+    delete_in_shop(sim, "products", GONE)
+
+    job = services.run_sync_now(shop_store)
+
+    assert job.status == "succeeded", job.message
+    assert SyncTombstone.objects.get().outcome == "gone"
+    assert state(shop_store, "products", GONE) is None and not SyncChange.objects.filter(job=job).exists()
+
+
 def test_the_plan_counts_only_what_the_policy_and_direction_write(shop_store):
     configure(shop_store, products={"delete_policy": "ignore"})
     entity = SyncEntity.objects.get(entity_type="products")
