@@ -5,15 +5,19 @@ history rows of what the sync deleted or deactivated; bad configuration values."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from django.core.exceptions import ValidationError
 from django.forms.models import model_to_dict
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from catalog.models import Customer, Product
 from catalog.platforms import create_ecommerce_service
 from catalog.roles import Role
+from operations.retention import prune
 from storesync import services, tasks
 from storesync.admin import EntityForm
 from storesync.engine.deletes import DeleteSeen, gone_from_shop, plan_deletes
@@ -329,6 +333,19 @@ def test_a_product_deactivated_after_it_went_from_both_sides_closes_its_tombston
     assert job.status == "succeeded", job.message
     assert SyncTombstone.objects.get().outcome == "gone"
     assert state(shop_store, "products", GONE) is None and not SyncChange.objects.filter(job=job).exists()
+
+
+def test_processed_tombstones_are_pruned_by_the_retention_policy_open_ones_never(shop_store, settings):
+    settings.RETENTION_DAYS = 30
+    old = timezone.now() - timedelta(days=40)
+    processed = SyncTombstone.objects.create(store=shop_store, entity_type="products", record_pk=1, shop_id=1)
+    SyncTombstone.objects.filter(pk=processed.pk).update(processed_at=old, deleted_at=old)
+    waiting = SyncTombstone.objects.create(store=shop_store, entity_type="products", record_pk=2, shop_id=2)
+    SyncTombstone.objects.filter(pk=waiting.pk).update(deleted_at=old)
+
+    assert prune()["store sync tombstones (processed)"] == 1
+
+    assert list(SyncTombstone.objects.values_list("pk", flat=True)) == [waiting.pk]
 
 
 def test_the_plan_counts_only_what_the_policy_and_direction_write(shop_store):
