@@ -438,3 +438,15 @@ def test_the_admin_edits_the_delete_policy_of_each_entity(console, shop_store):
     assert SyncEntity.objects.get(pk=products.pk).delete_policy == "deactivate"
     refused = EntityForm(data={**model_to_dict(customers), "delete_policy": "deactivate"}, instance=customers)
     assert not refused.is_valid() and "no active flag" in str(refused.errors["delete_policy"])
+
+
+def test_the_admin_lists_tombstones_read_only(console, shop_store, sim):
+    first_sync(shop_store, products={"delete_policy": "delete"})
+    platform_product(shop_store, GONE).delete()
+    tombstone = SyncTombstone.objects.get()
+
+    page = console.get("/admin/storesync/synctombstone/").content.decode()
+    assert f">{tombstone.pk}<" in page and str(GONE) in page
+    detail = console.get(f"/admin/storesync/synctombstone/{tombstone.pk}/change/")
+    assert detail.status_code == 200 and "title" in detail.content.decode()
+    assert console.post(f"/admin/storesync/synctombstone/{tombstone.pk}/change/", {}).status_code == 403
