@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from catalog.models import ProductStatus
 from catalog.platforms import PlatformNotFound
-from storesync.constants import ChangeSide, DeletePolicy, Direction, EntityType
+from storesync.constants import ChangeSide, DeletePolicy, Direction, EntityType, JobMode
 from storesync.engine.batch import BatchOutcome
 from storesync.engine.entities import EntityAdapter, InvalidValue
 from storesync.engine.history import delete_changes, update_change
@@ -125,14 +125,21 @@ def gone_from_shop(adapter: EntityAdapter, service, store, *, page_size: int) ->
 
 
 class DeletePass:
-    """The deletes of one entity of a job: the sweep's (when asked) and the open tombstones'."""
+    """The deletes of one entity of a job: the sweep's (when asked) and the open tombstones'.
+
+    A ``preview`` job records the planned deletes and deactivations as its change rows and
+    writes nothing (the tombstones stay open, the sync state stays); ``apply`` and ``undo``
+    jobs run no delete pass (an apply's deletes and an undo's re-creates are theirs)."""
 
     def __init__(self, job: StoreSyncJob, entity: SyncEntity, adapter: EntityAdapter, writer, ledger, *, batch_size):
         self.job, self.entity, self.adapter, self.writer, self.ledger = job, entity, adapter, writer, ledger
         self.store, self.name, self.batch_size = job.store, entity.entity_type, batch_size
         self.model: type[models.Model] = adapter.model
+        self.preview = job.mode == JobMode.PREVIEW
 
     def run(self, service, *, sweep: bool) -> None:
+        if self.job.mode in (JobMode.APPLY, JobMode.UNDO):
+            return
         if sweep and self.entity.delete_policy != DeletePolicy.IGNORE:
             for states in gone_from_shop(self.adapter, service, self.store, page_size=SWEEP_PAGE_SIZE):
                 self.ledger.check_cancelled()
@@ -152,33 +159,30 @@ class DeletePass:
                 current = self.platform_values(obj)
                 seen.append(DeleteSeen(ChangeSide.STORE, obj.pk, state.shop_id, {**state.base, **current}, current))
             planned = plan_deletes(self.entity, seen, writable_in_store=self.adapter.writable_in_store)
+            SyncChange.objects.bulk_create([c for p in planned for c in self.changes(p)])
+            if self.preview:
+                return
             done = {p.record_pk for p in planned}
             # The states of records gone from both sides, and of those the plan settles, go.
             forget = [s.pk for s in states if s.record_pk not in objs or s.record_pk in done]
             SyncRecordState.objects.filter(pk__in=forget).delete()
-            outcome = BatchOutcome()
-            self.apply_platform(planned, outcome)
-            self.ledger.save_progress(outcome, None)
+            self.ledger.save_progress(self.apply_platform(planned), None)
 
-    def apply_platform(self, planned: list[PlannedDelete], outcome: BatchOutcome) -> None:
-        now, changes = timezone.now(), []
-        deactivate = [p for p in planned if p.action == DeletePolicy.DEACTIVATE]
-        delete = [p for p in planned if p.action == DeletePolicy.DELETE]
+    def apply_platform(self, planned: list[PlannedDelete]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        deactivate = [p.record_pk for p in planned if p.action == DeletePolicy.DEACTIVATE]
+        delete = [p.record_pk for p in planned if p.action == DeletePolicy.DELETE]
         if deactivate:
             name, value = INACTIVE[ChangeSide.PLATFORM][self.name]
             attr = {v: k for k, v in self.adapter.attributes.items()}[name]
-            self.model.objects.filter(pk__in=[p.record_pk for p in deactivate]).update(**{attr: value}, updated_at=now)
-            changes += [c for p in deactivate for c in self.deactivate_changes(p, ChangeSide.PLATFORM, name, value)]
+            self.model.objects.filter(pk__in=deactivate).update(**{attr: value}, updated_at=timezone.now())
         if delete:
             # Their states went first: the tombstone receiver writes none for them.
-            self.model.objects.filter(pk__in=[p.record_pk for p in delete]).delete()
-            changes += [
-                delete_changes(self.job, self.name, ChangeSide.PLATFORM, p.values, **self.ids(p)) for p in delete
-            ]
-        SyncChange.objects.bulk_create(changes)
+            self.model.objects.filter(pk__in=delete).delete()
         outcome.counts.records_synced += len(planned)
         outcome.counts.records_updated += len(deactivate)
         outcome.counts.records_deleted += len(delete)
+        return outcome
 
     # Deleted on the platform
 
@@ -197,6 +201,9 @@ class DeletePass:
                 for t in tombstones
             ]
             planned = plan_deletes(self.entity, seen, writable_in_store=self.adapter.writable_in_store)
+            if self.preview:
+                SyncChange.objects.bulk_create([c for p in planned for c in self.changes(p)])
+                return
             ops = [self.shop_op(p) for p in planned]
             results = self.writer.run(self.adapter, ops) if ops else []
             now, outcome, changes = timezone.now(), BatchOutcome(), []
@@ -214,15 +221,13 @@ class DeletePass:
                     operation = "delete_store" if p.action == DeletePolicy.DELETE else "update_store"
                     self.ledger.record_error(outcome, operation, p.record_pk, p.shop_id, result.code, result.error)
                     continue
+                changes += self.changes(p)
                 if p.action == DeletePolicy.DELETE:
                     done[p.tombstone_id] = "deleted"
                     forget.append(p.shop_id)
-                    changes.append(delete_changes(self.job, self.name, ChangeSide.STORE, p.values, **self.ids(p)))
                     outcome.counts.records_deleted += 1
                 else:
                     done[p.tombstone_id] = "deactivated"
-                    name, value = INACTIVE[ChangeSide.STORE][self.name]
-                    changes += self.deactivate_changes(p, ChangeSide.STORE, name, value)
                     outcome.counts.records_updated += 1
             with transaction.atomic():
                 SyncRecordState.objects.filter(store=self.store, entity_type=self.name, shop_id__in=forget).delete()
@@ -248,11 +253,17 @@ class DeletePass:
         except InvalidValue:
             return {}
 
-    def deactivate_changes(self, planned: PlannedDelete, side: str, name: str, value) -> list[SyncChange]:
+    def changes(self, planned: PlannedDelete) -> list[SyncChange]:
+        """The history rows of a planned delete (one, ``*``) or deactivation (its field, unless
+        it was inactive already)."""
+        ids = self.ids(planned)
+        if planned.action == DeletePolicy.DELETE:
+            return [delete_changes(self.job, self.name, planned.side, planned.values, **ids)]
+        name, value = INACTIVE[planned.side][self.name]
         old = planned.current.get(name)
         if old == value:
             return []
-        return [update_change(self.job, self.name, side, name, old, value, **self.ids(planned))]
+        return [update_change(self.job, self.name, planned.side, name, old, value, **ids)]
 
     @staticmethod
     def ids(planned: PlannedDelete) -> dict[str, int]:

@@ -348,6 +348,48 @@ def test_processed_tombstones_are_pruned_by_the_retention_policy_open_ones_never
     assert list(SyncTombstone.objects.values_list("pk", flat=True)) == [waiting.pk]
 
 
+def run_in_mode(store, mode: str, **options) -> StoreSyncJob:
+    job = services.trigger_sync(store, send=False, **options)
+    StoreSyncJob.objects.filter(pk=job.pk).update(mode=mode)
+    StoreSyncRunner.execute(job.pk, "inline")
+    job.refresh_from_db()
+    return job
+
+
+def test_a_preview_records_the_planned_deletes_and_writes_nothing(shop_store, sim):
+    first_sync(shop_store, products={"delete_policy": "delete"})
+    delete_in_shop(sim, "products", GONE)
+    platform_product(shop_store, 5).delete()
+
+    preview = run_in_mode(shop_store, "preview", sync_type="full")
+
+    assert preview.status == "succeeded", preview.message
+    rows = SyncChange.objects.filter(job=preview, action="delete")
+    assert {(r.side, r.shop_id, r.field) for r in rows} == {("platform", GONE, "*"), ("store", 5, "*")}
+    assert Product.objects.filter(store=shop_store, id_origin=GONE).exists() and shop_has(sim, "products", 5)
+    assert SyncTombstone.objects.get().processed_at is None
+    assert state(shop_store, "products", GONE) is not None and state(shop_store, "products", 5) is not None
+    # The real sync then does what the preview planned.
+    job = services.run_sync_now(shop_store, sync_type="full")
+    assert {(r.side, r.shop_id) for r in SyncChange.objects.filter(job=job, action="delete")} == {
+        ("platform", GONE),
+        ("store", 5),
+    }
+    assert not Product.objects.filter(store=shop_store, id_origin=GONE).exists() and not shop_has(sim, "products", 5)
+
+
+@pytest.mark.parametrize("mode", ["apply", "undo"])
+def test_apply_and_undo_jobs_run_no_delete_pass(shop_store, sim, mode):
+    first_sync(shop_store, products={"delete_policy": "delete"})
+    delete_in_shop(sim, "products", GONE)
+    platform_product(shop_store, 5).delete()
+
+    run_in_mode(shop_store, mode, sync_type="full")
+
+    assert Product.objects.filter(store=shop_store, id_origin=GONE).exists() and shop_has(sim, "products", 5)
+    assert SyncTombstone.objects.get().processed_at is None
+
+
 def test_the_plan_counts_only_what_the_policy_and_direction_write(shop_store):
     configure(shop_store, products={"delete_policy": "ignore"})
     entity = SyncEntity.objects.get(entity_type="products")
