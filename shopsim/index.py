@@ -116,6 +116,14 @@ class ResourceIndex:
                 self.by_product.get(int(old["id_product"]), set()).discard(record_id)
             self._add_product(record_id, new)
 
+    def remove(self, record_id: int, old: Mapping[str, Any]) -> None:
+        """A record was deleted."""
+        del self.ids[bisect_left(self.ids, record_id)]
+        if self.dates is not None:
+            del self.dates[bisect_left(self.dates, (old["date_upd"], record_id))]
+        if self.by_product is not None and str(old.get("id_product", "")).isdigit():
+            self.by_product.get(int(old["id_product"]), set()).discard(record_id)
+
     def _add_product(self, record_id: int, record: Mapping[str, Any]) -> None:
         if str(record.get("id_product", "")).isdigit():
             self.by_product.setdefault(int(record["id_product"]), set()).add(record_id)

@@ -52,7 +52,7 @@ class Resource:
     singular: str
     fields: tuple[Field, ...]
     associations: tuple[Association, ...] = ()
-    methods: frozenset[str] = frozenset({"GET", "PUT", "PATCH", "POST"})
+    methods: frozenset[str] = frozenset({"GET", "PUT", "PATCH", "POST", "DELETE"})
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -166,6 +166,12 @@ def route_api(shop: ShopSimulator, request: Request) -> Reply:
     if request.method == "GET":
         with shop.lock:
             return read(shop, request, resource, record_id)
+    if request.method == "DELETE":
+        if record_id is None:
+            raise SimError(400, 90, "id is required when deleting a resource")
+        shop.stats.add(f"{SHORT_KINDS[resource.name]}_delete")
+        shop.delete(resource, record_id)
+        return Reply(200)
     return write(shop, request, resource)
 
 
@@ -320,6 +326,9 @@ def route_control(shop: ShopSimulator, method: str, path: str, payload: dict[str
         if int(parts[1]) not in shop.records[parts[0]]:
             raise SimError(404, 0, f"no {parts[0]} {parts[1]}")
         return shop.raw(RESOURCES[parts[0]], int(parts[1]))
+    if len(parts) == 3 and method == "POST" and parts[0] in RESOURCES and parts[1].isdigit() and parts[2] == "delete":
+        shop.delete(RESOURCES[parts[0]], int(parts[1]))  # a clerk deletes a record in the shop
+        return {"deleted": int(parts[1])}
     if len(parts) == 3 and method == "POST" and parts[0] == "products" and parts[1].isdigit():
         product_id = int(parts[1])
         if product_id not in shop.records["products"]:

@@ -256,6 +256,22 @@ class ShopSimulator:
                 self._after_product_created(record_id, record)
             return record_id
 
+    def delete(self, resource: Resource, record_id: int) -> None:
+        """A DELETE: the record goes (a product with its stock rows and images)."""
+        with self.lock:
+            if record_id not in self.records[resource.name]:
+                raise SimError(404, 92, "Invalid ID")
+            self._remove(resource, record_id)
+            if resource is PRODUCTS:
+                stock = self.indexes["stock_availables"].by_product or {}
+                for row_id in sorted(stock.get(record_id, ())):
+                    self._remove(STOCK_AVAILABLES, row_id)
+                self.images.pop(record_id, None)
+
+    def _remove(self, resource: Resource, record_id: int) -> None:
+        old = self.records[resource.name].pop(record_id)
+        self.indexes[resource.name].remove(record_id, old)
+
     def _write_field(self, record: dict[str, Any], f: Field, values: Mapping[str, Any], *, partial: bool) -> None:
         if f.name in values:
             if not f.writable:

@@ -48,6 +48,7 @@ from storesync.models import (
     SyncEntity,
     SyncFilter,
     SyncRule,
+    SyncTombstone,
 )
 from storesync.presenters import (
     dead_letter_fix,
@@ -127,6 +128,7 @@ class EntityInline(StackedInline):
         "enabled",
         "direction",
         "conflict_resolution",
+        "delete_policy",
         "fields",
         "exclude_fields",
         "store_watermark",
@@ -693,6 +695,20 @@ class DeadLetterAdmin(RecordNamesMixin, AuditRecordAdmin):
     def drop(self, request, queryset) -> None:
         count = services.drop_dead_letters(queryset)
         self.message_user(request, f"{count} letter(s) dropped: no sync will retry them.", messages.SUCCESS)
+
+
+@admin.register(SyncTombstone)
+class SyncTombstoneAdmin(AuditRecordAdmin):
+    """Linked platform records that were deleted, and what the next sync did to the shop's
+    (docs/sync-deletes.md): open until a sync of the entity processes them."""
+
+    list_display = ["id", "entity_type", "record_pk", "shop_id", "store", "deleted_at", "processed_at", "outcome"]
+    list_filter = ["entity_type", "outcome", "store"]
+    search_fields = ["record_pk", "shop_id"]
+    list_select_related = ["store"]
+    list_per_page = 50
+    fields = ["store", "entity_type", "record_pk", "shop_id", "values", "deleted_at", "processed_at", "outcome", "job"]
+    readonly_fields = fields
 
 
 # --- The store page's sync actions (issue 16 part A): registered on catalog's StoreAdmin ---

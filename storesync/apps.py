@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.db.models import Q
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 
 from config.errors import register_error_codes
 from config.metrics import register_collector
@@ -18,10 +18,13 @@ class StoreSyncConfig(AppConfig):
         from catalog.models import Customer, Order, Product
         from config import retention
         from config.jobs import job_changed
-        from storesync import runner  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
+        from storesync import (
+            runner,  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
+            tombstones,
+        )
         from storesync.health import prometheus
         from storesync.health.models import Alert
-        from storesync.models import OWED_STATUSES, DeadLetter, StoreSyncJob, SyncConflict
+        from storesync.models import OWED_STATUSES, DeadLetter, StoreSyncJob, SyncConflict, SyncTombstone
         from storesync.webhooks import receivers
         from storesync.webhooks.models import InboundWebhook, WebhookDelivery
 
@@ -36,6 +39,16 @@ class StoreSyncConfig(AppConfig):
         retention.register(
             "store sync dead letters (resolved or dropped)",
             lambda cutoff: DeadLetter.objects.exclude(status__in=OWED_STATUSES).filter(updated_at__lt=cutoff),
+        )
+
+        # Delete propagation: a linked platform record deleted leaves a tombstone for the next sync.
+        for model in (Product, Customer):
+            post_delete.connect(
+                tombstones.platform_record_deleted, sender=model, dispatch_uid=f"storesync.tombstone.{model}"
+            )
+        retention.register(
+            "store sync tombstones (processed)",
+            lambda cutoff: SyncTombstone.objects.filter(processed_at__lt=cutoff),
         )
 
         # The webhooks wing: sync.completed / sync.failed, platform changes, notifications held while paused.

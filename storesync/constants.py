@@ -106,6 +106,23 @@ class ChangeAction(StrEnum):
     CONFLICT = "conflict"  # planned: a conflict, settled as ``settled_by`` says (or pending)
 
 
+class DeletePolicy(StrEnum):
+    """What a record deleted on one side does to its counterpart on the other (docs/sync-deletes.md)."""
+
+    IGNORE = "ignore"  # nothing (the counterpart stays as it is)
+    DEACTIVATE = "deactivate"  # the counterpart is set inactive (products only)
+    DELETE = "delete"  # the counterpart is deleted
+
+
+# The delete policies each entity takes: customers have no "active" notion on the platform and
+# orders take no writes in the shop nor deletes on the platform from the sync.
+ALLOWED_DELETE_POLICIES: dict[str, tuple[str, ...]] = {
+    EntityType.PRODUCTS: tuple(DeletePolicy),
+    EntityType.CUSTOMERS: (DeletePolicy.IGNORE, DeletePolicy.DELETE),
+    EntityType.ORDERS: (DeletePolicy.IGNORE,),
+}
+
+
 # The mass-change brake's defaults, per entity: a job planning more overwrites and deletes
 # than the lower of these stops before its first write (status ``held``).
 DEFAULT_MAX_CHANGES = 500
@@ -169,3 +186,4 @@ RULE_ACTION_INPUTS = [*(action.value for action in RuleAction), *ACTION_ALIASES]
 ENTITY_TYPES = [entity.value for entity in EntityType]
 CONFLICT_STATUSES = [status.value for status in ConflictStatus]
 RULE_ACTIONS = [action.value for action in RuleAction]
+DELETE_POLICIES = [policy.value for policy in DeletePolicy]

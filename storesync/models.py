@@ -21,6 +21,7 @@ from storesync.constants import (
     ChangeAction,
     ChangeSide,
     ConflictStatus,
+    DeletePolicy,
     Direction,
     EntityType,
     FilterOperator,
@@ -33,7 +34,14 @@ from storesync.constants import (
     SyncType,
 )
 from storesync.health.models import Alert, AlertRule  # noqa: F401  (Django finds models here)
-from storesync.validation import check_direction, check_entity_type, check_fields, check_filter, check_rule
+from storesync.validation import (
+    check_delete_policy,
+    check_direction,
+    check_entity_type,
+    check_fields,
+    check_filter,
+    check_rule,
+)
 from storesync.webhooks.models import InboundWebhook, WebhookAttempt, WebhookDelivery  # noqa: F401  (as above)
 
 
@@ -88,6 +96,12 @@ class SyncEntity(models.Model):
         validators=[MaxValueValidator(100)],
         help_text="The same limit as a percentage of the entity's records; the lower limit applies.",
     )
+    delete_policy = models.CharField(
+        max_length=20,
+        choices=_choices(DeletePolicy),
+        default=DeletePolicy.IGNORE.value,
+        help_text="A record deleted on one side: ignore it, deactivate or delete its counterpart.",
+    )
 
     class Meta:
         ordering = ["config_id", "position", "id"]
@@ -100,6 +114,7 @@ class SyncEntity(models.Model):
     def clean(self) -> None:
         check_entity_type(self.entity_type)
         check_direction(self.entity_type, self.direction)
+        check_delete_policy(self.entity_type, self.delete_policy)
         if not isinstance(self.fields, list) or not all(isinstance(f, str) for f in self.fields):
             raise ValidationError({"fields": "A list of field names."})
         check_fields(self.entity_type, self.fields)
@@ -181,6 +196,41 @@ class SyncRecordState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity_type} {self.record_pk} <-> {self.shop_id}"
+
+
+class SyncTombstone(models.Model):
+    """A linked platform record that was deleted: the next sync of its entity applies the
+    entity's ``delete_policy`` to its shop counterpart (``storesync.engine.deletes``)."""
+
+    store = models.ForeignKey("catalog.Store", on_delete=models.CASCADE, related_name="+")
+    entity_type = models.CharField(max_length=20, choices=_choices(EntityType))
+    record_pk = models.BigIntegerField(help_text="The deleted platform record's primary key.")
+    shop_id = models.BigIntegerField(help_text="Its counterpart in the shop.")
+    values = models.JSONField(default=dict, blank=True, help_text="Its last synced values and its fields.")
+    deleted_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    job = models.ForeignKey(
+        "StoreSyncJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who processed it.",
+    )
+    outcome = models.CharField(max_length=20, blank=True, help_text="ignored, deactivated, deleted or gone.")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["store", "entity_type", "id"],
+                condition=Q(processed_at__isnull=True),
+                name="storesync_tombstone_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type} {self.record_pk} (shop {self.shop_id}) deleted"
 
 
 class StoreSyncJob(Job):

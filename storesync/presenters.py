@@ -79,6 +79,7 @@ def config_detail(config: SyncConfig) -> dict[str, Any]:
                 "conflict_resolution": e.conflict_resolution,
                 "fields": list(e.fields),
                 "exclude_fields": list(e.exclude_fields or []),
+                "delete_policy": e.delete_policy,
             }
             for e in entities
         ],

@@ -31,6 +31,7 @@ from storesync.constants import (
     DEFAULT_DIRECTIONS,
     FREQUENCY_INTERVALS,
     SYNCABLE_FIELDS,
+    DeletePolicy,
     Frequency,
     Priority,
     Strategy,
@@ -106,6 +107,7 @@ def configure_sync(
             entity.direction = spec.get("direction") or DEFAULT_DIRECTIONS[entity_type]
             entity.conflict_resolution = spec.get("conflict_resolution") or Strategy.LAST_WRITE_WINS
             entity.fields = list(spec.get("fields") or SYNCABLE_FIELDS[entity_type])
+            entity.delete_policy = spec.get("delete_policy") or DeletePolicy.IGNORE
             entity.full_clean(exclude=["config"])
             entity.save()
         for entity in existing.values():
@@ -325,6 +327,40 @@ def dispatch_due_syncs(now: datetime | None = None) -> dict[str, int]:
         if StoreSyncRunner.kick_next(store_id) is not None:
             kicked += 1
     return {"queued": queued, "kicked": kicked, "stale_failed": stale}
+
+
+def sweep_deletes() -> dict[str, int]:
+    """The daily beat task's work: for each scheduled store (not paused, not ``manual``) whose
+    entities propagate deletes, queue a low-priority incremental sync of those entities that
+    sweeps the shop's ids (option ``sweep_deletes``), so records deleted in the shop are seen
+    between full syncs."""
+    queued = 0
+    configs = (
+        SyncConfig.objects.filter(paused=False, store__is_active=True)
+        .exclude(sync_frequency=Frequency.MANUAL)
+        .select_related("store")
+    )
+    for config in configs:
+        entities = list(
+            config.entities.filter(enabled=True)
+            .exclude(delete_policy=DeletePolicy.IGNORE)
+            .values_list("entity_type", flat=True)
+        )
+        if not entities:
+            continue
+        try:
+            trigger_sync(
+                config.store,
+                entities=entities,
+                priority=Priority.LOW,
+                options={"sweep_deletes": True},
+                trigger=JobTrigger.SCHEDULE,
+            )
+        except Exception as exc:  # one store's trouble must not stop the others
+            logger.warning("could not queue the delete sweep of store %s: %s", config.store_id, exc)
+            continue
+        queued += 1
+    return {"queued": queued}
 
 
 def _scheduled_type(config: SyncConfig, now: datetime) -> str:

@@ -23,6 +23,12 @@ def dispatch_due_syncs_task() -> dict[str, int]:
     return services.dispatch_due_syncs()
 
 
+@shared_task(name=task_names.SWEEP_DELETES)
+def sweep_deletes_task() -> dict[str, int]:
+    """Daily (django-celery-beat, created by a data migration): sweep the shops for deleted records."""
+    return services.sweep_deletes()
+
+
 @shared_task(name=task_names.DELIVER_WEBHOOK, acks_late=True)
 def deliver_webhook_task(delivery_id: str, token: str) -> None:
     """One attempt of an outbound webhook (its retries are scheduled in the database)."""

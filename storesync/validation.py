@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from storesync.constants import (
     ACTION_ALIASES,
+    ALLOWED_DELETE_POLICIES,
     ALLOWED_DIRECTIONS,
     SYNCABLE_FIELDS,
     EntityType,
@@ -48,6 +49,22 @@ def check_direction(entity_type: str, direction: str) -> None:
                 )
             }
         )
+
+
+def check_delete_policy(entity_type: str, policy: str) -> None:
+    allowed = ALLOWED_DELETE_POLICIES[entity_type]
+    if policy in allowed:
+        return
+    if policy not in ALLOWED_DELETE_POLICIES[EntityType.PRODUCTS]:
+        reason = f"Unknown delete policy; use one of {', '.join(ALLOWED_DELETE_POLICIES[EntityType.PRODUCTS])}."
+    elif entity_type == EntityType.ORDERS:
+        reason = "orders can only ignore deletes: the shop takes no order writes and the sync deletes no orders."
+    else:
+        reason = (
+            f"{entity_type} cannot be deactivated: the platform's {entity_type} have no active flag "
+            f"(use one of {', '.join(allowed)})."
+        )
+    raise ValidationError({"delete_policy": reason})
 
 
 def normalize_action(action: str) -> str:

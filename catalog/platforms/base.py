@@ -117,6 +117,15 @@ class EcommerceService(abc.ABC):
         """The highest id and the latest change of ``products``, ``customers`` or ``orders``:
         where a read of them all by id ends, and the watermark of such a read."""
 
+    @abc.abstractmethod
+    def iter_ids(self, entity: str, *, page_size: int = 1000, after_id: int | None = None) -> Iterator[list[int]]:
+        """Pages of the ids of ``products``, ``customers`` or ``orders`` (ids only, no
+        record), ascending, read by keyset on the id: a reconciliation sweep's reading."""
+
+    @abc.abstractmethod
+    def delete(self, entity: str, record_id: int) -> None:
+        """Delete a product or a customer; one already gone is no error."""
+
     # Products
 
     @abc.abstractmethod

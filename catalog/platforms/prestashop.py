@@ -99,6 +99,30 @@ class PrestaShopService(EcommerceService):
                 last_modified=psxml.parse_datetime(latest[0].get("date_upd")) if latest else None,
             )
 
+    def iter_ids(self, entity: str, *, page_size: int = 1000, after_id: int | None = None) -> Iterator[list[int]]:
+        if entity not in ("products", "customers", "orders"):
+            raise ValueError(f"Unknown entity {entity!r}")
+        while True:
+            params = {"display": "[id]", "sort": ID_SORT, "limit": f"0,{int(page_size)}"}
+            if after_id is not None:
+                params["filter[id]"] = f">[{int(after_id)}]"
+            rows = self._ws.get_list(entity, params)
+            with _malformed(entity):
+                page = [int(row["id"]) for row in rows]
+            if page:
+                yield page
+                after_id = page[-1]
+            if len(page) < page_size:
+                return
+
+    def delete(self, entity: str, record_id: int) -> None:
+        if entity not in ("products", "customers"):
+            raise ValueError(f"{entity!r} cannot be deleted in the shop")
+        try:
+            self._ws.request("DELETE", f"{entity}/{int(record_id)}")
+        except PlatformNotFound:
+            return  # gone already: what a delete wants
+
     # Products
 
     def fetch_products(self, ids: Iterable[int], *, fields: Sequence[str] | None = None) -> list[RemoteProduct]:

@@ -25,6 +25,7 @@ from storesync.constants import (
     ChangeAction,
     ChangeSide,
     ConflictStatus,
+    DeletePolicy,
     Direction,
     EntityType,
     FilterOperator,
@@ -66,12 +67,19 @@ class EntityConfigSerializer(serializers.Serializer):
     fields = serializers.ListField(
         child=serializers.CharField(max_length=50), required=False, allow_empty=False, min_length=1, max_length=20
     )
+    delete_policy = serializers.ChoiceField(
+        choices=_choices(DeletePolicy),
+        required=False,
+        help_text="A record deleted on one side: ignore it (default), deactivate (products) or delete its counterpart.",
+    )
 
     def validate(self, attrs):
         if "fields" in attrs:
             _check(validation.check_fields, attrs["type"], attrs["fields"])
         if "direction" in attrs:
             _check(validation.check_direction, attrs["type"], attrs["direction"])
+        if "delete_policy" in attrs:
+            _check(validation.check_delete_policy, attrs["type"], attrs["delete_policy"])
         return attrs
 
 
@@ -244,6 +252,7 @@ EntityOutput = inline_serializer(
         "conflict_resolution": serializers.ChoiceField(choices=_choices(Strategy)),
         "fields": serializers.ListField(child=serializers.CharField()),
         "exclude_fields": serializers.ListField(child=serializers.CharField()),
+        "delete_policy": serializers.ChoiceField(choices=_choices(DeletePolicy)),
     },
 )
 

@@ -31,6 +31,7 @@ class Counts:
     records_synced: int = 0
     records_updated: int = 0
     records_created: int = 0
+    records_deleted: int = 0  # deleted by delete propagation (storesync.engine.deletes)
     conflicts_resolved: int = 0
     conflicts_pending: int = 0
     errors: int = 0

@@ -175,6 +175,13 @@ class EntityAdapter:
     def extent(self, service: EcommerceService) -> Extent:
         return service.extent(self.entity)
 
+    def ids(self, service: EcommerceService, page_size: int) -> Iterator[list[int]]:
+        """Pages of the shop's ids of this entity, ascending (a reconciliation sweep)."""
+        return service.iter_ids(self.entity, page_size=page_size)
+
+    def delete_store(self, service: EcommerceService, shop_id: int) -> None:
+        service.delete(self.entity, shop_id)
+
     def update_store(self, service: EcommerceService, shop_id: int, values: Mapping[str, Any]) -> Remote:
         raise NotImplementedError
 

@@ -1,6 +1,10 @@
 """The change history's rows: one per field a batch writes (or, previewed, would write), with
 the value it replaces. The sync writes them in bulk with the batch; a preview records them as
-its plan; an undo reads them back."""
+its plan; an undo reads them back.
+
+A record deleted by delete propagation is one row, ``action`` ``delete``, ``field`` ``*``, its
+``old_value`` the record's last synced values as a dict (what an undo creates it again from);
+a deactivation is an ``update`` of ``status`` (see ``storesync.engine.deletes``)."""
 
 from __future__ import annotations
 
@@ -48,6 +52,45 @@ def item_changes(job: StoreSyncJob, entity: str, item: Item) -> list[SyncChange]
         for name, value in result.to_platform.items()
     ]
     return rows
+
+
+DELETED_RECORD = "*"  # the field of a delete's one row: the whole record
+
+
+def delete_changes(
+    job: StoreSyncJob, entity: str, side: str, values: dict[str, Any], *, record_pk=None, shop_id=None
+) -> SyncChange:
+    """A record deleted on ``side``: one row whose old value is its last synced values."""
+    return SyncChange(
+        store_id=job.store_id,
+        job=job,
+        entity_type=entity,
+        record_pk=record_pk,
+        shop_id=shop_id,
+        field=DELETED_RECORD,
+        side=side,
+        action=ChangeAction.DELETE,
+        old_value={name: _json(value) for name, value in values.items()},
+        new_value=None,
+    )
+
+
+def update_change(
+    job: StoreSyncJob, entity: str, side: str, name: str, old: Any, new: Any, *, record_pk=None, shop_id=None
+) -> SyncChange:
+    """One field written on ``side`` outside a merge (a deactivation)."""
+    return SyncChange(
+        store_id=job.store_id,
+        job=job,
+        entity_type=entity,
+        record_pk=record_pk,
+        shop_id=shop_id,
+        field=name,
+        side=side,
+        action=ChangeAction.UPDATE,
+        old_value=_json(old),
+        new_value=_json(new),
+    )
 
 
 def create_changes(

@@ -177,6 +177,11 @@ class Ledger:
         self.has_dead_letters = True
         outcome.errors.append(_error(self.name, operation, record_pk, shop_id, code, error))
 
+    def record_error(self, outcome: BatchOutcome, operation: str, record_pk, shop_id, code: str, error: str) -> None:
+        """A failed write that owes no letter (a tombstone stays open and is tried again)."""
+        outcome.counts.errors += 1
+        outcome.errors.append(_error(self.name, operation, record_pk, shop_id, code, error))
+
     def owed_letters(self) -> QuerySet[DeadLetter]:
         return DeadLetter.objects.owed().filter(store=self.store, entity_type=self.name)
 

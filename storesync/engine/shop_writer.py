@@ -38,7 +38,7 @@ MAX_BACKOFF = 60.0
 
 @dataclass(frozen=True)
 class WriteOp:
-    kind: str  # update | create
+    kind: str  # update | create | delete
     shop_id: int | None
     values: dict[str, Any]
 
@@ -57,7 +57,7 @@ class WriteOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.remote is not None and not self.error
+        return not self.error and (self.remote is not None or self.op.kind == "delete")
 
 
 def error_code(exc: Exception) -> str:
@@ -69,7 +69,7 @@ def error_code(exc: Exception) -> str:
 def retryable(exc: Exception, kind: str) -> bool:
     if not isinstance(exc, PlatformError) or not exc.transient:
         return False
-    if kind == "update":
+    if kind in ("update", "delete"):
         return True
     return isinstance(exc, PlatformRateLimited) or (isinstance(exc, PlatformServerError) and exc.status_code == 503)
 
@@ -116,6 +116,9 @@ class ShopWriter:
         while True:
             attempt += 1
             try:
+                if op.kind == "delete":
+                    adapter.delete_store(service, op.shop_id)
+                    return WriteOutcome(op, attempts=attempt)
                 if op.kind == "create":
                     remote = adapter.create_store(service, op.values)
                 else:

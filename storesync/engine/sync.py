@@ -5,7 +5,11 @@ For each entity of a job, three passes:
 
 1. **Store pass.** The shop's records modified since the entity's store watermark (all of
    them for a full sync), read by keyset on ``date_upd`` (see :class:`ShopScanner`), are
-   merged with their platform counterparts in batches.
+   merged with their platform counterparts in batches. At its end come the deletes
+   (``storesync.engine.deletes``): on a full sync (or a job with the ``sweep_deletes``
+   option) a sweep of the shop's ids finds the records deleted in the shop, and the
+   platform's tombstones say which were deleted on the platform; the entity's
+   ``delete_policy`` says what happens to their counterparts.
 2. **Platform pass.** The platform's records modified since the platform watermark (all
    of them for a full sync), minus those the store pass just settled (their ``updated_at``
    is the one the sync state remembers), are merged with their shop counterparts,
@@ -43,6 +47,7 @@ from config.error_codes import ErrorCode
 from storesync.constants import SYNCABLE_FIELDS, Direction, SyncType
 from storesync.engine import merge
 from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
+from storesync.engine.deletes import DeletePass
 from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
 from storesync.engine.ledger import Ledger
 from storesync.engine.locks import store_lock
@@ -141,6 +146,11 @@ class EntitySync:
                 if by_id:
                     checkpoint["scan"] = "ids"
                 self.store_batch(batch, checkpoint)
+            # Records deleted on either side (the shop's seen by a sweep of its ids), per the policy.
+            sweep = full or bool(self.job.options.get("sweep_deletes"))
+            DeletePass(self.job, self.entity, self.adapter, self.writer, self.ledger, batch_size=self.batch_size).run(
+                self.service, sweep=sweep
+            )
             reached = scanner.cursor
             if self.entity.store_watermark and (reached is None or reached < self.entity.store_watermark):
                 reached = self.entity.store_watermark

@@ -265,6 +265,26 @@ def test_stock_can_be_patched_but_orders_are_read_only(api, shop_simulator):
 # Images
 
 
+def test_delete_removes_a_record_from_the_lists_and_its_indexes(api, shop_simulator):
+    assert api.delete("products/4").status_code == 200
+    assert api.get("products/4").status_code == 404
+    assert api.delete("products/4").status_code == 404
+    assert api.delete("products").status_code == 400  # no id
+    ids = api.get("products", params={"display": "[id]", "sort": "[id_ASC]", "filter[id]": ">[2]", "limit": "0,3"})
+    assert [int(row.text) for row in ET.fromstring(ids.content).iterfind("./products/product/id")] == [3, 5, 6]
+    stock = api.get("stock_availables", params={"display": "[id]", "filter[id_product]": "[4]"})
+    assert ET.fromstring(stock.content).find("./stock_availables/stock_available") is None
+    by_date = api.get("products", params={"display": "[id]", "date": "1", "sort": "[date_upd_ASC,id_ASC]"})
+    assert "4" not in [row.text for row in ET.fromstring(by_date.content).iterfind("./products/product/id")]
+    assert api.delete("customers/2").status_code == 200 and api.get("customers/2").status_code == 404
+    assert api.delete("orders/1").status_code == 405  # orders are read only
+    assert sim_post(shop_simulator, "products/5/delete") == {"deleted": 5}
+    assert api.get("products/5").status_code == 404
+    assert sim_stats(shop_simulator)["product_delete"] == 2
+    with pytest.raises(httpx.HTTPStatusError):
+        sim_post(shop_simulator, "products/5/delete")
+
+
 def test_images_list_binary_and_errors(api, shop_simulator):
     declinations = ET.fromstring(api.get("images/products/1").content).findall("./image/declination")
     image_id = int(declinations[0].get("id"))
