@@ -22,6 +22,9 @@ from storesync.constants import (
     API_OVERALL_STATUSES,
     API_PAUSE_STATUSES,
     RULE_ACTION_INPUTS,
+    SYNCABLE_FIELDS,
+    ChangeAction,
+    ChangeSide,
     ConflictStatus,
     Direction,
     EntityType,
@@ -186,6 +189,19 @@ class ConflictQuerySerializer(serializers.Serializer):
     entity_type = serializers.ChoiceField(choices=_choices(EntityType), required=False)
     page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=20)
+
+
+class ChangeQuerySerializer(serializers.Serializer):
+    entity = serializers.ChoiceField(choices=_choices(EntityType), required=False)
+    record = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="The platform record's id."
+    )
+    field = serializers.ChoiceField(
+        choices=sorted({name for names in SYNCABLE_FIELDS.values() for name in names}), required=False
+    )
+    side = serializers.ChoiceField(choices=_choices(ChangeSide), required=False, help_text="The side written.")
+    page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=50)
 
 
 class FlexibleDateTimeField(serializers.DateTimeField):
@@ -500,5 +516,22 @@ PauseResult = inline_serializer(
         "paused_at": serializers.DateTimeField(allow_null=True),
         "cancelled_jobs": serializers.IntegerField(),
         "next_sync": _nullable_str(),
+    },
+)
+
+ChangeOutput = inline_serializer(
+    "SyncChange",
+    {
+        "id": serializers.IntegerField(),
+        "entity": serializers.ChoiceField(choices=_choices(EntityType)),
+        "record_pk": serializers.IntegerField(allow_null=True, help_text="The platform record's id."),
+        "shop_id": serializers.IntegerField(allow_null=True, help_text="The record's id in the shop."),
+        "field": serializers.CharField(),
+        "side": serializers.ChoiceField(choices=_choices(ChangeSide), help_text="The side written."),
+        "action": serializers.ChoiceField(choices=_choices(ChangeAction)),
+        "old_value": serializers.JSONField(allow_null=True),
+        "new_value": serializers.JSONField(allow_null=True),
+        "settled_by": serializers.CharField(allow_blank=True),
+        "created_at": serializers.DateTimeField(),
     },
 )

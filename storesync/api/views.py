@@ -153,14 +153,18 @@ class JobView(SyncView):
         summary="A sync job's status, progress and per-entity results",
     )
     def get(self, request, job_id):
+        return self.data(presenters.job_detail(self.job(job_id)))
+
+    def job(self, job_id):
+        """A job of a store the user sees; any other reference is 404 NOT_FOUND."""
         try:
             pk = uuid.UUID(str(job_id))
         except ValueError:
             pk = None
-        job = selectors.visible_jobs(visible_stores(request.user)).filter(pk=pk).first() if pk else None
+        job = selectors.visible_jobs(visible_stores(self.request.user)).filter(pk=pk).first() if pk else None
         if job is None:
             raise DomainError(ErrorCode.NOT_FOUND, 404, "Sync job not found")
-        return self.data(presenters.job_detail(job))
+        return job
 
 
 class ConflictsView(SyncView):
@@ -333,3 +337,50 @@ class ResumeView(SyncView):
     def post(self, request, store_id):
         config = services.resume_sync(self.store)
         return self.data(presenters.pause_item(config, 0))
+
+
+JOB_ID = OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH)
+
+
+class ChangesView(JobView):
+    @extend_schema(
+        operation_id="sync_job_changes",
+        parameters=[JOB_ID, s.ChangeQuerySerializer],
+        responses={
+            200: s.data_envelope("SyncChangesResponse", s.ChangeOutput.__class__(many=True), pagination=s.Pagination)
+        },
+        summary="The fields a job wrote (a preview: would write), with the values they replaced",
+    )
+    def get(self, request, job_id):
+        job = self.job(job_id)
+        query = self.valid(s.ChangeQuerySerializer, request.query_params)
+        rows = selectors.changes(
+            job,
+            entity_type=query.get("entity"),
+            record_pk=query.get("record"),
+            field=query.get("field"),
+            side=query.get("side"),
+        )
+        page, limit = query["page"], query["limit"]
+        total = rows.count()
+        items = [presenters.change_item(row) for row in rows[(page - 1) * limit : page * limit]]
+        return self.data(items, pagination={"page": page, "limit": limit, "total": total})
+
+
+class UndoView(JobView):
+    write_letters = (JOB, "C")
+
+    @extend_schema(
+        operation_id="sync_job_undo",
+        parameters=[JOB_ID],
+        request=None,
+        responses={
+            202: s.data_envelope("SyncUndoResponse", s.TriggerResult),
+            **errors(409),
+            503: broker_unavailable_response(),
+        },
+        summary="Queue an undo of a finished job: its writes taken back where nothing moved since",
+    )
+    def post(self, request, job_id):
+        undo = services.undo_job(self.job(job_id), user=request.user)
+        return self.data(presenters.trigger_response(undo), status.HTTP_202_ACCEPTED)
