@@ -21,7 +21,8 @@ class StoreSyncConfig(AppConfig):
         from storesync import runner  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
         from storesync.health import prometheus
         from storesync.health.models import Alert
-        from storesync.models import OWED_STATUSES, DeadLetter, StoreSyncJob, SyncConflict
+        from config.jobs import JobStatus
+        from storesync.models import OWED_STATUSES, DeadLetter, StoreSyncJob, SyncChange, SyncConflict
         from storesync.webhooks import receivers
         from storesync.webhooks.models import InboundWebhook, WebhookDelivery
 
@@ -29,6 +30,14 @@ class StoreSyncConfig(AppConfig):
         register_collector(self.label, prometheus.collect)
 
         retention.register("store sync jobs", retention.finished_jobs(StoreSyncJob))
+        # Pruned in batches before their jobs ("change history" sorts first), not in one cascade
+        # per job; never the rows of a job still queued, running or held (a held preview's plan).
+        retention.register(
+            "store sync change history",
+            lambda cutoff: SyncChange.objects.filter(created_at__lt=cutoff).exclude(
+                job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.HELD]
+            ),
+        )
         retention.register(
             "store sync conflicts (settled)",
             lambda cutoff: SyncConflict.objects.filter(~Q(status="pending"), updated_at__lt=cutoff),

@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from catalog.models import Product
 from catalog.roles import Role
-from config.jobs import start_job
+from config import retention
+from config.jobs import JobStatus, start_job
+from operations.retention import prune
 from storesync import services
 from storesync.engine import sync as engine
 from storesync.models import StoreSyncJob, SyncChange
@@ -120,6 +124,28 @@ def test_a_redelivered_batch_records_no_duplicate_rows(shop_store, sim, settings
     written = rows(job)
     assert len(written) == 8
     assert len({(row.shop_id, row.field, row.side) for row in written}) == 8
+
+
+def test_retention_prunes_old_rows_never_those_of_a_live_job(shop_store, sim, settings):
+    job, _, _ = both_sides_changed(shop_store, sim)
+    live = services.trigger_sync(shop_store, send=False)
+    SyncChange.objects.create(
+        store=shop_store, job=live, entity_type="products", record_pk=1, field="price", side="store"
+    )
+    [rule] = [r for r in retention.rules() if r.label == "store sync change history"]
+
+    assert rule.select(timezone.now() - timedelta(days=1)).count() == 0
+    later = timezone.now() + timedelta(days=1)
+    for status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.HELD):
+        StoreSyncJob.objects.filter(pk=live.pk).update(status=status)
+        assert live.pk not in set(rule.select(later).values_list("job_id", flat=True))
+        assert rule.select(later).filter(job=job).count() == 2
+    StoreSyncJob.objects.filter(pk=live.pk).update(status=JobStatus.SUCCEEDED)
+    everything = SyncChange.objects.count()
+    assert rule.select(later).count() == everything
+
+    pruned = prune(now=later + timedelta(days=settings.RETENTION_DAYS))
+    assert pruned["store sync change history"] == everything and not SyncChange.objects.exists()
 
 
 # The endpoint
