@@ -17,11 +17,10 @@ class StoreSyncConfig(AppConfig):
         # Imported here: models may only be imported once the app registry is ready.
         from catalog.models import Customer, Order, Product
         from config import retention
-        from config.jobs import job_changed
+        from config.jobs import JobStatus, job_changed
         from storesync import runner  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
         from storesync.health import prometheus
         from storesync.health.models import Alert
-        from config.jobs import JobStatus
         from storesync.models import OWED_STATUSES, DeadLetter, StoreSyncJob, SyncChange, SyncConflict
         from storesync.webhooks import receivers
         from storesync.webhooks.models import InboundWebhook, WebhookDelivery

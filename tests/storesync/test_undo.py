@@ -194,3 +194,59 @@ def test_the_undo_endpoint_refuses_clearly(api, operator, make_user, shop_store,
     assert api(viewer).get(f"/api/v1/sync/jobs/{job.pk}/changes").status_code == 200
     services.pause_sync(shop_store)
     error(client.post(f"/api/v1/sync/jobs/{job.pk}/undo"), 409, "SYNC_PAUSED")
+
+
+# The console
+
+
+def test_the_console_lists_a_jobs_changes_and_a_records_history(console, shop_store, sim):
+    job, _ = a_job_writing_both_sides(shop_store, sim)
+    page = console.get(f"/admin/storesync/storesyncjob/{job.pk}/change/").content.decode()
+    assert "Changes it wrote" in page and f"/admin/storesync/syncchange/?job__exact={job.pk}" in page
+    assert "Undo this job" in page
+
+    listed = console.get(f"/admin/storesync/syncchange/?job__exact={job.pk}")
+    assert listed.status_code == 200
+    html = listed.content.decode()
+    assert "73.000000" in html and "History" in html
+    record = platform_product(shop_store, 2).pk
+    history = console.get(
+        f"/admin/storesync/syncchange/?store__id__exact={shop_store.pk}&entity_type__exact=products&record_pk__exact={record}"
+    )
+    assert history.status_code == 200 and "72.000000" in history.content.decode()
+    assert "73.000000" not in history.content.decode()
+    for query in ("?job__exact=not-a-job", "?q=abc", f"?q={record}", "?side__exact=store&action__exact=update"):
+        assert console.get(f"/admin/storesync/syncchange/{query}").status_code == 200, query
+    row = SyncChange.objects.filter(job=job).first()
+    detail = console.get(f"/admin/storesync/syncchange/{row.pk}/change/")
+    assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
+    assert console.post(f"/admin/storesync/syncchange/{row.pk}/change/", {}).status_code == 403
+    assert console.get("/admin/storesync/syncchange/add/").status_code == 403
+    assert console.post(f"/admin/storesync/syncchange/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_the_undo_action_runs_on_post_only(console, shop_store, sim):
+    job, _ = a_job_writing_both_sides(shop_store, sim)
+    url = f"/admin/storesync/storesyncjob/{job.pk}/undo_job/"
+    assert console.get(url).status_code == 200  # the confirmation dialog, nothing done
+    assert not StoreSyncJob.objects.filter(mode="undo").exists()
+
+    response = console.post(url, {"_form_submitted": "True"})
+
+    undo = StoreSyncJob.objects.get(mode="undo")
+    assert undo.source_job_id == job.pk and undo.trigger == "admin"
+    assert response["HX-Redirect"] == f"/admin/storesync/storesyncjob/{undo.pk}/change/"
+    again = console.post(f"/admin/storesync/storesyncjob/{undo.pk}/undo_job/", {"_form_submitted": "True"})
+    assert again["HX-Redirect"] == f"/admin/storesync/storesyncjob/{undo.pk}/change/"  # still queued: refused
+    assert StoreSyncJob.objects.filter(mode="undo").count() == 1
+
+
+def test_conflicts_link_to_their_records_history(console, shop_store, sim):
+    configure(shop_store, products={"conflict_resolution": "manual_resolution"}, customers=None)
+    services.run_sync_now(shop_store, sync_type="full")
+    mutate(sim, 2, price="11.000000")
+    edit_platform(platform_product(shop_store, 2), price="22.000000")
+    services.run_sync_now(shop_store)
+    html = console.get("/admin/storesync/syncconflict/").content.decode()
+    record = platform_product(shop_store, 2).pk
+    assert f"entity_type__exact=products&amp;record_pk__exact={record}" in html
