@@ -143,18 +143,7 @@ class TriggerView(SyncView):
         return self.data(presenters.trigger_response(job), status.HTTP_202_ACCEPTED)
 
 
-class JobView(SyncView):
-    read_letters = (JOB, "R")
-
-    @extend_schema(
-        operation_id="sync_job_status",
-        parameters=[OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
-        responses={200: s.data_envelope("SyncJobResponse", s.JobResult)},
-        summary="A sync job's status, progress and per-entity results",
-    )
-    def get(self, request, job_id):
-        return self.data(presenters.job_detail(self.job(job_id)))
-
+class JobLookup:
     def job(self, job_id):
         """A job of a store the user sees; any other reference is 404 NOT_FOUND."""
         try:
@@ -165,6 +154,19 @@ class JobView(SyncView):
         if job is None:
             raise DomainError(ErrorCode.NOT_FOUND, 404, "Sync job not found")
         return job
+
+
+class JobView(JobLookup, SyncView):
+    read_letters = (JOB, "R")
+
+    @extend_schema(
+        operation_id="sync_job_status",
+        parameters=[OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={200: s.data_envelope("SyncJobResponse", s.JobResult)},
+        summary="A sync job's status, progress and per-entity results",
+    )
+    def get(self, request, job_id):
+        return self.data(presenters.job_detail(self.job(job_id)))
 
 
 class ConflictsView(SyncView):
@@ -342,7 +344,9 @@ class ResumeView(SyncView):
 JOB_ID = OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 
 
-class ChangesView(JobView):
+class ChangesView(JobLookup, SyncView):
+    read_letters = (JOB, "R")
+
     @extend_schema(
         operation_id="sync_job_changes",
         parameters=[JOB_ID, s.ChangeQuerySerializer],
@@ -367,7 +371,7 @@ class ChangesView(JobView):
         return self.data(items, pagination={"page": page, "limit": limit, "total": total})
 
 
-class UndoView(JobView):
+class UndoView(JobLookup, SyncView):
     write_letters = (JOB, "C")
 
     @extend_schema(
