@@ -139,6 +139,10 @@ def trigger_response(job: StoreSyncJob) -> dict[str, Any]:
     }
 
 
+def undo_response(job: StoreSyncJob) -> dict[str, Any]:
+    return {**trigger_response(job), "mode": job.mode, "source_job_id": str(job.source_job_id)}
+
+
 def entity_results(job: StoreSyncJob) -> dict[str, dict[str, Any]]:
     keys = ("records_synced", "records_updated", "records_created", "conflicts_resolved", "conflicts_pending")
     return {

@@ -30,6 +30,7 @@ from storesync.constants import (
     EntityType,
     FilterOperator,
     Frequency,
+    JobMode,
     Priority,
     Resolution,
     RuleAction,
@@ -332,14 +333,25 @@ StatusResult = inline_serializer(
     },
 )
 
-TriggerResult = inline_serializer(
-    "SyncTriggerResult",
-    {
+
+def _trigger_fields() -> dict[str, serializers.Field]:
+    return {
         "sync_job_id": serializers.UUIDField(),
         "status": serializers.CharField(),
         "estimated_duration": serializers.CharField(),
         "entities_to_sync": serializers.ListField(child=serializers.CharField()),
         "queue_position": serializers.IntegerField(),
+    }
+
+
+TriggerResult = inline_serializer("SyncTriggerResult", _trigger_fields())
+
+UndoResult = inline_serializer(
+    "SyncUndoResult",
+    {
+        **_trigger_fields(),
+        "mode": serializers.ChoiceField(choices=_choices(JobMode)),
+        "source_job_id": serializers.UUIDField(help_text="The job this one undoes."),
     },
 )
 

@@ -379,7 +379,7 @@ class UndoView(JobLookup, SyncView):
         parameters=[JOB_ID],
         request=None,
         responses={
-            202: s.data_envelope("SyncUndoResponse", s.TriggerResult),
+            202: s.data_envelope("SyncUndoResponse", s.UndoResult),
             **errors(409),
             503: broker_unavailable_response(),
         },
@@ -387,4 +387,4 @@ class UndoView(JobLookup, SyncView):
     )
     def post(self, request, job_id):
         undo = services.undo_job(self.job(job_id), user=request.user)
-        return self.data(presenters.trigger_response(undo), status.HTTP_202_ACCEPTED)
+        return self.data(presenters.undo_response(undo), status.HTTP_202_ACCEPTED)

@@ -179,7 +179,8 @@ def test_the_undo_endpoint_queues_an_undo_job(api, operator, shop_store, sim):
         operator.pk,
         ["products"],
     )
-    assert data["entities_to_sync"] == ["products"]
+    assert data["entities_to_sync"] == ["products"] and data["status"] == "queued"
+    assert (data["mode"], data["source_job_id"]) == ("undo", str(job.pk))
 
 
 def test_the_undo_endpoint_refuses_clearly(api, operator, make_user, shop_store, sim):
