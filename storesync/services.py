@@ -256,7 +256,11 @@ def trigger_sync(
 def run_sync_now(store: Store, **kwargs) -> StoreSyncJob:
     """Queue a job and run it in this process (demo, tests, benchmarks, commands)."""
     kwargs.setdefault("trigger", JobTrigger.COMMAND)
-    job = trigger_sync(store, send=False, **kwargs)
+    return run_inline(trigger_sync(store, send=False, **kwargs))
+
+
+def run_inline(job: StoreSyncJob) -> StoreSyncJob:
+    """Run a queued job in this process, and read it back finished."""
     StoreSyncRunner.execute(job.pk, "inline")
     job.refresh_from_db()
     return job
@@ -282,10 +286,7 @@ def undo_job(source: StoreSyncJob, *, user=None, trigger: str = JobTrigger.API, 
 def run_undo_now(source: StoreSyncJob, **kwargs) -> StoreSyncJob:
     """Queue an undo and run it in this process (tests, commands)."""
     kwargs.setdefault("trigger", JobTrigger.COMMAND)
-    job = undo_job(source, send=False, **kwargs)
-    StoreSyncRunner.execute(job.pk, "inline")
-    job.refresh_from_db()
-    return job
+    return run_inline(undo_job(source, send=False, **kwargs))
 
 
 # Pause and resume

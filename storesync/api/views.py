@@ -77,6 +77,13 @@ class SyncView(APIView):
     def data(payload, status_code: int = status.HTTP_200_OK, **extra) -> Response:
         return Response({"data": payload, **extra}, status=status_code)
 
+    def page(self, rows, query: dict, present) -> Response:
+        """One page of ``rows`` (``page``, ``limit`` of the query), each row presented, with the total."""
+        page, limit = query["page"], query["limit"]
+        total = rows.count()
+        items = [present(row) for row in rows[(page - 1) * limit : page * limit]]
+        return self.data(items, pagination={"page": page, "limit": limit, "total": total})
+
 
 class ConfigureView(SyncView):
     @extend_schema(
@@ -186,10 +193,7 @@ class ConflictsView(SyncView):
         query = self.valid(s.ConflictQuerySerializer, request.query_params)
         store = self.store
         rows = selectors.conflicts(store, status=query.get("status"), entity_type=query.get("entity_type"))
-        page, limit = query["page"], query["limit"]
-        total = rows.count()
-        items = [presenters.conflict_item(c) for c in rows[(page - 1) * limit : page * limit]]
-        return self.data(items, pagination={"page": page, "limit": limit, "total": total})
+        return self.page(rows, query, presenters.conflict_item)
 
 
 class ResolveView(SyncView):
@@ -253,10 +257,7 @@ class HistoryView(SyncView):
             entity_type=query.get("entity_type"),
             status=query.get("status"),
         )
-        page, limit = query["page"], query["limit"]
-        total = jobs.count()
-        items = [presenters.history_item(job) for job in jobs[(page - 1) * limit : page * limit]]
-        return self.data(items, pagination={"page": page, "limit": limit, "total": total})
+        return self.page(jobs, query, presenters.history_item)
 
 
 class RulesView(SyncView):
@@ -365,10 +366,7 @@ class ChangesView(JobLookup, SyncView):
             field=query.get("field"),
             side=query.get("side"),
         )
-        page, limit = query["page"], query["limit"]
-        total = rows.count()
-        items = [presenters.change_item(row) for row in rows[(page - 1) * limit : page * limit]]
-        return self.data(items, pagination={"page": page, "limit": limit, "total": total})
+        return self.page(rows, query, presenters.change_item)
 
 
 class UndoView(JobLookup, SyncView):

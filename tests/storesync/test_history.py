@@ -20,6 +20,7 @@ from storesync.engine import sync as engine
 from storesync.models import StoreSyncJob, SyncChange
 from tests.plugins.simulator import sim_get, sim_post
 from tests.storesync.conftest import configure, edit_platform, platform_product
+from tests.storesync.test_api import error
 
 pytestmark = pytest.mark.django_db
 
@@ -157,19 +158,12 @@ def operator(make_user, shop_store):
 
 
 @pytest.fixture
-def client(api, operator):
+def client(api, operator):  # an API client: the Django test client is not used in this module
     return api(operator)
 
 
 def changes(client, job, query: str = ""):
     return client.get(f"/api/v1/sync/jobs/{job.pk}/changes{query}")
-
-
-def error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["status"] == "error" and body["code"] == code, body
-    return body
 
 
 def test_the_changes_endpoint_pages_and_filters(client, shop_store, sim):

@@ -14,6 +14,7 @@ from storesync import services
 from storesync.models import StoreSyncJob, SyncChange, SyncRecordState
 from tests.plugins.simulator import sim_get, sim_post
 from tests.storesync.conftest import configure, edit_platform, platform_product
+from tests.storesync.test_api import error
 
 pytestmark = pytest.mark.django_db
 
@@ -152,19 +153,8 @@ def test_undo_refuses_unfinished_jobs_previews_and_paused_stores(shop_store, sim
 # The endpoint
 
 
-@pytest.fixture
-def operator(make_user, shop_store):
-    return make_user("operator", role=Role.OPERATOR, stores=[shop_store])
-
-
-def error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["status"] == "error" and body["code"] == code, body
-    return body
-
-
-def test_the_undo_endpoint_queues_an_undo_job(api, operator, shop_store, sim):
+def test_the_undo_endpoint_queues_an_undo_job(api, make_user, shop_store, sim):
+    operator = make_user("operator", role=Role.OPERATOR, stores=[shop_store])
     job, _ = a_job_writing_both_sides(shop_store, sim)
     client = api(operator)
 
@@ -183,7 +173,8 @@ def test_the_undo_endpoint_queues_an_undo_job(api, operator, shop_store, sim):
     assert (data["mode"], data["source_job_id"]) == ("undo", str(job.pk))
 
 
-def test_the_undo_endpoint_refuses_clearly(api, operator, make_user, shop_store, sim):
+def test_the_undo_endpoint_refuses_clearly(api, make_user, shop_store, sim):
+    operator = make_user("operator", role=Role.OPERATOR, stores=[shop_store])
     job, _ = a_job_writing_both_sides(shop_store, sim)
     client = api(operator)
     running = start_job(StoreSyncJob, kind="store_sync", store=shop_store)
