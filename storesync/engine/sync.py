@@ -44,14 +44,13 @@ from storesync.constants import SYNCABLE_FIELDS, ChangeSide, Direction, SyncType
 from storesync.engine import merge
 from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
 from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
-from storesync.engine.history import create_changes, item_changes
+from storesync.engine.history import create_changes, item_changes, write_changes
 from storesync.engine.ledger import Ledger
 from storesync.engine.locks import store_lock
 from storesync.engine.scanning import IdScanner, ShopScanner, chunks, from_iso, iso
 from storesync.engine.shop_writer import ShopWriter, WriteOp
 from storesync.models import (
     StoreSyncJob,
-    SyncChange,
     SyncEntity,
     SyncRecordState,
 )
@@ -309,7 +308,7 @@ class EntitySync:
                 rows = [row for item in plan.items for row in changes.get(id(item), ())]
                 rows += plan.created_changes
                 if rows:
-                    SyncChange.objects.bulk_create(rows)
+                    write_changes(rows)
                 self.ledger.save_progress(plan.outcome, dict(checkpoint) if checkpoint is not None else None)
         self.create_in_shop(plan.outcome.shop_creates)
         return True
@@ -603,7 +602,7 @@ class EntitySync:
                 )
                 self.ledger.settle(record_pks=[obj.pk], now=now)
                 written = {k: v for k, v in result.op.values.items() if k not in result.unwritten}
-                SyncChange.objects.bulk_create(
+                write_changes(
                     create_changes(self.job, self.name, ChangeSide.STORE, written, record_pk=obj.pk, shop_id=remote.id)
                 )
                 if result.error:

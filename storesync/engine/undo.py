@@ -32,7 +32,7 @@ from config.error_codes import ErrorCode
 from storesync.constants import ChangeAction, ChangeSide
 from storesync.engine.batch import new_entity_result
 from storesync.engine.entities import ADAPTERS, InvalidValue, normalize
-from storesync.engine.history import _json
+from storesync.engine.history import _json, write_changes
 from storesync.engine.locks import store_lock
 from storesync.engine.scanning import iso
 from storesync.engine.shop_writer import ShopWriter, WriteOp
@@ -93,7 +93,7 @@ class EntityUndo:
         with transaction.atomic():
             self.write_platform([row for row in done if row.side == ChangeSide.PLATFORM])
             self.restore_bases(done)
-            SyncChange.objects.bulk_create([self.taken_back(row) for row in done])
+            write_changes([self.taken_back(row) for row in done])
             self.save_progress(rows, done, counts, errors)
 
     # Reading
