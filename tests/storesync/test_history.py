@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from catalog.models import Product
+from catalog.models import Order, Product
 from catalog.roles import Role
 from config import retention
 from config.jobs import JobStatus, start_job
@@ -231,3 +231,20 @@ def test_the_changes_endpoint_needs_a_login(api, shop_store):
     configure(shop_store, products={})
     job = start_job(StoreSyncJob, kind="store_sync", store=shop_store)
     assert changes(api(None), job).status_code == 401
+
+
+def test_values_of_every_json_shape_are_recorded_as_written(shop_store, sim):
+    """The rows go through COPY: objects, numbers, text with tabs, newlines and backslashes."""
+    configure(shop_store, products={}, customers={}, orders={})
+    job = services.run_sync_now(shop_store, sync_type="full")
+    order = Order.objects.filter(store=shop_store).exclude(customer_info={}).first()
+    info = SyncChange.objects.get(job=job, entity_type="orders", record_pk=order.pk, field="customer_info")
+    assert isinstance(info.new_value, dict) and info.new_value == order.customer_info
+    inventory = SyncChange.objects.get(job=job, entity_type="products", shop_id=3, field="inventory")
+    assert inventory.new_value == platform_product(shop_store, 3).inventory
+
+    before = platform_product(shop_store, 4).name
+    edit_platform(platform_product(shop_store, 4), name='Tab\there, "quoted"\nline \\ two')
+    again = services.run_sync_now(shop_store)
+    [title] = rows(again, field="title")
+    assert (title.old_value, title.new_value) == (before, 'Tab\there, "quoted"\nline \\ two')
