@@ -94,6 +94,28 @@ def test_an_undo_skips_and_reports_values_edited_since(shop_store, sim):
     assert SyncChange.objects.filter(job=undo).count() == 2
 
 
+def test_a_shop_write_the_shop_refuses_is_reported_and_a_second_undo_takes_it_back(shop_store, sim):
+    job, before = a_job_writing_both_sides(shop_store, sim)
+    sim_post(sim, "config", {"fail_next": {"count": 1, "status": 400, "code": 85, "method": "PATCH"}})
+
+    undo = services.run_undo_now(job)
+
+    assert undo.status == "partial" and undo.counters["restored"] == 3
+    [refused] = undo.errors
+    assert (refused["operation"], refused["field"], refused["code"]) == ("undo_store", "price", "INVALID_DATA_FORMAT")
+    kept = refused["shop_id"]
+    assert shop_price(sim, kept) == {2: Decimal("72"), 3: Decimal("73")}[kept]
+    assert not SyncChange.objects.filter(job=undo, shop_id=kept).exists()
+    state = SyncRecordState.objects.get(store=shop_store, entity_type="products", shop_id=kept)
+    assert Decimal(state.base["price"]) == shop_price(sim, kept)  # the base moves only with the value
+
+    again = services.run_undo_now(job)
+
+    assert again.status == "succeeded" and again.counters["restored"] == 4
+    assert shop_price(sim, kept) == before["shop"][kept]
+    assert SyncChange.objects.filter(job=again).count() == 1  # the values already back record nothing
+
+
 def test_an_undo_of_an_undo_restores_the_jobs_values(shop_store, sim):
     job, _ = a_job_writing_both_sides(shop_store, sim)
     undo = services.run_undo_now(job)
