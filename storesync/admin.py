@@ -7,20 +7,24 @@ the admin's autodiscovery looks for an app's ``admin`` module."""
 from __future__ import annotations
 
 import json
+import uuid
 from functools import partial
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
+from unfold.contrib.filters.admin import TextFilter
+from unfold.decorators import action
 from unfold.widgets import (
     UnfoldAdminCheckboxSelectMultipleWidget,
     UnfoldAdminPasswordWidget,
@@ -31,9 +35,10 @@ from unfold.widgets import (
 from catalog.models import Store
 from catalog.platforms import PlatformError, UnsafeURLError, validate_platform_url
 from config.admin import JOB_STATUS_TONES, AuditRecordAdmin, JobAdmin, badge, short_text, table
+from config.errors import DomainError
 from config.jobs import BrokerUnavailable, JobTrigger
 from storesync import lineage, resolution, selectors, services
-from storesync.constants import SYNCABLE_FIELDS, ConflictStatus, Resolution
+from storesync.constants import SYNCABLE_FIELDS, ConflictStatus, JobMode, Resolution
 from storesync.engine.entities import ADAPTERS
 from storesync.engine.merge import MISSING
 from storesync.exceptions import ConflictStale, SyncError
@@ -43,6 +48,7 @@ from storesync.models import (
     DeadLetter,
     DeadLetterStatus,
     StoreSyncJob,
+    SyncChange,
     SyncConfig,
     SyncConflict,
     SyncEntity,
@@ -225,6 +231,8 @@ class StoreSyncJobAdmin(JobAdmin):
     list_filter = ["status", "sync_type", "priority", "trigger", "store"]
     detail_fields = [
         "sync_type",
+        "mode",
+        "source_job",
         "priority",
         "entity_list",
         "current_entity",
@@ -232,6 +240,37 @@ class StoreSyncJobAdmin(JobAdmin):
         "entity_results_table",
     ]
     internal_fields = ["claim_token", "retries", "options", "checkpoint"]
+    actions_detail = ["undo_job"]
+
+    @action(
+        description="Undo this job",
+        icon="undo",
+        permissions=["undo_job"],
+        dialog={
+            "title": "Undo this job",
+            "description": "Queue a job that writes back the values this job replaced, where nothing "
+            "moved since (the others are reported). Records it created are kept. The next sync "
+            "merges these records as before the job: pause the store or change the rule first to keep the undo.",
+            "form_submit_text": "Undo this job",
+        },
+    )
+    def undo_job(self, request, form, object_id):
+        job = self.get_object(request, unquote(object_id))
+        if job is None:
+            raise Http404("No such job.")
+        try:
+            undo = services.undo_job(job, trigger=JobTrigger.ADMIN, user=request.user)
+        except (DomainError, PlatformError, BrokerUnavailable) as exc:
+            self.message_user(request, f"Not undone: {exc}", messages.ERROR)
+            page = reverse("admin:storesync_storesyncjob_change", args=[job.pk])
+        else:
+            self.message_user(request, f"Undo queued ({undo.pk}).", messages.SUCCESS)
+            page = reverse("admin:storesync_storesyncjob_change", args=[undo.pk])
+        return HttpResponse(headers={"HX-Redirect": page})
+
+    def has_undo_job_permission(self, request, obj=None) -> bool:
+        # The API's rule for an undo: whoever may trigger a sync (create sync jobs).
+        return request.user.has_perm("storesync.add_storesyncjob")
 
     @admin.display(description="Entities")
     def entity_list(self, job) -> str:
@@ -272,6 +311,7 @@ class StoreSyncJobAdmin(JobAdmin):
 
     def job_links(self, job) -> list[tuple[str, str]]:
         return [
+            ("Changes it wrote" if job.mode != JobMode.PREVIEW else "Changes it planned", history_url(job=job.pk)),
             ("Conflicts it raised", changelist_url(SyncConflict, job__exact=job.pk, status__exact="all")),
             ("Dead letters it left", changelist_url(DeadLetter, job__exact=job.pk, status__exact="all")),
             ("Dead letters it requeued", changelist_url(DeadLetter, requeue_job__exact=job.pk, status__exact="all")),
@@ -281,6 +321,14 @@ class StoreSyncJobAdmin(JobAdmin):
 def changelist_url(model, **filters) -> str:
     meta = model._meta
     return f"{reverse(f'admin:{meta.app_label}_{meta.model_name}_changelist')}?{urlencode(filters)}"
+
+
+def history_url(*, job=None, row=None) -> str:
+    """The change history of a job, or of the record a row (conflict, letter, change) is about."""
+    if job is not None:
+        return changelist_url(SyncChange, job__exact=job)
+    record = {"record_pk__exact": row.record_pk} if row.record_pk is not None else {"shop_id__exact": row.shop_id}
+    return changelist_url(SyncChange, store__id__exact=row.store_id, entity_type__exact=row.entity_type, **record)
 
 
 def record_url(entity_type: str | None, record_pk) -> str | None:
@@ -330,7 +378,13 @@ class RecordNamesMixin:
             url = lineage_url(row.store_id, row.entity_type, row.record_pk)
             detail = format_html('{} · <a class="text-primary-600 lineage-link" href="{}">lineage</a>', detail, url)
         return format_html(
-            '<div class="text-xs text-font-subtle-light">{} · {}{}</div>{}', row.store, row.entity_type, detail, link
+            '<div class="text-xs text-font-subtle-light">{} · {}{} · <a class="text-primary-600" href="{}">History</a>'
+            "</div>{}",
+            row.store,
+            row.entity_type,
+            detail,
+            history_url(row=row),
+            link,
         )
 
 
@@ -709,6 +763,80 @@ class SyncTombstoneAdmin(AuditRecordAdmin):
     list_per_page = 50
     fields = ["store", "entity_type", "record_pk", "shop_id", "values", "deleted_at", "processed_at", "outcome", "job"]
     readonly_fields = fields
+
+
+class ChangeJobFilter(TextFilter):
+    """A job's rows (its id, as the job's "Changes it wrote" link gives it)."""
+
+    title = "job"
+    parameter_name = "job__exact"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        try:
+            return queryset.filter(job_id=uuid.UUID(value))
+        except ValueError:
+            return queryset.none()
+
+
+@admin.register(SyncChange)
+class SyncChangeAdmin(RecordNamesMixin, AuditRecordAdmin):
+    """The change history: each field a job wrote (a preview: would write) with the value it
+    replaced. Read only; the retention prunes it. A record's "History" link (conflicts, dead
+    letters, these rows) filters it to that record, a job's page to that job."""
+
+    list_display = [
+        "id",
+        "record",
+        "field",
+        "side",
+        "action",
+        "old_value_text",
+        "new_value_text",
+        "job_link",
+        "created_at",
+    ]
+    list_display_links = ["id"]
+    list_filter = ["store", "entity_type", "side", "action", ChangeJobFilter]
+    list_filter_submit = True
+    search_fields = ["=record_pk", "=shop_id"]
+    list_select_related = ["store", "job"]
+    list_per_page = 50
+    ordering = ["-id"]
+    fields = [
+        "record",
+        "field",
+        "side",
+        "action",
+        "old_value_text",
+        "new_value_text",
+        "settled_by",
+        "job_link",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Record")
+    def record(self, row):
+        return self.record_cell(row)
+
+    @admin.display(description="Old value")
+    def old_value_text(self, row):
+        return _side(row.old_value)
+
+    @admin.display(description="New value")
+    def new_value_text(self, row):
+        return _side(row.new_value)
+
+    @admin.display(description="Job", ordering="job")
+    def job_link(self, row):
+        url = reverse("admin:storesync_storesyncjob_change", args=[row.job_id])
+        return format_html('<a class="text-primary-600" href="{}">{} {}</a>', url, row.job.mode, str(row.job_id)[:8])
 
 
 # --- The store page's sync actions (issue 16 part A): registered on catalog's StoreAdmin ---

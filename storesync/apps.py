@@ -17,14 +17,21 @@ class StoreSyncConfig(AppConfig):
         # Imported here: models may only be imported once the app registry is ready.
         from catalog.models import Customer, Order, Product
         from config import retention
-        from config.jobs import job_changed
+        from config.jobs import JobStatus, job_changed
         from storesync import (
             runner,  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
             tombstones,
         )
         from storesync.health import prometheus
         from storesync.health.models import Alert
-        from storesync.models import OWED_STATUSES, DeadLetter, StoreSyncJob, SyncConflict, SyncTombstone
+        from storesync.models import (
+            OWED_STATUSES,
+            DeadLetter,
+            StoreSyncJob,
+            SyncChange,
+            SyncConflict,
+            SyncTombstone,
+        )
         from storesync.webhooks import receivers
         from storesync.webhooks.models import InboundWebhook, WebhookDelivery
 
@@ -32,6 +39,14 @@ class StoreSyncConfig(AppConfig):
         register_collector(self.label, prometheus.collect)
 
         retention.register("store sync jobs", retention.finished_jobs(StoreSyncJob))
+        # Pruned in batches before their jobs ("change history" sorts first), not in one cascade
+        # per job; never the rows of a job still queued, running or held (a held preview's plan).
+        retention.register(
+            "store sync change history",
+            lambda cutoff: SyncChange.objects.filter(created_at__lt=cutoff).exclude(
+                job__status__in=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.HELD]
+            ),
+        )
         retention.register(
             "store sync conflicts (settled)",
             lambda cutoff: SyncConflict.objects.filter(~Q(status="pending"), updated_at__lt=cutoff),

@@ -45,6 +45,20 @@ class ConflictStale(SyncError):
     http_status = 409
 
 
+class JobNotFinished(SyncError):
+    """An undo of a job still queued, running or held: its writes are not known yet."""
+
+    code = SyncErrorCode.JOB_NOT_FINISHED
+    http_status = 409
+
+
+class JobNotUndoable(SyncError):
+    """An undo of a job that wrote nothing by design (a preview)."""
+
+    code = SyncErrorCode.JOB_NOT_UNDOABLE
+    http_status = 409
+
+
 class InvalidSyncInput(SyncError):
     """Input that is well formed but not acceptable (an entity not configured...)."""
 

@@ -18,7 +18,7 @@ from config.jobs import JobStatus, JobTrigger
 from storesync import selectors
 from storesync.constants import Frequency
 from storesync.engine.entities import ADAPTERS
-from storesync.models import StoreSyncJob, SyncConfig, SyncConflict
+from storesync.models import StoreSyncJob, SyncChange, SyncConfig, SyncConflict
 from storesync.values import as_number
 
 JOB_STATUSES = {
@@ -140,6 +140,10 @@ def trigger_response(job: StoreSyncJob) -> dict[str, Any]:
     }
 
 
+def undo_response(job: StoreSyncJob) -> dict[str, Any]:
+    return {**trigger_response(job), "mode": job.mode, "source_job_id": str(job.source_job_id)}
+
+
 def entity_results(job: StoreSyncJob) -> dict[str, dict[str, Any]]:
     keys = ("records_synced", "records_updated", "records_created", "conflicts_resolved", "conflicts_pending")
     return {
@@ -232,6 +236,22 @@ def job_summary(job: StoreSyncJob) -> dict[str, Any]:
         "failed": job.items_failed,
         "conflicts": sum(r.get("conflicts_resolved", 0) for r in results.values()) + pending,
         "conflicts_pending": pending,
+    }
+
+
+def change_item(row: SyncChange) -> dict[str, Any]:
+    return {
+        "id": row.pk,
+        "entity": row.entity_type,
+        "record_pk": row.record_pk,
+        "shop_id": row.shop_id,
+        "field": row.field,
+        "side": row.side,
+        "action": row.action,
+        "old_value": row.old_value,
+        "new_value": row.new_value,
+        "settled_by": row.settled_by,
+        "created_at": row.created_at.isoformat(),
     }
 
 

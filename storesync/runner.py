@@ -15,13 +15,15 @@ from django.utils import timezone
 from catalog.platforms import PlatformError, create_ecommerce_service
 from config.jobs import job_changed
 from config.jobs.queued import QueuedRunner
-from storesync.constants import CELERY_PRIORITIES, JOB_KIND, PRIORITY_RANK
+from storesync.constants import CELERY_PRIORITIES, JOB_KIND, PRIORITY_RANK, JobMode
 from storesync.engine.batch import ShopUnavailable, new_entity_result
 from storesync.engine.entities import ADAPTERS
 from storesync.engine.ledger import Ledger
 from storesync.engine.scanning import iso
 from storesync.engine.shop_writer import MAX_BACKOFF, ShopWriter
 from storesync.engine.sync import EntitySync
+from storesync.engine.undo import EntityUndo
+from storesync.engine.undo import note as undo_note
 from storesync.models import StoreSyncJob, SyncConfig
 from storesync.presenters import job_summary, pending_conflicts_note
 from storesync.task_names import RUN_STORE_SYNC
@@ -76,6 +78,10 @@ class StoreSyncRunner(QueuedRunner):
                 current = job.entity_results.get(name) or {}
                 if current.get("status") in ("completed", "skipped"):
                     continue  # done before a redelivery
+                if job.mode == JobMode.UNDO:  # the source job's writes taken back (storesync.engine.undo)
+                    self.mark_entity(name, status="in_progress")
+                    EntityUndo(job, name, service, writer, progress=self.progress).run()
+                    continue
                 entity = entities.get(name)
                 self.mark_entity(name, status="skipped" if entity is None else "in_progress")
                 if entity is not None:
@@ -100,7 +106,8 @@ class StoreSyncRunner(QueuedRunner):
     def finish(self, *, status=None, message: str = "", result: dict | None = None, error_code: str = ""):
         """A run that leaves conflicts pending still succeeds (the spec's status words), and says so."""
         if not message and result:
-            message = pending_conflicts_note(result["conflicts_pending"])
+            message = undo_note(self.job) if self.job.mode == JobMode.UNDO else ""
+            message = message or pending_conflicts_note(result["conflicts_pending"])
         return super().finish(status=status, message=message, result=result, error_code=error_code)
 
     def after_run(self) -> None:

@@ -19,6 +19,7 @@ from storesync.engine.entities import ADAPTERS
 from storesync.models import (
     DeadLetter,
     StoreSyncJob,
+    SyncChange,
     SyncConfig,
     SyncConflict,
     SyncEntity,
@@ -70,6 +71,17 @@ def queue_position(job: StoreSyncJob) -> int:
 
 def visible_jobs(stores: QuerySet[Store]) -> QuerySet[StoreSyncJob]:
     return StoreSyncJob.objects.filter(store__in=stores)
+
+
+def changes(
+    job: StoreSyncJob, *, entity_type: str | None = None, record_pk: int | None = None, field=None, side=None
+) -> QuerySet[SyncChange]:
+    """A job's change rows, in the order written (``storesync_change_job`` index)."""
+    rows = SyncChange.objects.filter(job=job)
+    for name, value in (("entity_type", entity_type), ("record_pk", record_pk), ("field", field), ("side", side)):
+        if value is not None:
+            rows = rows.filter(**{name: value})
+    return rows.order_by("id")
 
 
 def finished_durations(store_id: int, sync_type: str, statuses, limit: int = 10) -> list[float]:

@@ -33,12 +33,20 @@ from storesync.constants import (
     SYNCABLE_FIELDS,
     DeletePolicy,
     Frequency,
+    JobMode,
     Priority,
     Strategy,
     SyncType,
 )
 from storesync.engine.batch import new_entity_result
-from storesync.exceptions import InvalidSyncInput, QueueFull, SyncNotConfigured, SyncPaused
+from storesync.exceptions import (
+    InvalidSyncInput,
+    JobNotFinished,
+    JobNotUndoable,
+    QueueFull,
+    SyncNotConfigured,
+    SyncPaused,
+)
 from storesync.models import (
     DeadLetter,
     DeadLetterStatus,
@@ -53,6 +61,9 @@ from storesync.signals import sync_resumed
 from storesync.validation import normalize_action
 
 logger = logging.getLogger(__name__)
+
+# A job that wrote what it will write: it may be undone (a failed or cancelled one may have written batches).
+UNDOABLE_STATUSES = (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED)
 
 # A dispatcher tick may come a little early; a store this close to due is due.
 DISPATCH_TOLERANCE = timedelta(seconds=10)
@@ -247,10 +258,37 @@ def trigger_sync(
 def run_sync_now(store: Store, **kwargs) -> StoreSyncJob:
     """Queue a job and run it in this process (demo, tests, benchmarks, commands)."""
     kwargs.setdefault("trigger", JobTrigger.COMMAND)
-    job = trigger_sync(store, send=False, **kwargs)
+    return run_inline(trigger_sync(store, send=False, **kwargs))
+
+
+def run_inline(job: StoreSyncJob) -> StoreSyncJob:
+    """Run a queued job in this process, and read it back finished."""
     StoreSyncRunner.execute(job.pk, "inline")
     job.refresh_from_db()
     return job
+
+
+def undo_job(source: StoreSyncJob, *, user=None, trigger: str = JobTrigger.API, send: bool = True) -> StoreSyncJob:
+    """Queue a job that takes back ``source``'s writes (``storesync.engine.undo``), in the
+    store's line like any sync: refused like a trigger when the store is paused."""
+    if source.mode == JobMode.PREVIEW:
+        raise JobNotUndoable("A preview writes nothing: there is nothing to undo.")
+    if source.status not in UNDOABLE_STATUSES:
+        raise JobNotFinished(f"The job is {source.status}: only a finished job can be undone.")
+    with transaction.atomic():  # the job is seen (and claimed) with its mode, never without
+        written = sorted(set(source.changes.values_list("entity_type", flat=True))) or source.entities
+        job = trigger_sync(source.store, entities=written or None, trigger=trigger, user=user, send=False)
+        job.mode, job.source_job = JobMode.UNDO, source
+        job.save(update_fields=["mode", "source_job"])
+        if send:
+            StoreSyncRunner.send(job)
+    return job
+
+
+def run_undo_now(source: StoreSyncJob, **kwargs) -> StoreSyncJob:
+    """Queue an undo and run it in this process (tests, commands)."""
+    kwargs.setdefault("trigger", JobTrigger.COMMAND)
+    return run_inline(undo_job(source, send=False, **kwargs))
 
 
 # Pause and resume

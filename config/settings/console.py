@@ -62,6 +62,7 @@ UNFOLD = {
                     _item("Sync jobs", "sync", "storesync.storesyncjob"),
                     _item("Conflicts", "call_split", "storesync.syncconflict"),
                     _item("Dead letters", "report", "storesync.deadletter"),
+                    _item("Change history", "history", "storesync.syncchange"),
                     _item("Alerts", "notifications", "storesync.alert"),
                     _item("Sync configuration", "tune", "storesync.syncconfig"),
                 ],

@@ -22,6 +22,7 @@ from storesync.constants import (
     API_OVERALL_STATUSES,
     API_PAUSE_STATUSES,
     RULE_ACTION_INPUTS,
+    SYNCABLE_FIELDS,
     ChangeAction,
     ChangeSide,
     ConflictStatus,
@@ -30,6 +31,7 @@ from storesync.constants import (
     EntityType,
     FilterOperator,
     Frequency,
+    JobMode,
     Priority,
     Resolution,
     RuleAction,
@@ -198,6 +200,19 @@ class ConflictQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=20)
 
 
+class ChangeQuerySerializer(serializers.Serializer):
+    entity = serializers.ChoiceField(choices=_choices(EntityType), required=False)
+    record = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="The platform record's id."
+    )
+    field = serializers.ChoiceField(
+        choices=sorted({name for names in SYNCABLE_FIELDS.values() for name in names}), required=False
+    )
+    side = serializers.ChoiceField(choices=_choices(ChangeSide), required=False, help_text="The side written.")
+    page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=50)
+
+
 class FlexibleDateTimeField(serializers.DateTimeField):
     """An ISO 8601 date (the whole day) or date-time."""
 
@@ -327,14 +342,25 @@ StatusResult = inline_serializer(
     },
 )
 
-TriggerResult = inline_serializer(
-    "SyncTriggerResult",
-    {
+
+def _trigger_fields() -> dict[str, serializers.Field]:
+    return {
         "sync_job_id": serializers.UUIDField(),
         "status": serializers.CharField(),
         "estimated_duration": serializers.CharField(),
         "entities_to_sync": serializers.ListField(child=serializers.CharField()),
         "queue_position": serializers.IntegerField(),
+    }
+
+
+TriggerResult = inline_serializer("SyncTriggerResult", _trigger_fields())
+
+UndoResult = inline_serializer(
+    "SyncUndoResult",
+    {
+        **_trigger_fields(),
+        "mode": serializers.ChoiceField(choices=_choices(JobMode)),
+        "source_job_id": serializers.UUIDField(help_text="The job this one undoes."),
     },
 )
 
@@ -579,5 +605,22 @@ LineageResult = inline_serializer(
                 "created_at": serializers.DateTimeField(),
             },
         ).__class__(many=True),
+    },
+)
+
+ChangeOutput = inline_serializer(
+    "SyncChange",
+    {
+        "id": serializers.IntegerField(),
+        "entity": serializers.ChoiceField(choices=_choices(EntityType)),
+        "record_pk": serializers.IntegerField(allow_null=True, help_text="The platform record's id."),
+        "shop_id": serializers.IntegerField(allow_null=True, help_text="The record's id in the shop."),
+        "field": serializers.CharField(),
+        "side": serializers.ChoiceField(choices=_choices(ChangeSide), help_text="The side written."),
+        "action": serializers.ChoiceField(choices=_choices(ChangeAction)),
+        "old_value": serializers.JSONField(allow_null=True),
+        "new_value": serializers.JSONField(allow_null=True),
+        "settled_by": serializers.CharField(allow_blank=True),
+        "created_at": serializers.DateTimeField(),
     },
 )

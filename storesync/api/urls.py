@@ -21,6 +21,8 @@ urlpatterns = [
     path_optional_slash(rf"{STORE}/pause", views.PauseView.as_view(), name="store-sync-pause"),
     path_optional_slash(rf"{STORE}/resume", views.ResumeView.as_view(), name="store-sync-resume"),
     path_optional_slash(r"sync/jobs/(?P<job_id>[^/]+)", views.JobView.as_view(), name="sync-job"),
+    path_optional_slash(r"sync/jobs/(?P<job_id>[^/]+)/changes", views.ChangesView.as_view(), name="sync-job-changes"),
+    path_optional_slash(r"sync/jobs/(?P<job_id>[^/]+)/undo", views.UndoView.as_view(), name="sync-job-undo"),
     path_optional_slash(
         r"sync/conflicts/(?P<conflict_id>[^/]+)/resolve", views.ResolveView.as_view(), name="sync-conflict-resolve"
     ),

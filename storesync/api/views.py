@@ -78,6 +78,13 @@ class SyncView(APIView):
     def data(payload, status_code: int = status.HTTP_200_OK, **extra) -> Response:
         return Response({"data": payload, **extra}, status=status_code)
 
+    def page(self, rows, query: dict, present) -> Response:
+        """One page of ``rows`` (``page``, ``limit`` of the query), each row presented, with the total."""
+        page, limit = query["page"], query["limit"]
+        total = rows.count()
+        items = [present(row) for row in rows[(page - 1) * limit : page * limit]]
+        return self.data(items, pagination={"page": page, "limit": limit, "total": total})
+
 
 class ConfigureView(SyncView):
     @extend_schema(
@@ -144,7 +151,20 @@ class TriggerView(SyncView):
         return self.data(presenters.trigger_response(job), status.HTTP_202_ACCEPTED)
 
 
-class JobView(SyncView):
+class JobLookup:
+    def job(self, job_id):
+        """A job of a store the user sees; any other reference is 404 NOT_FOUND."""
+        try:
+            pk = uuid.UUID(str(job_id))
+        except ValueError:
+            pk = None
+        job = selectors.visible_jobs(visible_stores(self.request.user)).filter(pk=pk).first() if pk else None
+        if job is None:
+            raise DomainError(ErrorCode.NOT_FOUND, 404, "Sync job not found")
+        return job
+
+
+class JobView(JobLookup, SyncView):
     read_letters = (JOB, "R")
 
     @extend_schema(
@@ -154,14 +174,7 @@ class JobView(SyncView):
         summary="A sync job's status, progress and per-entity results",
     )
     def get(self, request, job_id):
-        try:
-            pk = uuid.UUID(str(job_id))
-        except ValueError:
-            pk = None
-        job = selectors.visible_jobs(visible_stores(request.user)).filter(pk=pk).first() if pk else None
-        if job is None:
-            raise DomainError(ErrorCode.NOT_FOUND, 404, "Sync job not found")
-        return self.data(presenters.job_detail(job))
+        return self.data(presenters.job_detail(self.job(job_id)))
 
 
 class ConflictsView(SyncView):
@@ -181,10 +194,7 @@ class ConflictsView(SyncView):
         query = self.valid(s.ConflictQuerySerializer, request.query_params)
         store = self.store
         rows = selectors.conflicts(store, status=query.get("status"), entity_type=query.get("entity_type"))
-        page, limit = query["page"], query["limit"]
-        total = rows.count()
-        items = [presenters.conflict_item(c) for c in rows[(page - 1) * limit : page * limit]]
-        return self.data(items, pagination={"page": page, "limit": limit, "total": total})
+        return self.page(rows, query, presenters.conflict_item)
 
 
 class ResolveView(SyncView):
@@ -248,10 +258,7 @@ class HistoryView(SyncView):
             entity_type=query.get("entity_type"),
             status=query.get("status"),
         )
-        page, limit = query["page"], query["limit"]
-        total = jobs.count()
-        items = [presenters.history_item(job) for job in jobs[(page - 1) * limit : page * limit]]
-        return self.data(items, pagination={"page": page, "limit": limit, "total": total})
+        return self.page(jobs, query, presenters.history_item)
 
 
 class RecordLineageView(SyncView):
@@ -361,3 +368,49 @@ class ResumeView(SyncView):
     def post(self, request, store_id):
         config = services.resume_sync(self.store)
         return self.data(presenters.pause_item(config, 0))
+
+
+JOB_ID = OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH)
+
+
+class ChangesView(JobLookup, SyncView):
+    read_letters = (JOB, "R")
+
+    @extend_schema(
+        operation_id="sync_job_changes",
+        parameters=[JOB_ID, s.ChangeQuerySerializer],
+        responses={
+            200: s.data_envelope("SyncChangesResponse", s.ChangeOutput.__class__(many=True), pagination=s.Pagination)
+        },
+        summary="The fields a job wrote (a preview: would write), with the values they replaced",
+    )
+    def get(self, request, job_id):
+        job = self.job(job_id)
+        query = self.valid(s.ChangeQuerySerializer, request.query_params)
+        rows = selectors.changes(
+            job,
+            entity_type=query.get("entity"),
+            record_pk=query.get("record"),
+            field=query.get("field"),
+            side=query.get("side"),
+        )
+        return self.page(rows, query, presenters.change_item)
+
+
+class UndoView(JobLookup, SyncView):
+    write_letters = (JOB, "C")
+
+    @extend_schema(
+        operation_id="sync_job_undo",
+        parameters=[JOB_ID],
+        request=None,
+        responses={
+            202: s.data_envelope("SyncUndoResponse", s.UndoResult),
+            **errors(409),
+            503: broker_unavailable_response(),
+        },
+        summary="Queue an undo of a finished job: its writes taken back where nothing moved since",
+    )
+    def post(self, request, job_id):
+        undo = services.undo_job(self.job(job_id), user=request.user)
+        return self.data(presenters.undo_response(undo), status.HTTP_202_ACCEPTED)

@@ -78,6 +78,7 @@ class BatchPlan:
     items: list[Item] = field(default_factory=list)
     creates: list[tuple[Remote, dict]] = field(default_factory=list)
     failures: list[tuple[Item, Any]] = field(default_factory=list)
+    created_changes: list[Any] = field(default_factory=list)  # history rows of ``creates`` (SyncChange)
 
 
 def new_entity_result() -> dict[str, Any]:

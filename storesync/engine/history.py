@@ -8,7 +8,12 @@ a deactivation is an ``update`` of ``status`` (see ``storesync.engine.deletes``)
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
+
+from django.db import connection
+from django.utils import timezone
 
 from storesync.constants import ChangeAction, ChangeSide
 from storesync.engine.batch import Item
@@ -96,11 +101,13 @@ def update_change(
 def create_changes(
     job: StoreSyncJob, entity: str, side: str, values: dict[str, Any], *, record_pk=None, shop_id=None
 ) -> list[SyncChange]:
-    """A record created on ``side``: each of its values, with no old one."""
+    """A record created on ``side``: each of its values, with no old one. (A first full sync makes
+    these for every value of every record: the job by its id and one timestamp, a few times faster.)"""
+    now = timezone.now()
     return [
         SyncChange(
             store_id=job.store_id,
-            job=job,
+            job_id=job.pk,
             entity_type=entity,
             record_pk=record_pk,
             shop_id=shop_id,
@@ -109,6 +116,55 @@ def create_changes(
             action=ChangeAction.CREATE,
             old_value=None,
             new_value=_json(value),
+            created_at=now,
         )
         for name, value in values.items()
     ]
+
+
+COPY_COLUMNS = (
+    "store_id",
+    "job_id",
+    "entity_type",
+    "record_pk",
+    "shop_id",
+    "field",
+    "side",
+    "action",
+    "old_value",
+    "new_value",
+    "settled_by",
+    "created_at",
+)
+
+
+def write_changes(rows: Sequence[SyncChange]) -> None:
+    """Insert rows in bulk, in the caller's transaction: PostgreSQL's COPY, a few times faster
+    than ``bulk_create`` (a first full sync records every value of every record it creates)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        SyncChange.objects.bulk_create(rows)
+        return
+    table = SyncChange._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                (
+                    row.store_id,
+                    row.job_id,
+                    row.entity_type,
+                    row.record_pk,
+                    row.shop_id,
+                    row.field,
+                    row.side,
+                    row.action,
+                    None if row.old_value is None else json.dumps(row.old_value),
+                    None if row.new_value is None else json.dumps(row.new_value),
+                    row.settled_by,
+                    row.created_at,
+                )
+            )

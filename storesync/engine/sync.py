@@ -44,11 +44,12 @@ from django.utils import timezone
 
 from catalog.models import Customer
 from config.error_codes import ErrorCode
-from storesync.constants import SYNCABLE_FIELDS, Direction, SyncType
+from storesync.constants import SYNCABLE_FIELDS, ChangeSide, Direction, SyncType
 from storesync.engine import merge
 from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
 from storesync.engine.deletes import DeletePass
 from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
+from storesync.engine.history import create_changes, item_changes, write_changes
 from storesync.engine.ledger import Ledger
 from storesync.engine.locks import store_lock
 from storesync.engine.scanning import IdScanner, ShopScanner, chunks, from_iso, iso
@@ -307,9 +308,17 @@ class EntitySync:
                 if pairs is None:
                     return False
                 plan = self.plan(pairs)
+            # The history's rows, before the shop's write replaces the remotes read (their old values).
+            changes = {id(item): item_changes(self.job, self.name, item) for item in plan.items if item.result.writes}
             self.write_shop(plan)
             with transaction.atomic():
                 self.apply(plan)
+                # With the batch's writes and checkpoint: a redelivered batch either finds them
+                # committed (and resumes after it) or replays the batch and records it then.
+                rows = [row for item in plan.items for row in changes.get(id(item), ())]
+                rows += plan.created_changes
+                if rows:
+                    write_changes(rows)
                 self.ledger.save_progress(plan.outcome, dict(checkpoint) if checkpoint is not None else None)
         self.create_in_shop(plan.outcome.shop_creates)
         return True
@@ -492,6 +501,9 @@ class EntitySync:
             adapter.model.objects.bulk_create(objs)
             counts.records_created += len(objs)
             for obj, (remote, values) in zip(objs, plan.creates, strict=True):
+                plan.created_changes += create_changes(
+                    self.job, self.name, ChangeSide.PLATFORM, values, record_pk=obj.pk, shop_id=remote.id
+                )
                 base = {name: values[name] for name in self.policy.fields}
                 states.append(self.new_state(obj.pk, remote, base, obj.updated_at, now))
                 done_shop_ids.append(remote.id)
@@ -599,6 +611,10 @@ class EntitySync:
                     },
                 )
                 self.ledger.settle(record_pks=[obj.pk], now=now)
+                written = {k: v for k, v in result.op.values.items() if k not in result.unwritten}
+                write_changes(
+                    create_changes(self.job, self.name, ChangeSide.STORE, written, record_pk=obj.pk, shop_id=remote.id)
+                )
                 if result.error:
                     self.ledger.dead_letter(
                         outcome,
