@@ -102,7 +102,7 @@ def handle_api(shop: ShopSimulator, request: Request) -> Reply:
     if shop.latency_ms:
         time.sleep(shop.latency_ms / 1000)
     failure = shop.next_failure(request.method)
-    if failure is not None:
+    if failure is not None and not failure.after:
         shop.stats.add("injected_failures")
         return failure_reply(failure, request.json_output)
     authenticated = False
@@ -110,6 +110,9 @@ def handle_api(shop: ShopSimulator, request: Request) -> Reply:
         authenticate(shop, request)
         authenticated = True
         reply = route_api(shop, request)
+        if failure is not None:  # carried out, its answer lost
+            shop.stats.add("injected_failures")
+            return failure_reply(failure, request.json_output)
     except Unauthenticated:
         shop.stats.add("auth_failed")
         return Reply(401, b"401 Unauthorized", "text/plain", {"WWW-Authenticate": REALM})

@@ -67,6 +67,7 @@ class Failure:
     retry_after: float | None = None
     method: str | None = None  # only requests with this method; None for any
     code: int = 0  # the PrestaShop error code in the envelope (85: a field value the shop refuses)
+    after: bool = False  # the request is carried out, then its answer lost (a gateway timing out)
 
 
 @dataclass
@@ -415,6 +416,7 @@ class ShopSimulator:
                     spec.get("retry_after"),
                     spec.get("method"),
                     int(spec.get("code", 0)),
+                    bool(spec.get("after", False)),
                 )
                 self.fail_next.extend([failure] * int(spec.get("count", 1)))
 

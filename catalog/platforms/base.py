@@ -129,6 +129,12 @@ class EcommerceService(abc.ABC):
     # Products
 
     @abc.abstractmethod
+    def find_ids(self, entity: str, field: str, value: str) -> list[int]:
+        """The ids of the ``products`` or ``customers`` whose ``field`` (a product's
+        ``reference``, a customer's ``email``) is exactly ``value``: how a create whose answer
+        was lost is found again instead of being made twice."""
+
+    @abc.abstractmethod
     def fetch_products(self, ids: Iterable[int], *, fields: Sequence[str] | None = None) -> list[RemoteProduct]:
         """The products with these ids that exist, in the order of ``ids``.
 

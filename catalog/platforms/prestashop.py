@@ -125,6 +125,13 @@ class PrestaShopService(EcommerceService):
 
     # Products
 
+    def find_ids(self, entity: str, field: str, value: str) -> list[int]:
+        if not value or any(c in value for c in "[]|%"):
+            return []  # not expressible as an exact PrestaShop filter: nothing found
+        params = {"display": "[id]", f"filter[{field}]": f"[{value}]", "sort": ID_SORT}
+        with _malformed(entity):
+            return [int(row["id"]) for row in self._ws.get_list(entity, params)]
+
     def fetch_products(self, ids: Iterable[int], *, fields: Sequence[str] | None = None) -> list[RemoteProduct]:
         wanted = PRODUCT_ATTRIBUTES if fields is None else {"id", *fields}
         unknown = wanted - PRODUCT_ATTRIBUTES

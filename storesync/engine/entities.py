@@ -140,6 +140,7 @@ class EntityAdapter:
     # The platform attribute that names the same record on both sides (products: the sku, the
     # shop's reference; customers: the e-mail): a record created on both sides is one record.
     identity: str | None = None
+    identity_in_shop: str | None = None  # its name in the shop (``EcommerceService.find_ids``)
 
     def platform_values(self, obj: models.Model) -> dict[str, Any]:
         return {name: normalize(self.entity, name, getattr(obj, attr)) for attr, name in self.attributes.items()}
@@ -188,11 +189,21 @@ class EntityAdapter:
     def create_store(self, service: EcommerceService, values: Mapping[str, Any]) -> Remote:
         raise NotImplementedError
 
+    def find_in_store(self, service: EcommerceService, values: Mapping[str, Any]) -> Remote | None:
+        """The shop record carrying these values' identity (the first one), if any."""
+        value = str(values.get(self.identity or "") or "").strip()
+        if self.identity_in_shop is None or not value:
+            return None
+        ids = service.find_ids(self.entity, self.identity_in_shop, value)
+        found = self.fetch(service, ids[:1]) if ids else []
+        return found[0] if found else None
+
 
 class ProductAdapter(EntityAdapter):
     entity = EntityType.PRODUCTS
     model = Product
     identity = "sku"
+    identity_in_shop = "reference"
     attributes = {
         "name": "title",
         "description": "description",
@@ -230,6 +241,7 @@ class CustomerAdapter(EntityAdapter):
     model = Customer
     attributes = {"email": "email", "first_name": "first_name", "last_name": "last_name"}
     identity = "email"
+    identity_in_shop = "email"
 
     def store_values(self, record: RemoteCustomer) -> dict[str, Any]:
         return {"email": record.email, "first_name": record.first_name, "last_name": record.last_name}

@@ -11,6 +11,7 @@ from django.db import connection, models, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from config.error_codes import ErrorCode
 from config.jobs import job_changed
 from storesync.constants import ConflictStatus, SyncType
 from storesync.engine import merge
@@ -182,6 +183,36 @@ class Ledger:
         outcome.counts.errors += 1
         outcome.errors.append(_error(self.name, operation, record_pk, shop_id, code, error))
 
+    def begin_creates(self, payloads: dict[int, dict]) -> tuple[dict[int, int], set[int]]:
+        """Before the shop is asked to create these platform records (pk -> values): each is
+        owed a create from now on (a letter committed first, with no job, so a redelivered
+        job's owed pass finds it), and a worker dying before the link is committed leaves it
+        owed. Returns the new letters (record pk -> letter pk), dropped once the record is
+        linked, and the records owed a create already: an earlier attempt may have made them."""
+        owed = set(
+            self.owed_letters()
+            .filter(operation="create_store", record_pk__in=list(payloads))
+            .values_list("record_pk", flat=True)
+        )
+        letters = [
+            DeadLetter(
+                store=self.store,
+                entity_type=self.name,
+                operation="create_store",
+                record_pk=pk,
+                payload=_jsonable(values),
+                error=CREATE_IN_FLIGHT,
+                code=ErrorCode.INTERNAL_ERROR,
+                attempts=0,
+            )
+            for pk, values in payloads.items()
+            if pk not in owed
+        ]
+        with transaction.atomic():
+            DeadLetter.objects.bulk_create(letters)
+        self.has_dead_letters = True
+        return {letter.record_pk: letter.pk for letter in letters}, owed
+
     def owed_letters(self) -> QuerySet[DeadLetter]:
         return DeadLetter.objects.owed().filter(store=self.store, entity_type=self.name)
 
@@ -305,6 +336,10 @@ def refresh_statistics(*tables: type[models.Model]) -> None:
             cursor.execute(f'ANALYZE "{model._meta.db_table}"')
 
 
+CREATE_IN_FLIGHT = (
+    "The shop was asked to create this record and its answer was not recorded (the worker stopped): "
+    "the next sync looks the record up in the shop by its identity before creating it again."
+)
 STILL_OWED = "Still owed: the record was not synced by this job (gone from a side or out of scope)."
 
 

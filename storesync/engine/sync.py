@@ -43,6 +43,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Customer
+from catalog.platforms import PlatformError
 from config.error_codes import ErrorCode
 from storesync.constants import SYNCABLE_FIELDS, ChangeSide, Direction, SyncType
 from storesync.engine import merge
@@ -53,8 +54,9 @@ from storesync.engine.history import create_changes, item_changes, write_changes
 from storesync.engine.ledger import Ledger
 from storesync.engine.locks import store_lock
 from storesync.engine.scanning import IdScanner, ShopScanner, chunks, from_iso, iso
-from storesync.engine.shop_writer import ShopWriter, WriteOp
+from storesync.engine.shop_writer import ShopWriter, WriteOp, WriteOutcome
 from storesync.models import (
+    DeadLetter,
     StoreSyncJob,
     SyncEntity,
     SyncRecordState,
@@ -575,8 +577,21 @@ class EntitySync:
                 continue
             ops.append(WriteOp("create", None, values))
             targets.append(obj)
-        for obj, result in zip(targets, self.writer.run(self.adapter, ops), strict=True):
+        intents, retried = {}, set()
+        if targets:
+            intents, retried = self.ledger.begin_creates(
+                {obj.pk: op.values for obj, op in zip(targets, ops, strict=True)}
+            )
+        results: dict[int, WriteOutcome] = {}
+        for obj, op in zip(targets, ops, strict=True):
+            if obj.pk in retried and (found := self.find_created(op)) is not None:
+                results[obj.pk] = found  # an earlier attempt made it, or it cannot be told
+        writes = [(obj, op) for obj, op in zip(targets, ops, strict=True) if obj.pk not in results]
+        for (obj, _), result in zip(writes, self.writer.run(self.adapter, [op for _, op in writes]), strict=True):
             outcome.counts.shop_writes += 1
+            results[obj.pk] = result
+        for obj in targets:
+            result = results[obj.pk]
             if result.remote is None:
                 self.ledger.dead_letter(
                     outcome,
@@ -594,10 +609,15 @@ class EntitySync:
                 self.model.objects.filter(pk=obj.pk).update(
                     id_origin=remote.id, origin_date_upd=remote.modified, updated_at=now
                 )
-                # A value the shop did not take is agreed as the shop holds it, and owed.
-                agreed = {**result.op.values, **{name: remote.values[name] for name in result.unwritten}}
+                # A value the shop did not take is agreed as the shop holds it (and owed when
+                # its write failed).
+                agreed = {
+                    **result.op.values,
+                    **{n: remote.values.get(n, result.op.values.get(n)) for n in result.unwritten},
+                }
                 base = {name: agreed[name] for name in self.policy.fields}
                 SyncRecordState.objects.filter(store=self.store, entity_type=self.name, record_pk=obj.pk).delete()
+                DeadLetter.objects.filter(pk=intents.get(obj.pk)).delete()
                 SyncRecordState.objects.update_or_create(
                     store=self.store,
                     entity_type=self.name,
@@ -615,7 +635,7 @@ class EntitySync:
                 write_changes(
                     create_changes(self.job, self.name, ChangeSide.STORE, written, record_pk=obj.pk, shop_id=remote.id)
                 )
-                if result.error:
+                if result.error:  # made, but a follow-up write failed
                     self.ledger.dead_letter(
                         outcome,
                         "update_store",
@@ -629,6 +649,22 @@ class EntitySync:
             outcome.counts.records_created += 1
         with transaction.atomic():
             self.ledger.save_progress(outcome, None)
+
+    def find_created(self, op: WriteOp) -> WriteOutcome | None:
+        """A create owed since an attempt whose answer was lost (a timeout, a worker that died
+        before the link): the shop record carrying its identity, unless another record is
+        linked to it, is taken as made, agreed as the shop holds it (the platform's values
+        then reach it as edits). None: not in the shop, create it."""
+        try:
+            found = self.adapter.find_in_store(self.service, op.values)
+        except PlatformError as exc:  # cannot tell: owed again rather than made twice
+            return WriteOutcome(op, error=str(exc), code=exc.code, transient=exc.transient)
+        if (
+            found is None
+            or SyncRecordState.objects.filter(store=self.store, entity_type=self.name, shop_id=found.id).exists()
+        ):
+            return None
+        return WriteOutcome(op, remote=found, unwritten=dict(op.values))
 
 
 def _after_id(checkpoint: dict) -> int | None:

@@ -349,6 +349,14 @@ def test_config_injects_failures_and_changes_the_key(api, shop_simulator):
     assert config["latency_ms"] == 1 and api.get("products").status_code == 401
 
 
+def test_a_failure_after_the_work_carries_the_request_out_and_loses_its_answer(api, shop_simulator):
+    sim_post(shop_simulator, "config", {"fail_next": {"status": 504, "method": "PATCH", "after": True}})
+    body = "<prestashop><product><id>6</id><reference>LOST-1</reference></product></prestashop>"
+    lost = api.patch("products/6", content=body)
+    assert lost.status_code == 504
+    assert sim_get(shop_simulator, "products/6")["reference"] == "LOST-1"
+
+
 def test_a_failure_rate_fails_some_requests(make_shop_simulator):
     sim = make_shop_simulator(products=1, failure_rate=0.5, seed=1)
     with httpx.Client(auth=(sim.api_key, "")) as client:

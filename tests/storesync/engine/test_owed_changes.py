@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from catalog.models import Customer, Product
@@ -15,6 +16,7 @@ from catalog.platforms import create_ecommerce_service
 from config import retention
 from storesync import services
 from storesync.models import DeadLetter
+from storesync.runner import StoreSyncRunner
 from tests.plugins.simulator import sim_get, sim_post
 from tests.storesync.conftest import configure, edit_platform, platform_product
 
@@ -121,6 +123,73 @@ def test_a_create_whose_stock_the_shop_refuses_is_linked_and_its_stock_owed(shop
     assert [(product.id, product.quantity) for product in made] == [(new.id_origin, 12)]
     letter.refresh_from_db()
     assert letter.status == "resolved"
+
+
+def test_a_create_whose_answer_was_lost_is_found_in_the_shop_not_made_twice(shop_store, sim):
+    """The shop made the product but its answer never came (a gateway timing out after the
+    work): the create is owed, and the next sync finds the product by its reference and links
+    it instead of creating a second one."""
+    first_sync(shop_store)
+    new = Product.objects.create(store=shop_store, name="Made on the platform", sku="HUB-10", price="9.90")
+    sim_post(sim, "config", {"fail_next": {"status": 504, "method": "POST", "after": True}})
+
+    lost = services.run_sync_now(shop_store)
+
+    assert lost.status == "partial"
+    new.refresh_from_db()
+    assert new.id_origin is None
+    assert DeadLetter.objects.get().operation == "create_store"
+
+    healed = services.run_sync_now(shop_store)
+
+    assert healed.status == "succeeded", healed.errors
+    shop = create_ecommerce_service(shop_store)
+    made = [product.id for product in shop.iter_products(since=None) if product.reference == "HUB-10"]
+    new.refresh_from_db()
+    assert made == [new.id_origin]
+    assert DeadLetter.objects.get().status == "resolved"
+
+
+class WorkerLost(BaseException):
+    """A worker dying mid-task: not an ``Exception``, so nothing in the task catches it."""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_dying_before_a_create_is_linked_leaves_it_owed_and_found_again(shop_store, sim):
+    """The shop made the product and the worker died before the commit linking it; the
+    redelivered job (resuming past that batch) must link it, not leave it unlinked with an
+    orphan in the shop, nor make it twice."""
+    first_sync(shop_store)
+    new = Product.objects.create(store=shop_store, name="Made on the platform", sku="HUB-12", price="9.90")
+    job = services.trigger_sync(shop_store, send=False)
+
+    def die_before_the_link(execute, sql, params, many, context):
+        statement = sql.lstrip()
+        if statement.startswith('INSERT INTO "storesync_syncrecordstate"') and "ON CONFLICT" not in statement:
+            raise WorkerLost()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(die_before_the_link), pytest.raises(WorkerLost):
+        StoreSyncRunner.execute(job.pk, "message-1")
+    StoreSyncRunner.execute(job.pk, "message-1")  # the same message, redelivered
+
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.errors
+    new.refresh_from_db()
+    shop = create_ecommerce_service(shop_store)
+    assert [p.id for p in shop.iter_products(since=None) if p.reference == "HUB-12"] == [new.id_origin]
+    [letter] = DeadLetter.objects.all()  # what happened stays on record, settled
+    assert (letter.operation, letter.status) == ("create_store", "resolved")
+
+
+def test_a_create_leaves_no_letter_behind(shop_store, sim):
+    """The create's owed letter, written before the shop is asked, goes with the link."""
+    first_sync(shop_store)
+    Product.objects.create(store=shop_store, name="Made on the platform", sku="HUB-11", price="9.90")
+
+    assert services.run_sync_now(shop_store).status == "succeeded"
+
+    assert not DeadLetter.objects.exists()
 
 
 def test_a_full_sync_settles_owed_records_too(shop_store, sim):

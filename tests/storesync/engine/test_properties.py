@@ -586,12 +586,6 @@ def test_a_product_created_on_both_sides_is_one_record(make_store, settings, hyp
     run_engine_schedules(CreatesMatchedBySku, make_store, settings, hypothesis_report)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Engine bug: a worker dying after the shop created a platform-only record and before the commit "
-    "that links it leaves the platform record unlinked once the redelivered job succeeds (it resumes past "
-    "it), and the product it created orphaned in the shop.",
-)
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_dying_before_a_create_is_linked(make_store, settings, hypothesis_report):
     run_engine_schedules(CrashesBeforeACreateIsLinked, make_store, settings, hypothesis_report)
