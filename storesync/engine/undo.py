@@ -14,6 +14,12 @@ the store's lock:
   (record, field, expected, found) and counted ``moved_since``. A value already back to the old
   one (a redelivered batch whose shop writes happened) counts as restored.
 * ``create`` rows: created records are not deleted by an undo; they are counted ``kept``.
+* ``delete`` rows (a record the job deleted, ``docs/sync-deletes.md``): the record is made again
+  with its last synced values and counted ``recreated``. On the platform it is linked to the
+  shop id it had, with its sync state (the next sync sees the shop's delete again, as before
+  the job); in the shop it gets a new shop id, whose sync state names the platform record that
+  was deleted (so the next sync does not bring it back to the platform). A platform record that
+  cannot be made again (another record linked to its shop id since) is reported, not made.
 
 The platform's writes, the bases, the undo's change rows and the checkpoint (the last row
 taken back) are committed together, so a redelivered undo resumes after its last batch.
@@ -25,14 +31,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.error_codes import ErrorCode
 from storesync.constants import ChangeAction, ChangeSide
 from storesync.engine.batch import new_entity_result
 from storesync.engine.entities import ADAPTERS, InvalidValue, normalize
-from storesync.engine.history import _json, write_changes
+from storesync.engine.history import _json, create_changes, write_changes
 from storesync.engine.locks import store_lock
 from storesync.engine.scanning import iso
 from storesync.engine.shop_writer import ShopWriter, WriteOp
@@ -40,7 +46,8 @@ from storesync.models import StoreSyncJob, SyncChange, SyncRecordState
 
 MOVED_SINCE = "Moved since the job wrote it: left as it is."
 MOVED_SINCE_CODE = "MOVED_SINCE"
-COUNTERS = ("restored", "moved_since", "kept")
+COUNTERS = ("restored", "moved_since", "kept", "recreated")
+NOT_RECREATED = "Could not be made again"
 
 
 class EntityUndo:
@@ -90,10 +97,15 @@ class EntityUndo:
         done = self.write_shop([row for row in todo if row.side == ChangeSide.STORE], errors)
         done += [row for row in todo if row.side == ChangeSide.PLATFORM]
         counts["restored"] += len(done)
+        deleted = [row for row in rows if row.action == ChangeAction.DELETE]
+        made_in_shop = self.recreate_in_shop([row for row in deleted if row.side == ChangeSide.STORE], errors)
         with transaction.atomic():
             self.write_platform([row for row in done if row.side == ChangeSide.PLATFORM])
             self.restore_bases(done)
-            write_changes([self.taken_back(row) for row in done])
+            recreated = self.recreate_on_platform([row for row in deleted if row.side == ChangeSide.PLATFORM], errors)
+            recreated += self.link_recreated(made_in_shop)
+            counts["recreated"] += len({(row.side, row.record_pk, row.shop_id) for row in recreated})
+            write_changes([self.taken_back(row) for row in done] + recreated)
             self.save_progress(rows, done, counts, errors)
 
     # Reading
@@ -155,6 +167,69 @@ class EntityUndo:
             obj = objs[pk]
             changed = self.adapter.apply(obj, values)
             obj.save(update_fields=[*changed, "updated_at"])
+
+    def recreate_in_shop(self, rows: list[SyncChange], errors: list[dict]) -> list[tuple[SyncChange, Any]]:
+        """Records the job deleted in the shop, created there again: (row, the new shop record)."""
+        fields = set(self.adapter.attributes.values())
+        ops = [WriteOp("create", None, {k: v for k, v in row.old_value.items() if k in fields}) for row in rows]
+        made = []
+        for row, outcome in zip(rows, self.writer.run(self.adapter, ops) if ops else [], strict=True):
+            if outcome.remote is None:
+                errors.append(self.error(row, outcome.code or ErrorCode.INVALID_DATA_FORMAT, outcome.error))
+            else:
+                made.append((row, outcome.remote))
+        return made
+
+    def link_recreated(self, made: list[tuple[SyncChange, Any]]) -> list[SyncChange]:
+        """Each record made again in the shop keeps the deleted platform record's pk in its sync
+        state: to the next sync it is a record deleted on the platform, not a new one."""
+        rows, now = [], timezone.now()
+        for row, remote in made:
+            SyncRecordState.objects.update_or_create(
+                store=self.store,
+                entity_type=self.name,
+                shop_id=remote.id,
+                defaults={
+                    "record_pk": row.record_pk,
+                    "base": dict(row.old_value),
+                    "store_modified": remote.modified,
+                    "platform_modified": None,
+                    "synced_at": now,
+                },
+            )
+            rows += create_changes(
+                self.job, self.name, ChangeSide.STORE, dict(row.old_value), record_pk=row.record_pk, shop_id=remote.id
+            )
+        return rows
+
+    def recreate_on_platform(self, rows: list[SyncChange], errors: list[dict]) -> list[SyncChange]:
+        """Records the job deleted on the platform, made again linked to their shop id."""
+        made, now = [], timezone.now()
+        for row in rows:
+            obj = self.model(store=self.store, id_origin=row.shop_id)
+            self.adapter.apply(obj, row.old_value)
+            try:
+                with transaction.atomic():
+                    obj.save()
+                    SyncRecordState.objects.filter(
+                        store=self.store, entity_type=self.name, shop_id=row.shop_id
+                    ).delete()
+                    SyncRecordState.objects.create(
+                        store=self.store,
+                        entity_type=self.name,
+                        record_pk=obj.pk,
+                        shop_id=row.shop_id,
+                        base=dict(row.old_value),
+                        platform_modified=obj.updated_at,
+                        synced_at=now,
+                    )
+            except IntegrityError as exc:  # another record linked to its shop id since
+                errors.append(self.error(row, MOVED_SINCE_CODE, f"{NOT_RECREATED}: {exc}".splitlines()[0]))
+                continue
+            made += create_changes(
+                self.job, self.name, ChangeSide.PLATFORM, dict(row.old_value), record_pk=obj.pk, shop_id=row.shop_id
+            )
+        return made
 
     def restore_bases(self, rows: list[SyncChange]) -> None:
         """Each field's base as before the job: the next sync merges the record as it would have then."""
@@ -242,5 +317,6 @@ def note(job: StoreSyncJob) -> str:
     return (
         f"Undo of {job.source_job_id}: {counters.get('restored', 0)} restored, "
         f"{counters.get('moved_since', 0)} moved since (left as they are), "
-        f"{counters.get('kept', 0)} created kept (an undo deletes no record)."
+        f"{counters.get('kept', 0)} created kept (an undo deletes no record), "
+        f"{counters.get('recreated', 0)} deleted made again."
     )

@@ -492,3 +492,62 @@ def test_the_admin_lists_tombstones_read_only(console, shop_store, sim):
     detail = console.get(f"/admin/storesync/synctombstone/{tombstone.pk}/change/")
     assert detail.status_code == 200 and "title" in detail.content.decode()
     assert console.post(f"/admin/storesync/synctombstone/{tombstone.pk}/change/", {}).status_code == 403
+
+
+# An undo of a delete makes the record again with its last synced values
+
+
+def test_an_undo_makes_a_platform_record_the_sync_deleted_again_linked_to_its_shop_id(shop_store, sim):
+    first_sync(shop_store, products={"delete_policy": "delete"})
+    product = platform_product(shop_store, GONE)
+    name, sku, price = product.name, product.sku, product.price
+    delete_in_shop(sim, "products", GONE)
+    deleting = services.run_sync_now(shop_store, sync_type="full")
+    assert not Product.objects.filter(store=shop_store, id_origin=GONE).exists()
+
+    undo = services.run_undo_now(deleting)
+
+    assert undo.status == "succeeded", undo.errors
+    assert undo.counters["recreated"] == 1
+    again = platform_product(shop_store, GONE)
+    assert (again.name, again.sku, again.price) == (name, sku, price)
+    assert state(shop_store, "products", GONE).record_pk == again.pk
+    assert {c.side for c in SyncChange.objects.filter(job=undo, action="create")} == {"platform"}
+
+
+def test_an_undo_makes_a_shop_record_the_sync_deleted_again_and_the_next_sync_leaves_the_platform_alone(
+    shop_store, sim
+):
+    first_sync(shop_store, products={"delete_policy": "delete"})
+    product = platform_product(shop_store, GONE)
+    pk, name, sku = product.pk, product.name, product.sku
+    product.delete()
+    deleting = services.run_sync_now(shop_store)
+    assert not shop_has(sim, "products", GONE)
+
+    undo = services.run_undo_now(deleting)
+
+    assert undo.status == "succeeded", undo.errors
+    assert undo.counters["recreated"] == 1
+    shop = create_ecommerce_service(shop_store)
+    [made] = [p for p in shop.iter_products(since=None) if p.reference == sku]
+    assert made.name == name and made.id != GONE
+    assert state(shop_store, "products", made.id).record_pk == pk  # the platform record stays deleted
+    after = services.run_sync_now(shop_store, sync_type="full")
+    assert after.status == "succeeded", after.errors
+    assert not Product.objects.filter(store=shop_store, sku=sku).exists()
+    assert shop_has(sim, "products", made.id)
+
+
+def test_an_undo_reports_a_platform_record_it_cannot_make_again(shop_store, sim):
+    first_sync(shop_store, products={"delete_policy": "delete"})
+    platform_product(shop_store, GONE)
+    delete_in_shop(sim, "products", GONE)
+    deleting = services.run_sync_now(shop_store, sync_type="full")
+    Product.objects.create(store=shop_store, name="Took its place", sku="NEW-1", price="1.00", id_origin=GONE)
+
+    undo = services.run_undo_now(deleting)
+
+    assert undo.status == "partial"
+    assert undo.counters.get("recreated", 0) == 0
+    assert [e["code"] for e in undo.errors] == ["MOVED_SINCE"]
