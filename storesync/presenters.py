@@ -28,6 +28,7 @@ JOB_STATUSES = {
     JobStatus.PARTIAL: "partial",
     JobStatus.FAILED: "failed",
     JobStatus.CANCELLED: "cancelled",
+    JobStatus.HELD: "held",
 }
 AMOUNT_FIELDS = frozenset({"price", "total"})
 HISTORY_STATUSES = {status: label for label, status in selectors.HISTORY_FILTERS.items()}

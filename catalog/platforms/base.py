@@ -117,6 +117,16 @@ class EcommerceService(abc.ABC):
         """The highest id and the latest change of ``products``, ``customers`` or ``orders``:
         where a read of them all by id ends, and the watermark of such a read."""
 
+    def count_changed(self, entity: str, since: datetime, *, limit: int) -> int:
+        """How many ``products``, ``customers`` or ``orders`` changed at or after ``since``,
+        counted up to ``limit`` (a platform may read only their ids). Base: a scan."""
+        count = 0
+        for _ in getattr(self, f"iter_{entity}")(since=since):
+            count += 1
+            if count >= limit:
+                break
+        return count
+
     # Products
 
     @abc.abstractmethod

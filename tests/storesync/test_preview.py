@@ -1,0 +1,172 @@
+"""Preview (a dry run: the plan recorded as change rows, nothing written) and apply (the
+preview's records, where the planned change still holds), against the simulator over HTTP."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from catalog.models import Product
+from storesync import services
+from storesync.models import DeadLetter, SyncChange, SyncConflict, SyncEntity, SyncRecordState
+from tests.plugins.simulator import sim_get, sim_post, sim_stats
+from tests.storesync.conftest import configure, edit_platform, platform_product
+
+pytestmark = pytest.mark.django_db
+
+WRITES = ("product_write", "product_patch", "product_put", "product_post")
+
+
+@pytest.fixture(autouse=True)
+def _no_clock_skew(settings):
+    settings.STORESYNC_CLOCK_SKEW = 0
+
+
+def first_sync(store):
+    configure(store, products={"max_changes_percent": 100})  # the brake is test_brake.py's
+    job = services.run_sync_now(store, sync_type="full")
+    assert job.status == "succeeded", job.message
+
+
+def changes(store, sim):
+    """Two shop price edits, one platform price edit, one conflict, one platform-only product."""
+    sim_post(sim, "mutate", {"products": [1], "fields": {"price": "11.000000"}})
+    sim_post(sim, "mutate", {"products": [2], "fields": {"price": "22.000000"}})
+    edit_platform(platform_product(store, 3), price="33.000000")
+    sim_post(sim, "mutate", {"products": [4], "fields": {"price": "44.000000"}})
+    edit_platform(platform_product(store, 4), price="45.000000")  # later: last write wins, the platform
+    Product.objects.create(store=store, name="Hub only", sku="HUB-ONLY-1", price=Decimal("9.5"), inventory=3)
+
+
+def snapshot(store, sim) -> dict:
+    return {
+        "platform": sorted(Product.objects.filter(store=store).values_list("pk", "id_origin", "price", "updated_at")),
+        "shop": {i: sim_get(sim, f"products/{i}")["price"] for i in range(1, 9)},
+        "conflicts": list(SyncConflict.objects.values_list("pk", "status")),
+        "states": sorted(SyncRecordState.objects.values_list("shop_id", "base", "store_modified", "platform_modified")),
+        "letters": DeadLetter.objects.count(),
+        "entities": list(
+            SyncEntity.objects.values_list(
+                "store_watermark", "platform_watermark", "last_sync_at", "last_full_sync_at", "last_status"
+            )
+        ),
+    }
+
+
+def plan(job) -> set[tuple]:
+    return set(
+        SyncChange.objects.filter(job=job).values_list("record_pk", "shop_id", "field", "side", "action", "new_value")
+    )
+
+
+def writes(sim) -> dict:
+    stats = sim_stats(sim)
+    return {name: stats.get(name, 0) for name in WRITES}
+
+
+@pytest.mark.parametrize("sync_type", ["incremental", "full"])
+def test_a_preview_writes_nothing_and_plans_what_the_sync_then_does(shop_store, sim, sync_type):
+    first_sync(shop_store)
+    changes(shop_store, sim)
+    before = snapshot(shop_store, sim)
+    sim_post(sim, "reset_stats")
+
+    preview = services.run_sync_now(shop_store, sync_type=sync_type, mode="preview")
+
+    assert preview.status == "succeeded", (preview.message, preview.errors)
+    assert writes(sim) == dict.fromkeys(WRITES, 0)
+    assert snapshot(shop_store, sim) == before
+    p1, p2, p3, p4 = (platform_product(shop_store, i) for i in (1, 2, 3, 4))
+    hub_only = Product.objects.get(store=shop_store, sku="HUB-ONLY-1")
+    rows = plan(preview)
+    assert {
+        (p1.pk, 1, "price", "platform", "update", "11.000000"),
+        (p2.pk, 2, "price", "platform", "update", "22.000000"),
+        (p3.pk, 3, "price", "store", "update", "33.000000"),
+        (p4.pk, 4, "price", "store", "update", "45.000000"),
+        (hub_only.pk, None, "sku", "store", "create", "HUB-ONLY-1"),
+    } <= rows
+    [conflict] = SyncChange.objects.filter(job=preview, action="conflict")
+    assert (conflict.record_pk, conflict.field, conflict.side) == (p4.pk, "price", "store")
+    assert (conflict.old_value, conflict.new_value, conflict.settled_by) == (
+        "44.000000",
+        "45.000000",
+        "strategy:last_write_wins",
+    )
+    assert preview.result["preview"]["products"] == {
+        "create": 1,
+        "update": 4,
+        "delete": 0,
+        "conflict": 1,
+        "records": 5,
+        "overwrites": 4,
+    }
+
+    direct = services.run_sync_now(shop_store, sync_type=sync_type)
+
+    assert direct.status == "succeeded", direct.errors
+    for record_pk, shop_id, field, side, action, value in rows:
+        if action != "update":
+            continue
+        if side == "store":
+            assert sim_get(sim, f"products/{shop_id}")[field] == value
+        else:
+            assert str(getattr(Product.objects.get(pk=record_pk), field)) == str(Decimal(value))
+    hub_only.refresh_from_db()
+    assert hub_only.id_origin is not None  # the planned create happened
+    assert services.run_sync_now(shop_store, mode="preview").result["preview"] == {}
+
+
+def test_a_preview_then_its_apply_equal_the_sync_run_directly(make_shop_simulator, make_store):
+    outcomes = []
+    for apply in (False, True):
+        sim = make_shop_simulator(products=8, customers=4, orders=4)
+        store = make_store(platform="prestashop", platform_url=sim.url, platform_api_key=sim.api_key)
+        first_sync(store)
+        changes(store, sim)
+        if apply:
+            preview = services.run_sync_now(store, mode="preview")
+            job = services.run_job_now(services.apply_preview(preview, send=False))
+            assert (job.mode, job.source_job_id, job.sync_type) == ("apply", preview.pk, "records")
+        else:
+            job = services.run_sync_now(store)
+        assert job.status == "succeeded", (job.message, job.errors)
+        outcomes.append(
+            (
+                sorted(Product.objects.filter(store=store).values_list("sku", "price", "name")),
+                {i: sim_get(sim, f"products/{i}")["price"] for i in range(1, 9)},
+                sorted(SyncConflict.objects.filter(store=store).values_list("field", "status", "resolution")),
+            )
+        )
+    assert outcomes[0] == outcomes[1]
+
+
+def test_an_apply_skips_and_reports_a_record_changed_since_the_preview(shop_store, sim):
+    first_sync(shop_store)
+    changes(shop_store, sim)
+    preview = services.run_sync_now(shop_store, mode="preview")
+    sim_post(sim, "mutate", {"products": [2], "fields": {"price": "23.000000"}})  # moved since
+    sim_post(sim, "reset_stats")
+
+    job = services.run_job_now(services.apply_preview(preview, send=False))
+
+    assert job.status == "partial"
+    p2 = platform_product(shop_store, 2)
+    [error] = [e for e in job.errors if e["code"] == "CHANGED_SINCE_PREVIEW"]
+    assert (error["record_pk"], error["shop_id"], error["fields"]) == (p2.pk, 2, ["price"])
+    assert p2.price != Decimal("23") and p2.price != Decimal("22")
+    assert platform_product(shop_store, 1).price == Decimal("11")
+    assert sim_get(sim, "products/3")["price"] == "33.000000"
+    assert Product.objects.get(store=shop_store, sku="HUB-ONLY-1").id_origin is not None
+    assert sim_stats(sim).get("product_post", 0) == 1
+
+
+def test_only_a_finished_preview_can_be_applied(shop_store, sim):
+    first_sync(shop_store)
+    sync = services.run_sync_now(shop_store)
+    with pytest.raises(services.JobStateConflict):
+        services.apply_preview(sync)
+    empty = services.run_sync_now(shop_store, mode="preview")
+    with pytest.raises(services.JobStateConflict):
+        services.apply_preview(empty)  # nothing planned
