@@ -48,7 +48,8 @@ def limit(entity: SyncEntity) -> int:
 def could_exceed(job: StoreSyncJob, entity: SyncEntity, service) -> bool:
     """Whether the job might plan more overwrites than the limit, so it must plan first.
 
-    Nothing can be overwritten on a platform without records. A full sync (or a first one)
+    A limit of at least the entity's record count (``max_changes_percent`` 100 and
+    ``max_changes`` as high) cannot be exceeded: no plan first. A full sync (or a first one)
     always plans first. An incremental one plans first only when the records changed since
     the watermarks may exceed the limit: the platform's changed since its watermark, plus the
     owed records, plus the shop's changed since its watermark (one id-only read, counted up
@@ -56,11 +57,11 @@ def could_exceed(job: StoreSyncJob, entity: SyncEntity, service) -> bool:
     """
     model = ADAPTERS[entity.entity_type].model
     store_id = entity.config.store_id
-    if not model.objects.filter(store_id=store_id).exists():
-        return False
+    allowed = limit(entity)
+    if allowed >= model.objects.filter(store_id=store_id).count():
+        return False  # no plan can overwrite more records than there are (100% turns the brake off)
     if job.sync_type == SyncType.FULL or entity.store_watermark is None or entity.platform_watermark is None:
         return True
-    allowed = limit(entity)
     since = entity.platform_watermark - timedelta(seconds=settings.STORESYNC_CLOCK_SKEW)
     bound = model.objects.filter(store_id=store_id, updated_at__gte=since).count()
     bound += DeadLetter.objects.owed().filter(store_id=store_id, entity_type=entity.entity_type).count()

@@ -24,7 +24,7 @@ def _no_clock_skew(settings):
 
 
 def first_sync(store):
-    configure(store, products={"max_changes_percent": 100})  # the brake is test_brake.py's
+    configure(store, products={})
     job = services.run_sync_now(store, sync_type="full")
     assert job.status == "succeeded", job.message
 
