@@ -19,7 +19,7 @@ class StoreSyncConfig(AppConfig):
         from config import retention
         from config.jobs import job_changed
         from storesync import runner  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
-        from storesync.health import prometheus
+        from storesync.health import alerts, prometheus
         from storesync.health.models import Alert
         from storesync.models import OWED_STATUSES, DeadLetter, StoreSyncJob, SyncConflict
         from storesync.webhooks import receivers
@@ -40,6 +40,7 @@ class StoreSyncConfig(AppConfig):
 
         # The webhooks wing: sync.completed / sync.failed, platform changes, notifications held while paused.
         job_changed.connect(receivers.store_sync_finished, dispatch_uid="storesync.webhooks.job_finished")
+        job_changed.connect(alerts.job_held, dispatch_uid="storesync.health.job_held")
         for model in (Product, Customer, Order):
             post_save.connect(receivers.platform_record_saved, sender=model, dispatch_uid=f"storesync.out.{model}")
         sync_resumed.connect(receivers.sync_resumed, dispatch_uid="storesync.webhooks.release_held")

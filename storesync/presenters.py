@@ -80,6 +80,8 @@ def config_detail(config: SyncConfig) -> dict[str, Any]:
                 "conflict_resolution": e.conflict_resolution,
                 "fields": list(e.fields),
                 "exclude_fields": list(e.exclude_fields or []),
+                "max_changes": e.max_changes,
+                "max_changes_percent": e.max_changes_percent,
             }
             for e in entities
         ],
@@ -219,6 +221,9 @@ def job_detail(job: StoreSyncJob) -> dict[str, Any]:
         "estimated_completion": estimated.isoformat() if estimated else None,
         "message": job.message,
         "errors": job.errors[:50],
+        "mode": job.mode,
+        "source_job_id": str(job.source_job_id) if job.source_job_id else None,
+        "preview": (job.result or {}).get("preview"),
     }
 
 

@@ -7,7 +7,6 @@ rows are counted per entity, and the brake decides whether a sync must plan befo
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from datetime import timedelta
 
@@ -40,9 +39,10 @@ def totals(job: StoreSyncJob) -> dict[str, dict[str, int]]:
 
 
 def limit(entity: SyncEntity) -> int:
-    """The lower of ``max_changes`` and ``max_changes_percent`` of the entity's platform records."""
+    """The lower of ``max_changes`` and ``max_changes_percent`` of the entity's platform records
+    (rounded down: a plan is over when it overwrites more than that percentage)."""
     count = ADAPTERS[entity.entity_type].model.objects.filter(store_id=entity.config.store_id).count()
-    return min(entity.max_changes, math.ceil(entity.max_changes_percent * count / 100))
+    return min(entity.max_changes, entity.max_changes_percent * count // 100)
 
 
 def could_exceed(job: StoreSyncJob, entity: SyncEntity, service) -> bool:
