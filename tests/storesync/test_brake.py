@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from catalog.models import Product
 from catalog.roles import Role
 from storesync import services
 from storesync.health.models import Alert
