@@ -9,7 +9,7 @@ import pytest
 
 from catalog.models import Product
 from storesync import services
-from storesync.models import DeadLetter, SyncChange, SyncConflict, SyncEntity, SyncRecordState
+from storesync.models import DeadLetter, StoreSyncJob, SyncChange, SyncConflict, SyncEntity, SyncRecordState
 from tests.plugins.simulator import sim_get, sim_post, sim_stats
 from tests.storesync.conftest import configure, edit_platform, platform_product
 
@@ -170,3 +170,75 @@ def test_only_a_finished_preview_can_be_applied(shop_store, sim):
     empty = services.run_sync_now(shop_store, mode="preview")
     with pytest.raises(services.JobStateConflict):
         services.apply_preview(empty)  # nothing planned
+
+
+@pytest.fixture
+def client(api, make_user, shop_store):
+    from catalog.roles import Role
+
+    return api(make_user("operator", role=Role.OPERATOR, stores=[shop_store]))
+
+
+def error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["status"] == "error" and body["code"] == code, body
+    return body
+
+
+def test_the_preview_endpoint_queues_a_preview_and_its_apply_a_job_of_its_records(client, shop_store, sim):
+    first_sync(shop_store)
+    changes(shop_store, sim)
+    url = f"/api/v1/stores/{shop_store.pk}/sync/preview"
+
+    response = client.post(url, {"entities": ["products"], "sync_type": "full"}, format="json")
+
+    assert response.status_code == 202, response.content
+    data = response.json()["data"]
+    assert data["status"] == "queued" and data["entities_to_sync"] == ["products"]
+    preview = services.run_job_now(StoreSyncJob.objects.get(pk=data["sync_job_id"]))
+    assert (preview.mode, preview.sync_type, preview.status) == ("preview", "full", "succeeded")
+    shown = client.get(f"/api/v1/sync/jobs/{preview.pk}").json()["data"]
+    assert shown["mode"] == "preview" and shown["preview"]["products"]["update"] == 4
+
+    applied = client.post(f"/api/v1/sync/jobs/{preview.pk}/apply")
+
+    assert applied.status_code == 202, applied.content
+    job = StoreSyncJob.objects.get(pk=applied.json()["data"]["sync_job_id"])
+    assert (job.mode, job.source_job_id, job.sync_type) == ("apply", preview.pk, "records")
+    assert job.params["records"]["products"]["shop_ids"] == []
+    assert len(job.params["records"]["products"]["record_pks"]) == 5
+    error(client.post(f"/api/v1/sync/jobs/{job.pk}/apply"), 409, "DATA_CONFLICT")  # not a preview
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"entities": ["invoices"]},
+        {"entities": "products"},
+        {"entities": []},
+        {"entities": ["products", "products"]},
+        {"sync_type": "records"},
+        {"sync_type": 3},
+        {"options": {"force_full_sync": "perhaps"}},
+    ],
+)
+def test_the_preview_endpoint_refuses_bad_input(client, shop_store, body):
+    configure(shop_store, products={})
+    url = f"/api/v1/stores/{shop_store.pk}/sync/preview"
+    error(client.post(url, body, format="json"), 400, "VALIDATION_ERROR")
+    assert not StoreSyncJob.objects.exists()
+
+
+def test_the_preview_endpoint_refuses_like_the_trigger(client, api, make_user, shop_store, other_store):
+    url = f"/api/v1/stores/{shop_store.pk}/sync/preview"
+    error(client.post(url, {}, format="json"), 409, "SYNC_NOT_CONFIGURED")
+    configure(shop_store, products={})
+    error(client.post(url, {"entities": ["orders"]}, format="json"), 400, "VALIDATION_ERROR")  # not configured
+    error(client.post(f"/api/v1/stores/{other_store.pk}/sync/preview", {}, format="json"), 404, "STORE_NOT_FOUND")
+    from catalog.roles import Role
+
+    viewer = api(make_user("viewer", role=Role.VIEWER, stores=[shop_store]))
+    error(viewer.post(url, {}, format="json"), 403, "PERMISSION_DENIED")
+    services.pause_sync(shop_store)
+    error(client.post(url, {}, format="json"), 409, "SYNC_PAUSED")
