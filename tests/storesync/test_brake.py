@@ -237,3 +237,37 @@ def test_the_reaper_leaves_held_jobs_alone(shop_store, sim, settings):
     services.dispatch_due_syncs()
     job.refresh_from_db()
     assert job.status == "held"
+
+
+def test_the_admin_shows_a_held_plan_and_approves_or_rejects_it(console, shop_store, sim):
+    job = held_job(shop_store, sim)
+    page = console.get(f"/admin/storesync/storesyncjob/{job.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Planned changes" in html and "101.000000" in html and "overwrites" in html
+    assert "approve_held" in html and "reject_held" in html
+    dashboard = console.get("/admin/").content.decode()
+    assert "Held sync jobs" in dashboard
+
+    console.post(f"/admin/storesync/storesyncjob/{job.pk}/approve_held/", {"_form_submitted": "1"})
+    job.refresh_from_db()
+    assert job.status == "queued" and job.options["approved"] is True
+
+    assert services.run_job_now(job).status == "succeeded"
+    for shop_id in (4, 5, 6):
+        sim_post(sim, "mutate", {"products": [shop_id], "fields": {"price": "99.000000"}})
+    again = services.run_sync_now(shop_store)
+    assert again.status == "held"
+    console.post(f"/admin/storesync/storesyncjob/{again.pk}/reject_held/", {"_form_submitted": "1"})
+    again.refresh_from_db()
+    assert again.status == "cancelled" and again.message.startswith("Rejected by")
+    response = console.post(f"/admin/storesync/storesyncjob/{again.pk}/approve_held/", {"_form_submitted": "1"})
+    assert response.status_code == 200  # refused with a message: it is not held any more
+    again.refresh_from_db()
+    assert again.status == "cancelled"
+
+
+def test_the_admin_configures_the_limits(console, shop_store):
+    configure(shop_store, products={})
+    page = console.get(f"/admin/storesync/syncconfig/{shop_store.sync_config.pk}/change/").content.decode()
+    assert "max_changes_percent" in page

@@ -242,3 +242,27 @@ def test_the_preview_endpoint_refuses_like_the_trigger(client, api, make_user, s
     error(viewer.post(url, {}, format="json"), 403, "PERMISSION_DENIED")
     services.pause_sync(shop_store)
     error(client.post(url, {}, format="json"), 409, "SYNC_PAUSED")
+
+
+def test_the_admin_previews_shows_the_diff_and_applies(console, shop_store, sim, django_capture_on_commit_callbacks):
+    first_sync(shop_store)
+    changes(shop_store, sim)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = console.post(
+            "/admin/storesync/syncconfig/",
+            {"action": "preview_now", "_selected_action": [shop_store.sync_config.pk]},
+            follow=True,
+        )
+    assert "full preview queued" in str(list(response.context["messages"]))
+    preview = StoreSyncJob.objects.get(mode="preview")
+    assert preview.status == "succeeded", preview.message  # the eager worker ran it
+    html = console.get(f"/admin/storesync/storesyncjob/{preview.pk}/change/").content.decode()
+    assert "Planned changes" in html and "11.000000" in html and "strategy:last_write_wins" in html
+    assert "apply_preview" in html
+
+    with django_capture_on_commit_callbacks(execute=True):
+        console.post(f"/admin/storesync/storesyncjob/{preview.pk}/apply_preview/", {"_form_submitted": "1"})
+
+    applied = StoreSyncJob.objects.get(mode="apply")
+    assert applied.source_job_id == preview.pk and applied.status == "succeeded", applied.errors
+    assert platform_product(shop_store, 1).price == Decimal("11")
