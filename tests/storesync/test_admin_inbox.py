@@ -254,6 +254,8 @@ def test_sync_configuration_fields_are_checkboxes_and_errors_land_on_the_field(c
         "conflict_resolution": "last_write_wins",
         "fields": ["price"],  # a product's field
         "position": 0,
+        "max_changes": 500,
+        "max_changes_percent": 25,
     }
     form = EntityForm(data=data, instance=orders)
     assert not form.is_valid()

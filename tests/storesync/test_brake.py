@@ -270,4 +270,27 @@ def test_the_admin_shows_a_held_plan_and_approves_or_rejects_it(console, shop_st
 def test_the_admin_configures_the_limits(console, shop_store):
     configure(shop_store, products={})
     page = console.get(f"/admin/storesync/syncconfig/{shop_store.sync_config.pk}/change/").content.decode()
-    assert "max_changes_percent" in page
+    assert 'name="entities-0-max_changes_percent"' in page and 'name="entities-0-max_changes"' in page
+    from storesync.admin import EntityForm
+
+    products = shop_store.sync_config.entities.get(entity_type="products")
+    data = {
+        "config": shop_store.sync_config.pk,
+        "entity_type": "products",
+        "enabled": "on",
+        "direction": "bidirectional",
+        "conflict_resolution": "last_write_wins",
+        "fields": ["price"],
+        "position": 0,
+        "max_changes": 40,
+        "max_changes_percent": 101,
+    }
+    form = EntityForm(data=data, instance=products)
+    assert not form.is_valid() and list(form.errors) == ["max_changes_percent"]
+    form = EntityForm(data={**data, "max_changes": -1, "max_changes_percent": 10}, instance=products)
+    assert not form.is_valid() and list(form.errors) == ["max_changes"]
+    form = EntityForm(data={**data, "max_changes_percent": 10}, instance=products)
+    assert form.is_valid(), form.errors
+    form.save()
+    products.refresh_from_db()
+    assert (products.max_changes, products.max_changes_percent) == (40, 10)
