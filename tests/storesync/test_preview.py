@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from catalog.models import Product
 from storesync import services
@@ -266,3 +267,36 @@ def test_the_admin_previews_shows_the_diff_and_applies(console, shop_store, sim,
     applied = StoreSyncJob.objects.get(mode="apply")
     assert applied.source_job_id == preview.pk and applied.status == "succeeded", applied.errors
     assert platform_product(shop_store, 1).price == Decimal("11")
+
+
+def test_a_preview_links_no_twin(shop_store, sim):
+    """A shop record and an unlinked platform record with the same sku are linked by a sync; a
+    preview plans the merge and leaves them unlinked."""
+    first_sync(shop_store)
+    twin = platform_product(shop_store, 5)
+    SyncRecordState.objects.filter(record_pk=twin.pk).delete()
+    Product.objects.filter(pk=twin.pk).update(id_origin=None)
+    sim_post(sim, "mutate", {"products": [5], "fields": {"price": "55.000000"}})
+
+    preview = services.run_sync_now(shop_store, mode="preview")
+
+    assert preview.status == "succeeded", preview.errors
+    twin.refresh_from_db()
+    assert twin.id_origin is None
+    assert {(row[0], row[1], row[2]) for row in plan(preview)} == {(twin.pk, 5, "price")}  # merged as linked
+    services.run_sync_now(shop_store)
+    twin.refresh_from_db()
+    assert twin.id_origin == 5
+
+
+def test_a_preview_reports_an_invalid_value_without_a_dead_letter(shop_store, sim):
+    first_sync(shop_store)
+    bad = platform_product(shop_store, 6)
+    Product.objects.filter(pk=bad.pk).update(price=Decimal("-1"), updated_at=timezone.now())
+
+    preview = services.run_sync_now(shop_store, mode="preview")
+
+    assert [(e["record_pk"], e["code"]) for e in preview.errors] == [(bad.pk, "INVALID_DATA_FORMAT")]
+    assert not DeadLetter.objects.exists()
+    assert services.run_sync_now(shop_store).status == "partial"
+    assert DeadLetter.objects.filter(record_pk=bad.pk).exists()  # the sync owes it; the preview did not
