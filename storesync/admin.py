@@ -25,6 +25,7 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.contrib.filters.admin import TextFilter
 from unfold.decorators import action
+from unfold.enums import ActionVariant
 from unfold.widgets import (
     UnfoldAdminCheckboxSelectMultipleWidget,
     UnfoldAdminPasswordWidget,
@@ -36,7 +37,7 @@ from catalog.models import Store
 from catalog.platforms import PlatformError, UnsafeURLError, validate_platform_url
 from config.admin import JOB_STATUS_TONES, AuditRecordAdmin, JobAdmin, badge, short_text, table
 from config.errors import DomainError
-from config.jobs import BrokerUnavailable, JobTrigger
+from config.jobs import BrokerUnavailable, JobStatus, JobTrigger
 from storesync import lineage, resolution, selectors, services
 from storesync.constants import SYNCABLE_FIELDS, ConflictStatus, JobMode, Resolution
 from storesync.engine.entities import ADAPTERS
@@ -142,6 +143,8 @@ class EntityInline(StackedInline):
         "last_sync_at",
         "last_full_sync_at",
         "last_status",
+        "max_changes",
+        "max_changes_percent",
     ]
     readonly_fields = ["store_watermark", "platform_watermark", "last_sync_at", "last_full_sync_at", "last_status"]
 
@@ -175,23 +178,28 @@ class SyncConfigAdmin(ModelAdmin):
     search_fields = ["store__code", "store__name"]
     readonly_fields = ["paused_at", "last_scheduled_at", "created_at", "updated_at"]
     inlines = [EntityInline, RuleInline, FilterInline]
-    actions = ["sync_now", "full_sync_now", "pause", "resume"]
+    actions = ["sync_now", "full_sync_now", "preview_now", "pause", "resume"]
     list_select_related = ["store"]
 
     @admin.display(description="Entities")
     def entity_list(self, config) -> str:
         return ", ".join(f"{e.entity_type} ({e.direction})" for e in config.entities.all() if e.enabled) or "-"
 
-    def _trigger(self, request, queryset, sync_type: str) -> None:
+    def _trigger(self, request, queryset, sync_type: str, mode: str = JobMode.SYNC) -> None:
+        what = "preview" if mode == JobMode.PREVIEW else "sync"
         for config in queryset.select_related("store"):
             try:
                 job = services.trigger_sync(
-                    config.store, sync_type=sync_type, trigger=JobTrigger.ADMIN, user=request.user
+                    config.store, sync_type=sync_type, trigger=JobTrigger.ADMIN, user=request.user, mode=mode
                 )
             except (SyncError, PlatformError, BrokerUnavailable) as exc:
                 self.message_user(request, f"{config.store}: {exc}", messages.WARNING)
             else:
-                self.message_user(request, f"{config.store}: {sync_type} sync queued ({job.pk}).", messages.SUCCESS)
+                self.message_user(request, f"{config.store}: {sync_type} {what} queued ({job.pk}).", messages.SUCCESS)
+
+    @admin.action(description="Preview a full sync (dry run: nothing written)")
+    def preview_now(self, request, queryset) -> None:
+        self._trigger(request, queryset, "full", JobMode.PREVIEW)
 
     @admin.action(description="Sync now (incremental)")
     def sync_now(self, request, queryset) -> None:
@@ -238,9 +246,115 @@ class StoreSyncJobAdmin(JobAdmin):
         "current_entity",
         "cancel_requested",
         "entity_results_table",
+        "plan_table",
     ]
     internal_fields = ["claim_token", "retries", "options", "checkpoint"]
-    actions_detail = ["undo_job"]
+    # A held job's decision and a preview's apply: buttons on the job's page (run on the dialog's POST).
+    actions_detail = ["approve_held", "reject_held", "apply_preview", "undo_job"]
+    PLAN_ROWS = 200
+
+    @admin.display(description="Planned changes (preview or held plan)")
+    def plan_table(self, job):
+        changes = list(SyncChange.objects.filter(job=job).order_by("id")[: self.PLAN_ROWS + 1])
+        if not changes:
+            return "-" if job.mode != JobMode.PREVIEW and job.status != JobStatus.HELD else "no change planned"
+        totals = (job.result or {}).get("preview") or {}
+        summary = "; ".join(
+            f"{name}: " + ", ".join(f"{n} {key}" for key, n in counts.items() if n) for name, counts in totals.items()
+        )
+        rows = [
+            [
+                record_link(c.entity_type, c.record_pk, shop_id=c.shop_id),
+                c.field,
+                c.side,
+                format_html("{} → {}", _value(c.old_value), _value(c.new_value)),
+                c.action,
+                c.settled_by or "-",
+            ]
+            for c in changes[: self.PLAN_ROWS]
+        ]
+        more = ""
+        if len(changes) > self.PLAN_ROWS:
+            more = format_html(
+                '<p class="mt-2">The first {} rows; <a class="text-primary-600" href="{}">the full list</a> '
+                "(the API, paged).</p>",
+                self.PLAN_ROWS,
+                f"/api/v1/sync/jobs/{job.pk}/changes",
+            )
+        head = format_html('<p class="mb-2">{}</p>', summary) if summary else ""
+        return format_html(
+            "{}{}{}", head, table(["record", "field", "side", "old → new", "action", "settled by"], rows), more
+        )
+
+    def has_job_decision_permission(self, request, obj=None) -> bool:
+        """Approve, reject, apply: whoever may trigger a sync (``add_storesyncjob``)."""
+        return request.user.has_perm("storesync.add_storesyncjob")
+
+    def _decide(self, request, object_id, decide) -> HttpResponse:
+        job = self.get_object(request, unquote(object_id))
+        if job is None:
+            raise Http404("No such sync job.")
+        try:
+            done = decide(job, request.user)
+        except (SyncError, PlatformError, BrokerUnavailable) as exc:
+            self.message_user(request, f"{exc}", messages.ERROR)
+        else:
+            self.message_user(request, done, messages.SUCCESS)
+        page = reverse(f"{self.admin_site.name}:storesync_storesyncjob_change", args=[job.pk])
+        return HttpResponse(headers={"HX-Redirect": page})
+
+    @action(
+        description="Approve",
+        permissions=["job_decision"],
+        icon="check",
+        dialog={
+            "title": "Approve the held job",
+            "description": "It is queued again and runs without the mass-change brake.",
+            "form_submit_text": "Approve",
+        },
+    )
+    def approve_held(self, request, form, object_id):
+        def decide(job, user):
+            services.approve_job(job, user=user)
+            return "Approved: the job is queued again."
+
+        return self._decide(request, object_id, decide)
+
+    @action(
+        description="Reject",
+        permissions=["job_decision"],
+        icon="close",
+        variant=ActionVariant.DANGER,
+        dialog={
+            "title": "Reject the held job",
+            "description": "It ends cancelled; nothing is written.",
+            "form_submit_text": "Reject",
+        },
+    )
+    def reject_held(self, request, form, object_id):
+        def decide(job, user):
+            services.reject_job(job, user=user)
+            return "Rejected: nothing was written."
+
+        return self._decide(request, object_id, decide)
+
+    @action(
+        description="Apply",
+        permissions=["job_decision"],
+        icon="play_arrow",
+        dialog={
+            "title": "Apply the preview",
+            "description": "Sync the preview's records where the planned change still holds; "
+            "the others are reported as changed since the preview.",
+            "form_submit_text": "Apply",
+        },
+    )
+    def apply_preview(self, request, form, object_id):
+        def decide(job, user):
+            applied = services.apply_preview(job, user=user, trigger=JobTrigger.ADMIN)
+            return f"Apply queued ({applied.pk})."
+
+        return self._decide(request, object_id, decide)
 
     @action(
         description="Undo this job",
@@ -316,6 +430,10 @@ class StoreSyncJobAdmin(JobAdmin):
             ("Dead letters it left", changelist_url(DeadLetter, job__exact=job.pk, status__exact="all")),
             ("Dead letters it requeued", changelist_url(DeadLetter, requeue_job__exact=job.pk, status__exact="all")),
         ]
+
+
+def _value(value) -> str:
+    return "∅" if value is None else short_text(value)
 
 
 def changelist_url(model, **filters) -> str:

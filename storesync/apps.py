@@ -22,7 +22,7 @@ class StoreSyncConfig(AppConfig):
             runner,  # noqa: F401  (StoreSyncRunner registers itself as StoreSyncJob's runner)
             tombstones,
         )
-        from storesync.health import prometheus
+        from storesync.health import alerts, prometheus
         from storesync.health.models import Alert
         from storesync.models import (
             OWED_STATUSES,
@@ -68,6 +68,7 @@ class StoreSyncConfig(AppConfig):
 
         # The webhooks wing: sync.completed / sync.failed, platform changes, notifications held while paused.
         job_changed.connect(receivers.store_sync_finished, dispatch_uid="storesync.webhooks.job_finished")
+        job_changed.connect(alerts.job_held, dispatch_uid="storesync.health.job_held")
         for model in (Product, Customer, Order):
             post_save.connect(receivers.platform_record_saved, sender=model, dispatch_uid=f"storesync.out.{model}")
         sync_resumed.connect(receivers.sync_resumed, dispatch_uid="storesync.webhooks.release_held")

@@ -176,7 +176,7 @@ DEFAULT_DIRECTIONS = {
 JOB_KIND = "store_sync"
 
 # Status words of the API, by where they appear.
-API_JOB_STATUSES = ["queued", "in_progress", "completed", "partial", "failed", "cancelled"]
+API_JOB_STATUSES = ["queued", "in_progress", "completed", "partial", "failed", "cancelled", "held"]
 API_HISTORY_STATUSES = ["success", "failed", "partial", "cancelled"]
 API_ENTITY_STATUSES = ["synced", "syncing", "paused", "never_synced", "error"]
 API_ENTITY_RESULT_STATUSES = ["pending", "in_progress", "completed", "skipped"]

@@ -5,6 +5,7 @@ letters per hour; the store page's links to its sync."""
 from django.db.models import Count
 
 from config import dashboard
+from config.jobs import JobStatus
 from storesync.constants import ConflictStatus
 from storesync.health.models import Alert, AlertStatus
 from storesync.models import OWED_STATUSES, DeadLetter, DeadLetterStatus, StoreSyncJob, SyncConfig, SyncConflict
@@ -66,6 +67,14 @@ def open_alerts(scope):
     return [dashboard.Attention("Open alerts", count, url, "Open", tone=dashboard.BAD, note=note)]
 
 
+def held_jobs(scope):
+    jobs = scope.of(StoreSyncJob.objects.filter(status=JobStatus.HELD))
+    rows, stores = _spread(jobs)
+    url = scope.url(StoreSyncJob, status__exact=JobStatus.HELD.value)
+    note = " ".join(filter(None, ["held by the mass-change brake: approve or reject", _in_stores(scope, stores)]))
+    return [dashboard.Attention("Held sync jobs", rows, url, "Held", tone=dashboard.BAD, note=note)] if rows else []
+
+
 def hourly(model, **filters):
     return lambda scope, since: dashboard.hourly_counts(scope.of(model.objects.filter(**filters)), "created_at", since)
 
@@ -87,6 +96,7 @@ dashboard.register_job_table(StoreSyncJob, "Store sync", permission="storesync.v
 dashboard.register_attention("conflicts", conflicts_waiting, permission="storesync.view_syncconflict", order=20)
 dashboard.register_attention("dead_letters", records_owed, permission="storesync.view_deadletter", order=30)
 dashboard.register_attention("alerts", open_alerts, permission="storesync.view_alert", order=10)
+dashboard.register_attention("held_jobs", held_jobs, permission="storesync.view_storesyncjob", order=15)
 dashboard.register_series(
     "conflicts", "Conflicts", hourly(SyncConflict), colour="#d97706", permission="storesync.view_syncconflict"
 )

@@ -38,6 +38,13 @@ class ConflictNotPending(SyncError):
     http_status = 409
 
 
+class JobStateConflict(SyncError):
+    """A job action its status does not allow (approve a job that is not held...)."""
+
+    code = SyncErrorCode.DATA_CONFLICT
+    http_status = 409
+
+
 class ConflictStale(SyncError):
     """A side moved since the conflict was recorded: the choice was made on values that are gone."""
 

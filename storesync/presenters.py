@@ -28,6 +28,7 @@ JOB_STATUSES = {
     JobStatus.PARTIAL: "partial",
     JobStatus.FAILED: "failed",
     JobStatus.CANCELLED: "cancelled",
+    JobStatus.HELD: "held",
 }
 AMOUNT_FIELDS = frozenset({"price", "total"})
 HISTORY_STATUSES = {status: label for label, status in selectors.HISTORY_FILTERS.items()}
@@ -80,6 +81,8 @@ def config_detail(config: SyncConfig) -> dict[str, Any]:
                 "fields": list(e.fields),
                 "exclude_fields": list(e.exclude_fields or []),
                 "delete_policy": e.delete_policy,
+                "max_changes": e.max_changes,
+                "max_changes_percent": e.max_changes_percent,
             }
             for e in entities
         ],
@@ -223,6 +226,9 @@ def job_detail(job: StoreSyncJob) -> dict[str, Any]:
         "estimated_completion": estimated.isoformat() if estimated else None,
         "message": job.message,
         "errors": job.errors[:50],
+        "mode": job.mode,
+        "source_job_id": str(job.source_job_id) if job.source_job_id else None,
+        "preview": (job.result or {}).get("preview"),
     }
 
 

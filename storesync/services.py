@@ -29,8 +29,11 @@ from catalog.platforms import (
 from config.jobs import JobStatus, JobTrigger, fail_stale_jobs
 from storesync.constants import (
     DEFAULT_DIRECTIONS,
+    DEFAULT_MAX_CHANGES,
+    DEFAULT_MAX_CHANGES_PERCENT,
     FREQUENCY_INTERVALS,
     SYNCABLE_FIELDS,
+    ChangeSide,
     DeletePolicy,
     Frequency,
     JobMode,
@@ -43,6 +46,7 @@ from storesync.exceptions import (
     InvalidSyncInput,
     JobNotFinished,
     JobNotUndoable,
+    JobStateConflict,
     QueueFull,
     SyncNotConfigured,
     SyncPaused,
@@ -51,12 +55,13 @@ from storesync.models import (
     DeadLetter,
     DeadLetterStatus,
     StoreSyncJob,
+    SyncChange,
     SyncConfig,
     SyncEntity,
     SyncFilter,
     SyncRule,
 )
-from storesync.runner import StoreSyncRunner
+from storesync.runner import StoreSyncRunner, forget_progress
 from storesync.signals import sync_resumed
 from storesync.validation import normalize_action
 
@@ -119,6 +124,8 @@ def configure_sync(
             entity.conflict_resolution = spec.get("conflict_resolution") or Strategy.LAST_WRITE_WINS
             entity.fields = list(spec.get("fields") or SYNCABLE_FIELDS[entity_type])
             entity.delete_policy = spec.get("delete_policy") or DeletePolicy.IGNORE
+            entity.max_changes = spec.get("max_changes", DEFAULT_MAX_CHANGES)
+            entity.max_changes_percent = spec.get("max_changes_percent", DEFAULT_MAX_CHANGES_PERCENT)
             entity.full_clean(exclude=["config"])
             entity.save()
         for entity in existing.values():
@@ -221,8 +228,11 @@ def trigger_sync(
     user=None,
     records: dict[str, dict[str, list[int]]] | None = None,
     send: bool = True,
+    mode: str = JobMode.SYNC,
+    source_job: StoreSyncJob | None = None,
 ) -> StoreSyncJob:
-    """Queue a sync job; it runs when the store's earlier jobs are done."""
+    """Queue a sync job; it runs when the store's earlier jobs are done. ``mode``: a preview
+    (nothing written, its plan recorded) or an apply of ``source_job`` (a preview)."""
     options = {"force_full_sync": False, "validate_data": True, "resolve_conflicts": True, **(options or {})}
     if options["force_full_sync"] and sync_type != SyncType.RECORDS:
         sync_type = SyncType.FULL
@@ -248,8 +258,9 @@ def trigger_sync(
             store=store, trigger=trigger, requested_by=user, params={"records": records} if records else {}
         )
         job.sync_type, job.priority, job.entities, job.options = sync_type, priority, wanted, options
+        job.mode, job.source_job = mode, source_job
         job.entity_results = {name: new_entity_result() for name in wanted}
-        job.save(update_fields=["sync_type", "priority", "entities", "options", "entity_results"])
+        job.save(update_fields=["sync_type", "priority", "entities", "options", "entity_results", "mode", "source_job"])
         if send:
             StoreSyncRunner.send(job)
     return job
@@ -259,6 +270,74 @@ def run_sync_now(store: Store, **kwargs) -> StoreSyncJob:
     """Queue a job and run it in this process (demo, tests, benchmarks, commands)."""
     kwargs.setdefault("trigger", JobTrigger.COMMAND)
     return run_inline(trigger_sync(store, send=False, **kwargs))
+
+
+def apply_preview(
+    preview: StoreSyncJob, *, user=None, trigger: str = JobTrigger.API, send: bool = True
+) -> StoreSyncJob:
+    """Queue the sync of a finished preview's records: each is written only where its merge
+    still plans what the preview planned; the others are reported as changed since."""
+    if preview.mode != JobMode.PREVIEW or preview.status not in (JobStatus.SUCCEEDED, JobStatus.PARTIAL):
+        raise JobStateConflict("Only a finished preview can be applied.", {"status": preview.status})
+    records: dict[str, dict[str, list[int]]] = {}
+    rows = SyncChange.objects.filter(job=preview).values_list("entity_type", "record_pk", "shop_id", "side", "action")
+    for entity, record_pk, shop_id, side, action in rows.distinct():
+        wanted = records.setdefault(entity, {"record_pks": [], "shop_ids": []})
+        if record_pk is not None:
+            wanted["record_pks"].append(record_pk)
+        elif shop_id is not None and (side, action) == (ChangeSide.PLATFORM, "create"):
+            wanted["shop_ids"].append(shop_id)
+    records = {name: {k: sorted(set(v)) for k, v in ids.items()} for name, ids in records.items()}
+    if not records:
+        raise JobStateConflict("The preview plans no change: there is nothing to apply.")
+    return trigger_sync(
+        preview.store,
+        entities=[name for name in preview.entities if name in records],
+        sync_type=SyncType.RECORDS,
+        options=preview.options,
+        trigger=trigger,
+        user=user,
+        records=records,
+        send=send,
+        mode=JobMode.APPLY,
+        source_job=preview,
+    )
+
+
+def approve_job(job: StoreSyncJob, *, user=None, send: bool = True) -> StoreSyncJob:
+    """A held job runs again, without the brake (its plan is dropped: the run records what it does)."""
+    with transaction.atomic():
+        config = SyncConfig.objects.select_for_update().filter(store_id=job.store_id).first()
+        if config is None or config.paused:
+            raise SyncPaused()
+        row = StoreSyncJob.objects.select_for_update().get(pk=job.pk)
+        if row.status != JobStatus.HELD:
+            raise JobStateConflict("Only a held job can be approved.", {"status": row.status})
+        SyncChange.objects.filter(job=row).delete()
+        forget_progress(row)
+        row.status, row.finished_at, row.started_at, row.result = JobStatus.QUEUED, None, None, {}
+        row.options = {**row.options, "approved": True}
+        row.message = f"Approved by {_who(user)}."
+        row.save()
+        if send:
+            StoreSyncRunner.send(row)
+    job.refresh_from_db()
+    return job
+
+
+def reject_job(job: StoreSyncJob, *, user=None) -> StoreSyncJob:
+    """A held job ends cancelled: nothing is written."""
+    with transaction.atomic():
+        row = StoreSyncJob.objects.select_for_update().get(pk=job.pk)
+        if row.status != JobStatus.HELD:
+            raise JobStateConflict("Only a held job can be rejected.", {"status": row.status})
+        StoreSyncRunner(row).finish(status=JobStatus.CANCELLED, message=f"Rejected by {_who(user)}.")
+    job.refresh_from_db()
+    return job
+
+
+def _who(user) -> str:
+    return user.get_username() if getattr(user, "pk", None) else "an operator"
 
 
 def run_inline(job: StoreSyncJob) -> StoreSyncJob:

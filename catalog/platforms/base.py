@@ -126,6 +126,16 @@ class EcommerceService(abc.ABC):
     def delete(self, entity: str, record_id: int) -> None:
         """Delete a product or a customer; one already gone is no error."""
 
+    def count_changed(self, entity: str, since: datetime, *, limit: int) -> int:
+        """How many ``products``, ``customers`` or ``orders`` changed at or after ``since``,
+        counted up to ``limit`` (a platform may read only their ids). Base: a scan."""
+        count = 0
+        for _ in getattr(self, f"iter_{entity}")(since=since):
+            count += 1
+            if count >= limit:
+                break
+        return count
+
     # Products
 
     @abc.abstractmethod

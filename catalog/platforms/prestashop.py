@@ -141,6 +141,18 @@ class PrestaShopService(EcommerceService):
         rows = self._fetch_by_ids("products", ids, display)
         return self._products(rows, with_quantity="quantity" in wanted)
 
+    def count_changed(self, entity: str, since: datetime, *, limit: int) -> int:
+        """One request for the ids (up to ``limit``) changed at or after ``since``."""
+        if entity not in ("products", "customers", "orders"):
+            raise ValueError(f"Unknown entity {entity!r}")
+        params = {
+            "display": "[id]",
+            "date": "1",
+            "filter[date_upd]": f"[{psxml.shop_datetime(since)},{FAR_FUTURE}]",
+            "limit": f"0,{max(1, int(limit))}",
+        }
+        return len(self._ws.get_list(entity, params))
+
     def iter_products(
         self, *, since: datetime | None = None, after_id: int | None = None, page_size: int = 100
     ) -> Iterator[RemoteProduct]:

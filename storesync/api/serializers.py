@@ -21,6 +21,8 @@ from storesync.constants import (
     API_JOB_STATUSES,
     API_OVERALL_STATUSES,
     API_PAUSE_STATUSES,
+    DEFAULT_MAX_CHANGES,
+    DEFAULT_MAX_CHANGES_PERCENT,
     RULE_ACTION_INPUTS,
     SYNCABLE_FIELDS,
     ChangeAction,
@@ -73,6 +75,19 @@ class EntityConfigSerializer(serializers.Serializer):
         choices=_choices(DeletePolicy),
         required=False,
         help_text="A record deleted on one side: ignore it (default), deactivate (products) or delete its counterpart.",
+    )
+    max_changes = serializers.IntegerField(
+        min_value=0,
+        max_value=2_147_483_647,
+        required=False,
+        help_text=f"Mass-change brake: overwrites and deletes one job may plan (default {DEFAULT_MAX_CHANGES}).",
+    )
+    max_changes_percent = serializers.IntegerField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        help_text=f"The same limit in percent of the entity's records (default {DEFAULT_MAX_CHANGES_PERCENT}); "
+        "the lower limit applies.",
     )
 
     def validate(self, attrs):
@@ -268,6 +283,8 @@ EntityOutput = inline_serializer(
         "fields": serializers.ListField(child=serializers.CharField()),
         "exclude_fields": serializers.ListField(child=serializers.CharField()),
         "delete_policy": serializers.ChoiceField(choices=_choices(DeletePolicy)),
+        "max_changes": serializers.IntegerField(),
+        "max_changes_percent": serializers.IntegerField(),
     },
 )
 
@@ -378,6 +395,20 @@ EntityResult = inline_serializer(
     },
 )
 
+PreviewTotals = inline_serializer(
+    "SyncPreviewTotals",
+    {
+        "create": serializers.IntegerField(),
+        "update": serializers.IntegerField(),
+        "delete": serializers.IntegerField(),
+        "conflict": serializers.IntegerField(),
+        "records": serializers.IntegerField(help_text="Records with any planned change."),
+        "overwrites": serializers.IntegerField(
+            help_text="Records whose existing value is replaced: the brake's count."
+        ),
+    },
+)
+
 JobResult = inline_serializer(
     "SyncJob",
     {
@@ -406,6 +437,14 @@ JobResult = inline_serializer(
         "estimated_completion": serializers.DateTimeField(allow_null=True),
         "message": serializers.CharField(allow_blank=True),
         "errors": serializers.ListField(child=serializers.DictField()),
+        "mode": serializers.ChoiceField(choices=_choices(JobMode)),
+        "source_job_id": serializers.UUIDField(allow_null=True, help_text="The preview an apply applies."),
+        "preview": serializers.DictField(
+            child=PreviewTotals,
+            allow_null=True,
+            help_text="A preview's (or a held job's) planned changes per entity, in records; "
+            "the rows: GET /sync/jobs/{job_id}/changes.",
+        ),
     },
 )
 

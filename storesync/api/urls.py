@@ -9,6 +9,7 @@ urlpatterns = [
     path_optional_slash(rf"{STORE}/configure", views.ConfigureView.as_view(), name="store-sync-configure"),
     path_optional_slash(rf"{STORE}/status", views.StatusView.as_view(), name="store-sync-status"),
     path_optional_slash(rf"{STORE}/trigger", views.TriggerView.as_view(), name="store-sync-trigger"),
+    path_optional_slash(rf"{STORE}/preview", views.PreviewView.as_view(), name="store-sync-preview"),
     path_optional_slash(rf"{STORE}/conflicts", views.ConflictsView.as_view(), name="store-sync-conflicts"),
     path_optional_slash(rf"{STORE}/history", views.HistoryView.as_view(), name="store-sync-history"),
     path_optional_slash(
@@ -23,6 +24,9 @@ urlpatterns = [
     path_optional_slash(r"sync/jobs/(?P<job_id>[^/]+)", views.JobView.as_view(), name="sync-job"),
     path_optional_slash(r"sync/jobs/(?P<job_id>[^/]+)/changes", views.ChangesView.as_view(), name="sync-job-changes"),
     path_optional_slash(r"sync/jobs/(?P<job_id>[^/]+)/undo", views.UndoView.as_view(), name="sync-job-undo"),
+    path_optional_slash(r"sync/jobs/(?P<job_id>[^/]+)/approve", views.ApproveView.as_view(), name="sync-job-approve"),
+    path_optional_slash(r"sync/jobs/(?P<job_id>[^/]+)/reject", views.RejectView.as_view(), name="sync-job-reject"),
+    path_optional_slash(r"sync/jobs/(?P<job_id>[^/]+)/apply", views.ApplyView.as_view(), name="sync-job-apply"),
     path_optional_slash(
         r"sync/conflicts/(?P<conflict_id>[^/]+)/resolve", views.ResolveView.as_view(), name="sync-conflict-resolve"
     ),

@@ -22,9 +22,9 @@ from config.error_codes import ErrorCode
 from config.errors import DomainError
 from storesync import lineage, presenters, resolution, selectors, services
 from storesync.api import serializers as s
-from storesync.constants import ENTITY_TYPES
+from storesync.constants import ENTITY_TYPES, JobMode
 from storesync.engine.merge import MISSING
-from storesync.models import SyncConflict
+from storesync.models import StoreSyncJob, SyncConflict
 
 CONFIG = "storesync.syncconfig"
 JOB = "storesync.storesyncjob"
@@ -151,17 +151,50 @@ class TriggerView(SyncView):
         return self.data(presenters.trigger_response(job), status.HTTP_202_ACCEPTED)
 
 
+class PreviewView(TriggerView):
+    @extend_schema(
+        operation_id="store_sync_preview",
+        parameters=[STORE_ID],
+        request=s.TriggerSerializer,
+        responses={
+            202: s.data_envelope("SyncPreviewResponse", s.TriggerResult),
+            **errors(409),
+            503: broker_unavailable_response(),
+        },
+        summary="Queue a preview: a dry run whose job lists the planned changes, nothing written",
+    )
+    def post(self, request, store_id):
+        data = self.valid(s.TriggerSerializer, request.data)
+        job = services.trigger_sync(
+            self.store,
+            entities=data.get("entities"),
+            sync_type=data["sync_type"],
+            priority=data["priority"],
+            options=dict(data.get("options") or {}),
+            user=request.user,
+            mode=JobMode.PREVIEW,
+        )
+        return self.data(presenters.trigger_response(job), status.HTTP_202_ACCEPTED)
+
+
+JOB_ID = OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH)
+
+
+def visible_job(user, job_id) -> StoreSyncJob:
+    """A sync job of a store the user sees; 404 for another store's job, an unknown or malformed id."""
+    try:
+        pk = uuid.UUID(str(job_id))
+    except ValueError:
+        pk = None
+    job = selectors.visible_jobs(visible_stores(user)).filter(pk=pk).first() if pk else None
+    if job is None:
+        raise DomainError(ErrorCode.NOT_FOUND, 404, "Sync job not found")
+    return job
+
+
 class JobLookup:
     def job(self, job_id):
-        """A job of a store the user sees; any other reference is 404 NOT_FOUND."""
-        try:
-            pk = uuid.UUID(str(job_id))
-        except ValueError:
-            pk = None
-        job = selectors.visible_jobs(visible_stores(self.request.user)).filter(pk=pk).first() if pk else None
-        if job is None:
-            raise DomainError(ErrorCode.NOT_FOUND, 404, "Sync job not found")
-        return job
+        return visible_job(self.request.user, job_id)
 
 
 class JobView(JobLookup, SyncView):
@@ -169,12 +202,61 @@ class JobView(JobLookup, SyncView):
 
     @extend_schema(
         operation_id="sync_job_status",
-        parameters=[OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        parameters=[JOB_ID],
         responses={200: s.data_envelope("SyncJobResponse", s.JobResult)},
         summary="A sync job's status, progress and per-entity results",
     )
     def get(self, request, job_id):
         return self.data(presenters.job_detail(self.job(job_id)))
+
+
+class JobActionView(SyncView):
+    """A decision on a job: the permission to trigger a sync, on a job of a store the user sees."""
+
+    write_letters = (JOB, "C")
+
+
+class ApproveView(JobActionView):
+    @extend_schema(
+        operation_id="sync_job_approve",
+        parameters=[JOB_ID],
+        request=None,
+        responses={202: s.data_envelope("SyncApproveResponse", s.TriggerResult), **errors(409)},
+        summary="Approve a job held by the mass-change brake: it is queued again and runs without the brake",
+    )
+    def post(self, request, job_id):
+        job = services.approve_job(visible_job(request.user, job_id), user=request.user)
+        return self.data(presenters.trigger_response(job), status.HTTP_202_ACCEPTED)
+
+
+class RejectView(JobActionView):
+    @extend_schema(
+        operation_id="sync_job_reject",
+        parameters=[JOB_ID],
+        request=None,
+        responses={200: s.data_envelope("SyncRejectResponse", s.JobResult), **errors(409)},
+        summary="Reject a job held by the mass-change brake: it ends cancelled, nothing written",
+    )
+    def post(self, request, job_id):
+        job = services.reject_job(visible_job(request.user, job_id), user=request.user)
+        return self.data(presenters.job_detail(job))
+
+
+class ApplyView(JobActionView):
+    @extend_schema(
+        operation_id="sync_job_apply",
+        parameters=[JOB_ID],
+        request=None,
+        responses={
+            202: s.data_envelope("SyncApplyResponse", s.TriggerResult),
+            **errors(409),
+            503: broker_unavailable_response(),
+        },
+        summary="Apply a finished preview: its records are synced where the planned change still holds",
+    )
+    def post(self, request, job_id):
+        job = services.apply_preview(visible_job(request.user, job_id), user=request.user)
+        return self.data(presenters.trigger_response(job), status.HTTP_202_ACCEPTED)
 
 
 class ConflictsView(SyncView):

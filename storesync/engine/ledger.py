@@ -23,10 +23,15 @@ from storesync.models import DeadLetter, DeadLetterStatus, StoreSyncJob, SyncCon
 class Ledger:
     """The bookkeeping of one entity of one job; :class:`storesync.engine.sync.EntitySync` is given one."""
 
-    def __init__(self, job: StoreSyncJob, entity: SyncEntity, model: type[models.Model], *, progress: Callable):
-        """``progress``: the job runner's ``progress()``, the one writer of the job's counters and errors."""
+    def __init__(
+        self, job: StoreSyncJob, entity: SyncEntity, model: type[models.Model], *, progress: Callable, dry=False
+    ):
+        """``progress``: the job runner's ``progress()``, the one writer of the job's counters and errors.
+        ``dry``: a preview (or the brake's plan): no dead letter, owed letter or watermark is
+        written, only the job's own row."""
         self.job, self.entity, self.model = job, entity, model
         self.progress = progress
+        self.dry = dry
         self.store = job.store
         self.name = entity.entity_type
         self._extra_total = 0
@@ -160,6 +165,9 @@ class Ledger:
         """Record a failed write: the record's owed letter for the operation (one per record and
         operation) is pending again with the attempts added and the latest error, or a new one."""
         outcome.counts.errors += 1
+        if self.dry:
+            outcome.errors.append(_error(self.name, operation, record_pk, shop_id, code, error))
+            return
         values = {"job": self.job, "payload": _jsonable(payload), "error": error[:2000], "code": code}
         record = {"record_pk": record_pk} if record_pk is not None else {"record_pk": None, "shop_id": shop_id}
         same = self.owed_letters().filter(operation=operation, **record)
@@ -243,7 +251,8 @@ class Ledger:
                 _error(self.name, letter.operation, letter.record_pk, letter.shop_id, letter.code, STILL_OWED)
             )
         with transaction.atomic():
-            left.filter(pk__in=[letter.pk for letter in letters]).update(status=DeadLetterStatus.PENDING)
+            if not self.dry:
+                left.filter(pk__in=[letter.pk for letter in letters]).update(status=DeadLetterStatus.PENDING)
             self.save_progress(outcome, None)
 
     def check_cancelled(self) -> None:
@@ -285,8 +294,10 @@ class Ledger:
         )
 
     def finish(self, *, store_watermark: datetime | None, platform_started: datetime | None) -> None:
+        if self.dry:
+            store_watermark = platform_started = None
         result = self.job.entity_results.get(self.name) or {}
-        if result.get("records_created", 0) + result.get("records_updated", 0) >= ANALYZE_AFTER:
+        if not self.dry and result.get("records_created", 0) + result.get("records_updated", 0) >= ANALYZE_AFTER:
             refresh_statistics(self.model, SyncRecordState)
         now = timezone.now()
         with transaction.atomic():
@@ -295,7 +306,7 @@ class Ledger:
                 entity.store_watermark = store_watermark
             if platform_started is not None:
                 entity.platform_watermark = platform_started
-            if self.job.sync_type != SyncType.RECORDS:
+            if self.job.sync_type != SyncType.RECORDS and not self.dry:
                 entity.last_sync_at = now
                 if self.job.sync_type == SyncType.FULL:
                     entity.last_full_sync_at = now
@@ -305,7 +316,8 @@ class Ledger:
             result["finished_at"] = iso(now)
             started = from_iso(result.get("started_at"))
             result["duration"] = round((now - started).total_seconds(), 3) if started else None
-            entity.last_status = "partial" if result.get("errors") else "synced"
+            if not self.dry:
+                entity.last_status = "partial" if result.get("errors") else "synced"
             entity.save(
                 update_fields=[
                     "store_watermark",

@@ -45,8 +45,8 @@ from django.utils import timezone
 from catalog.models import Customer
 from catalog.platforms import PlatformError
 from config.error_codes import ErrorCode
-from storesync.constants import SYNCABLE_FIELDS, ChangeSide, Direction, SyncType
-from storesync.engine import merge
+from storesync.constants import SYNCABLE_FIELDS, ChangeAction, ChangeSide, Direction, JobMode, SyncType
+from storesync.engine import history, merge
 from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
 from storesync.engine.deletes import DeletePass
 from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
@@ -58,6 +58,7 @@ from storesync.engine.shop_writer import ShopWriter, WriteOp, WriteOutcome
 from storesync.models import (
     DeadLetter,
     StoreSyncJob,
+    SyncChange,
     SyncEntity,
     SyncRecordState,
 )
@@ -106,6 +107,15 @@ class EntitySync:
         # platform pass skips those of the store pass, the owed pass all of them.
         self.handled: set[int] = set()
         self.handled_shop_ids: set[int] = set()
+        # A dry run (a preview, or the brake's plan) reads and merges but writes nothing: its
+        # plan becomes the job's ``SyncChange`` rows (``record_plan``).
+        self.dry = ledger.dry
+        # An apply: each record's planned rows (``planned_key``), from the preview it applies.
+        self.expected: dict[tuple, set] | None = None
+        if job.source_job_id and job.mode == JobMode.APPLY:
+            self.expected = planned_sets(
+                SyncChange.objects.filter(job_id=job.source_job_id, entity_type=self.name).order_by("id")
+            )
 
     @property
     def name(self) -> str:
@@ -293,9 +303,11 @@ class EntitySync:
             if shop_id is not None and shop_id not in twins:
                 twins[shop_id] = row
         for shop_id, row in twins.items():
+            row.id_origin = shop_id
+            if self.dry:
+                continue
             # update(): the platform record's updated_at stays, nothing changed on the platform
             self.model.objects.filter(pk=row.pk).update(id_origin=shop_id)
-            row.id_origin = shop_id
         return twins
 
     def process(self, load, checkpoint: dict | None) -> bool:
@@ -310,6 +322,10 @@ class EntitySync:
                 if pairs is None:
                     return False
                 plan = self.plan(pairs)
+                if self.dry:
+                    self.record_plan(plan)
+                    self.ledger.save_progress(plan.outcome, None)
+                    return True
             # The history's rows, before the shop's write replaces the remotes read (their old values).
             changes = {id(item): item_changes(self.job, self.name, item) for item in plan.items if item.result.writes}
             self.write_shop(plan)
@@ -406,8 +422,63 @@ class EntitySync:
             plan.items.append(
                 Item(pair, result, conflicts, platform_modified=obj.updated_at, platform_values=platform_values)
             )
-        self.ledger.journal_conflicts(plan)
+        if self.expected is not None:
+            self.keep_unchanged(plan)
+        if not self.dry:
+            self.ledger.journal_conflicts(plan)
         return plan
+
+    # Preview and apply
+
+    def planned_rows(self, plan: BatchPlan, outcome: BatchOutcome | None) -> list[SyncChange]:
+        """The batch's plan as change rows: each field it writes (or creates) on each side, and
+        each conflict with what settles it."""
+        job, name = self.job, self.name
+        rows: list[SyncChange] = []
+        for item in plan.items:
+            rows += history.item_changes(job, name, item)
+            rows += [conflict_row(job, name, item, c) for c in item.result.conflicts]
+        for remote, values in plan.creates:
+            rows += history.create_changes(job, name, ChangeSide.PLATFORM, values, shop_id=remote.id)
+        ops, targets = self.shop_create_ops(plan.outcome.shop_creates, outcome)
+        for op, obj in zip(ops, targets, strict=True):
+            rows += history.create_changes(job, name, ChangeSide.STORE, op.values, record_pk=obj.pk)
+        return rows
+
+    def record_plan(self, plan: BatchPlan) -> None:
+        """A dry run: the batch's plan saved as the job's change rows, nothing else written."""
+        SyncChange.objects.bulk_create(self.planned_rows(plan, plan.outcome))
+        plan.outcome.shop_creates = []  # recorded, not created
+
+    def keep_unchanged(self, plan: BatchPlan) -> None:
+        """An apply writes a record only where its merge plans what the preview planned (same
+        fields, sides and values); the others are reported as changed since the preview."""
+        expected = self.expected or {}
+        now = planned_sets(self.planned_rows(plan, None))
+
+        def holds(key: tuple) -> bool:
+            if now.get(key, set()) == expected.get(key, set()):
+                return True
+            fields = sorted({row[1] for row in now.get(key, set()) ^ expected.get(key, set())})
+            plan.outcome.counts.skipped += 1
+            plan.outcome.errors.append(
+                {
+                    "entity": self.name,
+                    "operation": "apply",
+                    "record_pk": key[0],
+                    "shop_id": key[1],
+                    "code": CHANGED_SINCE_PREVIEW,
+                    "message": f"Changed since the preview: {', '.join(fields)}.",
+                    "fields": fields,
+                }
+            )
+            return False
+
+        plan.items = [
+            item for item in plan.items if holds((item.pair.obj.pk, item.pair.remote.id if item.pair.remote else None))
+        ]
+        plan.creates = [(remote, values) for remote, values in plan.creates if holds((None, remote.id))]
+        plan.outcome.shop_creates = [pk for pk in plan.outcome.shop_creates if holds((pk, None))]
 
     def rejected(self, outcome: BatchOutcome, operation: str, record_pk, shop_id, values: dict) -> bool:
         if not self.validate or not values:
@@ -553,30 +624,44 @@ class EntitySync:
 
     # Records only on the platform
 
+    def shop_create_ops(self, pks: list[int], outcome: BatchOutcome | None) -> tuple[list[WriteOp], list[models.Model]]:
+        """The shop's creates of platform-only records (in scope, valid), and their records.
+        ``outcome`` None: only look (an apply's comparison), count and report nothing."""
+        if not pks or not self.to_store_allowed:
+            return [], []
+        scratch = outcome or BatchOutcome()
+        objs = list(self.model.objects.filter(pk__in=pks, id_origin__isnull=True))
+        ops, targets = [], []
+        for obj in objs:
+            scratch.counts.records_synced += 1
+            try:
+                values = self.adapter.platform_values(obj)
+            except InvalidValue as exc:
+                if outcome is not None:
+                    self.ledger.dead_letter(
+                        outcome, "create_store", obj.pk, None, {}, str(exc), ErrorCode.INVALID_DATA_FORMAT
+                    )
+                continue
+            if not merge.in_scope(None, values, self.filters):
+                scratch.counts.skipped += 1
+                continue
+            values = {name: values[name] for name in self.create_fields}
+            if (
+                (self.validate and validate(self.name, values))
+                if outcome is None
+                else self.rejected(outcome, "create_store", obj.pk, None, values)
+            ):
+                continue
+            ops.append(WriteOp("create", None, values))
+            targets.append(obj)
+        return ops, targets
+
     def create_in_shop(self, pks: list[int]) -> None:
         """Create platform-only records in the shop; each new shop id is saved at once."""
         if not pks or not self.to_store_allowed:
             return
         outcome, now = BatchOutcome(), timezone.now()
-        objs = list(self.model.objects.filter(pk__in=pks, id_origin__isnull=True))
-        ops, targets = [], []
-        for obj in objs:
-            outcome.counts.records_synced += 1
-            try:
-                values = self.adapter.platform_values(obj)
-            except InvalidValue as exc:
-                self.ledger.dead_letter(
-                    outcome, "create_store", obj.pk, None, {}, str(exc), ErrorCode.INVALID_DATA_FORMAT
-                )
-                continue
-            if not merge.in_scope(None, values, self.filters):
-                outcome.counts.skipped += 1
-                continue
-            values = {name: values[name] for name in self.create_fields}
-            if self.rejected(outcome, "create_store", obj.pk, None, values):
-                continue
-            ops.append(WriteOp("create", None, values))
-            targets.append(obj)
+        ops, targets = self.shop_create_ops(pks, outcome)
         intents, retried = {}, set()
         if targets:
             intents, retried = self.ledger.begin_creates(
@@ -665,6 +750,41 @@ class EntitySync:
         ):
             return None
         return WriteOutcome(op, remote=found, unwritten=dict(op.values))
+
+
+CHANGED_SINCE_PREVIEW = "CHANGED_SINCE_PREVIEW"
+
+
+def planned_key(change: SyncChange) -> tuple:
+    """One planned change, as an apply compares it: side, field, action, new value, settlement."""
+    return (change.side, change.field, change.action, repr(change.new_value), change.settled_by)
+
+
+def planned_sets(changes: Iterable[SyncChange]) -> dict[tuple, set]:
+    """(record pk, shop id) -> the record's planned changes; a record to create on the platform is
+    known by its shop id only, one to create in the shop by its record pk only."""
+    out: dict[tuple, set] = {}
+    for change in changes:
+        out.setdefault((change.record_pk, change.shop_id), set()).add(planned_key(change))
+    return out
+
+
+def conflict_row(job: StoreSyncJob, entity: str, item: Item, conflict: merge.Conflict) -> SyncChange:
+    """A planned conflict: the side its settlement writes (the platform while pending), the value
+    it replaces there and the winning value (the shop's while pending), and who settles it."""
+    store_wins = conflict.winner != merge.PLATFORM
+    side = ChangeSide.PLATFORM if store_wins else ChangeSide.STORE
+    old, new = (
+        (conflict.platform_value, conflict.store_value)
+        if store_wins
+        else (conflict.store_value, conflict.platform_value)
+    )
+    [row] = history.create_changes(
+        job, entity, side, {conflict.field: new}, record_pk=item.pair.obj.pk, shop_id=item.pair.remote.id
+    )
+    row.action, row.old_value = ChangeAction.CONFLICT, history._json(old)
+    row.settled_by = "pending" if conflict.pending else (conflict.decided_by or "strategy")[:40]
+    return row
 
 
 def _after_id(checkpoint: dict) -> int | None:

@@ -37,6 +37,8 @@ DEFAULT_RULES = {
     "sync_duration": ("Sync duration above threshold (s)", 30.0, 60, "s"),
     "data_drift": ("Data drift above threshold (%)", 1.0, 0, "%"),
     "webhook_failures": ("Consecutive webhook failures above threshold", 3.0, 0, " failures"),
+    # Created when a job is first held (not one of the spec's conditions).
+    "held_jobs": ("Sync jobs held by the mass-change brake", 0.0, 0, " held"),
 }
 
 
@@ -77,7 +79,12 @@ def _webhook_failures(store, window: timedelta, now: datetime) -> float:
     return float(metrics.consecutive_webhook_failures(store.pk))
 
 
+def _held(store, window: timedelta, now: datetime) -> float:
+    return float(StoreSyncJob.objects.filter(store=store, status=JobStatus.HELD).count())
+
+
 MEASURES: dict[str, Callable] = {
+    "held_jobs": _held,
     "sync_failure_rate": _failure_rate,
     "conflicts_per_hour": _conflicts,
     "sync_duration": _duration,
@@ -148,6 +155,26 @@ def evaluate(rule: AlertRule, store, now: datetime) -> str | None:
             notify(current, "resolved")
             return "resolved"
     return None
+
+
+def job_held(sender, job, **kwargs) -> None:
+    """``job_changed`` receiver: a store sync held by the brake opens the store's ``held_jobs``
+    alert at once (the minute's evaluation resolves it when no job is held any more)."""
+    if job.kind != StoreSyncJob.KIND or job.status != JobStatus.HELD:
+        return
+
+    def run():
+        try:
+            name, threshold, window, _ = DEFAULT_RULES["held_jobs"]
+            rule, _ = AlertRule.objects.get_or_create(
+                key="held_jobs", defaults={"name": name, "threshold": threshold, "window_minutes": window}
+            )
+            if rule.enabled:
+                evaluate(rule, job.store, timezone.now())
+        except Exception:
+            logger.warning("could not raise the alert of held job %s", job.pk, exc_info=True)
+
+    transaction.on_commit(run)
 
 
 def acknowledge(alert: Alert, user) -> Alert:

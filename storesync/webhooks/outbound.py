@@ -118,6 +118,20 @@ def job_finished(job) -> WebhookDelivery | None:
     return queue_event(store=job.store, event_type=name, data=data, event_key=f"job:{job.pk}:finished")
 
 
+def job_held(job) -> WebhookDelivery | None:
+    """``sync.held``: a store sync stopped by the mass-change brake before its first write."""
+    data = {
+        "sync_id": str(job.pk),
+        "store_id": job.store_id,
+        "status": "held",
+        "sync_type": job.sync_type,
+        "entities": list(job.entities),
+        "preview": (job.result or {}).get("preview") or {},
+        "message": job.message,
+    }
+    return queue_event(store=job.store, event_type="sync.held", data=data, event_key=f"job:{job.pk}:held")
+
+
 def record_changed(instance, created: bool) -> WebhookDelivery | None:
     """``{entity}.created|updated`` when the platform side changes a record that syncs to the store."""
     entity_type = {"product": "products", "customer": "customers", "order": "orders"}[instance._meta.model_name]

@@ -6,11 +6,11 @@ import logging
 
 from django.db import transaction
 
-from config.jobs import Job
+from config.jobs import Job, JobStatus
 from storesync.models import StoreSyncJob
 from storesync.presenters import FINISHED_EVENTS
 from storesync.webhooks.inbound import release_held
-from storesync.webhooks.outbound import job_finished, record_changed
+from storesync.webhooks.outbound import job_finished, job_held, record_changed
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +32,14 @@ def platform_record_saved(sender, instance, created: bool, raw: bool = False, **
 
 def store_sync_finished(sender, job: Job, **kwargs) -> None:
     """``job_changed`` receiver: the outbound ``sync.completed`` / ``sync.failed`` of a store sync
-    that ended, queued once the row's change is committed."""
-    if job.kind != StoreSyncJob.KIND or job.status not in FINISHED_EVENTS:
+    that ended (``sync.held`` of one the brake held), queued once the row's change is committed."""
+    if job.kind != StoreSyncJob.KIND or job.status not in (*FINISHED_EVENTS, JobStatus.HELD):
         return
+    send = job_held if job.status == JobStatus.HELD else job_finished
 
     def run():
         try:
-            job_finished(job)
+            send(job)
         except Exception:
             logger.warning("could not queue the webhook of job %s", job.pk, exc_info=True)
 

@@ -178,7 +178,8 @@ def test_the_query_count_does_not_grow_with_the_number_of_stores(
     with django_assert_max_num_queries(len(few.captured_queries)):
         html = client.get(URL).content.decode()
     assert html.count("<tr data-store=") == 20
-    assert len(few.captured_queries) <= 40, [q["sql"][:120] for q in few.captured_queries]
+    # 41: one query per attention source (held sync jobs joined conflicts, dead letters, alerts).
+    assert len(few.captured_queries) <= 41, [q["sql"][:120] for q in few.captured_queries]
 
 
 def test_a_new_section_is_one_registration(client, superuser, make_store):

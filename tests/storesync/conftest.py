@@ -30,11 +30,14 @@ def shop_store(db, sim, make_store):
 
 
 def configure(store, *, products=None, customers=None, orders=None, frequency="manual", **extra):
-    """Configure entities given as dicts (``{}`` for the defaults); None leaves one out."""
+    """Configure entities given as dicts (``{}`` for the defaults); None leaves one out.
+
+    The mass-change brake is off (``max_changes_percent`` 100) unless a spec sets it: the
+    fixtures' few records make most edits of a test a mass change (tests/storesync/test_brake.py)."""
     entities = []
     for name, spec in (("products", products), ("customers", customers), ("orders", orders)):
         if spec is not None:
-            entities.append({"type": name, **spec})
+            entities.append({"type": name, "max_changes_percent": 100, **spec})
     return services.configure_sync(store, sync_frequency=frequency, entities=entities, **extra)
 
 
