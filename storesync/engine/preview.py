@@ -11,10 +11,11 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 
 from storesync.constants import ChangeAction, SyncType
 from storesync.engine.entities import ADAPTERS
-from storesync.models import DeadLetter, StoreSyncJob, SyncChange, SyncEntity
+from storesync.models import DeadLetter, StoreSyncJob, SyncChange, SyncEntity, SyncRecordState
 
 ACTIONS = (ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE, ChangeAction.CONFLICT)
 
@@ -63,7 +64,14 @@ def could_exceed(job: StoreSyncJob, entity: SyncEntity, service) -> bool:
     if job.sync_type == SyncType.FULL or entity.store_watermark is None or entity.platform_watermark is None:
         return True
     since = entity.platform_watermark - timedelta(seconds=settings.STORESYNC_CLOCK_SKEW)
-    bound = model.objects.filter(store_id=store_id, updated_at__gte=since).count()
+    settled = SyncRecordState.objects.filter(
+        store_id=store_id,
+        entity_type=entity.entity_type,
+        record_pk=OuterRef("pk"),
+        platform_modified=OuterRef("updated_at"),
+    )
+    # Changed since the watermark and not as the last sync left them (the platform pass's candidates).
+    bound = model.objects.filter(store_id=store_id, updated_at__gte=since).exclude(Exists(settled)).count()
     bound += DeadLetter.objects.owed().filter(store_id=store_id, entity_type=entity.entity_type).count()
     if bound > allowed:
         return True

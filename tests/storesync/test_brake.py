@@ -11,6 +11,7 @@ import pytest
 
 from catalog.roles import Role
 from storesync import services
+from storesync.admin import EntityForm
 from storesync.health.models import Alert
 from storesync.models import StoreSyncJob, SyncChange, SyncConflict, SyncEntity
 from storesync.webhooks.models import WebhookDelivery
@@ -95,6 +96,8 @@ def test_a_30_percent_price_overwrite_is_held_then_approved_and_applied(
     assert not SyncChange.objects.filter(job=job).exists()  # the plan is dropped; the run records its own
     job = services.run_inline(job)
     assert job.status == "succeeded", (job.message, job.errors)
+    written = set(SyncChange.objects.filter(job=job).values_list("shop_id", "field", "side", "new_value"))
+    assert written == planned  # the history of what it did, as planned
     assert {i: str(platform_product(shop_store, i).price) for i in NEW_PRICES} == {
         i: str(Decimal(p)) for i, p in NEW_PRICES.items()
     }
@@ -142,7 +145,10 @@ def test_a_small_incremental_sync_is_not_planned_first(shop_store, sim):
 
     job = services.run_sync_now(shop_store)
 
-    assert job.status == "succeeded" and not SyncChange.objects.filter(job=job).exists()
+    assert job.status == "succeeded" and "planned" not in job.options
+    assert list(SyncChange.objects.filter(job=job).values_list("shop_id", "field", "side")) == [
+        (1, "price", "platform")
+    ]
     assert sim_stats(sim)["products_list"] == 2  # the id-only count, then the changes: no second read
     assert platform_product(shop_store, 1).price == Decimal("101")
 
@@ -155,7 +161,8 @@ def test_a_plan_within_the_limits_runs_once_for_real(shop_store, sim):
     assert job.status == "succeeded", job.errors
     assert job.entity_results["products"]["records_synced"] == 10  # counted once, not twice
     assert job.entity_results["products"]["records_updated"] == 2
-    assert not SyncChange.objects.filter(job=job).exists()
+    # Its history only (the plan's rows dropped): one price on the platform per record.
+    assert sorted(SyncChange.objects.filter(job=job).values_list("shop_id", "field")) == [(1, "price"), (2, "price")]
     assert sim_get(sim, "products/1")["price"] == "101.000000"
 
 
@@ -271,7 +278,6 @@ def test_the_admin_configures_the_limits(console, shop_store):
     configure(shop_store, products={})
     page = console.get(f"/admin/storesync/syncconfig/{shop_store.sync_config.pk}/change/").content.decode()
     assert 'name="entities-0-max_changes_percent"' in page and 'name="entities-0-max_changes"' in page
-    from storesync.admin import EntityForm
 
     products = shop_store.sync_config.entities.get(entity_type="products")
     data = {
@@ -284,6 +290,7 @@ def test_the_admin_configures_the_limits(console, shop_store):
         "position": 0,
         "max_changes": 40,
         "max_changes_percent": 101,
+        "delete_policy": "ignore",
     }
     form = EntityForm(data=data, instance=products)
     assert not form.is_valid() and list(form.errors) == ["max_changes_percent"]
