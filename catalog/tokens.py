@@ -25,6 +25,7 @@ from django.core.cache import cache
 from django.db.models import IntegerField, Value
 from django.utils.crypto import salted_hmac
 from drf_spectacular.contrib import rest_framework_simplejwt as simplejwt_schema
+from rest_framework import fields
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -113,12 +114,17 @@ class TokenObtainPairSerializer(serializers.TokenObtainPairSerializer):
 
 
 class TokenRefreshSerializer(serializers.TokenRefreshSerializer):
+    # A blank token is an invalid token (401), as the schema says, not a 400.
+    refresh = fields.CharField(trim_whitespace=False)
+
     def validate(self, attrs):
         current_token_user(self.token_class(attrs["refresh"]))
         return super().validate(attrs)
 
 
 class TokenVerifySerializer(serializers.TokenVerifySerializer):
+    token = fields.CharField(trim_whitespace=False, write_only=True)
+
     def validate(self, attrs):
         current_token_user(UntypedToken(attrs["token"]))
         return super().validate(attrs)

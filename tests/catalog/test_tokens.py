@@ -97,3 +97,13 @@ def test_a_revocation_within_the_cache_window_takes_effect_at_the_next_request(m
     else:
         StoreMembership.objects.create(store=other_store, user=user)
     assert works(tokens) == (401, 401, 401)
+
+
+@pytest.mark.parametrize(("path", "field"), [("refresh", "refresh"), ("verify", "token")])
+@pytest.mark.parametrize("blank", [" ", "\t", "\u2028"])
+def test_a_blank_token_is_an_invalid_token(path, field, blank):
+    """Found by schemathesis: a whitespace token passed the schema (minLength 1) and got a 400
+    "may not be blank" the schema does not list; it is a token like any invalid one: 401."""
+    response = APIClient().post(f"/api/v1/auth/token/{path}/", {field: blank}, format="json")
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "NOT_AUTHENTICATED"
