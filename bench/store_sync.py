@@ -14,7 +14,7 @@ each of ``BENCH_ROUNDS`` rounds (3 by default), alternately:
   batch of 500 with the job's progress and checkpoint. Its ratio to the floor (target
   <= 1.5x at 50,000), and the hub's own work: the sync's time minus the time its thread
   waited for the shop's pages;
-- **incremental sync** after 1% of the records changed on each side (``_change_both_sides``):
+- **incremental sync** after 1% of the records changed on each side (``bench.support.change_both_sides``):
   its share of the full sync (target <= 5%), its shop requests, and its outcome against the
   exact expectation (``2 * changed - conflicts`` records updated, ``changed`` shop writes,
   the conflicts settled by ``last_write_wins``, nothing created, nothing pending).
@@ -29,7 +29,6 @@ import cProfile
 import io
 import os
 import pstats
-import random
 import statistics
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.support import recreate_postgres_database, start_simulator
+from bench.support import change_both_sides, recreate_postgres_database, start_simulator
 
 PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "50000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -132,31 +131,6 @@ class ShopWaits:
         ShopConnectors.read_ahead = timed
 
 
-def _change_both_sides(store, url: str) -> None:
-    """1% of the products changed in the shop (new prices), 1% in the catalogue one second later
-    (titles, and the price of ``CONFLICTS`` products also changed in the shop)."""
-    import httpx
-    from django.utils import timezone
-
-    from catalog.models import Product
-
-    rng = random.Random(7)
-    ids = rng.sample(range(1, PRODUCTS + 1), CHANGED * 2 - CONFLICTS)
-    shop_ids, platform_only = ids[:CHANGED], ids[CHANGED:]
-    both = shop_ids[:CONFLICTS]
-    httpx.post(f"{url}/_sim/mutate", json={"products": shop_ids}, timeout=120).raise_for_status()
-    time.sleep(1.1)  # the platform's edits are the later ones, in a later second
-    now = timezone.now()
-    products = {p.id_origin: p for p in Product.objects.filter(store=store, id_origin__in=both + platform_only)}
-    for shop_id in both:
-        products[shop_id].price = products[shop_id].price + 1
-    for shop_id in platform_only:
-        products[shop_id].name = f"{products[shop_id].name} (new)"
-    for product in products.values():
-        product.updated_at = now
-    Product.objects.bulk_update(list(products.values()), ["price", "name", "updated_at"], batch_size=500)
-
-
 def profiled(function, name: str):
     if not PROFILE:
         return function()
@@ -228,7 +202,7 @@ def main() -> None:
                 f"{own:.2f} s = {own / floor:.2f}x the floor  {load()}"
             )
 
-            _change_both_sides(store, url)
+            change_both_sides(store, url, PRODUCTS, CHANGED, CONFLICTS)
             httpx.post(f"{url}/_sim/reset_stats", timeout=30)
             started = time.perf_counter()
             incremental = (

@@ -3,7 +3,9 @@ waiting for a server, the shop simulator."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -102,3 +104,40 @@ def start_simulator(products: int, *options: str, root: Path = ROOT) -> tuple[su
                 process.kill()
                 raise SystemExit("the shop simulator did not start") from None
             time.sleep(0.2)
+
+
+def change_both_sides(store, url: str, products: int, changed: int, conflicts: int, seed: int = 7) -> None:
+    """``changed`` of the ``products`` changed in the shop (new prices), ``changed`` in the
+    catalogue one second later (titles, and the price of ``conflicts`` products also changed in
+    the shop); ``seed`` picks which."""
+    import httpx
+    from django.utils import timezone
+
+    from catalog.models import Product
+
+    rng = random.Random(seed)
+    ids = rng.sample(range(1, products + 1), changed * 2 - conflicts)
+    shop_ids, platform_only = ids[:changed], ids[changed:]
+    both = shop_ids[:conflicts]
+    httpx.post(f"{url}/_sim/mutate", json={"products": shop_ids}, timeout=120).raise_for_status()
+    time.sleep(1.1)  # the platform's edits are the later ones, in a later second
+    now = timezone.now()
+    rows = {p.id_origin: p for p in Product.objects.filter(store=store, id_origin__in=both + platform_only)}
+    for shop_id in both:
+        rows[shop_id].price = rows[shop_id].price + 1
+    for shop_id in platform_only:
+        rows[shop_id].name = f"{rows[shop_id].name} (new)"
+    for product in rows.values():
+        product.updated_at = now
+    Product.objects.bulk_update(list(rows.values()), ["price", "name", "updated_at"], batch_size=500)
+
+
+@contextlib.contextmanager
+def simulator_running(products: int, *options: str):
+    """:func:`start_simulator` for a ``with`` block: its base URL, the process stopped after."""
+    process, url = start_simulator(products, *options)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
