@@ -16,8 +16,11 @@ model of both sides: at least 500 schedules, fast. The second drives the real en
 against the shop simulator over HTTP and the database, committing for real, for at least
 100 schedules: besides the edits and syncs, pauses, a worker dying between a batch's shop
 writes and its commit (its message then redelivered), writes the shop refuses, requeues,
-resolutions of conflicts whose sides have moved since, and records created on either side
-or both. Every schedule ends with a checked sync; the run's summary says how many ran.
+resolutions of conflicts whose sides have moved since, records created on either side
+or both, previews (which write nothing anywhere), undos right after a sync (every value the
+sync wrote put back, its edits owed again) and deletes of created records on either side
+(deactivated or deleted on the other by the next full sync, as the policy says). Every
+schedule ends with a checked sync; the run's summary says how many ran.
 Sizes follow the Hypothesis profile (``tests/plugins/hypothesis_profiles.py``).
 """
 
@@ -49,10 +52,10 @@ from catalog.platforms import create_ecommerce_service
 from config.errors import DomainError
 from shopsim import run_in_thread
 from storesync import services
-from storesync.constants import ConflictStatus
+from storesync.constants import ConflictStatus, JobMode
 from storesync.engine.merge import Policy, Rule, merge_record, plan_conflicts
 from storesync.exceptions import SyncPaused
-from storesync.models import DeadLetter, DeadLetterStatus, SyncConflict, SyncRecordState
+from storesync.models import DeadLetter, DeadLetterStatus, SyncChange, SyncConflict, SyncEntity, SyncRecordState
 from storesync.resolution import resolve_conflict
 from storesync.runner import StoreSyncRunner
 from storesync.values import as_number
@@ -293,13 +296,17 @@ class EngineModel(RuleBasedStateMachine):
         self.owed: set[int] = set()  # platform pks of the records with an open dead letter
         self.pending: set[tuple[int, str]] = set()  # (platform pk, field) of the pending conflicts
         self.created: list[str] = []  # the skus of the records the schedule created
+        # Shop ids of records deleted on one side and deactivated on the other: one side only, by design.
+        self.gone: set[int] = set()
 
     def values(self):
         """Each side's records by shop id: the shop through its webservice, the platform from the database."""
         store = {
-            r.id: {"title": r.name, "price": f"{r.price:.6f}", "sku": r.reference} for r in self.shop.iter_products()
+            r.id: {"title": r.name, "price": f"{r.price:.6f}", "sku": r.reference}
+            for r in self.shop.iter_products()
+            if r.id not in self.gone
         }
-        products = Product.objects.filter(store=self.store, id_origin__isnull=False)
+        products = Product.objects.filter(store=self.store, id_origin__isnull=False).exclude(id_origin__in=self.gone)
         platform = {
             p.id_origin: {"title": p.name, "price": f"{p.price:.6f}", "sku": p.sku, "pk": p.pk} for p in products
         }
@@ -554,7 +561,95 @@ class Creates:
         type(self).events[f"creates ({side})"] += 1
 
 
-class Schedules(OwedChanges, StaleResolutions, Creates, EngineModel):
+WRITE_METHODS = ("PUT ", "PATCH ", "POST ", "DELETE ")
+
+
+class SafeSync:
+    """Previews, undos and deletes (docs/sync-preview.md, sync-history.md, sync-deletes.md)."""
+
+    def snapshot(self):
+        """Everything a preview must leave as it is: both sides, bases, watermarks, conflicts, letters."""
+        entities = SyncEntity.objects.filter(config__store=self.store).order_by("entity_type")
+        return (
+            self.values(),
+            self.bases(),
+            list(entities.values_list("store_watermark", "platform_watermark")),
+            SyncConflict.objects.filter(store=self.store).count(),
+            DeadLetter.objects.filter(store=self.store).count(),
+        )
+
+    @rule(edits=st.lists(edit_steps, max_size=3), full=st.booleans())
+    def preview_writes_nothing(self, edits, full):
+        """A preview reads and plans like the sync it previews, and writes nothing anywhere."""
+        for side, record, change in edits:
+            self.apply_edit(side, record, change)
+        before = self.snapshot()
+        sim_post(self.sim, "reset_stats")
+        job = services.trigger_sync(
+            self.store, sync_type="full" if full else "incremental", mode=JobMode.PREVIEW, send=False
+        )
+        job = services.run_inline(job)
+        assert job.status == "succeeded", (job.status, job.message, job.errors)
+        writes = [line for line in sim_stats(self.sim)["recent"] if line.startswith(WRITE_METHODS)]
+        assert not writes, writes
+        assert self.snapshot() == before, "a preview wrote"
+        type(self).events["previews"] += 1
+
+    @rule(edits=st.lists(edit_steps, min_size=1, max_size=3))
+    def sync_then_undo(self, edits):
+        """An undo right after a sync (nothing moved since) puts back every value the sync wrote;
+        the edits it synced are then owed again and the next sync carries them once more."""
+        self.edit(edits)
+        edited = {side: dict(values) for side, values in self.edits.items()}
+        bases = self.bases()
+        before = self.values()
+        job = services.run_sync_now(self.store)
+        self.check(job, bases)
+        undo = services.run_undo_now(job)
+        assert undo.status == "succeeded", (undo.status, undo.message, undo.errors)
+        assert undo.counters.get("moved_since", 0) == 0, undo.errors
+        after = self.values()
+        for change in SyncChange.objects.filter(job=job, action="update", field__in=FIELDS):
+            side = 0 if change.side == "store" else 1
+            if change.shop_id in before[side]:
+                restored = comparable(after[side][change.shop_id][change.field])
+                assert restored == comparable(before[side][change.shop_id][change.field]), change
+        for side, values in edited.items():
+            self.edits[side] = {**values, **self.edits[side]}
+        type(self).events["undos"] += 1
+
+    @precondition(lambda self: bool(self.created))
+    @rule(data=st.data(), side=st.sampled_from(["store", "platform"]), policy=st.sampled_from(["deactivate", "delete"]))
+    def delete_a_created_record(self, data, side, policy):
+        """A record created by the schedule is deleted on one side; a full sync (its sweep, or
+        the platform's tombstone) deactivates or deletes it on the other, as the policy says."""
+        sku = data.draw(st.sampled_from(self.created), label="record")
+        self.sync(full=False)  # linked first
+        product = Product.objects.get(store=self.store, sku=sku)
+        shop_id, pk = product.id_origin, product.pk
+        SyncEntity.objects.filter(config__store=self.store, entity_type="products").update(delete_policy=policy)
+        if side == "store":
+            sim_post(self.sim, f"products/{shop_id}/delete")
+        else:
+            product.delete()
+        self.created.remove(sku)
+        if policy == "deactivate":
+            self.gone.add(shop_id)  # one side keeps it, inactive
+        job = services.run_sync_now(self.store, sync_type="full")
+        assert job.status == "succeeded", (job.status, job.message, job.errors)
+        if side == "store" and policy == "delete":
+            assert not Product.objects.filter(pk=pk).exists()
+        elif side == "store":
+            assert Product.objects.get(pk=pk).status == "inactive"
+        elif policy == "delete":
+            assert httpx.get(f"{self.sim.url}/_sim/products/{shop_id}").status_code == 404
+        else:
+            assert sim_get(self.sim, f"products/{shop_id}")["active"] == "0"
+        assert SyncChange.objects.filter(job=job, shop_id=shop_id).exists(), "a delete left no history"
+        type(self).events[f"deletes ({side}, {policy})"] += 1
+
+
+class Schedules(SafeSync, OwedChanges, StaleResolutions, Creates, EngineModel):
     """Every rule at once."""
 
 
