@@ -124,6 +124,7 @@ class ShopSimulator:
         self.images: dict[int, list[SimImage]] = {}
         self._rng = random.Random(seed)
         self._failure_rng = random.Random(seed + 1)
+        self.auto_increment: dict[str, int] = {}  # resource -> the highest id a POST gave
         self._image_cache: dict[tuple[int, int, int], tuple[bytes, str]] = {}
         self._next_image_id = 1
         self.indexes: dict[str, ResourceIndex] = {}  # built at once after the generation
@@ -237,8 +238,10 @@ class ShopSimulator:
         """Apply a PUT, PATCH or POST body (field -> text or {language: text}) the PrestaShop way."""
         with self.lock:
             if method == "POST":
+                # MySQL's AUTO_INCREMENT: an id is never given twice, even after a DELETE.
                 ids = self.indexes[resource.name].ids
-                record_id = (ids[-1] if ids else 0) + 1
+                record_id = max(ids[-1] if ids else 0, self.auto_increment.get(resource.name, 0)) + 1
+                self.auto_increment[resource.name] = record_id
                 record = self._new_record(resource, record_id, {})
             elif record_id not in self.records[resource.name]:
                 raise SimError(404, 92, "Invalid ID")

@@ -285,6 +285,17 @@ def test_delete_removes_a_record_from_the_lists_and_its_indexes(api, shop_simula
         sim_post(shop_simulator, "products/5/delete")
 
 
+def test_an_id_is_never_given_twice_even_after_a_delete(api, shop_simulator):
+    """Found by the engine's property model: the simulator gave a deleted product's id to the
+    next new one, which a shop on MySQL's AUTO_INCREMENT does not."""
+    body = b'<prestashop><product><price>3</price><name><language id="1">Tray</language></name></product></prestashop>'
+    assert api.post("products", content=body).status_code == 201
+    sim_post(shop_simulator, "products/26/delete")
+    assert api.post("products", content=body).status_code == 201
+    assert sim_get(shop_simulator, "products/27")["name"]["1"] == "Tray"
+    assert httpx.get(f"{shop_simulator.url}/_sim/products/26").status_code == 404
+
+
 def test_images_list_binary_and_errors(api, shop_simulator):
     declinations = ET.fromstring(api.get("images/products/1").content).findall("./image/declination")
     image_id = int(declinations[0].get("id"))
