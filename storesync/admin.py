@@ -15,7 +15,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -287,8 +287,33 @@ class StoreSyncJobAdmin(JobAdmin):
         )
 
     def has_job_decision_permission(self, request, obj=None) -> bool:
-        """Approve, reject, apply: whoever may trigger a sync (``add_storesyncjob``)."""
+        """Approve, reject, apply, undo: whoever may trigger a sync (``add_storesyncjob``)."""
         return request.user.has_perm("storesync.add_storesyncjob")
+
+    def _job_is(self, object_id, **state) -> bool:
+        """The job's page offers a decision only where it applies (``object_id`` None: the action runs)."""
+        if object_id is None:
+            return True
+        try:
+            return StoreSyncJob.objects.filter(pk=unquote(str(object_id)), **state).exists()
+        except (ValueError, ValidationError):
+            return False
+
+    def has_held_decision_permission(self, request, object_id=None) -> bool:
+        return self.has_job_decision_permission(request) and self._job_is(object_id, status=JobStatus.HELD)
+
+    def has_preview_apply_permission(self, request, object_id=None) -> bool:
+        finished = [JobStatus.SUCCEEDED, JobStatus.PARTIAL]
+        return self.has_job_decision_permission(request) and self._job_is(
+            object_id, mode=JobMode.PREVIEW, status__in=finished
+        )
+
+    def has_undo_job_permission(self, request, object_id=None) -> bool:
+        # The API's rule for an undo: whoever may trigger a sync, on a finished job that wrote.
+        undoable = self._job_is(object_id, status__in=services.UNDOABLE_STATUSES) and not self._job_is(
+            object_id, mode=JobMode.PREVIEW
+        )
+        return self.has_job_decision_permission(request) and (object_id is None or undoable)
 
     def _decide(self, request, object_id, decide) -> HttpResponse:
         job = self.get_object(request, unquote(object_id))
@@ -305,7 +330,7 @@ class StoreSyncJobAdmin(JobAdmin):
 
     @action(
         description="Approve",
-        permissions=["job_decision"],
+        permissions=["held_decision"],
         icon="check",
         dialog={
             "title": "Approve the held job",
@@ -322,7 +347,7 @@ class StoreSyncJobAdmin(JobAdmin):
 
     @action(
         description="Reject",
-        permissions=["job_decision"],
+        permissions=["held_decision"],
         icon="close",
         variant=ActionVariant.DANGER,
         dialog={
@@ -340,7 +365,7 @@ class StoreSyncJobAdmin(JobAdmin):
 
     @action(
         description="Apply",
-        permissions=["job_decision"],
+        permissions=["preview_apply"],
         icon="play_arrow",
         dialog={
             "title": "Apply the preview",
@@ -381,10 +406,6 @@ class StoreSyncJobAdmin(JobAdmin):
             self.message_user(request, f"Undo queued ({undo.pk}).", messages.SUCCESS)
             page = reverse("admin:storesync_storesyncjob_change", args=[undo.pk])
         return HttpResponse(headers={"HX-Redirect": page})
-
-    def has_undo_job_permission(self, request, obj=None) -> bool:
-        # The API's rule for an undo: whoever may trigger a sync (create sync jobs).
-        return request.user.has_perm("storesync.add_storesyncjob")
 
     @admin.display(description="Entities")
     def entity_list(self, job) -> str:

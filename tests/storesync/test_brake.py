@@ -269,7 +269,9 @@ def test_the_admin_shows_a_held_plan_and_approves_or_rejects_it(console, shop_st
     again.refresh_from_db()
     assert again.status == "cancelled" and again.message.startswith("Rejected by")
     response = console.post(f"/admin/storesync/storesyncjob/{again.pk}/approve_held/", {"_form_submitted": "1"})
-    assert response.status_code == 200  # refused with a message: it is not held any more
+    assert response.status_code == 403  # not offered: it is not held any more
+    page = console.get(f"/admin/storesync/storesyncjob/{again.pk}/change/").content.decode()
+    assert "approve_held" not in page and "reject_held" not in page and "apply_preview" not in page
     again.refresh_from_db()
     assert again.status == "cancelled"
 
