@@ -232,7 +232,8 @@ def trigger_sync(
     source_job: StoreSyncJob | None = None,
 ) -> StoreSyncJob:
     """Queue a sync job; it runs when the store's earlier jobs are done. ``mode``: a preview
-    (nothing written, its plan recorded) or an apply of ``source_job`` (a preview)."""
+    (nothing written, its plan recorded), an apply of ``source_job`` (a preview) or an undo of
+    ``source_job``; the job is created with it, in one transaction."""
     options = {"force_full_sync": False, "validate_data": True, "resolve_conflicts": True, **(options or {})}
     if options["force_full_sync"] and sync_type != SyncType.RECORDS:
         sync_type = SyncType.FULL
@@ -354,14 +355,16 @@ def undo_job(source: StoreSyncJob, *, user=None, trigger: str = JobTrigger.API, 
         raise JobNotUndoable("A preview writes nothing: there is nothing to undo.")
     if source.status not in UNDOABLE_STATUSES:
         raise JobNotFinished(f"The job is {source.status}: only a finished job can be undone.")
-    with transaction.atomic():  # the job is seen (and claimed) with its mode, never without
-        written = sorted(set(source.changes.values_list("entity_type", flat=True))) or source.entities
-        job = trigger_sync(source.store, entities=written or None, trigger=trigger, user=user, send=False)
-        job.mode, job.source_job = JobMode.UNDO, source
-        job.save(update_fields=["mode", "source_job"])
-        if send:
-            StoreSyncRunner.send(job)
-    return job
+    written = sorted(set(source.changes.values_list("entity_type", flat=True))) or source.entities
+    return trigger_sync(
+        source.store,
+        entities=written or None,
+        trigger=trigger,
+        user=user,
+        send=send,
+        mode=JobMode.UNDO,
+        source_job=source,
+    )
 
 
 def run_undo_now(source: StoreSyncJob, **kwargs) -> StoreSyncJob:

@@ -139,6 +139,9 @@ class TriggerView(SyncView):
         summary="Queue a sync job (it waits for the store's earlier jobs)",
     )
     def post(self, request, store_id):
+        return self.queue(request, JobMode.SYNC)
+
+    def queue(self, request, mode: str):
         data = self.valid(s.TriggerSerializer, request.data)
         job = services.trigger_sync(
             self.store,
@@ -147,6 +150,7 @@ class TriggerView(SyncView):
             priority=data["priority"],
             options=dict(data.get("options") or {}),
             user=request.user,
+            mode=mode,
         )
         return self.data(presenters.trigger_response(job), status.HTTP_202_ACCEPTED)
 
@@ -164,17 +168,7 @@ class PreviewView(TriggerView):
         summary="Queue a preview: a dry run whose job lists the planned changes, nothing written",
     )
     def post(self, request, store_id):
-        data = self.valid(s.TriggerSerializer, request.data)
-        job = services.trigger_sync(
-            self.store,
-            entities=data.get("entities"),
-            sync_type=data["sync_type"],
-            priority=data["priority"],
-            options=dict(data.get("options") or {}),
-            user=request.user,
-            mode=JobMode.PREVIEW,
-        )
-        return self.data(presenters.trigger_response(job), status.HTTP_202_ACCEPTED)
+        return self.queue(request, JobMode.PREVIEW)
 
 
 JOB_ID = OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH)
