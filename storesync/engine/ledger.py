@@ -237,7 +237,10 @@ class Ledger:
 
     def report_owed(self) -> None:
         """Owed records this job read but did not settle (gone from a side, out of scope, not
-        allowed by the direction): still owed, so they count as errors and the job is partial."""
+        allowed by the direction): still owed, so they count as errors and the job is partial.
+        A dry run settles nothing by design: its plan says what it would do, its letters stay."""
+        if self.dry:
+            return
         left = self.owed_letters().exclude(job=self.job)
         if self.job.sync_type == SyncType.RECORDS:
             left = left.filter(requeue_job=self.job)

@@ -119,6 +119,22 @@ def test_a_preview_writes_nothing_and_plans_what_the_sync_then_does(shop_store, 
     assert services.run_sync_now(shop_store, mode="preview").result["preview"] == {}
 
 
+def test_a_preview_of_a_store_owing_a_change_plans_it_and_leaves_its_letter_alone(shop_store, sim):
+    """Found by the property model: the owed record a preview reads and cannot settle (it writes
+    nothing) made the preview partial ("still owed") and touched the letter."""
+    first_sync(shop_store)
+    edit_platform(platform_product(shop_store, 1), price="77.770000")
+    sim_post(sim, "config", {"fail_next": {"status": 400, "code": 85, "count": 1, "method": "PATCH"}})
+    assert services.run_sync_now(shop_store).status == "partial"
+    [letter] = DeadLetter.objects.values_list("pk", "status", "attempts", "job_id", "updated_at")
+
+    preview = services.run_inline(services.trigger_sync(shop_store, mode="preview", send=False))
+
+    assert preview.status == "succeeded", preview.errors
+    assert (1, "price", "store", "77.770000") in {(row[1], row[2], row[3], row[5]) for row in plan(preview)}
+    assert list(DeadLetter.objects.values_list("pk", "status", "attempts", "job_id", "updated_at")) == [letter]
+
+
 def test_a_preview_then_its_apply_equal_the_sync_run_directly(make_shop_simulator, make_store):
     outcomes = []
     for apply in (False, True):
