@@ -127,15 +127,16 @@ def gone_from_shop(adapter: EntityAdapter, service, store, *, page_size: int) ->
 class DeletePass:
     """The deletes of one entity of a job: the sweep's (when asked) and the open tombstones'.
 
-    A ``preview`` job records the planned deletes and deactivations as its change rows and
-    writes nothing (the tombstones stay open, the sync state stays); ``apply`` and ``undo``
+    A dry run (a ``preview`` job, or the brake's plan of a sync) records the planned deletes and
+    deactivations as its change rows and writes nothing (the tombstones stay open, the sync state stays); ``apply`` and ``undo``
     jobs run no delete pass (an apply's deletes and an undo's re-creates are theirs)."""
 
     def __init__(self, job: StoreSyncJob, entity: SyncEntity, adapter: EntityAdapter, writer, ledger, *, batch_size):
         self.job, self.entity, self.adapter, self.writer, self.ledger = job, entity, adapter, writer, ledger
         self.store, self.name, self.batch_size = job.store, entity.entity_type, batch_size
         self.model: type[models.Model] = adapter.model
-        self.preview = job.mode == JobMode.PREVIEW
+        # A dry run (a preview, or the brake's plan before a sync) records, never deletes.
+        self.preview = ledger.dry or job.mode == JobMode.PREVIEW
 
     def run(self, service, *, sweep: bool) -> None:
         if self.job.mode in (JobMode.APPLY, JobMode.UNDO):

@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef
 
 from storesync.constants import ChangeAction, SyncType
 from storesync.engine.entities import ADAPTERS
-from storesync.models import DeadLetter, StoreSyncJob, SyncChange, SyncEntity, SyncRecordState
+from storesync.models import DeadLetter, StoreSyncJob, SyncChange, SyncEntity, SyncRecordState, SyncTombstone
 
 ACTIONS = (ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE, ChangeAction.CONFLICT)
 
@@ -51,10 +51,11 @@ def could_exceed(job: StoreSyncJob, entity: SyncEntity, service) -> bool:
 
     A limit of at least the entity's record count (``max_changes_percent`` 100 and
     ``max_changes`` as high) cannot be exceeded: no plan first. A full sync (or a first one)
-    always plans first. An incremental one plans first only when the records changed since
-    the watermarks may exceed the limit: the platform's changed since its watermark, plus the
-    owed records, plus the shop's changed since its watermark (one id-only read, counted up
-    to the limit): an upper bound of what it can overwrite.
+    always plans first, and so does a sync that sweeps the shop's ids for deletes. An
+    incremental one plans first only when the records changed since the watermarks may exceed
+    the limit: the platform's changed since its watermark, plus the owed records, plus the
+    platform's open tombstones, plus the shop's changed since its watermark (one id-only read,
+    counted up to the limit): an upper bound of what it can overwrite or delete.
     """
     model = ADAPTERS[entity.entity_type].model
     store_id = entity.config.store_id
@@ -63,6 +64,8 @@ def could_exceed(job: StoreSyncJob, entity: SyncEntity, service) -> bool:
         return False  # no plan can overwrite more records than there are (100% turns the brake off)
     if job.sync_type == SyncType.FULL or entity.store_watermark is None or entity.platform_watermark is None:
         return True
+    if job.options.get("sweep_deletes"):
+        return True  # the shop's deletes are known only once its ids are read: as a full sync
     since = entity.platform_watermark - timedelta(seconds=settings.STORESYNC_CLOCK_SKEW)
     settled = SyncRecordState.objects.filter(
         store_id=store_id,
@@ -73,6 +76,10 @@ def could_exceed(job: StoreSyncJob, entity: SyncEntity, service) -> bool:
     # Changed since the watermark and not as the last sync left them (the platform pass's candidates).
     bound = model.objects.filter(store_id=store_id, updated_at__gte=since).exclude(Exists(settled)).count()
     bound += DeadLetter.objects.owed().filter(store_id=store_id, entity_type=entity.entity_type).count()
+    # Records deleted on the platform since: their tombstones, each a delete or deactivation to plan.
+    bound += SyncTombstone.objects.filter(
+        store_id=store_id, entity_type=entity.entity_type, processed_at__isnull=True
+    ).count()
     if bound > allowed:
         return True
     bound += service.count_changed(entity.entity_type, entity.store_watermark, limit=allowed - bound + 1)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from catalog.models import Product
 from catalog.roles import Role
 from storesync import services
 from storesync.admin import EntityForm
@@ -303,3 +304,29 @@ def test_the_admin_configures_the_limits(console, shop_store):
     form.save()
     products.refresh_from_db()
     assert (products.max_changes, products.max_changes_percent) == (40, 10)
+
+
+@pytest.mark.parametrize("side", ["platform", "shop"])
+def test_mass_deletes_are_held_before_the_first_delete(shop_store, sim, side):
+    """Three of ten products deleted on one side under ``delete_policy`` delete: the next sync
+    (incremental, with the platform's tombstones; or the daily sweep of the shop's ids) is held
+    before it deletes anything on the other side; rejected, nothing is deleted."""
+    braked(shop_store, delete_policy="delete")
+    before = {shop_id: sim_get(sim, f"products/{shop_id}")["active"] for shop_id in (1, 2, 3)}
+    if side == "platform":
+        Product.objects.filter(store=shop_store, id_origin__in=[1, 2, 3]).delete()
+        job = services.run_sync_now(shop_store)
+    else:
+        for shop_id in (1, 2, 3):
+            sim_post(sim, f"products/{shop_id}/delete")
+        job = services.run_sync_now(shop_store, options={"sweep_deletes": True})
+
+    assert job.status == "held", (job.message, job.errors)
+    assert "3 overwrites or deletes planned" in job.message
+    if side == "platform":
+        assert {shop_id: sim_get(sim, f"products/{shop_id}")["active"] for shop_id in (1, 2, 3)} == before
+    else:
+        assert Product.objects.filter(store=shop_store, id_origin__in=[1, 2, 3]).count() == 3
+    services.reject_job(job)
+    if side == "shop":
+        assert Product.objects.filter(store=shop_store, id_origin__in=[1, 2, 3]).count() == 3
