@@ -29,31 +29,11 @@ def item_changes(job: StoreSyncJob, entity: str, item: Item) -> list[SyncChange]
     obj, remote, result = item.pair.obj, item.pair.remote, item.result
     record = {"record_pk": obj.pk if obj is not None else None, "shop_id": remote.id if remote else None}
     rows = [
-        SyncChange(
-            store_id=job.store_id,
-            job=job,
-            entity_type=entity,
-            field=name,
-            side=ChangeSide.STORE,
-            action=ChangeAction.UPDATE,
-            old_value=_json(remote.values.get(name) if remote else None),
-            new_value=_json(value),
-            **record,
-        )
+        update_change(job, entity, ChangeSide.STORE, name, remote.values.get(name) if remote else None, value, **record)
         for name, value in result.to_store.items()
     ]
     rows += [
-        SyncChange(
-            store_id=job.store_id,
-            job=job,
-            entity_type=entity,
-            field=name,
-            side=ChangeSide.PLATFORM,
-            action=ChangeAction.UPDATE,
-            old_value=_json(item.platform_values.get(name)),
-            new_value=_json(value),
-            **record,
-        )
+        update_change(job, entity, ChangeSide.PLATFORM, name, item.platform_values.get(name), value, **record)
         for name, value in result.to_platform.items()
     ]
     return rows
