@@ -177,7 +177,7 @@ def _run(workdir: Path, sshd: Sshd, database: str) -> int:
     sent_again = again.counters.get("sent", 0)
     print(
         f"nas sync: {DOCUMENTS} documents, {total_bytes / 1e6:.0f} MB (20-200 KB each), loopback sshd, "
-        f"{database}, median of {ROUNDS}"
+        f"{database}, median of {ROUNDS}; load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
     print(
         f"  project run (service)     {project:7.2f} s   {run.counters['sent']} sent, one rsync -a -z -s -ii, "
