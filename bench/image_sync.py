@@ -7,6 +7,9 @@ Prints, in one run:
 - a bare baseline: httpx clients in a ThreadPoolExecutor, 8 downloads at once, fetching
   the same image URLs and doing nothing with the bytes;
 - their ratio (target: at most 1.5x), and their CPU time per image (target: at most 2.5x);
+  and, for information, the CPU per image of the same downloader doing the image work by
+  the barest means (Pillow decodes the bytes and encodes the configured WebP sizes, nothing
+  else): what no image sync can go below;
 - the second, unchanged sync: its time (target: at most 10% of the full sync) and the image
   bytes it moved (target: 0);
 - for information, the same full sync in the embedded mode (one process, 8 threads).
@@ -172,8 +175,27 @@ def _start_workers() -> subprocess.Popen:
     return process
 
 
-def _baseline(url: str, api_key: str, paths: list[str]) -> tuple[float, float]:
-    """A plain concurrent downloader: one httpx client per thread, bodies read and dropped.
+def _encode_renditions(data: bytes) -> None:
+    """The image work by the barest means: Pillow decodes the bytes and encodes each configured
+    WebP size (the hub's quality and encoder effort), with no checks, storage or database."""
+    import io
+
+    from django.conf import settings
+    from PIL import Image
+
+    encoded = set()  # a size two renditions share is encoded once, as the hub does
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        for side in sorted(set(settings.IMAGE_RENDITIONS.values()), reverse=True):
+            image.thumbnail((side, side))
+            if image.size not in encoded:
+                encoded.add(image.size)
+                image.save(io.BytesIO(), "WEBP", quality=settings.IMAGE_WEBP_QUALITY, method=0)
+
+
+def _baseline(url: str, api_key: str, paths: list[str], renditions: bool = False) -> tuple[float, float]:
+    """A plain concurrent downloader: one httpx client per thread, bodies read and dropped (or,
+    with ``renditions``, decoded and encoded by :func:`_encode_renditions`).
     Returns (seconds, CPU seconds of this process)."""
     import httpx
 
@@ -188,6 +210,8 @@ def _baseline(url: str, api_key: str, paths: list[str]) -> tuple[float, float]:
             clients.append(client)
         response = client.get(path)
         response.raise_for_status()
+        if renditions:
+            _encode_renditions(response.content)
         return len(response.content)
 
     cpu = _own_cpu_seconds()
@@ -272,6 +296,7 @@ def _measure_rounds(store, production: bool, workers, control, url: str, paths: 
         for side in ("baseline", "project") if number % 2 == 0 else ("project", "baseline"):
             if side == "baseline":
                 measured["baseline"], measured["baseline_cpu"] = _baseline(url, DEMO_API_KEY, paths)
+                _, measured["same_work_cpu"] = _baseline(url, DEMO_API_KEY, paths, renditions=True)
             else:
                 measured["project"] = _project_round(store, production, workers, control)
                 assert ProductPhoto.objects.filter(store=store).count() == PRODUCTS
@@ -350,9 +375,11 @@ def main() -> None:
         if project["cpu"]:
             cpu_ratio = project["cpu"] / measured["baseline_cpu"]
             cpu_ratios.append(cpu_ratio)
+            same_work = measured["same_work_cpu"]
             print(
                 f"           CPU per image: workers {project['cpu'] / images * 1000:.2f} ms, "
-                f"baseline {measured['baseline_cpu'] / images * 1000:.2f} ms, ratio {cpu_ratio:.2f}x"
+                f"baseline {measured['baseline_cpu'] / images * 1000:.2f} ms, ratio {cpu_ratio:.2f}x; "
+                f"downloader + decode + WebP {same_work / images * 1000:.2f} ms, ratio {project['cpu'] / same_work:.2f}x"
             )
     ratio = statistics.median(ratios)
     full_time = statistics.median(measured["project"]["seconds"] for measured in rounds)
