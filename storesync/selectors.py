@@ -168,10 +168,11 @@ class AwaitingHuman:
 
     conflicts: int  # pending conflicts (manual resolution, or a sync run without resolve_conflicts)
     dead_letters: int  # owed records: writes or creates that failed and that no sync has settled yet
+    held_jobs: int  # syncs the brake stopped before their first write, to approve or reject
 
     @property
     def total(self) -> int:
-        return self.conflicts + self.dead_letters
+        return self.conflicts + self.dead_letters + self.held_jobs
 
     def __bool__(self) -> bool:
         return self.total > 0
@@ -181,6 +182,7 @@ def awaiting_human(store: Store) -> AwaitingHuman:
     return AwaitingHuman(
         conflicts=SyncConflict.objects.filter(store=store, status=ConflictStatus.PENDING).count(),
         dead_letters=DeadLetter.objects.owed().filter(store=store).count(),
+        held_jobs=StoreSyncJob.objects.filter(store=store, status=JobStatus.HELD).count(),
     )
 
 

@@ -345,6 +345,7 @@ StatusResult = inline_serializer(
             {
                 "conflicts": serializers.IntegerField(help_text="Pending conflicts."),
                 "dead_letters": serializers.IntegerField(help_text="Pending dead letters."),
+                "held_jobs": serializers.IntegerField(help_text="Sync jobs held by the brake, to approve or reject."),
             },
             help_text="What waits for a person's decision; any of it makes the store needs_attention.",
         ),

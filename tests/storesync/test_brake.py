@@ -330,3 +330,14 @@ def test_mass_deletes_are_held_before_the_first_delete(shop_store, sim, side):
     services.reject_job(job)
     if side == "shop":
         assert Product.objects.filter(store=shop_store, id_origin__in=[1, 2, 3]).count() == 3
+
+
+def test_a_held_job_makes_its_store_need_attention_until_decided(shop_store, sim, client, operator):
+    job = held_job(shop_store, sim)
+    status = client.get(f"/api/v1/stores/{shop_store.pk}/sync/status").json()["data"]
+    assert status["overall_status"] == "needs_attention"
+    assert status["awaiting_human"] == {"conflicts": 0, "dead_letters": 0, "held_jobs": 1}
+
+    services.reject_job(job, user=operator)
+    status = client.get(f"/api/v1/stores/{shop_store.pk}/sync/status").json()["data"]
+    assert status["awaiting_human"]["held_jobs"] == 0

@@ -38,17 +38,17 @@ def leave_three_conflicts(store, sim) -> StoreSyncJob:
 def test_pending_manual_conflicts_need_attention_until_settled(operator, shop_store, sim):
     leave_three_conflicts(shop_store, sim)
     waiting = selectors.awaiting_human(shop_store)
-    assert (waiting.conflicts, waiting.dead_letters, waiting.total) == (3, 0, 3)
+    assert (waiting.conflicts, waiting.dead_letters, waiting.held_jobs, waiting.total) == (3, 0, 0, 3)
     status = status_of(operator, shop_store)
     assert status["overall_status"] == "needs_attention"
-    assert status["awaiting_human"] == {"conflicts": 3, "dead_letters": 0}
+    assert status["awaiting_human"] == {"conflicts": 3, "dead_letters": 0, "held_jobs": 0}
 
     for conflict in SyncConflict.objects.filter(store=shop_store, status="pending"):
         resolution.resolve_conflict(conflict, resolution="use_store_value")
     assert not selectors.awaiting_human(shop_store)
     status = status_of(operator, shop_store)
     assert status["overall_status"] == "healthy"
-    assert status["awaiting_human"] == {"conflicts": 0, "dead_letters": 0}
+    assert status["awaiting_human"] == {"conflicts": 0, "dead_letters": 0, "held_jobs": 0}
 
 
 def test_pending_dead_letters_need_attention(operator, shop_store, sim):
