@@ -270,6 +270,34 @@ def test_progress_events_are_throttled_per_job(hub_worker, live_server_url, make
     assert received[-1]["data"]["records_processed"] <= 100
 
 
+def test_a_process_asks_redis_for_a_jobs_start_once_and_its_ticks_still_stream(
+    hub_worker, live_server_url, make_store, make_user, settings
+):
+    """After announcing a job's start, this process' progress ticks skip the start mark's Redis
+    call: with the mark gone from Redis, no second ``sync_started``, and every tick arrives."""
+    settings.STORESYNC_EVENT_PROGRESS_INTERVAL = 0.01
+    store = make_store("s1")
+    viewer = make_user("viewer-s1", role=Role.VIEWER, stores=[store])
+    job = StoreSyncJob.objects.create(
+        kind="store_sync", store=store, lock_key=f"s1:{uuid.uuid4()}", status=JobStatus.RUNNING, entities=["products"]
+    )
+    with stream(live_server_url, store, viewer) as ws:
+        record_progress(job, total=4, processed=1)  # announces the start
+        redis.Redis.from_url(django_settings.REDIS_URL).delete(f"storesync:events:started:{job.pk}:{job.attempts}")
+        for _ in range(3):
+            time.sleep(0.05)
+            record_progress(job, processed=1)
+        received = []
+        try:
+            while True:
+                received.append(json.loads(ws.recv(timeout=1.0)))
+        except TimeoutError:
+            pass
+    live = [m for m in received if not m.get("snapshot")]
+    assert [m["event"] for m in live] == ["sync_started"] + ["sync_progress"] * 3
+    assert [m["data"]["records_processed"] for m in live[1:]] == [2, 3, 4]
+
+
 def test_the_embedded_mode_streams_through_the_in_memory_layer(
     transactional_db, settings, make_store, make_shop_simulator, make_user
 ):
