@@ -369,6 +369,27 @@ def test_an_open_stream_ends_when_its_access_does(
         assert closed_with(ws) == code
 
 
+def test_an_open_streams_access_check_is_three_queries(transactional_db, make_store, make_user):
+    """What each open stream's periodic check costs (hundreds of streams per web process):
+    the user's row, the account stamp and the store, the permissions from the access cache."""
+    from asgiref.sync import async_to_sync
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from operations.consumers import stream_access
+
+    store = make_store("q")
+    viewer = make_user("viewer-q", role=Role.VIEWER, stores=[store])
+    token = AccessToken(token_for(viewer))
+    check = stream_access.func  # the check itself, on this thread's connection
+    assert check(token, str(store.pk)) == (None, store.pk)  # the first one fills the access cache
+    with CaptureQueriesContext(connection) as queries:
+        assert check(token, str(store.uuid)) == (None, store.pk)
+    assert len(queries) == 3
+    assert async_to_sync(stream_access)(token, str(store.pk)) == (None, store.pk)
+
+
 def test_malformed_and_deeply_nested_messages_are_ignored_and_the_stream_stays_open(
     transactional_db, live_server_url, make_store, make_user
 ):
