@@ -54,28 +54,38 @@ def test_jobs_without_a_store_are_exclusive_too():
         start_job(ImportRun, kind="global")
 
 
+def race(work, threads: int) -> None:
+    """``work`` in ``threads`` threads started together, each on a database connection of its own."""
+    barrier = threading.Barrier(threads)
+
+    def run():
+        try:
+            barrier.wait()
+            work()
+        finally:
+            connection.close()
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_starts_cannot_both_win(store):
     """Two connections racing: the partial unique index lets exactly one insert through."""
     require_postgres()
-    barrier = threading.Barrier(8)
     outcomes: list[str] = []
 
     def contender():
         try:
-            barrier.wait()
             start(store)
             outcomes.append("started")
         except JobAlreadyRunning:
             outcomes.append("refused")
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=contender) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race(contender, 8)
     assert sorted(outcomes) == ["refused"] * 7 + ["started"]
     assert ImportRun.objects.filter(store=store).count() == 1
 
@@ -121,21 +131,12 @@ def test_progress_from_concurrent_workers_adds_up(store):
     """Several workers share one job: the row's counters lose none of their additions."""
     require_postgres()
     job = start(store)
-    barrier = threading.Barrier(6)
 
     def worker():
-        try:
-            barrier.wait()
-            for _ in range(20):
-                record_progress(ImportRun.objects.get(pk=job.pk), processed=1, counters={"created": 1})
-        finally:
-            connection.close()
+        for _ in range(20):
+            record_progress(ImportRun.objects.get(pk=job.pk), processed=1, counters={"created": 1})
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race(worker, 6)
     job.refresh_from_db()
     assert job.items_processed == 120 and job.counters == {"created": 120}
 
@@ -150,16 +151,7 @@ def test_a_progress_tick_is_committed_at_once_and_the_connection_keeps_synchrono
     assert (returned.items_total, returned.items_processed, returned.counters) == (10, 3, {"created": 2})
     assert not connection.in_atomic_block
     seen = []
-
-    def other_connection():
-        try:
-            seen.append(ImportRun.objects.get(pk=job.pk).items_processed)
-        finally:
-            connection.close()
-
-    reader = threading.Thread(target=other_connection)
-    reader.start()
-    reader.join()
+    race(lambda: seen.append(ImportRun.objects.get(pk=job.pk).items_processed), 1)  # another connection
     assert seen == [3]
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
