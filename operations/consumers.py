@@ -44,22 +44,31 @@ def visible_store_id(user, ref) -> int | None:
 @database_sync_to_async
 def stream_access(token, store_ref) -> tuple[int | None, int | None]:
     """``(close code, None)`` if the token's holder may not (or no longer) stream the store,
-    else ``(None, store id)``. A lost right to the store is told apart (4403) from lost
-    authentication (4401), although a membership change also revokes the token."""
+    else ``(None, store id)``.
+
+    A current token is checked as an API request is (the user's row, the account stamp, the
+    permissions from the access cache: ``catalog.tokens``), then the store: three queries,
+    what hundreds of open streams' periodic re-checks cost. Only a token that no longer
+    authenticates looks further, to tell a lost right to the store (4403) from lost
+    authentication (4401), since a membership or role change also revokes the token."""
     if token is None or token["exp"] <= time.time():
         return UNAUTHENTICATED, None
-    user_id = token.get(jwt_settings.USER_ID_CLAIM)
-    user = get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}, is_active=True).first()
-    if user is None:
-        return UNAUTHENTICATED, None
+    try:
+        user = current_token_user(token)
+    except AuthenticationFailed:
+        return _refusal(token, store_ref), None
     store_id = visible_store_id(user, store_ref)
     if store_id is None:
         return FORBIDDEN, None
-    try:
-        current_token_user(token)
-    except AuthenticationFailed:
-        return UNAUTHENTICATED, None
     return None, store_id
+
+
+def _refusal(token, store_ref) -> int:
+    user_id = token.get(jwt_settings.USER_ID_CLAIM)
+    user = get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}, is_active=True).first()
+    if user is not None and visible_store_id(user, store_ref) is None:
+        return FORBIDDEN
+    return UNAUTHENTICATED
 
 
 class SyncEventConsumer(AsyncJsonWebsocketConsumer):

@@ -169,11 +169,26 @@ def _mark(key: str, seconds: float) -> bool:
         return True
 
 
+# The ``started`` marks this process has seen taken: its progress ticks skip that Redis call.
+_started_known: set[str] = set()
+
+
+def _first_start(key: str) -> bool:
+    """True once per job attempt across processes (``_mark``), asking Redis at most once per process."""
+    if key in _started_known:
+        return False
+    first = _mark(key, 24 * 3600)
+    if len(_started_known) > 10_000:
+        _started_known.clear()
+    _started_known.add(key)
+    return first
+
+
 def publish_job(job: Job) -> None:
     group = group_for(job)
     day = 24 * 3600
     if job.status == JobStatus.RUNNING:
-        if _mark(f"started:{job.pk}:{job.attempts}", day):
+        if _first_start(f"started:{job.pk}:{job.attempts}"):
             send(group, started_message(job))
         elif _mark(f"progress:{job.pk}", settings.STORESYNC_EVENT_PROGRESS_INTERVAL):
             send(group, progress_message(job))

@@ -15,6 +15,7 @@ from config.jobs import (
     celery_task,
     fail_stale_jobs,
     finish_job,
+    lifecycle,
     record_progress,
     run_job,
     runner_for,
@@ -53,34 +54,53 @@ def test_jobs_without_a_store_are_exclusive_too():
         start_job(ImportRun, kind="global")
 
 
+def race(work, threads: int) -> None:
+    """``work`` in ``threads`` threads started together, each on a database connection of its own."""
+    barrier = threading.Barrier(threads)
+
+    def run():
+        try:
+            barrier.wait()
+            work()
+        finally:
+            connection.close()
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_starts_cannot_both_win(store):
     """Two connections racing: the partial unique index lets exactly one insert through."""
     require_postgres()
-    barrier = threading.Barrier(8)
     outcomes: list[str] = []
 
     def contender():
         try:
-            barrier.wait()
             start(store)
             outcomes.append("started")
         except JobAlreadyRunning:
             outcomes.append("refused")
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=contender) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race(contender, 8)
     assert sorted(outcomes) == ["refused"] * 7 + ["started"]
     assert ImportRun.objects.filter(store=store).count() == 1
 
 
+@pytest.fixture(params=["in place", "locked"])
+def progress_write(request, monkeypatch):
+    """Both ways record_progress adds to a row: PostgreSQL's one statement, and the locked
+    read and write of other databases (the embedded mode's SQLite)."""
+    if request.param == "locked":
+        monkeypatch.setattr(lifecycle, "_add_progress_in_place", lifecycle._add_progress_locked)
+    return request.param
+
+
 @pytest.mark.django_db
-def test_progress_adds_up_and_caps_recorded_errors(store):
+def test_progress_adds_up_and_caps_recorded_errors(store, progress_write):
     job = start(store)
     record_progress(
         job,
@@ -104,6 +124,46 @@ def test_progress_adds_up_and_caps_recorded_errors(store):
     assert len(job.errors) == 500 and job.error_count == 600
     assert job.progress == 100.0
     assert job.heartbeat_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_from_concurrent_workers_adds_up(store):
+    """Several workers share one job: the row's counters lose none of their additions."""
+    require_postgres()
+    job = start(store)
+
+    def worker():
+        for _ in range(20):
+            record_progress(ImportRun.objects.get(pk=job.pk), processed=1, counters={"created": 1})
+
+    race(worker, 6)
+    job.refresh_from_db()
+    assert job.items_processed == 120 and job.counters == {"created": 120}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_progress_tick_is_committed_at_once_and_the_connection_keeps_synchronous_commits(store):
+    """Outside a transaction a tick commits on its own (asynchronously: only that tick's commit),
+    so another connection sees it at once and the connection's next transactions are unchanged."""
+    require_postgres()
+    job = start(store)
+    returned = record_progress(job, total=10, processed=3, counters={"created": 2})
+    assert (returned.items_total, returned.items_processed, returned.counters) == (10, 3, {"created": 2})
+    assert not connection.in_atomic_block
+    seen = []
+    race(lambda: seen.append(ImportRun.objects.get(pk=job.pk).items_processed), 1)  # another connection
+    assert seen == [3]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db
+def test_progress_of_a_missing_job_raises(store):
+    job = start(store)
+    ImportRun.objects.filter(pk=job.pk).delete()
+    with pytest.raises(ImportRun.DoesNotExist):
+        record_progress(job, processed=1)
 
 
 @pytest.mark.django_db

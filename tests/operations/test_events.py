@@ -243,31 +243,65 @@ def test_image_syncs_and_nas_runs_publish_on_the_same_stream(two_stores, live_se
         assert failed["kind"] == "nas_sync" and failed["status"] == "failed" and failed["store_id"] is None
 
 
+def running_store_sync(make_store, make_user, code: str):
+    """A store, a viewer of it and a running store sync job of it."""
+    store = make_store(code)
+    viewer = make_user(f"viewer-{code}", role=Role.VIEWER, stores=[store])
+    job = StoreSyncJob.objects.create(
+        kind="store_sync",
+        store=store,
+        lock_key=f"{code}:{uuid.uuid4()}",
+        status=JobStatus.RUNNING,
+        entities=["products"],
+    )
+    return store, viewer, job
+
+
+def drain(ws) -> list[dict]:
+    """Every message the stream sends until it is quiet for a second."""
+    received = []
+    try:
+        while True:
+            received.append(json.loads(ws.recv(timeout=1.0)))
+    except TimeoutError:
+        return received
+
+
 def test_progress_events_are_throttled_per_job(hub_worker, live_server_url, make_store, make_user, settings):
     settings.STORESYNC_EVENT_PROGRESS_INTERVAL = 0.25
-    store = make_store("t")
-    viewer = make_user("viewer-t", role=Role.VIEWER, stores=[store])
-    job = StoreSyncJob.objects.create(
-        kind="store_sync", store=store, lock_key=f"t:{uuid.uuid4()}", status=JobStatus.RUNNING, entities=["products"]
-    )
+    store, viewer, job = running_store_sync(make_store, make_user, "t")
     with stream(live_server_url, store, viewer) as ws:
         started = time.monotonic()
         for _ in range(100):  # 100 progress reports in about a second
             record_progress(job, total=100, processed=1)
             time.sleep(0.01)
         elapsed = time.monotonic() - started
-        received = []
-        try:
-            while True:
-                received.append(json.loads(ws.recv(timeout=1.0)))
-        except TimeoutError:
-            pass
+        received = drain(ws)
     assert [m["event"] for m in received[:2]] == ["sync_started", "sync_progress"]  # the state at connection
     assert received[0]["snapshot"] and received[1]["snapshot"]
     names = [m["event"] for m in received[2:]]
     assert names[0] == "sync_started" and names.count("sync_started") == 1
     assert 2 <= names.count("sync_progress") <= elapsed / 0.25 + 2
     assert received[-1]["data"]["records_processed"] <= 100
+
+
+def test_a_process_asks_redis_for_a_jobs_start_once_and_its_ticks_still_stream(
+    hub_worker, live_server_url, make_store, make_user, settings
+):
+    """After announcing a job's start, this process' progress ticks skip the start mark's Redis
+    call: with the mark gone from Redis, no second ``sync_started``, and every tick arrives."""
+    settings.STORESYNC_EVENT_PROGRESS_INTERVAL = 0.01
+    store, viewer, job = running_store_sync(make_store, make_user, "s1")
+    with stream(live_server_url, store, viewer) as ws:
+        record_progress(job, total=4, processed=1)  # announces the start
+        redis.Redis.from_url(django_settings.REDIS_URL).delete(f"storesync:events:started:{job.pk}:{job.attempts}")
+        for _ in range(3):
+            time.sleep(0.05)
+            record_progress(job, processed=1)
+        received = drain(ws)
+    live = [m for m in received if not m.get("snapshot")]
+    assert [m["event"] for m in live] == ["sync_started"] + ["sync_progress"] * 3
+    assert [m["data"]["records_processed"] for m in live[1:]] == [2, 3, 4]
 
 
 def test_the_embedded_mode_streams_through_the_in_memory_layer(
@@ -339,6 +373,27 @@ def test_an_open_stream_ends_when_its_access_does(
             viewer.set_password("Another-pass-456")
             viewer.save()
         assert closed_with(ws) == code
+
+
+def test_an_open_streams_access_check_is_three_queries(transactional_db, make_store, make_user):
+    """What each open stream's periodic check costs (hundreds of streams per web process):
+    the user's row, the account stamp and the store, the permissions from the access cache."""
+    from asgiref.sync import async_to_sync
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from operations.consumers import stream_access
+
+    store = make_store("q")
+    viewer = make_user("viewer-q", role=Role.VIEWER, stores=[store])
+    token = AccessToken(token_for(viewer))
+    check = stream_access.func  # the check itself, on this thread's connection
+    assert check(token, str(store.pk)) == (None, store.pk)  # the first one fills the access cache
+    with CaptureQueriesContext(connection) as queries:
+        assert check(token, str(store.uuid)) == (None, store.pk)
+    assert len(queries) == 3
+    assert async_to_sync(stream_access)(token, str(store.pk)) == (None, store.pk)
 
 
 def test_malformed_and_deeply_nested_messages_are_ignored_and_the_stream_stays_open(
