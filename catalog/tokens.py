@@ -16,13 +16,14 @@ per request.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import IntegerField, Value
+from django.db import connection
 from django.utils.crypto import salted_hmac
 from drf_spectacular.contrib import rest_framework_simplejwt as simplejwt_schema
 from rest_framework import fields
@@ -43,17 +44,31 @@ _GROUP, _STORE = 0, 1
 
 
 def account_stamp(user) -> str:
-    groups = User.groups.through.objects.filter(user_id=user.pk).values_list(_kind(_GROUP), "group_id")
-    stores = StoreMembership.objects.filter(user_id=user.pk).values_list(_kind(_STORE), "store_id")
-    rows = list(groups.union(stores, all=True))  # one query for both
+    rows = _access_rows(user.pk)
     groups = sorted(pk for kind, pk in rows if kind == _GROUP)
     stores = sorted(pk for kind, pk in rows if kind == _STORE)
     state = f"{user.password}|{user.is_active}|{user.is_superuser}|{user.is_staff}|{groups}|{stores}"
     return salted_hmac("catalog.tokens.account_stamp", state).hexdigest()[:32]
 
 
-def _kind(kind: int) -> Value:
-    return Value(kind, output_field=IntegerField())
+def _access_rows(user_id) -> list[tuple[int, int]]:
+    """(kind, id) of the user's groups and store memberships, in one query. Written as SQL:
+    every authenticated request runs it, and building the ORM's union cost ten times the
+    query itself (0.5 ms against 0.05)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_access_sql(connection.vendor), [user_id, user_id])
+        return cursor.fetchall()
+
+
+@functools.cache
+def _access_sql(vendor: str) -> str:  # per vendor: its quoting
+    quote = connection.ops.quote_name
+    parts = []
+    for kind, model, target in ((_GROUP, User.groups.through, "group"), (_STORE, StoreMembership, "store")):
+        meta = model._meta
+        column, owner = meta.get_field(target).column, meta.get_field("user").column
+        parts.append(f"SELECT {kind}, {quote(column)} FROM {quote(meta.db_table)} WHERE {quote(owner)} = %s")
+    return " UNION ALL ".join(parts)
 
 
 def attach_cached_access(user, stamp: str) -> None:

@@ -2,9 +2,10 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+from config.handlers import get_asgi_application  # Django's, with the middleware chain in one thread hop
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)

@@ -134,7 +134,7 @@ if EMBEDDED:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.SharedPoolRedisCache",  # one connection pool per process
             "LOCATION": REDIS_URL,
             # Separates hubs (or test runs) sharing one Redis database.
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),

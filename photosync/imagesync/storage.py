@@ -8,16 +8,19 @@ an object, and a key is only referenced by the database after its object is full
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.utils._os import safe_makedirs
@@ -150,29 +153,49 @@ def object_url(key: str | None, request=None) -> str | None:
 
 def object_url_maker(request=None) -> Callable[[str | None], str | None]:
     """``object_url`` for many keys (a page of photos): what all the links share, the
-    absolute base URL, the expiry and the signer, is worked out once."""
+    absolute base URL, the expiry and the signing key, is worked out once."""
     storage = default_storage
     if not isinstance(storage, FileSystemStorage):
         return lambda key: storage.url(key) if key else None
     expires = int(time.time()) + settings.MEDIA_URL_EXPIRE
     base = request.build_absolute_uri(storage.base_url) if request is not None else storage.base_url
-    signer = _media_signer()
+    signature = media_signer()
 
     def url(key: str | None) -> str | None:
         if not key:
             return None
-        # Both values are URL-safe as they are (digits; URL-safe base64): no urlencode per link.
-        return f"{base}{filepath_to_uri(key)}?expires={expires}&signature={signer.signature(f'{key}:{expires}')}"
+        # The keys this app writes are URL-safe as they are; expires (digits) and the
+        # signature (URL-safe base64) too: no quoting per link but for other keys.
+        path = key if _URL_SAFE.fullmatch(key) else filepath_to_uri(key)
+        return f"{base}{path}?expires={expires}&signature={signature(f'{key}:{expires}')}"
 
     return url
 
 
-def _media_signer() -> signing.Signer:
-    return signing.Signer(salt="photosync.media")
+# Characters ``filepath_to_uri`` leaves as they are.
+_URL_SAFE = re.compile(r"[A-Za-z0-9/._~-]*")
+
+
+def media_signer() -> Callable[[str], str]:
+    """The media links' signature of a message: exactly ``signing.Signer(salt="photosync.media")
+    .signature(message)`` (links signed before stay valid), with the key Django derives from
+    SECRET_KEY per call derived once, so a page of links costs one HMAC each."""
+    key = hashlib.sha256(f"{_MEDIA_SALT}signer{settings.SECRET_KEY}".encode()).digest()
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def signature(message: str) -> str:
+        mac = keyed.copy()
+        mac.update(message.encode())
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+    return signature
+
+
+_MEDIA_SALT = "photosync.media"
 
 
 def media_signature(key: str, expires: int) -> str:
-    return _media_signer().signature(f"{key}:{expires}")
+    return media_signer()(f"{key}:{expires}")
 
 
 def media_signature_is_valid(key: str, expires: str, signature: str) -> bool:

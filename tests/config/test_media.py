@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from django.utils.encoding import filepath_to_uri
 
 from photosync.imagesync.storage import object_url
 from tests.photosync.conftest import make_photo  # noqa: F401  (fixture)
@@ -104,3 +105,24 @@ def test_on_s3_links_are_presigned_and_the_bucket_refuses_unsigned_reads(s3_stor
     parts = urlsplit(url)
     unsigned = httpx.get(f"{parts.scheme}://{parts.netloc}{parts.path}")
     assert unsigned.status_code == 403
+
+
+def test_links_carry_djangos_media_signature_so_links_signed_before_stay_valid(media_root):
+    from django.core.signing import Signer
+
+    from photosync.imagesync.storage import media_signer, object_url_maker
+
+    signer = Signer(salt="photosync.media")
+    for message in ("products/a/b.jpg:1764780000", "products/é ü/x y.jpg:1", ""):
+        assert media_signer()(message) == signer.signature(message)
+
+    url_for = object_url_maker()
+    safe, odd = (
+        "products/1b4e28ba-2fa1-11d2-883f-0016d3cca427/0cc175b9c0f1b6a831c399e269772661.jpg",
+        "products/a b/é#.jpg",
+    )
+    for key in (safe, odd):
+        path, query = url_for(key).split("?")
+        expires = parse_qs(query)["expires"][0]
+        assert path == f"/media/{filepath_to_uri(key)}"
+        assert parse_qs(query)["signature"][0] == signer.signature(f"{key}:{expires}")
