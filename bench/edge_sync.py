@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.support import free_port, fresh_database_url, start_redis, wait_for_http
+from bench.support import cpu_seconds, free_port, fresh_database_url, start_redis, wait_for_http
 
 PHOTOS = int(os.environ.get("BENCH_PHOTOS", "10000"))
 LIST_PHOTOS = int(os.environ.get("BENCH_LIST_PHOTOS", "200000"))
@@ -224,6 +224,20 @@ def _bare_downloads(http, paths: list[str], params: dict | None = None) -> tuple
     return time.perf_counter() - started, total
 
 
+class CPU:
+    """CPU seconds used during a block, by this process (client side) and by a server process."""
+
+    def __init__(self, server: Uvicorn):
+        self.pid = server.process.pid
+
+    def __enter__(self) -> CPU:
+        self.client, self.server = time.process_time(), cpu_seconds(self.pid)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.client, self.server = time.process_time() - self.client, cpu_seconds(self.pid) - self.server
+
+
 def _reset_edge(root: Path) -> None:
     from photosync.models import EdgePhoto, EdgeStatusReport, EdgeSyncRun, EdgeSyncState
 
@@ -329,24 +343,31 @@ def main() -> int:
         config = HOConfig(head_office.url, "edge-bench", PASSWORD, store_uuid)
         root = Path(env["EDGE_PHOTO_ROOT"])
         agent_times, floor_times, endpoint_times = [], [], []
+        cpu: dict[str, list[CPU]] = {"floor": [], "endpoint": [], "agent": []}
         for round_number in range(ROUNDS):
-            seconds, total = _bare_downloads(static_http, files)
+            with CPU(static) as used:
+                seconds, total = _bare_downloads(static_http, files)
             floor_times.append(seconds)
-            endpoint_seconds, endpoint_total = _bare_downloads(http, downloads, {"store_id": store_uuid})
+            cpu["floor"].append(used)
+            with CPU(head_office) as used:
+                endpoint_seconds, endpoint_total = _bare_downloads(http, downloads, {"store_id": store_uuid})
             assert endpoint_total == total, (endpoint_total, total)
             endpoint_times.append(endpoint_seconds)
+            cpu["endpoint"].append(used)
             _reset_edge(root)
-            started = time.perf_counter()
-            if os.environ.get("BENCH_PROFILE"):  # where the agent's own time goes (this thread only)
-                import cProfile
-                import pstats
+            with CPU(head_office) as used:
+                started = time.perf_counter()
+                if os.environ.get("BENCH_PROFILE"):  # where the agent's own time goes (this thread only)
+                    import cProfile
+                    import pstats
 
-                profiler = cProfile.Profile()
-                run, summary = profiler.runcall(edge_sync_now, full=True, config=config, root=root)
-                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-            else:
-                run, summary = edge_sync_now(full=True, config=config, root=root)
-            agent_times.append(time.perf_counter() - started)
+                    profiler = cProfile.Profile()
+                    run, summary = profiler.runcall(edge_sync_now, full=True, config=config, root=root)
+                    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+                else:
+                    run, summary = edge_sync_now(full=True, config=config, root=root)
+                agent_times.append(time.perf_counter() - started)
+            cpu["agent"].append(used)
             assert summary.ok and summary.downloaded == PHOTOS, summary.line()
             print(
                 f"  round {round_number + 1}: static files {seconds:.2f}s ({total / 1e6:.1f} MB), download endpoint "
@@ -359,6 +380,11 @@ def main() -> int:
         print(f"  bare downloader, hub endpoint   {endpoint:7.2f} s  {PHOTOS / endpoint:6.0f} photos/s")
         print(f"  edge pass / floor               {full / floor:7.2f}x (target <= 1.3x)")
         print(f"  hub endpoint / floor            {endpoint / floor:7.2f}x")
+        print("  CPU per photo (least of the rounds; steadier than wall time on a shared machine):")
+        for name, label in (("floor", "static files"), ("endpoint", "hub endpoint"), ("agent", "edge pass")):
+            client = min(used.client for used in cpu[name]) * 1000 / PHOTOS
+            server = min(used.server for used in cpu[name]) * 1000 / PHOTOS
+            print(f"    {label:14s} client {client:5.2f} ms, server {server:5.2f} ms")
 
         changed = max(1, PHOTOS // 100)
         changed_bytes = _change(store, changed)

@@ -46,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import cpu_seconds as _cpu_seconds
 from bench.support import free_port, fresh_database_url
 
 PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "2000"))
@@ -229,19 +230,6 @@ def _baseline(url: str, api_key: str, paths: list[str], renditions: bool = False
 def _own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU of a process and its children (Linux /proc; 0 elsewhere)."""
-    total = 0.0
-    try:
-        pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
-        for one in pids:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    return total
 
 
 def _timed_sync(store, production: bool):

@@ -35,6 +35,19 @@ def fresh_database_url(postgres_url: str, workdir: str) -> tuple[str, str]:
         return f"sqlite:///{workdir}/bench.sqlite3", "SQLite"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and its children (Linux /proc; 0 elsewhere)."""
+    total = 0.0
+    try:
+        pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+        for one in pids:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

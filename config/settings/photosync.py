@@ -40,5 +40,8 @@ EDGE_REPORT_BATCH = env.int("EDGE_REPORT_BATCH", default=100)
 EDGE_HTTP_TIMEOUT = env.float("EDGE_HTTP_TIMEOUT", default=30.0)
 EDGE_HTTP_RETRIES = env.int("EDGE_HTTP_RETRIES", default=4)  # retries of a transient HO error, with backoff
 EDGE_RETRY_BACKOFF = env.float("EDGE_RETRY_BACKOFF", default=1.0)  # seconds, doubled per retry, with jitter
+# Head office: a photo download (or byte range) up to this many bytes is answered in one piece
+# from one read; a larger one is streamed in 64 KB chunks, never whole in memory.
+PHOTO_DOWNLOAD_INLINE_MAX = env.int("PHOTO_DOWNLOAD_INLINE_MAX", default=64 * 1024)
 # Head office: server_time lags the clock by this much, so a change committed late is listed again.
 PHOTO_SYNC_WATERMARK_LAG = env.float("PHOTO_SYNC_WATERMARK_LAG", default=5.0)

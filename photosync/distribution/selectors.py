@@ -28,6 +28,15 @@ def photo_feed(store, *, since: datetime | None = None) -> QuerySet[ProductPhoto
     return queryset.order_by("updated_at", "id")
 
 
+def live_photo(stores: QuerySet, photo_id) -> ProductPhoto | None:
+    """The live photo ``photo_id`` if it belongs to one of ``stores`` (a queryset, kept as a
+    subquery: one query), with the fields a download reads."""
+    found = ProductPhoto.objects.filter(pk=photo_id, store__in=stores, deleted_at__isnull=True).only(
+        "object_key", "filename", "size", "content_type", "checksum", "version", "renditions"
+    )
+    return next(iter(found.order_by()[:1]), None)  # by primary key: no ordering to pay for
+
+
 def after_position(queryset: QuerySet[ProductPhoto], updated_at: datetime, photo_id) -> QuerySet[ProductPhoto]:
     """Keyset: the rows after (updated_at, id), as the row comparison ``(updated_at, id) > (…)``
     that PostgreSQL uses as an index condition on (store, updated_at, id), so many photos

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -17,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from catalog.access import get_visible_store
+from catalog.access import get_visible_store, store_lookup, visible_stores
 from catalog.api.permissions import LettersRequired
 from catalog.api.store_refs import store_ref_parameter
 from config.api import params
@@ -25,7 +26,7 @@ from config.api.schema import error_response
 from config.api.throttling import AnonThrottle, SettingsRateMixin
 from config.error_codes import ErrorCode
 from config.errors import DomainError
-from photosync.distribution import feed, reports
+from photosync.distribution import feed, reports, selectors
 from photosync.distribution import serializers as schema
 from photosync.imagesync import storage
 from photosync.models import ProductPhoto
@@ -146,7 +147,8 @@ class PhotoDownloadThrottle(SettingsRateMixin, UserRateThrottle):
 
 
 class PhotoDownloadView(APIView):
-    """GET /sync/product-photos/<photo_id>/download/: the photo's bytes, streamed."""
+    """GET /sync/product-photos/<photo_id>/download/: the photo's bytes, in one piece up to
+    ``PHOTO_DOWNLOAD_INLINE_MAX`` bytes (most photos), streamed beyond."""
 
     permission_classes = [LettersRequired("photosync.ProductPhoto", "R")]
     throttle_classes = [AnonThrottle, PhotoDownloadThrottle]
@@ -175,11 +177,8 @@ class PhotoDownloadView(APIView):
         },
     )
     def get(self, request, photo_id: str):
-        store = _store(request)
         rendition = request.query_params.get("rendition") or None
-        if rendition is not None and rendition not in RENDITIONS:
-            raise params.invalid(f"rendition must be one of {', '.join(RENDITIONS)}")
-        photo = _live_photo(store, photo_id)
+        photo = _requested_photo(request, photo_id, rendition)
         if rendition:
             info = photo.renditions.get(rendition) or {}
             if not info.get("key"):
@@ -204,8 +203,12 @@ class PhotoDownloadView(APIView):
         if "Range" in request.headers and _if_range_holds(request.headers.get("If-Range"), etag):
             byte_range = _byte_range(request.headers["Range"], size)
         start, end = byte_range or (0, size - 1)
+        inline = end - start + 1 <= settings.PHOTO_DOWNLOAD_INLINE_MAX
         try:
-            chunks = storage.stream_object(key, start, end if byte_range else None)
+            if inline:  # no streamed response: under ASGI each chunk would be a hop to a thread
+                content = storage.read_object(key, start, end if byte_range else None)
+            else:
+                chunks = storage.stream_object(key, start, end if byte_range else None)
         except Exception as exc:  # the spec's 500: storage unreachable or the object missing
             logger.exception("could not open %s for download", key)
             raise DomainError(
@@ -214,13 +217,15 @@ class PhotoDownloadView(APIView):
                 "Internal server error",
                 f"Failed to download image: {type(exc).__name__}",
             ) from None
-        response = StreamingHttpResponse(
-            _streamed(request, chunks),
-            status=206 if byte_range else 200,
-            content_type=content_type,
-            headers=headers,
-        )
-        response["Content-Length"] = str(end - start + 1)
+        status = 206 if byte_range else 200
+        if inline:
+            response = HttpResponse(content, status=status, content_type=content_type, headers=headers)
+            response["Content-Length"] = str(len(content))
+        else:
+            response = StreamingHttpResponse(
+                _streamed(request, chunks), status=status, content_type=content_type, headers=headers
+            )
+            response["Content-Length"] = str(end - start + 1)
         response["Content-Disposition"] = f'attachment; filename="{_quoted(filename)}"'
         if byte_range:
             response["Content-Range"] = f"bytes {start}-{end}/{size}"
@@ -245,6 +250,24 @@ async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 def _if_range_holds(header: str | None, etag: str) -> bool:
     return header is None or header.strip() == etag
+
+
+def _requested_photo(request, photo_id: str, rendition: str | None) -> ProductPhoto:
+    """The live photo asked for, with the store and the photo in one query when all is well
+    (the store scoped to the caller's, as a subquery). Otherwise the errors as before, in
+    their order: the store's (400, 404), the rendition's (400), the photo's (404)."""
+    try:
+        lookup, pk = store_lookup(request.query_params.get("store_id")), uuid.UUID(str(photo_id))
+    except (ValueError, AttributeError):
+        lookup = pk = None
+    if lookup is not None and (rendition is None or rendition in RENDITIONS):
+        photo = selectors.live_photo(visible_stores(request.user).filter(**lookup), pk)
+        if photo is not None:
+            return photo
+    store = _store(request)
+    if rendition is not None and rendition not in RENDITIONS:
+        raise params.invalid(f"rendition must be one of {', '.join(RENDITIONS)}")
+    return _live_photo(store, photo_id)
 
 
 def _live_photo(store, photo_id: str) -> ProductPhoto:

@@ -259,11 +259,19 @@ def test_admin_reads_every_store_and_anonymous_callers_are_refused(
 # The download
 
 
-def test_the_download_streams_the_bytes_with_the_specs_headers(api, edge_user, store, photos):
+@pytest.fixture(params=["inline", "streamed"])
+def delivery(request, settings):
+    """Both ways a download answers: in one piece (photos up to PHOTO_DOWNLOAD_INLINE_MAX), streamed beyond."""
+    if request.param == "streamed":
+        settings.PHOTO_DOWNLOAD_INLINE_MAX = 0
+    return request.param
+
+
+def test_the_download_answers_the_bytes_with_the_specs_headers(api, edge_user, store, photos, delivery):
     photo = photos[0]
     response = api(edge_user).get(download_url(photo), {"store_id": str(store.uuid)})
 
-    assert response.status_code == 200 and response.streaming
+    assert response.status_code == 200 and response.streaming == (delivery == "streamed")
     data = body(response)
     assert hashlib.md5(data).hexdigest() == photo.checksum == response["X-Checksum"]
     assert response["Content-Type"] == "image/jpeg" and response["Content-Length"] == str(photo.size)
@@ -271,7 +279,7 @@ def test_the_download_streams_the_bytes_with_the_specs_headers(api, edge_user, s
     assert response["X-Version"] == "1" and response["ETag"] == f'"{photo.checksum}"'
 
 
-def test_if_none_match_answers_304_and_range_answers_206(api, edge_user, store, photos):
+def test_if_none_match_answers_304_and_range_answers_206(api, edge_user, store, photos, delivery):
     photo, client = photos[0], api(edge_user)
     url = download_url(photo) + f"?store_id={store.pk}"
     not_modified = client.get(url, HTTP_IF_NONE_MATCH=f'"{photo.checksum}"')
@@ -293,7 +301,27 @@ def test_if_none_match_answers_304_and_range_answers_206(api, edge_user, store, 
     assert beyond.status_code == 416 and beyond.json()["message"] == "Range not satisfiable"
 
 
-def test_renditions_and_every_not_found(api, edge_user, store, photos, make_photo):
+def test_a_download_reads_the_store_and_the_photo_in_one_query(api, edge_user, store, photos):
+    client, url = api(edge_user), download_url(photos[0])
+    client.get(url, {"store_id": store.pk})  # the caller's access is cached from here on
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, {"store_id": store.pk}).status_code == 200
+    ours = [q["sql"] for q in queries.captured_queries if '"photosync_' in q["sql"] or '"catalog_store"' in q["sql"]]
+    assert len(ours) == 1 and '"catalog_store"' in ours[0] and "ORDER BY" not in ours[0]
+
+
+def test_another_stores_photo_answers_the_stores_404_before_the_renditions_400(
+    api, edge_user, admin_user, store, other_store, make_photo
+):
+    foreign = make_photo(other_store)
+    response = api(edge_user).get(download_url(foreign), {"store_id": other_store.pk, "rendition": "huge"})
+    assert response.status_code == 404 and response.json()["code"] == "STORE_NOT_FOUND"
+    through_own_store = api(edge_user).get(download_url(foreign), {"store_id": store.pk, "rendition": "huge"})
+    assert through_own_store.status_code == 400
+    assert api(admin_user).get(download_url(foreign), {"store_id": str(other_store.uuid)}).status_code == 200
+
+
+def test_renditions_and_every_not_found(api, edge_user, store, photos, make_photo, delivery):
     photo, client = photos[0], api(edge_user)
     default_storage.save(
         f"products/{photo.product.uuid}/{photo.checksum}_thumb.webp", __import__("io").BytesIO(b"RIFF-thumb")
@@ -431,7 +459,8 @@ def test_the_admin_coverage_page_and_unconfirmed_filter(client, superuser, api, 
     assert ProductPhoto.objects.get(pk=photos[4].pk).deleted_at is not None
 
 
-def test_under_asgi_the_download_streams_without_buffering(edge_user, store, photos, recwarn):
+def test_under_asgi_a_large_download_streams_without_buffering(edge_user, store, photos, recwarn, settings):
+    settings.PHOTO_DOWNLOAD_INLINE_MAX = photos[0].size - 1
     from asgiref.sync import async_to_sync
     from django.test import AsyncClient
 
@@ -452,7 +481,9 @@ def test_under_asgi_the_download_streams_without_buffering(edge_user, store, pho
     assert not [w for w in recwarn if "consume synchronous iterators" in str(w.message)]
 
 
-def test_on_s3_the_list_presigns_and_the_download_streams_ranges(api, edge_user, store, make_photo, s3_storage):
+def test_on_s3_the_list_presigns_and_the_download_streams_ranges(
+    api, edge_user, store, make_photo, s3_storage, delivery
+):
     photo = make_photo(store)
     whole = s3_storage.get(photo.object_key)
     client = api(edge_user)
@@ -465,7 +496,7 @@ def test_on_s3_the_list_presigns_and_the_download_streams_ranges(api, edge_user,
     assert partial.status_code == 206 and body(partial) == whole[7:21]
 
 
-def test_a_photo_whose_object_is_gone_answers_the_specs_500(api, edge_user, store, photos):
+def test_a_photo_whose_object_is_gone_answers_the_specs_500(api, edge_user, store, photos, delivery):
     default_storage.delete(photos[0].object_key)
     response = api(edge_user).get(download_url(photos[0]), {"store_id": store.pk})
     assert response.status_code == 500

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 
 from photosync.imagesync.runner import sync_images_now
-from photosync.imagesync.storage import put_object
+from photosync.imagesync.storage import put_object, read_object
 from photosync.models import ProductPhoto
 from tests.plugins.simulator import sim_post
 
@@ -82,6 +83,18 @@ def test_an_incomplete_object_left_by_a_crash_is_replaced(db):
         assert handle.read() == b"the whole file"
     put_object(key, b"the whole file", 14)  # the same content again: nothing written, no copy
     assert default_storage.listdir("products/test")[1] == ["0123456789abcdef0123456789abcdef.jpg"]
+
+
+def test_an_object_is_read_whole_or_by_range_and_never_from_outside_media_root(db, fresh_media_root):
+    key = "products/test/0123456789abcdef0123456789abcdef.jpg"
+    put_object(key, b"the whole file", 14)
+    assert read_object(key) == b"the whole file"
+    assert read_object(key, 4, 8) == b"whole"
+    assert read_object(key, 10) == b"file"
+    with pytest.raises(FileNotFoundError):
+        read_object("products/test/missing.jpg")
+    with pytest.raises(SuspiciousFileOperation):
+        read_object("../outside.jpg")
 
 
 def test_on_s3_the_bucket_holds_exactly_the_referenced_objects(
