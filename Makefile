@@ -17,7 +17,7 @@ DEMO_ENV := PLATFORM_URL_ALLOWLIST=127.0.0.1,localhost,::1 LISTEN_URL=http://$(H
 # The embedded server, as `make run` and `make demo` start it: one redacting log config for
 # every mode (config/uvicorn_log.json, also used by the Dockerfile and docker-compose.yml).
 SERVE := $(VENV)/bin/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
-	--log-config config/uvicorn_log.json
+	--ws-per-message-deflate false --log-config config/uvicorn_log.json
 
 .PHONY: install install-dev lock docs demo run simulator simulator-stop lint test test-deps bench prod-smoke clean
 

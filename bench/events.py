@@ -12,6 +12,8 @@ Prints, in one run:
   means of the same fan-out, a bare ``websockets`` server subscribed to a Redis pub/sub
   channel that broadcasts each message to its clients, fed by a process that only
   ``PUBLISH``es a message of the same size (``--floor-server``, ``--floor-publish``).
+  Neither server compresses messages (uvicorn's ``--ws-per-message-deflate false``, as the
+  hub is served).
   The load average is printed with every figure;
 - **inbound webhook throughput**: 1,000 signed change notifications posted to
   ``/api/v1/webhooks/{store}/products`` through Django's full stack (in process, test client),
@@ -157,7 +159,7 @@ async def floor_server(port: int, channel: str) -> None:
 
     pubsub = aioredis.from_url(REDIS_URL).pubsub()
     await pubsub.subscribe(channel)
-    async with serve(handler, "127.0.0.1", port):
+    async with serve(handler, "127.0.0.1", port, compression=None):
         async for message in pubsub.listen():
             if message["type"] == "message":
                 broadcast(clients, message["data"].decode())
@@ -251,7 +253,7 @@ def stream_latency(env: dict[str, str], store, user) -> None:
         return str(StampedRefreshToken.for_user(user).access_token)
 
     uvicorn = ["-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", "{port}"]
-    uvicorn += ["--lifespan", "off", "--log-level", "warning"]
+    uvicorn += ["--lifespan", "off", "--log-level", "warning", "--ws-per-message-deflate", "false"]
     channel = f"bench-floor-{uuid.uuid4().hex[:8]}"
     updates = [str(UPDATES), str(INTERVAL)]
     with _server(uvicorn, env) as hub_port, _server([__file__, "--floor-server", "{port}", channel], env) as bare:

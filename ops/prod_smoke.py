@@ -157,6 +157,8 @@ def run(stack: Stack) -> None:
         "2",
         "--lifespan",
         "off",
+        "--ws-per-message-deflate",
+        "false",
         "--log-config",
         "config/uvicorn_log.json",
     )

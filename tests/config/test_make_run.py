@@ -44,22 +44,26 @@ def login(client: httpx.Client) -> str:
     return answer.json()["access"]
 
 
+def create_store(client: httpx.Client, served) -> int:
+    store = client.post(
+        "/api/v1/stores/",
+        json={
+            "name": "Port",
+            "code": "port",
+            "platform": "prestashop",
+            "platform_url": served.shop.url,
+            "platform_api_key": served.shop.api_key,
+        },
+    )
+    assert store.status_code == 201, store.text
+    return store.json()["id"]
+
+
 def test_make_run_hands_out_urls_of_the_port_it_serves(served):
     with httpx.Client(base_url=served.base_url, timeout=60) as client:
         client.headers["Authorization"] = f"Bearer {login(client)}"
-        store = client.post(
-            "/api/v1/stores/",
-            json={
-                "name": "Port",
-                "code": "port",
-                "platform": "prestashop",
-                "platform_url": served.shop.url,
-                "platform_api_key": served.shop.api_key,
-            },
-        )
-        assert store.status_code == 201, store.text
         configured = client.post(
-            f"/api/v1/stores/{store.json()['id']}/sync/configure",
+            f"/api/v1/stores/{create_store(client, served)}/sync/configure",
             json={"sync_frequency": "manual", "entities": [{"type": "products"}]},
         )
         assert configured.status_code == 200, configured.text
@@ -86,3 +90,20 @@ def test_make_run_never_logs_a_websocket_token(served):
     assert "/sync/events/stream?token=********" in log, log[-2000:]
     assert token not in log
     assert token.split(".")[2] not in log  # not even the signature alone
+
+
+def test_make_run_streams_events_uncompressed(served):
+    """The stream's messages are a few hundred bytes: compressing them per client cost more
+    CPU than it saved bytes (docs/store-sync-realtime.md), so uvicorn does not offer it."""
+    with httpx.Client(base_url=served.base_url, timeout=60) as client:
+        token = login(client)
+        client.headers["Authorization"] = f"Bearer {token}"
+        store_id = create_store(client, served)
+
+    async def handshake_extensions():
+        url = f"ws://127.0.0.1:{served.port}/api/v1/stores/{store_id}/sync/events/stream?token={token}"
+        async with websockets.connect(url, open_timeout=20) as socket:
+            assert "permessage-deflate" in socket.request.headers["Sec-WebSocket-Extensions"]  # asked for
+            return socket.response.headers.get("Sec-WebSocket-Extensions")
+
+    assert asyncio.run(handshake_extensions()) is None
