@@ -1,10 +1,12 @@
-"""The change history's rows: one per field a batch writes (or, previewed, would write), with
+"""The change history's rows: one per field a batch updates (or, previewed, would update), with
 the value it replaces. The sync writes them in bulk with the batch; a preview records them as
 its plan; an undo reads them back.
 
-A record deleted by delete propagation is one row, ``action`` ``delete``, ``field`` ``*``, its
-``old_value`` the record's last synced values as a dict (what an undo creates it again from);
-a deactivation is an ``update`` of ``status`` (see ``storesync.engine.deletes``)."""
+A whole record is one row, ``field`` ``*`` (:data:`WHOLE_RECORD`): a record created on a side
+is ``action`` ``create`` with its values as a dict in ``new_value`` (a first full sync records
+one row per record, not one per value); a record deleted by delete propagation is ``action``
+``delete``, its ``old_value`` the record's last synced values as a dict (what an undo creates
+it again from). A deactivation is an ``update`` of ``status`` (see ``storesync.engine.deletes``)."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def item_changes(job: StoreSyncJob, entity: str, item: Item) -> list[SyncChange]
     return rows
 
 
-DELETED_RECORD = "*"  # the field of a delete's one row: the whole record
+WHOLE_RECORD = "*"  # the field of a create's or a delete's one row: the whole record
 
 
 def delete_changes(
@@ -52,7 +54,7 @@ def delete_changes(
         entity_type=entity,
         record_pk=record_pk,
         shop_id=shop_id,
-        field=DELETED_RECORD,
+        field=WHOLE_RECORD,
         side=side,
         action=ChangeAction.DELETE,
         old_value={name: _json(value) for name, value in values.items()},
@@ -78,28 +80,23 @@ def update_change(
     )
 
 
-def create_changes(
+def create_change(
     job: StoreSyncJob, entity: str, side: str, values: dict[str, Any], *, record_pk=None, shop_id=None
-) -> list[SyncChange]:
-    """A record created on ``side``: each of its values, with no old one. (A first full sync makes
-    these for every value of every record: the job by its id and one timestamp, a few times faster.)"""
-    now = timezone.now()
-    return [
-        SyncChange(
-            store_id=job.store_id,
-            job_id=job.pk,
-            entity_type=entity,
-            record_pk=record_pk,
-            shop_id=shop_id,
-            field=name,
-            side=side,
-            action=ChangeAction.CREATE,
-            old_value=None,
-            new_value=_json(value),
-            created_at=now,
-        )
-        for name, value in values.items()
-    ]
+) -> SyncChange:
+    """A record created on ``side``: one row whose new value is its values, with no old one."""
+    return SyncChange(
+        store_id=job.store_id,
+        job_id=job.pk,
+        entity_type=entity,
+        record_pk=record_pk,
+        shop_id=shop_id,
+        field=WHOLE_RECORD,
+        side=side,
+        action=ChangeAction.CREATE,
+        old_value=None,
+        new_value={name: _json(value) for name, value in values.items()},
+        created_at=timezone.now(),
+    )
 
 
 COPY_COLUMNS = (

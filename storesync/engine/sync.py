@@ -33,6 +33,7 @@ letters, progress, watermarks) in ``storesync.engine.ledger``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
@@ -50,7 +51,7 @@ from storesync.engine import history, merge
 from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
 from storesync.engine.deletes import DeletePass
 from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
-from storesync.engine.history import create_changes, item_changes, write_changes
+from storesync.engine.history import create_change, item_changes, write_changes
 from storesync.engine.ledger import Ledger
 from storesync.engine.locks import store_lock
 from storesync.engine.scanning import IdScanner, ShopScanner, chunks, from_iso, iso
@@ -439,10 +440,10 @@ class EntitySync:
             rows += history.item_changes(job, name, item)
             rows += [conflict_row(job, name, item, c) for c in item.result.conflicts]
         for remote, values in plan.creates:
-            rows += history.create_changes(job, name, ChangeSide.PLATFORM, values, shop_id=remote.id)
+            rows.append(history.create_change(job, name, ChangeSide.PLATFORM, values, shop_id=remote.id))
         ops, targets = self.shop_create_ops(plan.outcome.shop_creates, outcome)
         for op, obj in zip(ops, targets, strict=True):
-            rows += history.create_changes(job, name, ChangeSide.STORE, op.values, record_pk=obj.pk)
+            rows.append(history.create_change(job, name, ChangeSide.STORE, op.values, record_pk=obj.pk))
         return rows
 
     def record_plan(self, plan: BatchPlan) -> None:
@@ -574,8 +575,8 @@ class EntitySync:
             adapter.model.objects.bulk_create(objs)
             counts.records_created += len(objs)
             for obj, (remote, values) in zip(objs, plan.creates, strict=True):
-                plan.created_changes += create_changes(
-                    self.job, self.name, ChangeSide.PLATFORM, values, record_pk=obj.pk, shop_id=remote.id
+                plan.created_changes.append(
+                    create_change(self.job, self.name, ChangeSide.PLATFORM, values, record_pk=obj.pk, shop_id=remote.id)
                 )
                 base = {name: values[name] for name in self.policy.fields}
                 states.append(self.new_state(obj.pk, remote, base, obj.updated_at, now))
@@ -718,7 +719,7 @@ class EntitySync:
                 self.ledger.settle(record_pks=[obj.pk], now=now)
                 written = {k: v for k, v in result.op.values.items() if k not in result.unwritten}
                 write_changes(
-                    create_changes(self.job, self.name, ChangeSide.STORE, written, record_pk=obj.pk, shop_id=remote.id)
+                    [create_change(self.job, self.name, ChangeSide.STORE, written, record_pk=obj.pk, shop_id=remote.id)]
                 )
                 if result.error:  # made, but a follow-up write failed
                     self.ledger.dead_letter(
@@ -756,8 +757,12 @@ CHANGED_SINCE_PREVIEW = "CHANGED_SINCE_PREVIEW"
 
 
 def planned_key(change: SyncChange) -> tuple:
-    """One planned change, as an apply compares it: side, field, action, new value, settlement."""
-    return (change.side, change.field, change.action, repr(change.new_value), change.settled_by)
+    """One planned change, as an apply compares it: side, field, action, new value, settlement.
+    An object (a create's values) read back from the database has its keys in jsonb's order:
+    compared whatever the order."""
+    value = change.new_value
+    shown = json.dumps(value, sort_keys=True, default=str) if isinstance(value, dict) else repr(value)
+    return (change.side, change.field, change.action, shown, change.settled_by)
 
 
 def planned_sets(changes: Iterable[SyncChange]) -> dict[tuple, set]:
@@ -779,10 +784,10 @@ def conflict_row(job: StoreSyncJob, entity: str, item: Item, conflict: merge.Con
         if store_wins
         else (conflict.store_value, conflict.platform_value)
     )
-    [row] = history.create_changes(
-        job, entity, side, {conflict.field: new}, record_pk=item.pair.obj.pk, shop_id=item.pair.remote.id
+    row = history.update_change(
+        job, entity, side, conflict.field, old, new, record_pk=item.pair.obj.pk, shop_id=item.pair.remote.id
     )
-    row.action, row.old_value = ChangeAction.CONFLICT, history._json(old)
+    row.action = ChangeAction.CONFLICT
     row.settled_by = "pending" if conflict.pending else (conflict.decided_by or "strategy")[:40]
     return row
 
