@@ -40,7 +40,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from catalog.models import Customer
@@ -49,6 +49,7 @@ from config.error_codes import ErrorCode
 from storesync.constants import SYNCABLE_FIELDS, ChangeAction, ChangeSide, Direction, JobMode, SyncType
 from storesync.engine import history, merge
 from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
+from storesync.engine.bulk import AnyOf, create_records
 from storesync.engine.deletes import DeletePass
 from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
 from storesync.engine.history import create_change, item_changes, write_changes
@@ -267,7 +268,9 @@ class EntitySync:
 
         def load() -> list[Pair]:
             ids = [remote.id for remote in remotes]
-            objs = {obj.id_origin: obj for obj in self.model.objects.filter(store=self.store, id_origin__in=ids)}
+            objs = {
+                obj.id_origin: obj for obj in self.model.objects.filter(AnyOf(F("id_origin"), ids), store=self.store)
+            }
             states = self.states(shop_ids=ids)
             twins = self.link_twins([r for r in remotes if r.id not in objs and r.id not in states])
             pairs = []
@@ -298,7 +301,7 @@ class EntitySync:
         if not shop_ids:
             return {}
         twins: dict[int, models.Model] = {}
-        rows = self.model.objects.filter(store=self.store, id_origin__isnull=True, **{f"{field}__in": list(shop_ids)})
+        rows = self.model.objects.filter(AnyOf(F(field), list(shop_ids)), store=self.store, id_origin__isnull=True)
         for row in rows.order_by("pk"):
             shop_id = shop_ids.get(getattr(row, field))
             if shop_id is not None and shop_id not in twins:
@@ -357,8 +360,8 @@ class EntitySync:
     def states(self, *, shop_ids: Iterable[int] = (), record_pks: Iterable[int] = ()) -> dict[int, SyncRecordState]:
         base = SyncRecordState.objects.filter(store=self.store, entity_type=self.name)
         if shop_ids:
-            return {state.shop_id: state for state in base.filter(shop_id__in=list(shop_ids))}
-        return {state.record_pk: state for state in base.filter(record_pk__in=list(record_pks))}
+            return {state.shop_id: state for state in base.filter(AnyOf(F("shop_id"), list(shop_ids)))}
+        return {state.record_pk: state for state in base.filter(AnyOf(F("record_pk"), list(record_pks)))}
 
     def plan(self, pairs: list[Pair]) -> BatchPlan:
         """Merge a batch; dead letters and conflict rows are written here (first transaction)."""
@@ -569,18 +572,6 @@ class EntitySync:
             counts.conflicts_pending += len(result.pending)
             counts.overwritten += len(result.overwritten)
             done_pks.append(obj.pk)
-        if plan.creates:
-            objs = [adapter.new_platform(self.store, remote, values) for remote, values in plan.creates]
-            self.link_customers(objs, [remote for remote, _ in plan.creates])
-            adapter.model.objects.bulk_create(objs)
-            counts.records_created += len(objs)
-            for obj, (remote, values) in zip(objs, plan.creates, strict=True):
-                plan.created_changes.append(
-                    create_change(self.job, self.name, ChangeSide.PLATFORM, values, record_pk=obj.pk, shop_id=remote.id)
-                )
-                base = {name: values[name] for name in self.policy.fields}
-                states.append(self.new_state(obj.pk, remote, base, obj.updated_at, now))
-                done_shop_ids.append(remote.id)
         if states:
             # Stale links of records linked anew (a record just created has none).
             relinked = {item.pair.obj.pk: item.pair.remote.id for item in plan.items if item.pair.state is None}
@@ -594,6 +585,22 @@ class EntitySync:
                 unique_fields=["store", "entity_type", "shop_id"],
                 update_fields=["record_pk", "base", "store_modified", "platform_modified", "synced_at"],
             )
+        if plan.creates:
+            objs = [adapter.new_platform(self.store, remote, values) for remote, values in plan.creates]
+            self.link_customers(objs, [remote for remote, _ in plan.creates])
+            create_records(adapter.model, objs)
+            counts.records_created += len(objs)
+            created: list[SyncRecordState] = []
+            for obj, (remote, values) in zip(objs, plan.creates, strict=True):
+                plan.created_changes.append(
+                    create_change(self.job, self.name, ChangeSide.PLATFORM, values, record_pk=obj.pk, shop_id=remote.id)
+                )
+                base = {name: values[name] for name in self.policy.fields}
+                created.append(self.new_state(obj.pk, remote, base, obj.updated_at, now))
+                done_shop_ids.append(remote.id)
+            # Inserted, not upserted: the batch's load found no state of these shop ids, and the
+            # store's lock has been held since.
+            create_records(SyncRecordState, created)
         self.ledger.settle(record_pks=done_pks, shop_ids=done_shop_ids, now=now)
 
     def new_state(self, record_pk: int, remote: Remote, base: dict, platform_modified, now) -> SyncRecordState:
