@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.utils import timezone
 
 from storesync.constants import ChangeAction, ChangeSide
 from storesync.engine.batch import Item
@@ -45,39 +44,45 @@ def item_changes(job: StoreSyncJob, entity: str, item: Item) -> list[SyncChange]
 WHOLE_RECORD = "*"  # the field of a create's or a delete's one row: the whole record
 
 
+def change_row(
+    job: StoreSyncJob, entity: str, side: str, action: str, field: str, old: Any, new: Any, *, record_pk, shop_id
+) -> SyncChange:
+    return SyncChange(
+        store_id=job.store_id,
+        job_id=job.pk,
+        entity_type=entity,
+        record_pk=record_pk,
+        shop_id=shop_id,
+        field=field,
+        side=side,
+        action=action,
+        old_value=old,
+        new_value=new,
+    )
+
+
 def delete_changes(
     job: StoreSyncJob, entity: str, side: str, values: dict[str, Any], *, record_pk=None, shop_id=None
 ) -> SyncChange:
     """A record deleted on ``side``: one row whose old value is its last synced values."""
-    return SyncChange(
-        store_id=job.store_id,
-        job=job,
-        entity_type=entity,
-        record_pk=record_pk,
-        shop_id=shop_id,
-        field=WHOLE_RECORD,
-        side=side,
-        action=ChangeAction.DELETE,
-        old_value={name: _json(value) for name, value in values.items()},
-        new_value=None,
-    )
+    return whole_record(job, entity, side, ChangeAction.DELETE, values, record_pk=record_pk, shop_id=shop_id)
+
+
+def whole_record(
+    job: StoreSyncJob, entity: str, side: str, action: str, values: dict[str, Any], *, record_pk, shop_id
+) -> SyncChange:
+    """A create's or a delete's one row: the record's values, the new ones or the old ones."""
+    held = {name: _json(value) for name, value in values.items()}
+    old, new = (held, None) if action == ChangeAction.DELETE else (None, held)
+    return change_row(job, entity, side, action, WHOLE_RECORD, old, new, record_pk=record_pk, shop_id=shop_id)
 
 
 def update_change(
     job: StoreSyncJob, entity: str, side: str, name: str, old: Any, new: Any, *, record_pk=None, shop_id=None
 ) -> SyncChange:
-    """One field written on ``side`` outside a merge (a deactivation)."""
-    return SyncChange(
-        store_id=job.store_id,
-        job=job,
-        entity_type=entity,
-        record_pk=record_pk,
-        shop_id=shop_id,
-        field=name,
-        side=side,
-        action=ChangeAction.UPDATE,
-        old_value=_json(old),
-        new_value=_json(new),
+    """One field written on ``side``."""
+    return change_row(
+        job, entity, side, ChangeAction.UPDATE, name, _json(old), _json(new), record_pk=record_pk, shop_id=shop_id
     )
 
 
@@ -85,19 +90,7 @@ def create_change(
     job: StoreSyncJob, entity: str, side: str, values: dict[str, Any], *, record_pk=None, shop_id=None
 ) -> SyncChange:
     """A record created on ``side``: one row whose new value is its values, with no old one."""
-    return SyncChange(
-        store_id=job.store_id,
-        job_id=job.pk,
-        entity_type=entity,
-        record_pk=record_pk,
-        shop_id=shop_id,
-        field=WHOLE_RECORD,
-        side=side,
-        action=ChangeAction.CREATE,
-        old_value=None,
-        new_value={name: _json(value) for name, value in values.items()},
-        created_at=timezone.now(),
-    )
+    return whole_record(job, entity, side, ChangeAction.CREATE, values, record_pk=record_pk, shop_id=shop_id)
 
 
 COPY_COLUMNS = (
