@@ -155,7 +155,7 @@ class EntityAdapter:
         return changed
 
     def new_platform(self, store, remote: Remote, values: Mapping[str, Any]) -> models.Model:
-        obj = self.model(store=store, id_origin=remote.id, origin_date_upd=remote.modified)
+        obj = self.model(store_id=store.pk, id_origin=remote.id, origin_date_upd=remote.modified)
         self.apply(obj, values)
         return obj
 

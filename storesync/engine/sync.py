@@ -342,6 +342,7 @@ class EntitySync:
                 if rows:
                     write_changes(rows)
                 self.ledger.save_progress(plan.outcome, dict(checkpoint) if checkpoint is not None else None)
+            self.ledger.keep_statistics(plan.outcome.counts.records_created)
         self.create_in_shop(plan.outcome.shop_creates)
         return True
 
@@ -605,7 +606,7 @@ class EntitySync:
 
     def new_state(self, record_pk: int, remote: Remote, base: dict, platform_modified, now) -> SyncRecordState:
         return SyncRecordState(
-            store=self.store,
+            store_id=self.store.pk,
             entity_type=self.name,
             record_pk=record_pk,
             shop_id=remote.id,

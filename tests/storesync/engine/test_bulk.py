@@ -9,8 +9,11 @@ import pytest
 from django.db.models import F
 
 from catalog.models import Order, Product
+from storesync import services
+from storesync.engine import ledger
 from storesync.engine.bulk import AnyOf, create_records
 from storesync.models import SyncRecordState
+from tests.storesync.conftest import configure
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +58,26 @@ def test_any_of_finds_what_in_finds(make_store):
         "S-5",
     ]
     assert not SyncRecordState.objects.filter(AnyOf(F("shop_id"), [])).exists()
+
+
+def test_a_run_filling_the_tables_refreshes_their_statistics_each_time_its_creates_double(
+    shop_store, settings, monkeypatch
+):
+    """Eight products in batches of two: the tables are analyzed after 2, 4 and 8 creates (their
+    planner statistics follow the run, not the near-empty tables it started with)."""
+
+    settings.STORESYNC_BATCH_SIZE = 2
+    configure(shop_store, products={})
+    analyzed = []
+    real = ledger.refresh_statistics
+
+    def refresh(*tables):
+        analyzed.append((Product.objects.filter(store=shop_store).count(), tables))
+        real(*tables)
+
+    monkeypatch.setattr(ledger, "refresh_statistics", refresh)
+    job = services.run_sync_now(shop_store, sync_type="full")
+
+    assert job.status == "succeeded" and job.entity_results["products"]["records_created"] == 8
+    assert [count for count, _ in analyzed] == [2, 4, 8]
+    assert all(tables == (Product, SyncRecordState) for _, tables in analyzed)
