@@ -8,6 +8,7 @@ strings, every other field a string.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import models
+from django.utils.translation import get_language
 
 from catalog.models import Customer, Order, Product, ProductStatus
 from catalog.platforms import EcommerceService, Extent, RemoteCustomer, RemoteOrder, RemoteProduct
@@ -116,9 +118,22 @@ def validate(entity: str, values: Mapping[str, Any]) -> dict[str, str]:
             continue
         if name in SHOP_REQUIRED.get(entity, ()) and not normal.strip():
             problems[name] = "must not be empty"
-        elif problem := field_problem(adapter.model, attributes[name], normal):
+        elif problem := _field_problem(adapter.model, attributes[name], normal):
             problems[name] = problem
     return problems
+
+
+def _field_problem(model: type[models.Model], attribute: str, value: Any) -> str | None:
+    """``field_problem``, remembered for the values that repeat across records (a status, a
+    stock level, a price: a first full sync checks every value of every record)."""
+    if isinstance(value, (dict, list)):
+        return field_problem(model, attribute, value)
+    return _remembered_problem(model, attribute, type(value), value, get_language())
+
+
+@functools.lru_cache(maxsize=8192)
+def _remembered_problem(model, attribute: str, kind: type, value: Any, language: str | None) -> str | None:
+    return field_problem(model, attribute, value)  # ``kind`` and ``language``: keys only (1 == 1.0 == True)
 
 
 @dataclass(frozen=True)

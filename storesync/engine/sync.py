@@ -206,7 +206,7 @@ class EntitySync:
                     last_pk, last_modified = page[-1]
                     checkpoint["platform_cursor"] = [last_pk] if full else [iso(last_modified), last_pk]
                     settled = set(
-                        states.filter(record_pk__in=[pk for pk, _ in page]).values_list(
+                        states.filter(AnyOf(F("record_pk"), [pk for pk, _ in page])).values_list(
                             "record_pk", "platform_modified"
                         )
                     )
