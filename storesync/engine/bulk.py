@@ -78,3 +78,15 @@ class AnyOf(models.Lookup):
                 return "1 = 0", []
             return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]
         return f"{lhs} = ANY(%s)", [*params, list(self.rhs)]
+
+
+class DistinctFrom(models.Lookup):
+    """``lhs IS DISTINCT FROM rhs``: unequal, a NULL on one side only included. Used as an
+    expression: ``filter(DistinctFrom(F("updated_at"), Subquery(...)))``."""
+
+    lookup_name = "distinct_from"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} IS DISTINCT FROM {rhs}", [*lhs_params, *rhs_params]

@@ -40,7 +40,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from catalog.models import Customer
@@ -49,7 +49,7 @@ from config.error_codes import ErrorCode
 from storesync.constants import SYNCABLE_FIELDS, ChangeAction, ChangeSide, Direction, JobMode, SyncType
 from storesync.engine import history, merge
 from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
-from storesync.engine.bulk import AnyOf, create_records
+from storesync.engine.bulk import AnyOf, DistinctFrom, create_records
 from storesync.engine.deletes import DeletePass
 from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
 from storesync.engine.history import create_change, item_changes, write_changes
@@ -183,8 +183,9 @@ class EntitySync:
         """Platform records changed since the watermark and not settled by the sync state.
 
         Candidates are scanned by keyset (``pk``, or ``updated_at, pk``); the settled ones
-        (their ``updated_at`` is the one the sync state remembers) are dropped with one
-        indexed look-up per page, which stays fast whatever the planner's statistics say.
+        (their ``updated_at`` is the one the sync state remembers) are left out by the scan's
+        query, with a scalar subquery: one indexed look-up of the state per row, whatever the
+        planner's statistics say (an ``EXISTS`` may become a hash of all the store's states).
         """
         rows = self.model.objects.filter(store=self.store)
         since = self.entity.platform_watermark
@@ -193,8 +194,11 @@ class EntitySync:
         if not self.to_store_allowed:
             rows = rows.exclude(id_origin__isnull=True)  # nothing to do with records only on the platform
         keyset = ["pk"] if full else ["updated_at", "pk"]
-        scan = rows.order_by(*keyset).values_list("pk", "updated_at")
-        states = SyncRecordState.objects.filter(store=self.store, entity_type=self.name)
+        remembered = SyncRecordState.objects.filter(
+            store=self.store, entity_type=self.name, record_pk=OuterRef("pk")
+        ).values("platform_modified")[:1]
+        scan = rows.filter(DistinctFrom(F("updated_at"), Subquery(remembered)))
+        scan = scan.order_by(*keyset).values_list("pk", "updated_at")
         exhausted = False
         while not exhausted:
             self.ledger.check_cancelled()
@@ -205,12 +209,7 @@ class EntitySync:
                 if page:
                     last_pk, last_modified = page[-1]
                     checkpoint["platform_cursor"] = [last_pk] if full else [iso(last_modified), last_pk]
-                    settled = set(
-                        states.filter(AnyOf(F("record_pk"), [pk for pk, _ in page])).values_list(
-                            "record_pk", "platform_modified"
-                        )
-                    )
-                    todo += [pk for pk, modified in page if (pk, modified) not in settled and pk not in self.handled]
+                    todo += [pk for pk, _ in page if pk not in self.handled]
                 if len(page) < self.batch_size:
                     exhausted = True
                     break

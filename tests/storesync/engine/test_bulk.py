@@ -6,12 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import NullIf
 
 from catalog.models import Order, Product
 from storesync import services
 from storesync.engine import ledger
-from storesync.engine.bulk import AnyOf, create_records
+from storesync.engine.bulk import AnyOf, DistinctFrom, create_records
 from storesync.models import SyncRecordState
 from tests.storesync.conftest import configure
 
@@ -81,3 +82,12 @@ def test_a_run_filling_the_tables_refreshes_their_statistics_each_time_its_creat
     assert job.status == "succeeded" and job.entity_results["products"]["records_created"] == 8
     assert [count for count, _ in analyzed] == [2, 4, 8]
     assert all(tables == (Product, SyncRecordState) for _, tables in analyzed)
+
+
+def test_distinct_from_keeps_unequal_values_and_a_null_on_one_side_only(make_store):
+    store = make_store()
+    Product.objects.bulk_create(
+        Product(store=store, name=name, sku=sku) for name, sku in (("same", "same"), ("a", "b"), ("c", ""))
+    )
+    kept = Product.objects.filter(store=store).filter(DistinctFrom(F("name"), NullIf(F("sku"), Value(""))))
+    assert sorted(kept.values_list("name", flat=True)) == ["a", "c"]
