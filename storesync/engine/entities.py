@@ -110,6 +110,7 @@ def validate(entity: str, values: Mapping[str, Any]) -> dict[str, str]:
     adapter = ADAPTERS[entity]
     attributes = {name: attr for attr, name in adapter.attributes.items()}
     problems: dict[str, str] = {}
+    language = None
     for name, value in values.items():
         try:
             normal = normalize(entity, name, value)
@@ -118,20 +119,27 @@ def validate(entity: str, values: Mapping[str, Any]) -> dict[str, str]:
             continue
         if name in SHOP_REQUIRED.get(entity, ()) and not normal.strip():
             problems[name] = "must not be empty"
-        elif problem := _field_problem(adapter.model, attributes[name], normal):
+            continue
+        attribute = attributes[name]
+        if _repeats(adapter.model, attribute):
+            language = language or get_language()
+            problem = _remembered_problem(adapter.model, attribute, type(normal), normal, language)
+        else:
+            problem = field_problem(adapter.model, attribute, normal)
+        if problem:
             problems[name] = problem
     return problems
 
 
-def _field_problem(model: type[models.Model], attribute: str, value: Any) -> str | None:
-    """``field_problem``, remembered for the values that repeat across records (a status, a
-    stock level, a price: a first full sync checks every value of every record)."""
-    if isinstance(value, (dict, list)):
-        return field_problem(model, attribute, value)
-    return _remembered_problem(model, attribute, type(value), value, get_language())
+@functools.cache
+def _repeats(model: type[models.Model], attribute: str) -> bool:
+    """Whether the field's values repeat across records (a status, a stock level, a price; not a
+    title or a text): its checks are remembered per value (a first full sync checks them all)."""
+    field = model._meta.get_field(attribute)
+    return bool(field.choices) or not isinstance(field, (models.CharField, models.TextField, models.JSONField))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)
 def _remembered_problem(model, attribute: str, kind: type, value: Any, language: str | None) -> str | None:
     return field_problem(model, attribute, value)  # ``kind`` and ``language``: keys only (1 == 1.0 == True)
 

@@ -298,7 +298,8 @@ class EngineModel(RuleBasedStateMachine):
         self.edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
         self.owed: set[int] = set()  # platform pks of the records with an open dead letter
         self.pending: set[tuple[int, str]] = set()  # (platform pk, field) of the pending conflicts
-        self.created: list[str] = []  # the skus of the records the schedule created
+        self.created: list[str] = []  # the skus of the records the schedule created (and not deleted)
+        self.creates_made = 0  # every create so far: a new record's sku is PROP-<this number>
         # Shop ids of records deleted on one side and deactivated on the other: one side only, by design.
         self.gone: set[int] = set()
 
@@ -555,7 +556,10 @@ class Creates:
     )
     def create(self, side, title, prices):
         """A product created in the shop, on the platform, or on both (the same sku) before a sync."""
-        sku = f"PROP-{len(self.created) + 1}"
+        # Numbered by every create so far: a record deleted under "deactivate" keeps its sku on
+        # one side, and a later create must not take it (numbering by the records left did).
+        self.creates_made += 1
+        sku = f"PROP-{self.creates_made}"
         if side != "platform":
             self.shop.create_product({"title": title, "price": prices[0], "sku": sku})
         if side != "store":
