@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -53,6 +54,8 @@ from config.errors import DomainError
 from shopsim import run_in_thread
 from storesync import services
 from storesync.constants import ConflictStatus, JobMode
+from storesync.engine import bulk
+from storesync.engine.bulk import copy_rows
 from storesync.engine.merge import Policy, Rule, merge_record, plan_conflicts
 from storesync.exceptions import SyncPaused
 from storesync.models import DeadLetter, DeadLetterStatus, SyncChange, SyncConflict, SyncEntity, SyncRecordState
@@ -376,9 +379,20 @@ class EngineModel(RuleBasedStateMachine):
                 raise WorkerLost()
             return execute(sql, params, many, context)
 
+        def copy_or_die(table, columns, rows):
+            # The states of a batch's created records are inserted with COPY (no SQL statement
+            # for the wrapper above): the same commit point, counted with the upserts.
+            if table == SyncRecordState._meta.db_table and self.crash_before == "batch" and next(commits) == crash_at:
+                raise WorkerLost()
+            return copy_rows(table, columns, rows)
+
         crashed = False
         # A batch per record, so that a crash can fall between any two.
-        with override_settings(STORESYNC_BATCH_SIZE=1), connection.execute_wrapper(die_at_commit):
+        with (
+            override_settings(STORESYNC_BATCH_SIZE=1),
+            connection.execute_wrapper(die_at_commit),
+            patch.object(bulk, "copy_rows", copy_or_die),
+        ):
             try:
                 StoreSyncRunner.execute(job.pk, "message-1")
             except WorkerLost:
