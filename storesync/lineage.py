@@ -19,6 +19,7 @@ from django.db.models import Model, Q
 from catalog.models import Customer, Order, Product, Store
 from storesync.constants import SYNCABLE_FIELDS, ChangeAction, ConflictStatus, JobMode
 from storesync.engine.entities import ADAPTERS, InvalidValue, normalize
+from storesync.engine.history import WHOLE_RECORD
 from storesync.models import DeadLetter, SyncChange, SyncConflict, SyncEntity, SyncRecordState
 from storesync.presenters import display_value
 
@@ -79,18 +80,47 @@ def synced_fields(store: Store, entity: str) -> tuple[str, ...]:
 
 def last_changes(store: Store, entity: str, record_pk: int, shop_id: int | None, names) -> dict[str, SyncChange]:
     """The last written change of each field (one query: ``DISTINCT ON (field)``), by record pk,
-    or by shop id for the rows written before the record had a platform pk."""
+    or by shop id for the rows written before the record had a platform pk. A record's create
+    is one row for all its values (``field`` ``*``): it counts as the change of each of them,
+    unless a later row of the field replaces it."""
     record = Q(record_pk=record_pk)
     if shop_id is not None:
         record |= Q(record_pk__isnull=True, shop_id=shop_id)
     rows = (
-        SyncChange.objects.filter(record, store=store, entity_type=entity, field__in=list(names))
+        SyncChange.objects.filter(record, store=store, entity_type=entity)
+        .filter(Q(field__in=list(names)) | Q(field=WHOLE_RECORD, action=ChangeAction.CREATE))
         .exclude(job__mode=JobMode.PREVIEW)
         .exclude(action=ChangeAction.CONFLICT, settled_by=PENDING)
         .order_by("field", "-created_at", "-id")
         .distinct("field")
     )
-    return {row.field: row for row in rows}
+    last = {row.field: row for row in rows}
+    created = last.pop(WHOLE_RECORD, None)
+    if created is not None:
+        for name, value in created.new_value.items():
+            row = last.get(name)
+            if name in names and (row is None or (row.created_at, row.pk) < (created.created_at, created.pk)):
+                last[name] = field_change(created, name, value)
+    return last
+
+
+def field_change(created: SyncChange, name: str, value: Any) -> SyncChange:
+    """One value of a record's create row, as a row of its own (not saved)."""
+    return SyncChange(
+        pk=created.pk,
+        store_id=created.store_id,
+        job_id=created.job_id,
+        entity_type=created.entity_type,
+        record_pk=created.record_pk,
+        shop_id=created.shop_id,
+        field=name,
+        side=created.side,
+        action=created.action,
+        old_value=None,
+        new_value=value,
+        settled_by=created.settled_by,
+        created_at=created.created_at,
+    )
 
 
 def record_lineage(store: Store, entity: str, record_pk: int) -> Lineage | None:

@@ -8,6 +8,7 @@ strings, every other field a string.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import models
+from django.utils.translation import get_language
 
 from catalog.models import Customer, Order, Product, ProductStatus
 from catalog.platforms import EcommerceService, Extent, RemoteCustomer, RemoteOrder, RemoteProduct
@@ -108,6 +110,7 @@ def validate(entity: str, values: Mapping[str, Any]) -> dict[str, str]:
     adapter = ADAPTERS[entity]
     attributes = {name: attr for attr, name in adapter.attributes.items()}
     problems: dict[str, str] = {}
+    language = None
     for name, value in values.items():
         try:
             normal = normalize(entity, name, value)
@@ -116,9 +119,29 @@ def validate(entity: str, values: Mapping[str, Any]) -> dict[str, str]:
             continue
         if name in SHOP_REQUIRED.get(entity, ()) and not normal.strip():
             problems[name] = "must not be empty"
-        elif problem := field_problem(adapter.model, attributes[name], normal):
+            continue
+        attribute = attributes[name]
+        if _repeats(adapter.model, attribute):
+            language = language or get_language()
+            problem = _remembered_problem(adapter.model, attribute, type(normal), normal, language)
+        else:
+            problem = field_problem(adapter.model, attribute, normal)
+        if problem:
             problems[name] = problem
     return problems
+
+
+@functools.cache
+def _repeats(model: type[models.Model], attribute: str) -> bool:
+    """Whether the field's values repeat across records (a status, a stock level, a price; not a
+    title or a text): its checks are remembered per value (a first full sync checks them all)."""
+    field = model._meta.get_field(attribute)
+    return bool(field.choices) or not isinstance(field, (models.CharField, models.TextField, models.JSONField))
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_problem(model, attribute: str, kind: type, value: Any, language: str | None) -> str | None:
+    return field_problem(model, attribute, value)  # ``kind`` and ``language``: keys only (1 == 1.0 == True)
 
 
 @dataclass(frozen=True)
@@ -155,7 +178,7 @@ class EntityAdapter:
         return changed
 
     def new_platform(self, store, remote: Remote, values: Mapping[str, Any]) -> models.Model:
-        obj = self.model(store=store, id_origin=remote.id, origin_date_upd=remote.modified)
+        obj = self.model(store_id=store.pk, id_origin=remote.id, origin_date_upd=remote.modified)
         self.apply(obj, values)
         return obj
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -36,6 +37,7 @@ class Ledger:
         self.name = entity.entity_type
         self._extra_total = 0
         self._pending_rows: dict[tuple[int, str], SyncConflict] = {}
+        self._created, self._analyze_at = 0, settings.STORESYNC_BATCH_SIZE  # keep_statistics
         self.has_dead_letters = self.owed_letters().exists()
 
     def existing_conflicts(self, record_pks: list[int]):
@@ -295,6 +297,18 @@ class Ledger:
             counters={key: getattr(counts, key) for key in PROGRESS_COUNTERS},
             errors=outcome.errors,
         )
+
+    def keep_statistics(self, created: int) -> None:
+        """Refresh the planner's statistics of the tables a run fills while it fills them, each
+        time the records it created double (from one batch's worth): a first full sync into
+        empty tables would otherwise look its batches' ids up with plans made for a near-empty
+        table, a scan of every row the run wrote before (quadratic in the records)."""
+        if self.dry or not created:
+            return
+        self._created += created
+        if self._created >= self._analyze_at:
+            refresh_statistics(self.model, SyncRecordState)
+            self._analyze_at = 2 * self._created
 
     def finish(self, *, store_watermark: datetime | None, platform_started: datetime | None) -> None:
         if self.dry:

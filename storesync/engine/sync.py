@@ -33,13 +33,14 @@ letters, progress, watermarks) in ``storesync.engine.ledger``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from catalog.models import Customer
@@ -48,9 +49,10 @@ from config.error_codes import ErrorCode
 from storesync.constants import SYNCABLE_FIELDS, ChangeAction, ChangeSide, Direction, JobMode, SyncType
 from storesync.engine import history, merge
 from storesync.engine.batch import BatchOutcome, BatchPlan, Item, Pair, ShopUnavailable
+from storesync.engine.bulk import AnyOf, DistinctFrom, create_records
 from storesync.engine.deletes import DeletePass
 from storesync.engine.entities import ADAPTERS, EntityAdapter, InvalidValue, Remote, validate
-from storesync.engine.history import create_changes, item_changes, write_changes
+from storesync.engine.history import create_change, item_changes, write_changes
 from storesync.engine.ledger import Ledger
 from storesync.engine.locks import store_lock
 from storesync.engine.scanning import IdScanner, ShopScanner, chunks, from_iso, iso
@@ -181,8 +183,9 @@ class EntitySync:
         """Platform records changed since the watermark and not settled by the sync state.
 
         Candidates are scanned by keyset (``pk``, or ``updated_at, pk``); the settled ones
-        (their ``updated_at`` is the one the sync state remembers) are dropped with one
-        indexed look-up per page, which stays fast whatever the planner's statistics say.
+        (their ``updated_at`` is the one the sync state remembers) are left out by the scan's
+        query, with a scalar subquery: one indexed look-up of the state per row, whatever the
+        planner's statistics say (an ``EXISTS`` may become a hash of all the store's states).
         """
         rows = self.model.objects.filter(store=self.store)
         since = self.entity.platform_watermark
@@ -191,8 +194,11 @@ class EntitySync:
         if not self.to_store_allowed:
             rows = rows.exclude(id_origin__isnull=True)  # nothing to do with records only on the platform
         keyset = ["pk"] if full else ["updated_at", "pk"]
-        scan = rows.order_by(*keyset).values_list("pk", "updated_at")
-        states = SyncRecordState.objects.filter(store=self.store, entity_type=self.name)
+        remembered = SyncRecordState.objects.filter(
+            store=self.store, entity_type=self.name, record_pk=OuterRef("pk")
+        ).values("platform_modified")[:1]
+        scan = rows.filter(DistinctFrom(F("updated_at"), Subquery(remembered)))
+        scan = scan.order_by(*keyset).values_list("pk", "updated_at")
         exhausted = False
         while not exhausted:
             self.ledger.check_cancelled()
@@ -203,12 +209,7 @@ class EntitySync:
                 if page:
                     last_pk, last_modified = page[-1]
                     checkpoint["platform_cursor"] = [last_pk] if full else [iso(last_modified), last_pk]
-                    settled = set(
-                        states.filter(record_pk__in=[pk for pk, _ in page]).values_list(
-                            "record_pk", "platform_modified"
-                        )
-                    )
-                    todo += [pk for pk, modified in page if (pk, modified) not in settled and pk not in self.handled]
+                    todo += [pk for pk, _ in page if pk not in self.handled]
                 if len(page) < self.batch_size:
                     exhausted = True
                     break
@@ -266,7 +267,9 @@ class EntitySync:
 
         def load() -> list[Pair]:
             ids = [remote.id for remote in remotes]
-            objs = {obj.id_origin: obj for obj in self.model.objects.filter(store=self.store, id_origin__in=ids)}
+            objs = {
+                obj.id_origin: obj for obj in self.model.objects.filter(AnyOf(F("id_origin"), ids), store=self.store)
+            }
             states = self.states(shop_ids=ids)
             twins = self.link_twins([r for r in remotes if r.id not in objs and r.id not in states])
             pairs = []
@@ -297,7 +300,7 @@ class EntitySync:
         if not shop_ids:
             return {}
         twins: dict[int, models.Model] = {}
-        rows = self.model.objects.filter(store=self.store, id_origin__isnull=True, **{f"{field}__in": list(shop_ids)})
+        rows = self.model.objects.filter(AnyOf(F(field), list(shop_ids)), store=self.store, id_origin__isnull=True)
         for row in rows.order_by("pk"):
             shop_id = shop_ids.get(getattr(row, field))
             if shop_id is not None and shop_id not in twins:
@@ -338,6 +341,7 @@ class EntitySync:
                 if rows:
                     write_changes(rows)
                 self.ledger.save_progress(plan.outcome, dict(checkpoint) if checkpoint is not None else None)
+            self.ledger.keep_statistics(plan.outcome.counts.records_created)
         self.create_in_shop(plan.outcome.shop_creates)
         return True
 
@@ -356,8 +360,8 @@ class EntitySync:
     def states(self, *, shop_ids: Iterable[int] = (), record_pks: Iterable[int] = ()) -> dict[int, SyncRecordState]:
         base = SyncRecordState.objects.filter(store=self.store, entity_type=self.name)
         if shop_ids:
-            return {state.shop_id: state for state in base.filter(shop_id__in=list(shop_ids))}
-        return {state.record_pk: state for state in base.filter(record_pk__in=list(record_pks))}
+            return {state.shop_id: state for state in base.filter(AnyOf(F("shop_id"), list(shop_ids)))}
+        return {state.record_pk: state for state in base.filter(AnyOf(F("record_pk"), list(record_pks)))}
 
     def plan(self, pairs: list[Pair]) -> BatchPlan:
         """Merge a batch; dead letters and conflict rows are written here (first transaction)."""
@@ -439,10 +443,10 @@ class EntitySync:
             rows += history.item_changes(job, name, item)
             rows += [conflict_row(job, name, item, c) for c in item.result.conflicts]
         for remote, values in plan.creates:
-            rows += history.create_changes(job, name, ChangeSide.PLATFORM, values, shop_id=remote.id)
+            rows.append(history.create_change(job, name, ChangeSide.PLATFORM, values, shop_id=remote.id))
         ops, targets = self.shop_create_ops(plan.outcome.shop_creates, outcome)
         for op, obj in zip(ops, targets, strict=True):
-            rows += history.create_changes(job, name, ChangeSide.STORE, op.values, record_pk=obj.pk)
+            rows.append(history.create_change(job, name, ChangeSide.STORE, op.values, record_pk=obj.pk))
         return rows
 
     def record_plan(self, plan: BatchPlan) -> None:
@@ -568,18 +572,6 @@ class EntitySync:
             counts.conflicts_pending += len(result.pending)
             counts.overwritten += len(result.overwritten)
             done_pks.append(obj.pk)
-        if plan.creates:
-            objs = [adapter.new_platform(self.store, remote, values) for remote, values in plan.creates]
-            self.link_customers(objs, [remote for remote, _ in plan.creates])
-            adapter.model.objects.bulk_create(objs)
-            counts.records_created += len(objs)
-            for obj, (remote, values) in zip(objs, plan.creates, strict=True):
-                plan.created_changes += create_changes(
-                    self.job, self.name, ChangeSide.PLATFORM, values, record_pk=obj.pk, shop_id=remote.id
-                )
-                base = {name: values[name] for name in self.policy.fields}
-                states.append(self.new_state(obj.pk, remote, base, obj.updated_at, now))
-                done_shop_ids.append(remote.id)
         if states:
             # Stale links of records linked anew (a record just created has none).
             relinked = {item.pair.obj.pk: item.pair.remote.id for item in plan.items if item.pair.state is None}
@@ -593,11 +585,27 @@ class EntitySync:
                 unique_fields=["store", "entity_type", "shop_id"],
                 update_fields=["record_pk", "base", "store_modified", "platform_modified", "synced_at"],
             )
+        if plan.creates:
+            objs = [adapter.new_platform(self.store, remote, values) for remote, values in plan.creates]
+            self.link_customers(objs, [remote for remote, _ in plan.creates])
+            create_records(adapter.model, objs)
+            counts.records_created += len(objs)
+            created: list[SyncRecordState] = []
+            for obj, (remote, values) in zip(objs, plan.creates, strict=True):
+                plan.created_changes.append(
+                    create_change(self.job, self.name, ChangeSide.PLATFORM, values, record_pk=obj.pk, shop_id=remote.id)
+                )
+                base = {name: values[name] for name in self.policy.fields}
+                created.append(self.new_state(obj.pk, remote, base, obj.updated_at, now))
+                done_shop_ids.append(remote.id)
+            # Inserted, not upserted: the batch's load found no state of these shop ids, and the
+            # store's lock has been held since.
+            create_records(SyncRecordState, created)
         self.ledger.settle(record_pks=done_pks, shop_ids=done_shop_ids, now=now)
 
     def new_state(self, record_pk: int, remote: Remote, base: dict, platform_modified, now) -> SyncRecordState:
         return SyncRecordState(
-            store=self.store,
+            store_id=self.store.pk,
             entity_type=self.name,
             record_pk=record_pk,
             shop_id=remote.id,
@@ -718,7 +726,7 @@ class EntitySync:
                 self.ledger.settle(record_pks=[obj.pk], now=now)
                 written = {k: v for k, v in result.op.values.items() if k not in result.unwritten}
                 write_changes(
-                    create_changes(self.job, self.name, ChangeSide.STORE, written, record_pk=obj.pk, shop_id=remote.id)
+                    [create_change(self.job, self.name, ChangeSide.STORE, written, record_pk=obj.pk, shop_id=remote.id)]
                 )
                 if result.error:  # made, but a follow-up write failed
                     self.ledger.dead_letter(
@@ -756,8 +764,12 @@ CHANGED_SINCE_PREVIEW = "CHANGED_SINCE_PREVIEW"
 
 
 def planned_key(change: SyncChange) -> tuple:
-    """One planned change, as an apply compares it: side, field, action, new value, settlement."""
-    return (change.side, change.field, change.action, repr(change.new_value), change.settled_by)
+    """One planned change, as an apply compares it: side, field, action, new value, settlement.
+    An object (a create's values) read back from the database has its keys in jsonb's order:
+    compared whatever the order."""
+    value = change.new_value
+    shown = json.dumps(value, sort_keys=True, default=str) if isinstance(value, dict) else repr(value)
+    return (change.side, change.field, change.action, shown, change.settled_by)
 
 
 def planned_sets(changes: Iterable[SyncChange]) -> dict[tuple, set]:
@@ -779,10 +791,10 @@ def conflict_row(job: StoreSyncJob, entity: str, item: Item, conflict: merge.Con
         if store_wins
         else (conflict.store_value, conflict.platform_value)
     )
-    [row] = history.create_changes(
-        job, entity, side, {conflict.field: new}, record_pk=item.pair.obj.pk, shop_id=item.pair.remote.id
+    row = history.update_change(
+        job, entity, side, conflict.field, old, new, record_pk=item.pair.obj.pk, shop_id=item.pair.remote.id
     )
-    row.action, row.old_value = ChangeAction.CONFLICT, history._json(old)
+    row.action = ChangeAction.CONFLICT
     row.settled_by = "pending" if conflict.pending else (conflict.decided_by or "strategy")[:40]
     return row
 

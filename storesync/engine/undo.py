@@ -38,7 +38,7 @@ from config.error_codes import ErrorCode
 from storesync.constants import ChangeAction, ChangeSide
 from storesync.engine.batch import new_entity_result
 from storesync.engine.entities import ADAPTERS, InvalidValue, normalize
-from storesync.engine.history import _json, create_changes, write_changes
+from storesync.engine.history import _json, create_change, write_changes
 from storesync.engine.locks import store_lock
 from storesync.engine.scanning import iso
 from storesync.engine.shop_writer import ShopWriter, WriteOp
@@ -197,8 +197,15 @@ class EntityUndo:
                     "synced_at": now,
                 },
             )
-            rows += create_changes(
-                self.job, self.name, ChangeSide.STORE, dict(row.old_value), record_pk=row.record_pk, shop_id=remote.id
+            rows.append(
+                create_change(
+                    self.job,
+                    self.name,
+                    ChangeSide.STORE,
+                    dict(row.old_value),
+                    record_pk=row.record_pk,
+                    shop_id=remote.id,
+                )
             )
         return rows
 
@@ -226,8 +233,10 @@ class EntityUndo:
             except IntegrityError as exc:  # another record linked to its shop id since
                 errors.append(self.error(row, MOVED_SINCE_CODE, f"{NOT_RECREATED}: {exc}".splitlines()[0]))
                 continue
-            made += create_changes(
-                self.job, self.name, ChangeSide.PLATFORM, dict(row.old_value), record_pk=obj.pk, shop_id=row.shop_id
+            made.append(
+                create_change(
+                    self.job, self.name, ChangeSide.PLATFORM, dict(row.old_value), record_pk=obj.pk, shop_id=row.shop_id
+                )
             )
         return made
 

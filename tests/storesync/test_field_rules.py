@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from storesync import services
+from storesync.engine.entities import validate
 from storesync.models import DeadLetter
 from tests.plugins.simulator import sim_post
 from tests.storesync.conftest import configure, edit_platform, platform_product
@@ -34,3 +35,15 @@ def test_a_negative_price_saved_around_the_api_is_not_sent_to_the_shop(shop_stor
     assert job.status == "partial"
     letter = DeadLetter.objects.get(store=shop_store)
     assert (letter.code, letter.operation) == ("INVALID_DATA_FORMAT", "update_store") and "price" in letter.error
+
+
+def test_a_remembered_check_answers_as_the_first_for_each_value_and_type():
+    """The field checks are remembered per value (a first full sync checks every value of every
+    record): the same value gets the same answer, an equal value of another type its own."""
+
+    for _ in range(2):
+        assert validate("products", {"inventory": -1, "price": "1.000000"}) == {"inventory": "Must not be negative."}
+        assert validate("products", {"title": "x" * 256}).keys() == {"title"}
+        assert validate("products", {"title": "x" * 255, "sku": "A" * 64}) == {}
+        assert validate("products", {"inventory": True}) == {"inventory": "expected an integer"}
+        assert validate("products", {"inventory": 1}) == {}

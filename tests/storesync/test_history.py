@@ -74,18 +74,18 @@ def test_a_syncs_writes_on_both_sides_are_recorded_with_old_and_new_values(shop_
 def test_creates_on_both_sides_are_recorded(shop_store, sim):
     first = first_sync(shop_store)
     created = rows(first, side="platform", action="create")
-    assert {row.shop_id for row in created} == set(range(1, 9))
-    assert all(row.record_pk is not None and row.old_value is None for row in created)
-    title = next(row for row in created if row.shop_id == 3 and row.field == "title")
-    assert title.new_value == platform_product(shop_store, 3).name
+    assert sorted(row.shop_id for row in created) == list(range(1, 9))  # one row per record
+    assert all(row.record_pk is not None and row.old_value is None and row.field == "*" for row in created)
+    third = next(row for row in created if row.shop_id == 3)
+    assert set(third.new_value) == {"title", "description", "price", "inventory", "sku", "status"}
+    assert third.new_value["title"] == platform_product(shop_store, 3).name
 
     new = Product.objects.create(store=shop_store, name="Made on the platform", sku="HUB-1", price="9.90")
     job = services.run_sync_now(shop_store)
     new.refresh_from_db()
-    made = rows(job, side="store", action="create")
-    assert {row.field for row in made} >= {"title", "sku", "price"}
-    assert {(row.record_pk, row.shop_id) for row in made} == {(new.pk, new.id_origin)}
-    assert next(row.new_value for row in made if row.field == "sku") == "HUB-1"
+    [made] = rows(job, side="store", action="create")
+    assert (made.record_pk, made.shop_id, made.field) == (new.pk, new.id_origin, "*")
+    assert set(made.new_value) >= {"title", "sku", "price"} and made.new_value["sku"] == "HUB-1"
 
 
 def test_a_record_whose_shop_write_failed_records_nothing(shop_store, sim):
@@ -238,10 +238,11 @@ def test_values_of_every_json_shape_are_recorded_as_written(shop_store, sim):
     configure(shop_store, products={}, customers={}, orders={})
     job = services.run_sync_now(shop_store, sync_type="full")
     order = Order.objects.filter(store=shop_store).exclude(customer_info={}).first()
-    info = SyncChange.objects.get(job=job, entity_type="orders", record_pk=order.pk, field="customer_info")
-    assert isinstance(info.new_value, dict) and info.new_value == order.customer_info
-    inventory = SyncChange.objects.get(job=job, entity_type="products", shop_id=3, field="inventory")
-    assert inventory.new_value == platform_product(shop_store, 3).inventory
+    created = SyncChange.objects.get(job=job, entity_type="orders", record_pk=order.pk, field="*")
+    info = created.new_value["customer_info"]
+    assert isinstance(info, dict) and info == order.customer_info
+    product = SyncChange.objects.get(job=job, entity_type="products", shop_id=3, field="*")
+    assert product.new_value["inventory"] == platform_product(shop_store, 3).inventory
 
     before = platform_product(shop_store, 4).name
     edit_platform(platform_product(shop_store, 4), name='Tab\there, "quoted"\nline \\ two')

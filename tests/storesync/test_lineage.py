@@ -12,7 +12,7 @@ from django.utils import timezone
 from catalog.models import Customer, Order, Product
 from catalog.roles import Role
 from storesync import lineage, services
-from storesync.engine.history import create_changes
+from storesync.engine.history import create_change
 from storesync.models import DeadLetter, StoreSyncJob, SyncChange, SyncConflict
 from tests.plugins.simulator import sim_get, sim_post
 from tests.storesync.conftest import configure, edit_platform, platform_product
@@ -169,7 +169,7 @@ def test_rows_written_before_the_record_had_a_platform_pk_count_by_shop_id(shop_
     job = sync(shop_store, sync_type="full")
     customer = Customer.objects.get(store=shop_store, id_origin=1)
     SyncChange.objects.bulk_create(
-        create_changes(job, "customers", "platform", {"email": customer.email}, shop_id=customer.id_origin)
+        [create_change(job, "customers", "platform", {"email": customer.email}, shop_id=customer.id_origin)]
     )
     found = lineage.record_lineage(shop_store, "customers", customer.pk)
     email = next(f for f in found.fields if f.name == "email")

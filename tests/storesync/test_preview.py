@@ -56,9 +56,11 @@ def snapshot(store, sim) -> dict:
 
 
 def plan(job) -> set[tuple]:
-    return set(
-        SyncChange.objects.filter(job=job).values_list("record_pk", "shop_id", "field", "side", "action", "new_value")
+    """The job's rows; a whole record's values (a create's ``new_value``) as sorted pairs."""
+    rows = SyncChange.objects.filter(job=job).values_list(
+        "record_pk", "shop_id", "field", "side", "action", "new_value"
     )
+    return {(*row[:5], tuple(sorted(row[5].items())) if isinstance(row[5], dict) else row[5]) for row in rows}
 
 
 def writes(sim) -> dict:
@@ -86,8 +88,10 @@ def test_a_preview_writes_nothing_and_plans_what_the_sync_then_does(shop_store, 
         (p2.pk, 2, "price", "platform", "update", "22.000000"),
         (p3.pk, 3, "price", "store", "update", "33.000000"),
         (p4.pk, 4, "price", "store", "update", "45.000000"),
-        (hub_only.pk, None, "sku", "store", "create", "HUB-ONLY-1"),
     } <= rows
+    [create] = SyncChange.objects.filter(job=preview, action="create")
+    assert (create.record_pk, create.shop_id, create.field, create.side) == (hub_only.pk, None, "*", "store")
+    assert create.new_value["sku"] == "HUB-ONLY-1" and create.old_value is None
     [conflict] = SyncChange.objects.filter(job=preview, action="conflict")
     assert (conflict.record_pk, conflict.field, conflict.side) == (p4.pk, "price", "store")
     assert (conflict.old_value, conflict.new_value, conflict.settled_by) == (

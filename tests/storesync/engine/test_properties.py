@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -53,6 +54,8 @@ from config.errors import DomainError
 from shopsim import run_in_thread
 from storesync import services
 from storesync.constants import ConflictStatus, JobMode
+from storesync.engine import bulk
+from storesync.engine.bulk import copy_rows
 from storesync.engine.merge import Policy, Rule, merge_record, plan_conflicts
 from storesync.exceptions import SyncPaused
 from storesync.models import DeadLetter, DeadLetterStatus, SyncChange, SyncConflict, SyncEntity, SyncRecordState
@@ -298,7 +301,8 @@ class EngineModel(RuleBasedStateMachine):
         self.edits: dict[str, dict[tuple[int, str], str]] = {"store": {}, "platform": {}}
         self.owed: set[int] = set()  # platform pks of the records with an open dead letter
         self.pending: set[tuple[int, str]] = set()  # (platform pk, field) of the pending conflicts
-        self.created: list[str] = []  # the skus of the records the schedule created
+        self.created: list[str] = []  # the skus of the records the schedule created (and not deleted)
+        self.creates_made = 0  # every create so far: a new record's sku is PROP-<this number>
         # Shop ids of records deleted on one side and deactivated on the other: one side only, by design.
         self.gone: set[int] = set()
 
@@ -375,9 +379,20 @@ class EngineModel(RuleBasedStateMachine):
                 raise WorkerLost()
             return execute(sql, params, many, context)
 
+        def copy_or_die(table, columns, rows):
+            # The states of a batch's created records are inserted with COPY (no SQL statement
+            # for the wrapper above): the same commit point, counted with the upserts.
+            if table == SyncRecordState._meta.db_table and self.crash_before == "batch" and next(commits) == crash_at:
+                raise WorkerLost()
+            return copy_rows(table, columns, rows)
+
         crashed = False
         # A batch per record, so that a crash can fall between any two.
-        with override_settings(STORESYNC_BATCH_SIZE=1), connection.execute_wrapper(die_at_commit):
+        with (
+            override_settings(STORESYNC_BATCH_SIZE=1),
+            connection.execute_wrapper(die_at_commit),
+            patch.object(bulk, "copy_rows", copy_or_die),
+        ):
             try:
                 StoreSyncRunner.execute(job.pk, "message-1")
             except WorkerLost:
@@ -555,7 +570,10 @@ class Creates:
     )
     def create(self, side, title, prices):
         """A product created in the shop, on the platform, or on both (the same sku) before a sync."""
-        sku = f"PROP-{len(self.created) + 1}"
+        # Numbered by every create so far: a record deleted under "deactivate" keeps its sku on
+        # one side, and a later create must not take it (numbering by the records left did).
+        self.creates_made += 1
+        sku = f"PROP-{self.creates_made}"
         if side != "platform":
             self.shop.create_product({"title": title, "price": prices[0], "sku": sku})
         if side != "store":
