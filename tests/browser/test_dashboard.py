@@ -119,7 +119,8 @@ def test_the_store_page_starts_an_image_sync_and_follows_it(
         assert console.page.locator(f"a:has-text('{label}')").count() >= 1, label
     console.page.click("a:has-text('Sync actions')")  # the dropdown of the sync actions
     for label in ("Sync now", "Full sync", "Pause sync", "Resume sync", "Requeue owed records"):
-        assert console.page.locator(f"nav a:has-text('{label}')").is_visible(), label
+        # Alpine shows the menu on its next frame: wait for it, not only look (a timeout fails).
+        console.page.locator(f"nav a:has-text('{label}')").wait_for(state="visible", timeout=10_000)
     console.snap("the store sync actions")
     console.page.click("a:has-text('Sync actions')")  # closed again
     console.page.click("a:has-text('Sync images')")
