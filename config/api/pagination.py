@@ -4,8 +4,8 @@ from config.api import params
 
 
 class StandardPagination(PageNumberPagination):
-    """``?page=&limit=`` (at most 1000) over an ordered queryset; a ``limit`` that is not a whole
-    number from 1 to 1000 answers 400 (it was silently replaced by the default)."""
+    """``?page=&limit=`` (at most 1000) over an ordered queryset; a ``page`` that is not a whole
+    number from 1, or a ``limit`` not from 1 to 1000, answers 400 (an empty one too)."""
 
     page_size = 50
     page_size_query_param = "limit"
@@ -15,6 +15,10 @@ class StandardPagination(PageNumberPagination):
         return params.bounded_int(
             request.query_params, self.page_size_query_param, default=self.page_size, low=1, high=self.max_page_size
         )
+
+    def get_page_number(self, request, paginator):
+        # A whole number from 1 (400 otherwise, as for limit); one past the last page is DRF's 404.
+        return params.bounded_int(request.query_params, self.page_query_param, default=1, low=1)
 
     def paginate_queryset(self, queryset, request, view=None):
         if hasattr(queryset, "ordered") and not queryset.ordered:

@@ -39,9 +39,10 @@ def flag(params: Mapping, name: str, *, message: str = "%(name)s must be true or
 
 
 def bounded_int(params: Mapping, name: str, *, default: int, low: int, high: int | None = None) -> int:
-    """A whole number from ``low`` to ``high`` (no upper bound when None); absent or empty: ``default``."""
+    """A whole number from ``low`` to ``high`` (no upper bound when None); absent: ``default``.
+    An empty value is refused like any other non-number: the schema says integer."""
     text = params.get(name)
-    if text is None or text == "":
+    if text is None:
         return default
     text = str(text)
     if not re.fullmatch(rf"\d{{1,{MAX_DIGITS}}}", text.strip()):

@@ -117,3 +117,8 @@ def test_timestamps_naive_means_utc_and_a_plus_turned_into_a_space_is_accepted()
 
 def test_a_value_outside_the_choices_is_a_400():
     assert_bad("status=lost", "status must be one of queued, running")
+
+
+def test_an_empty_number_is_a_400_not_the_default():
+    assert_bad("limit=", "limit must be a whole number from 1 to 1000")
+    assert_bad("offset=", "offset must be a whole number of at least 0")

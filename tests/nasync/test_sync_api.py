@@ -329,3 +329,15 @@ def test_a_key_readable_by_others_is_explained_and_its_path_never_shown_nor_logg
     key_line = nas.server.client_key.read_text().splitlines()[1]
     for record in caplog.records:
         assert str(loose) not in record.getMessage() and key_line not in record.getMessage()
+
+
+@pytest.mark.parametrize("query", ["page=", "page=x", "page=0", "page=1.5", "limit=", "limit=0"])
+def test_a_page_or_limit_that_is_not_a_whole_number_answers_400(db, api, viewer, query):
+    """The schema says integers from 1: an empty or other value is refused, not read as the default."""
+    response = api(viewer).get(f"/api/v1/sync/nas-runs/?{query}")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+def test_a_page_beyond_the_last_is_not_found(db, api, viewer):
+    assert api(viewer).get("/api/v1/sync/nas-runs/?page=9").status_code == 404
