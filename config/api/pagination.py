@@ -1,3 +1,5 @@
+import re
+
 from rest_framework.pagination import PageNumberPagination
 
 from config.api import params
@@ -17,8 +19,14 @@ class StandardPagination(PageNumberPagination):
         )
 
     def get_page_number(self, request, paginator):
-        # A whole number from 1 (400 otherwise, as for limit); one past the last page is DRF's 404.
-        return params.bounded_int(request.query_params, self.page_query_param, default=1, low=1)
+        # A whole number from 1, however large (400 otherwise, as for limit); past the last page,
+        # Django's paginator answers DRF's 404.
+        text = request.query_params.get(self.page_query_param)
+        if text is None:
+            return 1
+        if not re.fullmatch(r"[0-9]+", text.strip()) or not text.strip().strip("0"):
+            raise params.invalid(f"{self.page_query_param} must be a whole number of at least 1")
+        return text.strip()
 
     def paginate_queryset(self, queryset, request, view=None):
         if hasattr(queryset, "ordered") and not queryset.ordered:

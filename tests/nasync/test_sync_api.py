@@ -339,5 +339,6 @@ def test_a_page_or_limit_that_is_not_a_whole_number_answers_400(db, api, viewer,
     assert response.json()["code"] == "VALIDATION_ERROR"
 
 
-def test_a_page_beyond_the_last_is_not_found(db, api, viewer):
-    assert api(viewer).get("/api/v1/sync/nas-runs/?page=9").status_code == 404
+@pytest.mark.parametrize("page", ["9", "2147483647", "3294685745020", "9" * 5000])
+def test_a_page_beyond_the_last_is_not_found(db, api, viewer, page):
+    assert api(viewer).get(f"/api/v1/sync/nas-runs/?page={page}").status_code == 404
